@@ -1,0 +1,31 @@
+"""Errors a caller can cause. The service maps each class to one gRPC status in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: a request the engine refuses, with the offending field named."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ValidationError(DomainError):
+    """Malformed or out-of-limit input (maps to INVALID_ARGUMENT)."""
+
+
+class NotFoundError(DomainError):
+    """A referenced entity (SKU, node, policy) does not exist. Inside an order this is still a bad
+    request (INVALID_ARGUMENT); only lookups of a stored object by id map to NOT_FOUND."""
+
+
+class ConfigError(DomainError):
+    """A configuration or data file is invalid (raised at start-up, never per request)."""
+
+
+def require(condition: bool, field: str, message: str) -> None:
+    """Raise ValidationError naming `field` unless `condition` holds."""
+    if not condition:
+        raise ValidationError(field, message)

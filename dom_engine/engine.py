@@ -1,0 +1,94 @@
+"""The application layer: validate an order, read its stock, optimise, optionally reserve.
+
+Both front ends (gRPC service, CLI) call `Engine.route`; neither touches solvers or stores directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from .domain import (
+    Limits,
+    Network,
+    NotFoundError,
+    Order,
+    Plan,
+    PlanStatus,
+    PolicyProfile,
+    RateCard,
+    validate_order,
+)
+from .inventory.base import Allocation, SnapshotStore
+from .optimize import route as optimize_route
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Engine:
+    """Everything routing needs, wired once at start-up."""
+
+    network: Network
+    rate_card: RateCard
+    store: SnapshotStore
+    policies: Mapping[str, PolicyProfile] = field(default_factory=lambda: {"default": PolicyProfile()})
+    default_policy: str = "default"
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], datetime] = utc_now
+
+    def __post_init__(self) -> None:
+        if self.default_policy not in self.policies:
+            raise NotFoundError("default_policy", f"unknown policy profile {self.default_policy!r}")
+
+    def policy_for(self, order: Order) -> PolicyProfile:
+        name = order.options.policy or self.default_policy
+        try:
+            return self.policies[name]
+        except KeyError:
+            raise NotFoundError("options.policy", f"unknown policy profile {name!r}") from None
+
+    def validate(self, order: Order) -> None:
+        validate_order(order, self.limits, self.network, self.store.known_skus(), self.clock(),
+                       self.policies.keys())
+
+    def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None) -> Plan:
+        """Validate, read stock of the order's SKUs, and return the optimal plan (or the best within
+        the time budget). With `reserve`, hold the planned units; if stock moved since the read,
+        re-plan on fresh stock, up to three attempts."""
+        started = time.perf_counter()
+        self.validate(order)
+        policy = self.policy_for(order)
+        budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
+        skus = list(dict.fromkeys(line.sku for line in order.lines))
+        attempts = 3 if reserve else 1
+        for attempt in range(attempts):
+            stock = self.store.read(skus)
+            remaining = max(1.0, budget - (time.perf_counter() - started) * 1000)
+            plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
+            if not reserve or plan.status is PlanStatus.INFEASIBLE or not plan.shipments:
+                return plan
+            from .inventory.base import ReservationConflict
+
+            try:
+                reservation = self.store.reserve(order.order_id, plan_allocations(plan))
+            except ReservationConflict:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return replace(plan, reservation_id=reservation.reservation_id)
+        raise AssertionError("unreachable")
+
+
+def plan_allocations(plan: Plan) -> list[Allocation]:
+    """The units a plan takes from each node, merged per (node, SKU)."""
+    merged: dict[tuple[str, str], int] = {}
+    for shipment in plan.shipments:
+        for line in shipment.lines:
+            key = (shipment.node_id, line.sku)
+            merged[key] = merged.get(key, 0) + line.quantity
+    return [Allocation(node, sku, qty) for (node, sku), qty in merged.items()]

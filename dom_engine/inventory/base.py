@@ -1,0 +1,69 @@
+"""The inventory store protocol. Routing reads a StockView: available-to-promise (ATP) of a few
+SKUs over every node of the network, as one numpy array, tagged with the snapshot version.
+
+ATP = on hand - reserved - safety stock, clipped at 0. Node order is the Network's node order, so
+`atp[i, j]` is the ATP of `skus[j]` at `network.nodes[i]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StockView:
+    """A consistent read of one snapshot version for the SKUs of one order."""
+
+    version: int
+    skus: tuple[str, ...]
+    atp: np.ndarray                      # int64, shape (n_nodes, len(skus))
+    staleness_s: float = 0.0             # how old the data may be (0 for the in-memory store)
+    capacity_left: np.ndarray | None = None  # int64 shipments left today per node; None = unlimited
+
+    def column(self, sku: str) -> np.ndarray:
+        return self.atp[:, self.skus.index(sku)]
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Units to hold at one node for one SKU (a reservation is a list of these)."""
+
+    node_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    reservation_id: str
+    order_id: str
+    allocations: tuple[Allocation, ...]
+    version: int
+
+
+class ReservationConflict(Exception):
+    """Stock moved since the plan: some allocation no longer fits. Nothing was reserved."""
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """What routing needs from an inventory store. Implementations: MemoryStore (embedded default);
+    a Redis store drops in behind the same methods."""
+
+    @property
+    def version(self) -> int: ...
+
+    def known_skus(self) -> Container[str]: ...
+
+    def read(self, skus: Sequence[str]) -> StockView: ...
+
+    def reserve(self, order_id: str, allocations: Sequence[Allocation]) -> Reservation:
+        """All or nothing: hold every allocation or raise ReservationConflict. Idempotent per
+        order_id: reserving the same order again returns the existing reservation."""
+        ...
+
+    def release(self, reservation_id: str) -> None: ...

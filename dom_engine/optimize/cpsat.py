@@ -1,0 +1,118 @@
+"""The general exact model of one order in OR-Tools CP-SAT.
+
+Used when the fast search does not apply (a SKU shared by several items) or would enumerate too
+much, and by the tests as the reference the fast path must match. Costs are scaled to integers
+(1e-5 currency resolution) so CP-SAT proves optimality of the scaled objective exactly; the
+solution is re-priced in floating point afterwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from .problem import Problem
+from .solution import Solution, objective_of
+
+SCALE = 100_000
+
+
+def solve_cpsat(
+    p: Problem,
+    time_limit_s: float = 10.0,
+    hint: Solution | None = None,
+    forbid_node_sets: tuple[tuple[int, ...], ...] = (),
+    workers: int = 1,
+) -> Solution:
+    """Solve `p` exactly (or best within the time limit). `forbid_node_sets` excludes plans whose
+    node set equals one of the given sets (used to find the runner-up)."""
+    m = cp_model.CpModel()
+    n_opt, n_items = p.A.shape
+    y = [m.new_bool_var(f"y{o}") for o in range(n_opt)]
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for o, i in zip(*np.nonzero(p.A), strict=True):
+        v = m.new_int_var(0, int(p.A[o, i]), f"x{o}_{i}")
+        m.add(v <= int(p.A[o, i]) * y[o])
+        x[int(o), int(i)] = v
+    cap = p.Q if p.allow_backorder else np.zeros_like(p.Q)
+    u = [m.new_int_var(0, int(cap[i]), f"u{i}") for i in range(n_items)]
+    for i in range(n_items):
+        m.add(sum(v for (o, j), v in x.items() if j == i) + u[i] == int(p.Q[i]))
+    _stock_constraints(m, p, x)
+    by_node: dict[int, list[int]] = {}
+    for o, node in enumerate(p.opt_node.tolist()):
+        by_node.setdefault(node, []).append(o)
+    for opts in by_node.values():
+        if len(opts) > 1:
+            m.add_at_most_one(y[o] for o in opts)
+    m.add(sum(y) <= p.max_shipments)
+    short = m.new_bool_var("short")
+    for i in range(n_items):
+        m.add(u[i] <= int(p.Q[i]) * short)
+    any_ship = m.new_bool_var("any_ship")
+    m.add(any_ship <= sum(y))
+    for nodes in forbid_node_sets:
+        inside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) in nodes]
+        outside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) not in nodes]
+        # Each node of the set has one shipment at most, so the set is used exactly iff
+        # sum(inside) == len(nodes) and nothing outside: forbid that.
+        m.add(sum(inside) - sum(outside) <= len(nodes) - 1)
+
+    def s(value: float) -> int:
+        return int(round(value * SCALE))
+
+    objective = (
+        sum(s(p.f[o]) * y[o] for o in range(n_opt))
+        + sum(s(p.C[o, i]) * v for (o, i), v in x.items())
+        + sum(s(p.P[i]) * u[i] for i in range(n_items))
+        + s(p.P0) * short
+        - s(p.split_credit) * any_ship
+    )
+    m.minimize(objective)
+    if hint is not None and np.isfinite(hint.objective):
+        used = set(hint.options.tolist())
+        for o in range(n_opt):
+            m.add_hint(y[o], o in used)
+        for k, o in enumerate(hint.options.tolist()):
+            for i in range(n_items):
+                if (o, i) in x:
+                    m.add_hint(x[o, i], int(hint.x[k, i]))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.001, time_limit_s)
+    status = solver.solve(m)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        proven = status == cp_model.INFEASIBLE
+        return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, n_items), dtype=np.int64), p.Q.copy(),
+                        np.inf, np.inf if proven else -np.inf, proven, "cp-sat")
+    used = np.array([o for o in range(n_opt) if solver.value(y[o])], dtype=np.int64)
+    alloc = np.zeros((len(used), n_items), dtype=np.int64)
+    for k, o in enumerate(used.tolist()):
+        for i in range(n_items):
+            if (o, i) in x:
+                alloc[k, i] = solver.value(x[o, i])
+    unfilled = np.array([solver.value(v) for v in u], dtype=np.int64)
+    value = objective_of(p, used, alloc, unfilled)
+    optimal = status == cp_model.OPTIMAL
+    bound = value if optimal else min(value, solver.best_objective_bound / SCALE)
+    return Solution(used, alloc, unfilled, value, bound, optimal, "cp-sat")
+
+
+def _stock_constraints(m: cp_model.CpModel, p: Problem, x: dict) -> None:
+    """Where one SKU feeds several items at a node, their units together must fit its stock."""
+    if not p.shared_skus:
+        return
+    lines = p.order.lines
+    qty = {j: lines[j].quantity for j in range(len(lines))}
+    users: dict[int, list[tuple[int, int]]] = {}  # sku column -> (item, units per item unit)
+    for i, members in enumerate(p.items):
+        for j in members:
+            per = qty[j] if p.is_kit[i] else 1
+            users.setdefault(int(p.line_sku_col[j]), []).append((i, per))
+    for col, uses in users.items():
+        if len({i for i, _ in uses}) < 2 and len(uses) < 2:
+            continue
+        for o in range(p.n_options):
+            terms = [per * x[o, i] for i, per in uses if (o, i) in x]
+            if len(terms) > 1:
+                m.add(sum(terms) <= int(p.atp[p.opt_node[o], col]))

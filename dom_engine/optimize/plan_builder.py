@@ -1,0 +1,120 @@
+"""Turn a Solution into the domain Plan: shipments with dates and a money breakdown."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..domain import (
+    Alternative,
+    BackorderedLine,
+    CostBreakdown,
+    Explanation,
+    Network,
+    Plan,
+    PlanStatus,
+    RateCard,
+    Shipment,
+    ShipmentLine,
+)
+from ..inventory.base import StockView
+from ..network.calendar import offset_date
+from .problem import Problem
+from .solution import Solution
+
+
+def line_units(p: Problem, x_row: np.ndarray) -> np.ndarray:
+    """Units per order line for one option's item allocation (kits expand to their lines)."""
+    units = np.zeros(len(p.order.lines), dtype=np.int64)
+    for i, members in enumerate(p.items):
+        if x_row[i]:
+            for j in members:
+                units[j] += p.order.lines[j].quantity if p.is_kit[i] else int(x_row[i])
+    return units
+
+
+def build_plan(
+    p: Problem,
+    sol: Solution,
+    network: Network,
+    rate_card: RateCard,
+    stock: StockView,
+    elapsed_ms: float,
+    explanation: Explanation,
+) -> Plan:
+    lines = p.order.lines
+    today = p.now.date()
+    shipments: list[Shipment] = []
+    money = 0.0
+    co2e_total = 0.0
+    for k, o in enumerate(sol.options.tolist()):
+        units = line_units(p, sol.x[k])
+        if not units.any():
+            continue
+        r, s = int(p.opt_price_row[o]), int(p.opt_service[o])
+        pr = p.prices
+        cost = CostBreakdown(
+            package=float(pr.package[r, s]),
+            units=float(pr.unit[r, s] @ units),
+            handling=float(pr.handling_shipment[r, 0] + pr.handling_unit[r, 0, 0] * units.sum()),
+            distance=float(pr.package_distance[r, s] + pr.unit_distance[r, s] @ units),
+            co2e_kg=float(pr.co2e_unit[r, s] @ units),
+        )
+        money += cost.total
+        co2e_total += cost.co2e_kg
+        shipments.append(Shipment(
+            node_id=network.nodes[int(p.opt_node[o])].node_id,
+            service=rate_card.services[s].name,
+            lines=tuple(ShipmentLine(lines[j].line_id, lines[j].sku, int(units[j]))
+                        for j in np.flatnonzero(units)),
+            ship_date=offset_date(today, p.ship_offset[o]),
+            delivery_date=offset_date(today, p.delivery_offset[o]),
+            distance_km=float(pr.distance_km[r]),
+            cost=cost,
+        ))
+    short_units = line_units(p, sol.unfilled)
+    backordered = tuple(BackorderedLine(lines[j].line_id, lines[j].sku, int(short_units[j]))
+                        for j in np.flatnonzero(short_units))
+    penalty = 0.0
+    if backordered:
+        penalty = p.penalty_money_per_order + float(p.penalty_money_per_unit @ short_units)
+    status = PlanStatus.OPTIMAL if sol.proven_optimal else PlanStatus.FEASIBLE
+    return Plan(
+        order_id=p.order.order_id,
+        status=status,
+        shipments=tuple(shipments),
+        backordered=backordered,
+        total_cost=money + penalty,
+        shipping_cost=money,
+        penalty_cost=penalty,
+        objective=float(sol.objective),
+        lower_bound=float(sol.lower_bound),
+        solve_time_ms=elapsed_ms,
+        solver=sol.solver,
+        snapshot_version=stock.version,
+        staleness_s=stock.staleness_s,
+        currency=network.currency,
+        co2e_kg=co2e_total,
+        explanation=explanation,
+    )
+
+
+def infeasible_plan(p: Problem, stock: StockView, reason: str, elapsed_ms: float, solver: str,
+                    explanation: Explanation) -> Plan:
+    return Plan(
+        order_id=p.order.order_id,
+        status=PlanStatus.INFEASIBLE,
+        snapshot_version=stock.version,
+        staleness_s=stock.staleness_s,
+        solve_time_ms=elapsed_ms,
+        solver=solver,
+        infeasible_reason=reason,
+        explanation=explanation,
+    )
+
+
+def alternative_of(sol: Solution, network: Network) -> Alternative | None:
+    if sol.alternative is None or not np.isfinite(sol.objective):
+        return None
+    nodes, value = sol.alternative
+    return Alternative(tuple(network.nodes[n].node_id for n in nodes), float(value),
+                       float(value - sol.objective))

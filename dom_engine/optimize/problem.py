@@ -1,0 +1,234 @@
+"""Turn an order, a stock view, the network, rates and a policy into a small numeric problem.
+
+Decision units are *items*: each line not in a kit is an item of `quantity` units; each kit
+(lines sharing a ship_group) is one item of quantity 1 that a node can ship only complete.
+Options are (node, carrier service) pairs that survive the hard filters (enabled, not excluded,
+channel, capacity, stock, promise date) and are not dominated by another service of the same node.
+Everything the solvers need is an array:
+
+    Q[i]      units of item i            A[o, i]  units of item i option o can ship
+    f[o]      objective per shipment     C[o, i]  objective per unit of item i from option o
+    P[i]      penalty per unfilled unit  P0       penalty once if anything is unfilled
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from ..domain import Network, Order, PolicyProfile, RateCard
+from ..domain.rates import DISTANCE_UNITS
+from ..inventory.base import StockView
+from ..network.calendar import ship_day_offsets
+from ..network.geo import haversine_km
+from ..network.pricing import ServicePrices, price
+
+
+@dataclass
+class Problem:
+    order: Order
+    items: list[tuple[int, ...]]       # line indices per item
+    is_kit: np.ndarray                 # (I,) bool
+    Q: np.ndarray                      # (I,) int64
+    A: np.ndarray                      # (O, I) int64
+    C: np.ndarray                      # (O, I) float64
+    f: np.ndarray                      # (O,) float64, includes the split penalty
+    split_credit: float                # subtracted once when a plan has any shipment
+    P: np.ndarray                      # (I,) float64
+    P0: float
+    allow_backorder: bool
+    max_shipments: int
+    opt_node: np.ndarray               # (O,) network node index
+    opt_service: np.ndarray            # (O,) rate card service index
+    opt_price_row: np.ndarray          # (O,) row into `prices`
+    ship_offset: np.ndarray            # (O,) days from `now` until the shipment leaves
+    delivery_offset: np.ndarray        # (O,) days from `now` until delivery
+    prices: ServicePrices              # of the priced nodes (rows = opt_price_row)
+    line_sku_col: np.ndarray           # (L,) column of each line's SKU in the stock view
+    atp: np.ndarray                    # (N, K) stock after policy buffers
+    shared_skus: bool                  # some SKU feeds more than one item: needs the general model
+    penalty_money_per_unit: np.ndarray  # (L,) money, for reporting
+    penalty_money_per_order: float
+    cost_weight: float
+    now: datetime
+    stats: dict[str, int] = field(default_factory=dict)
+    infeasible_reason: str = ""
+
+    @property
+    def n_options(self) -> int:
+        return len(self.f)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.Q)
+
+    def empty_plan_objective(self) -> float:
+        """Objective of shipping nothing (everything backordered); inf when backorder is not allowed."""
+        if not self.allow_backorder:
+            return np.inf
+        return float(self.P0 + (self.P * self.Q).sum())
+
+
+def build_problem(
+    order: Order,
+    stock: StockView,
+    network: Network,
+    rate_card: RateCard,
+    policy: PolicyProfile,
+    now: datetime,
+) -> Problem:
+    weights = policy.effective_weights()
+    lines = order.lines
+    n_lines = len(lines)
+    sku_col = {sku: j for j, sku in enumerate(stock.skus)}
+    line_sku_col = np.array([sku_col[line.sku] for line in lines], dtype=np.int64)
+    qty = np.array([line.quantity for line in lines], dtype=np.int64)
+    default_w = rate_card.default_unit_weight_kg
+    unit_w = np.array([default_w if ln.unit_weight_kg is None else ln.unit_weight_kg for ln in lines])
+
+    # Items: kits become one all-or-nothing item; other lines are items of their own.
+    groups: dict[str, list[int]] = {}
+    items: list[tuple[int, ...]] = []
+    for i, line in enumerate(lines):
+        if line.ship_group:
+            groups.setdefault(line.ship_group, []).append(i)
+        else:
+            items.append((i,))
+    kit_items = [tuple(ix) for ix in groups.values()]
+    items.extend(kit_items)
+    is_kit = np.array([False] * (len(items) - len(kit_items)) + [True] * len(kit_items))
+    shared = len(set(line_sku_col.tolist())) < n_lines
+
+    # Stock after the policy's per-kind buffers.
+    atp = stock.atp.astype(np.int64, copy=True)
+    if policy.min_stock_buffer:
+        kinds = network.kinds
+        for kind, buffer in policy.min_stock_buffer.items():
+            atp[kinds == kind] -= buffer
+        np.clip(atp, 0, None, out=atp)
+
+    # Hard node filters, counted for the explanation.
+    stats: dict[str, int] = {"nodes": len(network)}
+    allowed = network.enabled.copy()
+    stats["disabled"] = int((~allowed).sum())
+    if order.options.excluded_nodes:
+        excluded = np.zeros(len(network), dtype=bool)
+        excluded[[network.index_of(n) for n in order.options.excluded_nodes]] = True
+        stats["excluded"] = int((allowed & excluded).sum())
+        allowed &= ~excluded
+    kinds_allowed = policy.channel_node_kinds.get(order.channel)
+    if kinds_allowed is not None:
+        ok_kind = np.isin(network.kinds, list(kinds_allowed))
+        stats["channel"] = int((allowed & ~ok_kind).sum())
+        allowed &= ok_kind
+    if stock.capacity_left is not None:
+        has_cap = stock.capacity_left > 0
+        stats["capacity"] = int((allowed & ~has_cap).sum())
+        allowed &= has_cap
+    line_stock = atp[:, line_sku_col]                                   # (N, L)
+    has_stock = (line_stock > 0).any(axis=1)
+    stats["no_stock"] = int((allowed & ~has_stock).sum())
+    node_idx = np.flatnonzero(allowed & has_stock)
+
+    # Penalties (money), with per-order overrides; the per-distance part uses the farthest node.
+    pen = policy.penalties
+    override = order.options.penalty
+    per_order = pen.per_order if override.per_order is None else override.per_order
+    per_unit = pen.per_unit if override.per_unit is None else override.per_unit
+    if pen.per_unit_per_max_distance and override.per_unit is None:
+        enabled = network.enabled
+        far_km = haversine_km(order.destination.latitude, order.destination.longitude,
+                              network.latitudes[enabled], network.longitudes[enabled]).max(initial=0.0)
+        per_unit += pen.per_unit_per_max_distance * far_km / DISTANCE_UNITS[pen.distance_unit]
+    pen_unit_money = np.full(n_lines, per_unit)
+
+    prices = price(rate_card, network, node_idx, order.destination.latitude, order.destination.longitude,
+                   unit_w)
+    ship_off = ship_day_offsets(now, network.cutoff_hours[node_idx], network.processing_days[node_idx])
+    delivery_off = ship_off[:, None] + prices.transit_days                # (n, S)
+    usable = prices.available.copy()
+    if order.deliver_by is not None:
+        days_left = (order.deliver_by - now.date()).days
+        usable &= delivery_off <= days_left
+    stats["no_service"] = int((~usable.any(axis=1)).sum())
+
+    cw = weights.cost_weight
+    fixed = cw * prices.fixed + weights.split_penalty + weights.delivery_day_weight * delivery_off
+    unit_obj = cw * prices.per_unit + weights.co2e_price * prices.co2e_unit  # (n, S, L)
+    usable &= ~_dominated(fixed, unit_obj, usable)
+    rows, svcs = np.nonzero(usable)
+
+    # Item arrays over the surviving options.
+    opt_stock = line_stock[node_idx[rows]]                                # (O, L)
+    line_unit = unit_obj[rows, svcs]                                      # (O, L)
+    n_items = len(items)
+    A = np.zeros((len(rows), n_items), dtype=np.int64)
+    C = np.zeros((len(rows), n_items))
+    Q = np.zeros(n_items, dtype=np.int64)
+    P = np.zeros(n_items)
+    for i, members in enumerate(items):  # loop over items (few), never over nodes
+        m = list(members)
+        if is_kit[i]:
+            Q[i] = 1
+            A[:, i] = (opt_stock[:, m] >= qty[m]).all(axis=1)
+            C[:, i] = line_unit[:, m] @ qty[m]
+            P[i] = cw * float(pen_unit_money[m] @ qty[m])
+        else:
+            Q[i] = qty[m[0]]
+            A[:, i] = np.minimum(opt_stock[:, m[0]], Q[i])
+            C[:, i] = line_unit[:, m[0]]
+            P[i] = cw * pen_unit_money[m[0]]
+    keep = A.any(axis=1)
+    rows, svcs, A, C = rows[keep], svcs[keep], A[keep], C[keep]
+
+    max_ship = 1 if order.options.ship_complete else (order.options.max_shipments or policy.max_shipments)
+    problem = Problem(
+        order=order, items=items, is_kit=is_kit, Q=Q, A=A, C=C, f=fixed[rows, svcs],
+        split_credit=weights.split_penalty, P=P, P0=cw * per_order,
+        allow_backorder=order.options.allow_backorder, max_shipments=max_ship,
+        opt_node=node_idx[rows], opt_service=svcs, opt_price_row=rows,
+        ship_offset=ship_off[rows], delivery_offset=delivery_off[rows, svcs], prices=prices,
+        line_sku_col=line_sku_col, atp=atp, shared_skus=shared,
+        penalty_money_per_unit=pen_unit_money, penalty_money_per_order=per_order, cost_weight=cw,
+        now=now, stats=stats,
+    )
+    stats["options"] = problem.n_options
+    if not problem.allow_backorder:
+        problem.infeasible_reason = _shortage_reason(problem)
+    return problem
+
+
+def _dominated(fixed: np.ndarray, unit: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """(n, S) mask of services beaten at the same node by another usable service that is no dearer
+    per shipment and per unit of every line (ties keep the lower service index)."""
+    n, s = fixed.shape
+    out = np.zeros((n, s), dtype=bool)
+    for a in range(s):
+        for b in range(s):
+            if a == b:
+                continue
+            no_worse = usable[:, b] & (fixed[:, b] <= fixed[:, a]) & (unit[:, b, :] <= unit[:, a, :]).all(axis=1)
+            if b > a:  # a tie goes to the lower index: b must be strictly better somewhere
+                no_worse &= (fixed[:, b] < fixed[:, a]) | (unit[:, b, :] < unit[:, a, :]).any(axis=1)
+            out[:, a] |= no_worse
+    return out & usable
+
+
+def _shortage_reason(p: Problem) -> str:
+    """Why a no-backorder order cannot be filled even with every eligible option, or ''."""
+    lines = p.order.lines
+    total = p.A.sum(axis=0) if p.n_options else np.zeros(p.n_items, dtype=np.int64)
+    for i, members in enumerate(p.items):
+        if total[i] >= p.Q[i] and not p.shared_skus:
+            continue
+        if p.is_kit[i]:
+            if total[i] < 1:
+                ids = ", ".join(lines[j].line_id for j in members)
+                return f"kit {lines[members[0]].ship_group!r} (lines {ids}): no eligible node can ship it complete"
+        elif total[i] < p.Q[i]:
+            line = lines[members[0]]
+            return (f"line {line.line_id!r} (SKU {line.sku}): {int(total[i])} of {line.quantity} units "
+                    f"available at eligible nodes")
+    return ""

@@ -1,0 +1,103 @@
+"""One entry point for one order: `route(...) -> Plan`.
+
+Path: build the numeric problem (numpy pruning) -> fast exact search -> OR-Tools CP-SAT only when
+the fast search does not apply or gives up. Whatever path runs, the plan says which, with its
+status, objective and proven lower bound.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import numpy as np
+
+from ..domain import Explanation, Network, Order, Plan, PolicyProfile, RateCard
+from ..inventory.base import StockView
+from .cpsat import solve_cpsat
+from .plan_builder import alternative_of, build_plan, infeasible_plan
+from .problem import Problem, build_problem
+from .search import fast_search
+from .solution import Solution
+
+# Above this many sets in one level the enumeration hands over to CP-SAT.
+FAST_SEARCH_MAX_SETS = 20_000
+
+
+def route(
+    order: Order,
+    stock: StockView,
+    network: Network,
+    rate_card: RateCard,
+    policy: PolicyProfile,
+    time_budget_ms: float,
+    now: datetime,
+) -> Plan:
+    """The minimum-objective plan for `order` (OPTIMAL), or the best found within the time budget
+    (FEASIBLE, with a lower bound), or INFEASIBLE with the reason."""
+    started = time.perf_counter()
+    p = build_problem(order, stock, network, rate_card, policy, now)
+
+    def elapsed_ms() -> float:
+        return (time.perf_counter() - started) * 1000
+
+    if p.infeasible_reason:
+        return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms(), "presolve", explain(p, None, network))
+    sol = solve(p, time_budget_ms - elapsed_ms())
+    if not np.isfinite(sol.objective):
+        reason = (f"no plan within max_shipments={p.max_shipments}" if sol.proven_optimal
+                  else "no plan found within the time budget")
+        return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network))
+    return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
+
+
+def solve(p: Problem, budget_ms: float) -> Solution:
+    """Exact solution of `p`: fast search when it applies, else (or when it gives up) CP-SAT."""
+    sol = None
+    if not p.shared_skus:
+        sol = fast_search(p, FAST_SEARCH_MAX_SETS)
+        if sol is not None:
+            return sol
+    sol = solve_cpsat(p, time_limit_s=max(budget_ms, 5.0) / 1000)
+    if sol.proven_optimal and np.isfinite(sol.objective) and budget_ms > 0:
+        nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
+        runner = solve_cpsat(p, time_limit_s=max(budget_ms / 2, 5.0) / 1000, forbid_node_sets=(nodes,))
+        if runner.proven_optimal and np.isfinite(runner.objective):
+            runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
+            sol.alternative = (runner_nodes, runner.objective)
+    return sol
+
+
+def explain(p: Problem, sol: Solution | None, network: Network) -> Explanation:
+    """Which filters and limits shaped the choice, in words an OMS operator can act on."""
+    s = p.stats
+    binding: list[str] = []
+    labels = {
+        "disabled": "nodes disabled",
+        "excluded": "nodes excluded by the order",
+        "channel": f"nodes not allowed for channel {p.order.channel!r}",
+        "capacity": "nodes at daily shipment capacity",
+        "no_stock": "nodes without stock of any line",
+        "no_service": "nodes with no carrier service meeting the promise date",
+    }
+    for key, label in labels.items():
+        if s.get(key):
+            binding.append(f"{s[key]} {label}")
+    if sol is not None and np.isfinite(sol.objective):
+        shipped = int((sol.x.sum(axis=1) > 0).sum())
+        if shipped == p.max_shipments and p.max_shipments < p.n_items:
+            binding.append(f"max_shipments={p.max_shipments} reached")
+        if (sol.unfilled > 0).any():
+            binding.append("stock short: some units backordered")
+        summary = (f"{shipped} shipment(s) chosen from {p.n_options} eligible node/service options "
+                   f"by {sol.solver}")
+    else:
+        summary = "no feasible plan"
+    pruned = s.get("nodes", 0) - len(set(p.opt_node.tolist()))
+    return Explanation(
+        summary=summary,
+        alternative=alternative_of(sol, network) if sol is not None else None,
+        binding=tuple(binding),
+        candidates_considered=p.n_options,
+        candidates_pruned=pruned,
+    )

@@ -1,0 +1,101 @@
+"""A solution of a Problem: which options ship how many units of each item, and its objective.
+
+`evaluate_sets` is the one cost function both the fast search and the baselines use: for a fixed
+set of options, lines are independent, so filling each item from its cheapest options first
+(and leaving units unfilled where the penalty is cheaper) is optimal for that set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+
+
+@dataclass
+class Solution:
+    options: np.ndarray        # (m,) option indices used
+    x: np.ndarray              # (m, I) units of each item from each option
+    unfilled: np.ndarray       # (I,)
+    objective: float
+    lower_bound: float
+    proven_optimal: bool
+    solver: str
+    alternative: tuple[tuple[int, ...], float] | None = None  # (node indices, objective)
+
+
+def _fill(avail: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Greedy fill along axis 1 (options already sorted by cost): units taken from each option."""
+    cum = np.cumsum(avail, axis=1)
+    return np.clip(np.minimum(cum, q) - (cum - avail), 0, None)
+
+
+def _same_node_pairs(p: Problem, sets: np.ndarray) -> np.ndarray:
+    """(B,) mask of sets that use two services of one node (not allowed: one shipment per node)."""
+    if sets.shape[1] < 2:
+        return np.zeros(len(sets), dtype=bool)
+    nodes = np.sort(p.opt_node[sets], axis=1)
+    return (nodes[:, 1:] == nodes[:, :-1]).any(axis=1)
+
+
+def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
+    """Objective of each set of options (rows of `sets`, shape (B, m), m >= 1).
+
+    Returns costs (B,), and with `with_allocation` also x (B, m, I) in the sets' column order and
+    unfilled (B, I).
+    """
+    A = p.A[sets]
+    C = p.C[sets]
+    order = np.argsort(C, axis=1, kind="stable")
+    A_s = np.take_along_axis(A, order, axis=1)
+    C_s = np.take_along_axis(C, order, axis=1)
+    q = p.Q[None, :]
+    fixed = p.f[sets].sum(axis=1) - p.split_credit
+    x = _fill(A_s, q[:, None, :])
+    short = q - x.sum(axis=1)
+    full = ~(short > 0).any(axis=1)
+    cost = np.where(full, fixed + (x * C_s).sum(axis=(1, 2)), np.inf)
+    if p.allow_backorder:
+        # Units whose shipping costs more than their penalty are better left unfilled.
+        A_b = np.where(C_s < p.P[None, None, :], A_s, 0)
+        xb = _fill(A_b, q[:, None, :])
+        short_b = q - xb.sum(axis=1)
+        cost_b = fixed + (xb * C_s).sum(axis=(1, 2)) + (short_b * p.P).sum(axis=1) + p.P0 * (short_b > 0).any(axis=1)
+        use_b = cost_b < cost
+        cost = np.where(use_b, cost_b, cost)
+        if with_allocation:
+            x = np.where(use_b[:, None, None], xb, x)
+            short = np.where(use_b[:, None], short_b, short)
+    cost = np.where(_same_node_pairs(p, sets), np.inf, cost)
+    if not with_allocation:
+        return cost
+    inverse = np.argsort(order, axis=1)
+    return cost, np.take_along_axis(x, inverse, axis=1), short
+
+
+def allocation_lower_bound(p: Problem) -> float:
+    """Cheapest way to serve every unit if shipments were free: each item from its cheapest options
+    over all eligible options (or unfilled at its penalty). No plan allocates for less."""
+    if p.n_options == 0:
+        return float((p.P * p.Q).sum()) if p.allow_backorder else np.inf
+    order = np.argsort(p.C, axis=0, kind="stable")
+    A_s = np.take_along_axis(p.A, order, axis=0).T              # (I, O), cheapest option first
+    C_s = np.take_along_axis(p.C, order, axis=0).T
+    if p.allow_backorder:
+        A_s = np.where(C_s < p.P[:, None], A_s, 0)
+    x = _fill(A_s, p.Q[:, None])
+    short = p.Q - x.sum(axis=1)
+    if not p.allow_backorder and (short > 0).any():
+        return np.inf
+    return float((x * C_s).sum() + (short * p.P).sum())
+
+
+def objective_of(p: Problem, options: np.ndarray, x: np.ndarray, unfilled: np.ndarray) -> float:
+    """Objective of an explicit allocation (used to re-price solver output in floating point)."""
+    used = x.sum(axis=1) > 0
+    fixed = float(p.f[options[used]].sum()) - (p.split_credit if used.any() else 0.0)
+    units = float((x * p.C[options]).sum())
+    penalty = float((unfilled * p.P).sum()) + (p.P0 if (unfilled > 0).any() else 0.0)
+    return fixed + units + penalty

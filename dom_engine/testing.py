@@ -1,0 +1,115 @@
+"""Seeded instance builders for tests and benchmarks (no store or server needed).
+
+`random_instance(seed, n_nodes, n_lines)` gives a network, a rate card, a stock view and an order
+that exercise every part of the model: several services with distance bands, promise dates,
+sparse stock, kits and backorders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+from .domain import (
+    CarrierService,
+    Destination,
+    Line,
+    Network,
+    Node,
+    NodeKind,
+    Order,
+    OrderOptions,
+    RateBand,
+    RateCard,
+    us_network_rate_card,
+)
+from .inventory.base import StockView
+
+FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Instance:
+    network: Network
+    rate_card: RateCard
+    stock: StockView
+    order: Order
+    now: datetime
+
+
+def random_network(rng: np.random.Generator, n_nodes: int) -> Network:
+    """Nodes scattered over the continental US: ~10% warehouses, the rest stores."""
+    lat = rng.uniform(26.0, 48.0, n_nodes)
+    lon = rng.uniform(-122.0, -71.0, n_nodes)
+    n_wh = max(1, n_nodes // 10)
+    nodes = []
+    for i in range(n_nodes):
+        wh = i < n_wh
+        nodes.append(Node(
+            node_id=f"{'DC' if wh else 'ST'}{i:03d}",
+            kind=NodeKind.WAREHOUSE if wh else NodeKind.STORE,
+            latitude=float(lat[i]), longitude=float(lon[i]),
+            handling_per_shipment=float(rng.uniform(0.5, 1.5) if wh else rng.uniform(1.5, 4.0)),
+            handling_per_unit=float(rng.uniform(0.05, 0.2) if wh else rng.uniform(0.3, 1.0)),
+            processing_days=int(rng.integers(0, 2)),
+            cutoff_hour=float(rng.choice([14.0, 16.0, 20.0])),
+        ))
+    return Network(tuple(nodes))
+
+
+def banded_rate_card() -> RateCard:
+    """The US reference card plus a banded, weight-priced service to exercise every rate field."""
+    base = us_network_rate_card()
+    regional = CarrierService("regional", (
+        RateBand(300, 6.0, 0.001, 0.30, 0.0005, 0.20, 0.0001, 1),
+        RateBand(800, 7.5, 0.002, 0.35, 0.0006, 0.25, 0.0001, 2),
+    ), "km", co2e_per_unit_distance=0.0001, co2e_per_kg_distance=0.0002)
+    return RateCard(base.services + (regional,), default_unit_weight_kg=1.0)
+
+
+def random_stock(rng: np.random.Generator, n_nodes: int, skus: tuple[str, ...], density: float = 0.5,
+                 depth: int = 6) -> StockView:
+    present = rng.random((n_nodes, len(skus))) < density
+    qty = rng.integers(1, depth + 1, (n_nodes, len(skus)))
+    return StockView(version=1, skus=skus, atp=np.where(present, qty, 0).astype(np.int64))
+
+
+def random_order(rng: np.random.Generator, skus: tuple[str, ...], n_lines: int, *, max_qty: int = 4,
+                 kit_probability: float = 0.0, promise_days: int | None = None,
+                 allow_backorder: bool = False, max_shipments: int | None = None,
+                 order_id: str = "O-1", now: datetime = FIXED_NOW) -> Order:
+    chosen = rng.choice(len(skus), size=n_lines, replace=False)
+    lines = []
+    kit_open = kit_probability > 0 and n_lines >= 2 and rng.random() < kit_probability
+    for k, j in enumerate(chosen):
+        group = "KIT-A" if kit_open and k < 2 else None
+        weight = None if rng.random() < 0.5 else float(rng.uniform(0.1, 5.0))
+        lines.append(Line(f"L{k + 1}", skus[j], int(rng.integers(1, max_qty + 1)), weight, group))
+    deliver_by = None if promise_days is None else (now + timedelta(days=promise_days)).date()
+    return Order(
+        order_id=order_id,
+        lines=tuple(lines),
+        destination=Destination(float(rng.uniform(26.0, 48.0)), float(rng.uniform(-122.0, -71.0))),
+        deliver_by=deliver_by,
+        options=OrderOptions(max_shipments=max_shipments, allow_backorder=allow_backorder),
+        created_at=now,
+    )
+
+
+def random_instance(seed: int, n_nodes: int = 20, n_lines: int = 3, n_skus: int = 10, **order_kw) -> Instance:
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, n_nodes)
+    skus = tuple(f"SKU-{k:05d}" for k in range(max(n_skus, n_lines)))
+    stock = random_stock(rng, n_nodes, skus)
+    order = random_order(rng, skus, n_lines, **order_kw)
+    return Instance(network, banded_rate_card(), stock, order, FIXED_NOW)
+
+
+def promise(days: int, now: datetime = FIXED_NOW) -> date:
+    return (now + timedelta(days=days)).date()
+
+
+__all__ = ["FIXED_NOW", "Instance", "banded_rate_card", "promise", "random_instance", "random_network",
+           "random_order", "random_stock"]

@@ -1,0 +1,356 @@
+"""The embedded in-memory SnapshotStore: three int64 matrices (nodes x SKUs) behind one lock.
+
+Rows follow the Network's node order, columns a SKU -> column dict. Every change bumps `version`,
+so a Plan can say exactly which state it was computed on. Reads fancy-index the columns of one order
+and never loop over nodes in Python.
+
+Daily shipment capacity: a node's `daily_shipment_capacity` (from the Network) minus the shipments
+held today, where each reservation counts one shipment per distinct node it takes stock from. The
+count resets when the UTC date (from `clock`) changes; releasing a reservation made today gives
+its shipments back.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from ..domain import ConfigError, Network, NotFoundError, ValidationError
+from .base import Allocation, Reservation, ReservationConflict, StockView
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MemoryStore:
+    """Thread-safe in-memory inventory. Build it with `from_records`, `from_arrays` or
+    `inventory.loaders.load_inventory`; change it with `set_stock` / `adjust` / `reserve` / `release`."""
+
+    def __init__(
+        self,
+        network: Network,
+        skus: Sequence[str] = (),
+        on_hand: np.ndarray | None = None,
+        safety: np.ndarray | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        n, m = len(network), len(skus)
+        self._network = network
+        self._skus: list[str] = list(skus)
+        self._col: dict[str, int] = {sku: j for j, sku in enumerate(self._skus)}
+        if len(self._col) != m:
+            raise ConfigError("skus", "SKU ids must be unique")
+        self._on_hand = _matrix(on_hand, (n, m), "on_hand")
+        self._safety = _matrix(safety, (n, m), "safety_stock")
+        self._reserved = np.zeros((n, m), dtype=np.int64)
+        self._version = 1
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._reservations: dict[str, tuple[Reservation, np.ndarray, np.ndarray, np.ndarray, date]] = {}
+        self._by_order: dict[str, str] = {}
+        caps = [node.daily_shipment_capacity for node in network.nodes]
+        # -1 marks "unlimited" inside the array; capacity_left reports it as a very large number.
+        self._capacity: np.ndarray | None = (
+            None if all(c is None for c in caps)
+            else np.array([-1 if c is None else c for c in caps], dtype=np.int64)
+        )
+        self._shipments_today = np.zeros(n, dtype=np.int64)
+        self._day = self._clock().date()
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_arrays(
+        cls, network: Network, skus: Sequence[str], on_hand: np.ndarray, safety: np.ndarray | None = None,
+        **kwargs,
+    ) -> MemoryStore:
+        """Wrap ready matrices (copied). Shape must be (len(network), len(skus))."""
+        return cls(network, skus, on_hand, safety, **kwargs)
+
+    @classmethod
+    def from_columns(
+        cls,
+        network: Network,
+        node_ids: Sequence[str] | np.ndarray,
+        skus: Sequence[str] | np.ndarray,
+        on_hand: Sequence[int] | np.ndarray,
+        safety: Sequence[int] | np.ndarray | None = None,
+        *,
+        where: Callable[[int], str] = lambda i: f"records[{i}]",
+        **kwargs,
+    ) -> MemoryStore:
+        """Build from parallel columns, one entry per (node, SKU) row. `where(i)` names row i in
+        errors (unknown node, duplicate row, negative quantity)."""
+        node_ids = np.asarray(node_ids, dtype=object)
+        sku_col = np.asarray(skus, dtype=object)
+        qty = np.asarray(on_hand, dtype=np.int64)
+        saf = np.zeros_like(qty) if safety is None else np.asarray(safety, dtype=np.int64)
+        index = {node_id: i for i, node_id in enumerate(network.node_ids)}
+        rows = np.fromiter((index.get(x, -1) for x in node_ids), dtype=np.int64, count=len(node_ids))
+        bad = np.flatnonzero(rows < 0)
+        if bad.size:
+            i = int(bad[0])
+            raise ConfigError(f"{where(i)}.node_id", f"unknown node {node_ids[i]!r} (not in the network)")
+        for name, values in (("on_hand", qty), ("safety_stock", saf)):
+            neg = np.flatnonzero(values < 0)
+            if neg.size:
+                i = int(neg[0])
+                raise ConfigError(f"{where(i)}.{name}", f"must be >= 0, got {int(values[i])}")
+        empty = np.flatnonzero(np.array([not s for s in sku_col], dtype=bool)) if len(sku_col) else []
+        if len(empty):
+            raise ConfigError(f"{where(int(empty[0]))}.sku", "must not be empty")
+        sku_ids, cols = np.unique(sku_col.astype(str), return_inverse=True)
+        keys = rows * max(len(sku_ids), 1) + cols
+        order = np.argsort(keys, kind="stable")
+        dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+        if dup.size:
+            first, again = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
+            raise ConfigError(
+                where(again),
+                f"duplicate row for node {node_ids[again]!r} and SKU {sku_col[again]!r} "
+                f"(first given at {where(first)})",
+            )
+        shape = (len(network), len(sku_ids))
+        on_hand_m = np.zeros(shape, dtype=np.int64)
+        safety_m = np.zeros(shape, dtype=np.int64)
+        on_hand_m[rows, cols] = qty
+        safety_m[rows, cols] = saf
+        return cls(network, [str(s) for s in sku_ids], on_hand_m, safety_m, **kwargs)
+
+    @classmethod
+    def from_records(
+        cls, network: Network, records: Iterable[Mapping[str, object]], **kwargs
+    ) -> MemoryStore:
+        """Build from mappings with keys node_id, sku, on_hand and optional safety_stock."""
+        node_ids: list[object] = []
+        skus: list[object] = []
+        on_hand: list[int] = []
+        safety: list[int] = []
+        for i, rec in enumerate(records):
+            for key in ("node_id", "sku", "on_hand"):
+                if key not in rec:
+                    raise ConfigError(f"records[{i}].{key}", "missing")
+            node_ids.append(rec["node_id"])
+            skus.append(rec["sku"])
+            on_hand.append(_int(rec["on_hand"], f"records[{i}].on_hand"))
+            safety.append(_int(rec.get("safety_stock", 0) or 0, f"records[{i}].safety_stock"))
+        return cls.from_columns(network, node_ids, skus, on_hand, safety, **kwargs)
+
+    # ----------------------------------------------------------------- protocol
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return tuple(self._skus)
+
+    def known_skus(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._col)
+
+    def read(self, skus: Sequence[str]) -> StockView:
+        """ATP of `skus` at every node; unknown SKUs read as 0 everywhere."""
+        skus = tuple(skus)
+        with self._lock:
+            cols = np.fromiter((self._col.get(s, -1) for s in skus), dtype=np.int64, count=len(skus))
+            missing = cols < 0
+            safe_cols = np.where(missing, 0, cols)
+            if self._on_hand.shape[1] == 0:
+                atp = np.zeros((len(self._network), len(skus)), dtype=np.int64)
+            else:
+                atp = (self._on_hand[:, safe_cols] - self._reserved[:, safe_cols]
+                       - self._safety[:, safe_cols]).clip(0)
+                atp[:, missing] = 0
+            return StockView(self._version, skus, atp, 0.0, self._capacity_left_locked())
+
+    def capacity_left(self) -> np.ndarray | None:
+        """Shipments each node may still take today (int64 per node); None when no node has a cap.
+        Uncapped nodes report a large sentinel (2**62)."""
+        with self._lock:
+            return self._capacity_left_locked()
+
+    def reserve(self, order_id: str, allocations: Sequence[Allocation]) -> Reservation:
+        """Hold every allocation or none (ReservationConflict). Idempotent per order_id."""
+        with self._lock:
+            existing = self._by_order.get(order_id)
+            if existing is not None:
+                return self._reservations[existing][0]
+            rows, cols, qty = self._merge(allocations)
+            short = np.flatnonzero(self._atp_cells(rows, cols) < qty)
+            if short.size:
+                k = int(short[0])
+                raise ReservationConflict(
+                    f"node {self._network.nodes[rows[k]].node_id!r} SKU {self._skus[cols[k]]!r}: "
+                    f"wants {int(qty[k])}, ATP is {int(self._atp_cells(rows, cols)[k])}"
+                )
+            nodes = np.unique(rows)
+            self._roll_day()
+            left = self._capacity_left_locked()
+            if left is not None:
+                full = nodes[left[nodes] < 1]
+                if full.size:
+                    node_id = self._network.nodes[int(full[0])].node_id
+                    raise ReservationConflict(f"node {node_id!r} has no shipment capacity left today")
+            np.add.at(self._reserved, (rows, cols), qty)
+            self._shipments_today[nodes] += 1
+            self._version += 1
+            reservation = Reservation(
+                f"res-{uuid.uuid4().hex[:16]}", order_id,
+                tuple(Allocation(self._network.nodes[r].node_id, self._skus[c], int(q))
+                      for r, c, q in zip(rows.tolist(), cols.tolist(), qty.tolist(), strict=True)),
+                self._version,
+            )
+            self._reservations[reservation.reservation_id] = (reservation, rows, cols, qty, self._day)
+            self._by_order[order_id] = reservation.reservation_id
+            return reservation
+
+    def release(self, reservation_id: str) -> None:
+        """Give the held units back (NotFoundError for an unknown or already released id)."""
+        self._finish(reservation_id, consume=False)
+
+    def consume(self, reservation_id: str) -> None:
+        """The reservation shipped: its units leave on-hand stock and stop being held."""
+        self._finish(reservation_id, consume=True)
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        with self._lock:
+            try:
+                return self._reservations[reservation_id][0]
+            except KeyError:
+                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}") from None
+
+    # ----------------------------------------------------------------- helpers
+    def set_stock(self, node_id: str, sku: str, on_hand: int, safety_stock: int | None = None) -> int:
+        """Set on-hand (and optionally safety) stock; a new SKU gets a column. Returns the version."""
+        if on_hand < 0 or (safety_stock is not None and safety_stock < 0):
+            raise ValidationError("on_hand", "stock levels must be >= 0")
+        with self._lock:
+            i = self._network.index_of(node_id)
+            j = self._column(sku, create=True)
+            self._on_hand[i, j] = on_hand
+            if safety_stock is not None:
+                self._safety[i, j] = safety_stock
+            self._version += 1
+            return self._version
+
+    def adjust(self, node_id: str, sku: str, delta: int) -> int:
+        """Add `delta` units on hand (negative for shrinkage). Returns the new on-hand quantity."""
+        with self._lock:
+            i = self._network.index_of(node_id)
+            j = self._column(sku, create=delta >= 0)
+            new = int(self._on_hand[i, j]) + int(delta)
+            if new < 0:
+                raise ValidationError("delta", f"would leave {new} units on hand at {node_id!r} for {sku!r}")
+            self._on_hand[i, j] = new
+            self._version += 1
+            return new
+
+    def levels(self, node_id: str, sku: str) -> tuple[int, int, int]:
+        """(on_hand, reserved, safety_stock) of one cell; zeros for an unknown SKU."""
+        with self._lock:
+            i = self._network.index_of(node_id)
+            j = self._col.get(sku)
+            if j is None:
+                return (0, 0, 0)
+            return int(self._on_hand[i, j]), int(self._reserved[i, j]), int(self._safety[i, j])
+
+    def arrays(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (skus, on_hand, reserved, safety) for export and tests."""
+        with self._lock:
+            return tuple(self._skus), self._on_hand.copy(), self._reserved.copy(), self._safety.copy()
+
+    def _column(self, sku: str, create: bool) -> int:
+        j = self._col.get(sku)
+        if j is not None:
+            return j
+        if not create or not sku:
+            raise NotFoundError("sku", f"unknown SKU {sku!r}")
+        pad = ((0, 0), (0, 1))
+        self._on_hand, self._reserved, self._safety = (
+            np.pad(a, pad) for a in (self._on_hand, self._reserved, self._safety)
+        )
+        self._skus.append(sku)
+        self._col[sku] = len(self._skus) - 1
+        return self._col[sku]
+
+    def _merge(self, allocations: Sequence[Allocation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_skus = max(len(self._skus), 1)
+        keys: dict[int, int] = {}
+        for k, a in enumerate(allocations):
+            if not isinstance(a.quantity, int) or a.quantity <= 0:
+                raise ValidationError(f"allocations[{k}].quantity",
+                                      f"must be a positive integer, got {a.quantity!r}")
+            i = self._network.index_of(a.node_id, f"allocations[{k}].node_id")
+            j = self._col.get(a.sku)
+            if j is None:
+                raise NotFoundError(f"allocations[{k}].sku", f"unknown SKU {a.sku!r}")
+            keys[i * n_skus + j] = keys.get(i * n_skus + j, 0) + a.quantity
+        flat = np.fromiter(keys.keys(), dtype=np.int64, count=len(keys))
+        qty = np.fromiter(keys.values(), dtype=np.int64, count=len(keys))
+        return flat // n_skus, flat % n_skus, qty
+
+    def _atp_cells(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return (self._on_hand[rows, cols] - self._reserved[rows, cols] - self._safety[rows, cols]).clip(0)
+
+    def _roll_day(self) -> None:
+        today = self._clock().date()
+        if today != self._day:
+            self._day = today
+            self._shipments_today[:] = 0
+
+    def _capacity_left_locked(self) -> np.ndarray | None:
+        if self._capacity is None:
+            return None
+        self._roll_day()
+        left = (self._capacity - self._shipments_today).clip(0)
+        return np.where(self._capacity < 0, np.int64(2**62), left)
+
+    def _finish(self, reservation_id: str, consume: bool) -> None:
+        with self._lock:
+            entry = self._reservations.pop(reservation_id, None)
+            if entry is None:
+                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+            reservation, rows, cols, qty, day = entry
+            del self._by_order[reservation.order_id]
+            np.subtract.at(self._reserved, (rows, cols), qty)
+            if consume:
+                np.subtract.at(self._on_hand, (rows, cols), qty)
+            else:
+                self._roll_day()
+                if day == self._day:
+                    nodes = np.unique(rows)
+                    self._shipments_today[nodes] = (self._shipments_today[nodes] - 1).clip(0)
+            self._version += 1
+
+
+def _matrix(values: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray:
+    if values is None:
+        return np.zeros(shape, dtype=np.int64)
+    arr = np.array(values, dtype=np.int64, copy=True)
+    if arr.shape != shape:
+        raise ConfigError(name, f"expected shape {shape} (nodes x SKUs), got {arr.shape}")
+    if (arr < 0).any():
+        raise ConfigError(name, "stock levels must be >= 0")
+    return arr
+
+
+def _int(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(field, f"must be a non-negative integer, got {value!r}")
+    try:
+        as_float = float(value)
+    except ValueError:
+        raise ConfigError(field, f"must be a non-negative integer, got {value!r}") from None
+    if not as_float.is_integer() or as_float < 0:
+        raise ConfigError(field, f"must be a non-negative integer, got {value!r}")
+    return int(as_float)

@@ -1,0 +1,172 @@
+"""The `dom` command line (also `python -m dom_engine`).
+
+  dom serve [--config FILE] [--address HOST:PORT]      gRPC server (no config: the bundled demo)
+  dom route ORDER.json [--config FILE] [--json] [--policy NAME] [--reserve] [--time-budget-ms MS]
+  dom validate-config FILE                             load every file a config names, print a summary
+  dom demo export DIR                                  write the demo as editable files
+
+Without --config, `dom` uses $DOM_CONFIG if set, else the bundled demo. Exit codes: 0 success
+(an INFEASIBLE plan is still an answer), 2 bad input or configuration (message on stderr naming the
+field), 1 unexpected error (set DOM_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+from .domain import DomainError
+from .inventory.base import ReservationConflict
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _config(path: str | None):
+    from .config import load_config
+
+    path = path or os.environ.get("DOM_CONFIG") or None
+    return load_config(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .config import build_engine, check_address
+
+    config = _config(args.config)
+    address = args.address or config.server.address
+    check_address(address, "--address")
+    engine = build_engine(config)
+    from .service.server import serve  # lazy: grpc is only needed to serve
+
+    kwargs = {}
+    if "max_workers" in inspect.signature(serve).parameters:
+        kwargs["max_workers"] = config.server.max_workers
+    print(f"dom: serving {len(engine.network)} nodes on {address} "
+          f"({'bundled demo' if config.uses_demo else config.source})", file=sys.stderr, flush=True)
+    serve(engine, address, **kwargs)
+    return EXIT_OK
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from .config import build_engine
+    from .render import format_plan, load_order, plan_to_json
+
+    request = load_order(args.order)
+    order = request.order
+    if args.policy:
+        order = replace(order, options=replace(order.options, policy=args.policy))
+    engine = build_engine(_config(args.config))
+    budget = args.time_budget_ms if args.time_budget_ms is not None else request.time_budget_ms
+    if budget is not None and budget <= 0:
+        raise DomainError("--time-budget-ms", f"must be > 0, got {budget}")
+    plan = engine.route(order, reserve=args.reserve or request.reserve, time_budget_ms=budget)
+    print(plan_to_json(plan) if args.json else format_plan(plan))
+    return EXIT_OK
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    from .config import load_components, load_config
+
+    config = load_config(args.file)
+    c = load_components(config)
+    kinds: dict[str, int] = {}
+    for node in c.network.nodes:
+        kinds[node.kind.value] = kinds.get(node.kind.value, 0) + 1
+    lim = config.limits
+    print(f"{args.file}: OK")
+    print(f"  network    {len(c.network)} nodes ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
+          f"  from {config.network or 'bundled demo'}")
+    print(f"  inventory  {len(c.store.skus)} SKUs, snapshot v{c.store.version}"
+          f"  from {config.inventory or 'demo stock'}")
+    print(f"  rates      services {', '.join(s.name for s in c.rate_card.services)}"
+          f"  from {config.rates or 'us_network_rate_card()'}")
+    print(f"  policies   {', '.join(c.policies)} (default {config.default_policy!r})")
+    print(f"  limits     max_lines={lim.max_lines} max_quantity={lim.max_quantity} "
+          f"time_budget_ms={lim.time_budget_ms:g}")
+    print(f"  server     {config.server.address} max_workers={config.server.max_workers}")
+    return EXIT_OK
+
+
+def cmd_demo_export(args: argparse.Namespace) -> int:
+    from .demo import export_demo
+
+    for path in export_demo(args.dir, seed=args.seed):
+        print(path)
+    config = Path(args.dir) / "dom.toml"
+    print(f"try: dom validate-config {config}", file=sys.stderr)
+    return EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 too; keep its usage line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="dom", description="dom_engine: cost-optimal order routing.")
+    p.add_argument("--version", action="version", version=f"dom_engine {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("serve", help="run the gRPC server")
+    s.add_argument("--config", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
+    s.add_argument("--address", help="HOST:PORT to listen on (default: [server] address, 127.0.0.1:50051)")
+    s.set_defaults(func=cmd_serve)
+
+    r = sub.add_parser("route", help="route one order file and print the plan")
+    r.add_argument("order", help="order JSON (native or gRPC proto-JSON form)")
+    r.add_argument("--config", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
+    r.add_argument("--json", action="store_true", help="print the plan as JSON")
+    r.add_argument("--policy", help="policy profile to use (overrides the order's options.policy)")
+    r.add_argument("--reserve", action="store_true", help="also reserve the stock (in-process store)")
+    r.add_argument("--time-budget-ms", type=float, help="solver time budget (default: [limits])")
+    r.set_defaults(func=cmd_route)
+
+    v = sub.add_parser("validate-config", help="check a config and every file it names")
+    v.add_argument("file")
+    v.set_defaults(func=cmd_validate_config)
+
+    d = sub.add_parser("demo", help="the bundled demo")
+    dsub = d.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)
+    e = dsub.add_parser("export", help="write the demo network/inventory/rates/config to DIR")
+    e.add_argument("dir")
+    e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
+    e.set_defaults(func=cmd_demo_export)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dom` console script. Returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "seed", 0) is None:
+        from .demo import DEMO_SEED
+
+        args.seed = DEMO_SEED
+    try:
+        return args.func(args)
+    except DomainError as exc:
+        print(f"dom {args.command}: error: {exc.field}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except ReservationConflict as exc:
+        print(f"dom {args.command}: reservation conflict: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `dom route ... | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if os.environ.get("DOM_DEBUG"):
+            raise
+        print(f"dom {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(set DOM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

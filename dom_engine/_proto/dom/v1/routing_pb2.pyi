@@ -1,0 +1,268 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PlanStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLAN_STATUS_UNSPECIFIED: _ClassVar[PlanStatus]
+    PLAN_STATUS_OPTIMAL: _ClassVar[PlanStatus]
+    PLAN_STATUS_FEASIBLE: _ClassVar[PlanStatus]
+    PLAN_STATUS_INFEASIBLE: _ClassVar[PlanStatus]
+PLAN_STATUS_UNSPECIFIED: PlanStatus
+PLAN_STATUS_OPTIMAL: PlanStatus
+PLAN_STATUS_FEASIBLE: PlanStatus
+PLAN_STATUS_INFEASIBLE: PlanStatus
+
+class Date(_message.Message):
+    __slots__ = ("year", "month", "day")
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    year: int
+    month: int
+    day: int
+    def __init__(self, year: _Optional[int] = ..., month: _Optional[int] = ..., day: _Optional[int] = ...) -> None: ...
+
+class Line(_message.Message):
+    __slots__ = ("line_id", "sku", "quantity", "unit_weight_kg", "ship_group")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    SHIP_GROUP_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    sku: str
+    quantity: int
+    unit_weight_kg: float
+    ship_group: str
+    def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_weight_kg: _Optional[float] = ..., ship_group: _Optional[str] = ...) -> None: ...
+
+class Destination(_message.Message):
+    __slots__ = ("latitude", "longitude", "postal_code", "region")
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    POSTAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    latitude: float
+    longitude: float
+    postal_code: str
+    region: str
+    def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., postal_code: _Optional[str] = ..., region: _Optional[str] = ...) -> None: ...
+
+class PenaltyOverride(_message.Message):
+    __slots__ = ("per_order", "per_unit")
+    PER_ORDER_FIELD_NUMBER: _ClassVar[int]
+    PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    per_order: float
+    per_unit: float
+    def __init__(self, per_order: _Optional[float] = ..., per_unit: _Optional[float] = ...) -> None: ...
+
+class OrderOptions(_message.Message):
+    __slots__ = ("max_shipments", "ship_complete", "allow_backorder", "excluded_nodes", "policy", "penalty")
+    MAX_SHIPMENTS_FIELD_NUMBER: _ClassVar[int]
+    SHIP_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_BACKORDER_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_NODES_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_FIELD_NUMBER: _ClassVar[int]
+    max_shipments: int
+    ship_complete: bool
+    allow_backorder: bool
+    excluded_nodes: _containers.RepeatedScalarFieldContainer[str]
+    policy: str
+    penalty: PenaltyOverride
+    def __init__(self, max_shipments: _Optional[int] = ..., ship_complete: _Optional[bool] = ..., allow_backorder: _Optional[bool] = ..., excluded_nodes: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ..., penalty: _Optional[_Union[PenaltyOverride, _Mapping]] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("order_id", "lines", "destination", "deliver_by", "created_at", "channel", "customer_tier", "options")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_TIER_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    lines: _containers.RepeatedCompositeFieldContainer[Line]
+    destination: Destination
+    deliver_by: Date
+    created_at: _timestamp_pb2.Timestamp
+    channel: str
+    customer_tier: str
+    options: OrderOptions
+    def __init__(self, order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[Line, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., deliver_by: _Optional[_Union[Date, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[str] = ..., customer_tier: _Optional[str] = ..., options: _Optional[_Union[OrderOptions, _Mapping]] = ...) -> None: ...
+
+class RouteOrderRequest(_message.Message):
+    __slots__ = ("order", "reserve", "time_budget_ms", "request_id")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    TIME_BUDGET_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    reserve: bool
+    time_budget_ms: float
+    request_id: str
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., reserve: _Optional[bool] = ..., time_budget_ms: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RouteOrderResponse(_message.Message):
+    __slots__ = ("plan", "request_id")
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    request_id: str
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ValidateOrderRequest(_message.Message):
+    __slots__ = ("order", "request_id")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    request_id: str
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FieldViolation(_message.Message):
+    __slots__ = ("field", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ValidateOrderResponse(_message.Message):
+    __slots__ = ("valid", "violations", "request_id")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    violations: _containers.RepeatedCompositeFieldContainer[FieldViolation]
+    request_id: str
+    def __init__(self, valid: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ShipmentLine(_message.Message):
+    __slots__ = ("line_id", "sku", "quantity")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    sku: str
+    quantity: int
+    def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class CostBreakdown(_message.Message):
+    __slots__ = ("package", "units", "handling", "distance", "total", "co2e_kg")
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    HANDLING_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CO2E_KG_FIELD_NUMBER: _ClassVar[int]
+    package: float
+    units: float
+    handling: float
+    distance: float
+    total: float
+    co2e_kg: float
+    def __init__(self, package: _Optional[float] = ..., units: _Optional[float] = ..., handling: _Optional[float] = ..., distance: _Optional[float] = ..., total: _Optional[float] = ..., co2e_kg: _Optional[float] = ...) -> None: ...
+
+class Shipment(_message.Message):
+    __slots__ = ("node_id", "service", "lines", "ship_date", "delivery_date", "distance_km", "cost")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    SHIP_DATE_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_DATE_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_KM_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    service: str
+    lines: _containers.RepeatedCompositeFieldContainer[ShipmentLine]
+    ship_date: Date
+    delivery_date: Date
+    distance_km: float
+    cost: CostBreakdown
+    def __init__(self, node_id: _Optional[str] = ..., service: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[ShipmentLine, _Mapping]]] = ..., ship_date: _Optional[_Union[Date, _Mapping]] = ..., delivery_date: _Optional[_Union[Date, _Mapping]] = ..., distance_km: _Optional[float] = ..., cost: _Optional[_Union[CostBreakdown, _Mapping]] = ...) -> None: ...
+
+class BackorderedLine(_message.Message):
+    __slots__ = ("line_id", "sku", "quantity")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    sku: str
+    quantity: int
+    def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class Alternative(_message.Message):
+    __slots__ = ("node_ids", "objective", "extra_objective")
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    objective: float
+    extra_objective: float
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., objective: _Optional[float] = ..., extra_objective: _Optional[float] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("summary", "alternative", "binding", "candidates_considered", "candidates_pruned")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVE_FIELD_NUMBER: _ClassVar[int]
+    BINDING_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_CONSIDERED_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_PRUNED_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    alternative: Alternative
+    binding: _containers.RepeatedScalarFieldContainer[str]
+    candidates_considered: int
+    candidates_pruned: int
+    def __init__(self, summary: _Optional[str] = ..., alternative: _Optional[_Union[Alternative, _Mapping]] = ..., binding: _Optional[_Iterable[str]] = ..., candidates_considered: _Optional[int] = ..., candidates_pruned: _Optional[int] = ...) -> None: ...
+
+class Plan(_message.Message):
+    __slots__ = ("order_id", "status", "shipments", "backordered", "total_cost", "shipping_cost", "penalty_cost", "objective", "lower_bound", "gap", "solve_time_ms", "solver", "snapshot_version", "staleness_s", "currency", "co2e_kg", "infeasible_reason", "explanation", "reservation_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENTS_FIELD_NUMBER: _ClassVar[int]
+    BACKORDERED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    SHIPPING_COST_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_COST_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    SOLVER_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_S_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    CO2E_KG_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    status: PlanStatus
+    shipments: _containers.RepeatedCompositeFieldContainer[Shipment]
+    backordered: _containers.RepeatedCompositeFieldContainer[BackorderedLine]
+    total_cost: float
+    shipping_cost: float
+    penalty_cost: float
+    objective: float
+    lower_bound: float
+    gap: float
+    solve_time_ms: float
+    solver: str
+    snapshot_version: int
+    staleness_s: float
+    currency: str
+    co2e_kg: float
+    infeasible_reason: str
+    explanation: Explanation
+    reservation_id: str
+    def __init__(self, order_id: _Optional[str] = ..., status: _Optional[_Union[PlanStatus, str]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., backordered: _Optional[_Iterable[_Union[BackorderedLine, _Mapping]]] = ..., total_cost: _Optional[float] = ..., shipping_cost: _Optional[float] = ..., penalty_cost: _Optional[float] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_ms: _Optional[float] = ..., solver: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., staleness_s: _Optional[float] = ..., currency: _Optional[str] = ..., co2e_kg: _Optional[float] = ..., infeasible_reason: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., reservation_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,96 @@
+"""The one place where exceptions become gRPC statuses.
+
+    ValidationError, NotFoundError (and any other DomainError) -> INVALID_ARGUMENT
+    ConfigError                                                -> FAILED_PRECONDITION
+    ReservationConflict                                        -> ABORTED (the client may retry)
+    anything else                                              -> INTERNAL, traceback logged
+
+Domain errors carry the field path; the status details read "<field>: <reason>" and the trailing
+metadata key `dom-error-field` carries the field alone, so clients can point at the input without
+parsing text. An unexpected exception never reaches the client as text: it gets an error id that
+matches the logged traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from dom_engine.domain import ConfigError, DomainError
+from dom_engine.inventory.base import ReservationConflict
+
+log = logging.getLogger("dom_engine.service")
+
+ERROR_FIELD_KEY = "dom-error-field"
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
+    """(status code, details, field path or None) for an exception raised while serving a call."""
+    if isinstance(exc, ConfigError):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc), exc.field
+    if isinstance(exc, DomainError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field
+    if isinstance(exc, ReservationConflict):
+        return grpc.StatusCode.ABORTED, f"reservation conflict, stock moved; retry: {exc}", None
+    return grpc.StatusCode.INTERNAL, "internal error", None
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):
+    """Wraps every unary-unary handler so no exception escapes unmapped (streaming handlers, such
+    as reflection and health Watch, pass through untouched)."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        method = handler_call_details.method
+
+        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return inner(request, context)
+            except Exception as exc:
+                if _already_aborted(context):
+                    raise  # the handler chose its own status with context.abort()
+                abort(context, exc, method)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
+    """Log `exc` and end the call with its mapped status (context.abort raises)."""
+    code, details, field = status_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("%s failed (error id %s)", method, error_id)
+        details = f"internal error (error id {error_id}; see server log)"
+    else:
+        log.info("%s -> %s: %s", method, code.name, details)
+    if field is not None:
+        context.set_trailing_metadata(((ERROR_FIELD_KEY, _printable(field)),))
+    context.abort(code, details)
+
+
+def _printable(text: str) -> str:
+    """Metadata values must be printable ASCII: escape anything else rather than fail the call."""
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def _already_aborted(context: grpc.ServicerContext) -> bool:
+    code = getattr(context, "code", None)
+    try:
+        return callable(code) and code() not in (None, grpc.StatusCode.OK)
+    except Exception:  # a context without a readable code: treat as not aborted
+        return False

@@ -1,0 +1,142 @@
+"""Server bootstrap: RoutingService plus standard grpc.health.v1 and server reflection, behind the
+error-mapping interceptor. `build_server` for embedding and tests, `serve` for `dom serve`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+from dom_engine.domain import ConfigError
+
+from .errors import ErrorMappingInterceptor
+from .servicer import SERVICE_NAME, RoutingServicer
+
+if TYPE_CHECKING:
+    from dom_engine.engine import Engine
+
+log = logging.getLogger("dom_engine.service")
+
+MiB = 1024 * 1024
+SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
+    # Off: with SO_REUSEPORT (gRPC's default) a second server on a busy port starts "fine" and the
+    # kernel splits connections between them. Multi-process serving turns it back on explicitly.
+    ("grpc.so_reuseport", 0),
+    # An order within the request limits (200 lines, 10k excluded nodes) is well under 4 MiB;
+    # anything bigger is rejected before it is parsed.
+    ("grpc.max_receive_message_length", 4 * MiB),
+    ("grpc.max_send_message_length", 16 * MiB),
+    # Concurrent calls per HTTP/2 connection; more wait on the client side instead of piling up.
+    ("grpc.max_concurrent_streams", 256),
+)
+
+
+class _Built:
+    """What serve() needs beyond build_server's (server, port): the health servicer."""
+
+    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer) -> None:
+        self.server, self.port, self.health = server, port, health_servicer
+
+
+def _build(
+    engine: Engine,
+    address: str,
+    max_workers: int,
+    options: Sequence[tuple[str, Any]],
+    maximum_concurrent_rpcs: int | None,
+) -> _Built:
+    if max_workers < 1:
+        raise ConfigError("server.max_workers", f"must be >= 1, got {max_workers}")
+    merged = dict(SERVER_OPTIONS)
+    merged.update(options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dom-grpc"),
+        interceptors=[ErrorMappingInterceptor()],
+        options=list(merged.items()),
+        maximum_concurrent_rpcs=maximum_concurrent_rpcs,
+    )
+    routing_grpc_pb.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
+
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as err:  # grpc raises when it cannot bind
+        raise ConfigError("server.address", f"cannot listen on {address!r}: {err}") from None
+    if port == 0:
+        raise ConfigError("server.address", f"cannot listen on {address!r}")
+    return _Built(server, port, health_servicer)
+
+
+def build_server(
+    engine: Engine,
+    address: str = "127.0.0.1:0",
+    max_workers: int = 8,
+    *,
+    options: Sequence[tuple[str, Any]] = (),
+    maximum_concurrent_rpcs: int | None = None,
+) -> tuple[grpc.Server, int]:
+    """A bound, not yet started gRPC server for `engine`, and the port it is bound to (port 0 in
+    `address` picks a free one). Call `server.start()`; stop with `server.stop(grace)`.
+
+    Serves dom.v1.RoutingService, grpc.health.v1.Health (SERVING for "" and the routing service)
+    and server reflection. `options` override SERVER_OPTIONS; `maximum_concurrent_rpcs` makes the
+    server answer RESOURCE_EXHAUSTED beyond that many calls in flight (None: queue without limit).
+    Raises ConfigError if the address cannot be bound (e.g. already in use).
+    """
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs)
+    return built.server, built.port
+
+
+def serve(
+    engine: Engine,
+    address: str = "127.0.0.1:50051",
+    *,
+    max_workers: int = 8,
+    grace_s: float = 5.0,
+    options: Sequence[tuple[str, Any]] = (),
+    maximum_concurrent_rpcs: int | None = None,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
+    NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
+
+    Signal handlers are only installed when called from the main thread (and restored on return);
+    from another thread, use `stop`. `on_ready(port)` runs once the server is listening.
+    """
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs)
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda s, f: stop.set())
+    try:
+        built.server.start()
+        host = address.rsplit(":", 1)[0]
+        log.info("dom_engine gRPC server listening on %s:%d", host, built.port)
+        if on_ready is not None:
+            on_ready(built.port)
+        while not stop.wait(0.5):
+            pass
+        log.info("shutting down: draining calls for up to %.1f s", grace_s)
+        built.health.enter_graceful_shutdown()
+    finally:
+        built.server.stop(grace_s).wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        log.info("server stopped")

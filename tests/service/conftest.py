@@ -3,9 +3,7 @@ free loopback port, and a real channel to it."""
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
@@ -14,8 +12,9 @@ import pytest
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.domain import Network, Node, NodeKind, NotFoundError, PolicyProfile, us_network_rate_card
-from dom_engine.inventory.base import Allocation, Reservation, ReservationConflict, StockView
+from dom_engine.domain import Network, Node, NodeKind, PolicyProfile, us_network_rate_card
+from dom_engine.engine import Engine
+from dom_engine.inventory.memory import MemoryStore
 
 # A fixed clock: "today" is 2026-03-02, so dates in requests are deterministic.
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -35,69 +34,17 @@ ON_HAND = np.array(
 )
 
 
-class ArrayStore:
-    """A minimal SnapshotStore over one ATP matrix (nodes x SKUs) behind a lock: just enough for
-    the service tests, independent of the real stores."""
-
-    def __init__(self, network: Network, skus: Sequence[str], atp: np.ndarray) -> None:
-        self._network, self._col = network, {sku: j for j, sku in enumerate(skus)}
-        self._atp = np.array(atp, dtype=np.int64)
-        self._version = 1
-        self._lock = threading.Lock()
-        self._by_order: dict[str, Reservation] = {}
-
-    @property
-    def version(self) -> int:
-        return self._version
-
-    def known_skus(self) -> frozenset[str]:
-        return frozenset(self._col)
-
-    def read(self, skus: Sequence[str]) -> StockView:
-        with self._lock:
-            cols = [self._col[s] for s in skus]
-            return StockView(self._version, tuple(skus), self._atp[:, cols].copy())
-
-    def reserve(self, order_id: str, allocations: Sequence[Allocation]) -> Reservation:
-        with self._lock:
-            if order_id in self._by_order:
-                return self._by_order[order_id]
-            cells = [(self._network.index_of(a.node_id), self._col[a.sku], a.quantity) for a in allocations]
-            if any(self._atp[i, j] < q for i, j, q in cells):
-                raise ReservationConflict(f"order {order_id!r}: stock moved")
-            for i, j, q in cells:
-                self._atp[i, j] -= q
-            self._version += 1
-            reservation = Reservation(f"res-{uuid.uuid4().hex[:12]}", order_id, tuple(allocations),
-                                      self._version)
-            self._by_order[order_id] = reservation
-            return reservation
-
-    def release(self, reservation_id: str) -> None:
-        with self._lock:
-            for order_id, r in list(self._by_order.items()):
-                if r.reservation_id == reservation_id:
-                    for a in r.allocations:
-                        self._atp[self._network.index_of(a.node_id), self._col[a.sku]] += a.quantity
-                    del self._by_order[order_id]
-                    self._version += 1
-                    return
-        raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
-
-
-def new_engine():
+def new_engine() -> Engine:
     """A fresh Engine over NODES / SKUS / ON_HAND with the clock fixed at NOW."""
-    from dom_engine.engine import Engine
-
     network = Network(NODES)
-    store = ArrayStore(network, SKUS, ON_HAND)
+    store = MemoryStore.from_arrays(network, SKUS, ON_HAND, clock=lambda: NOW)
     policies = {"default": PolicyProfile(), "fewest": PolicyProfile(name="fewest")}
     return Engine(network, us_network_rate_card(), store, policies=policies, clock=lambda: NOW)
 
 
 @pytest.fixture(scope="session")
-def engine():
-    """The Engine behind the shared test server (see make_engine)."""
+def engine() -> Engine:
+    """The Engine behind the shared test server (see new_engine)."""
     return new_engine()
 
 

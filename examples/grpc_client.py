@@ -8,6 +8,13 @@
 The order file is the proto-JSON of a RouteOrderRequest (field names as in
 protos/dom/v1/routing.proto, or their lowerCamelCase JSON names), the same body grpcurl takes with
 `-d @`. On an RPC error the status, details and offending field go to stderr and the exit code is 1.
+
+The same with grpcurl (the server has reflection, so no .proto files are needed):
+
+    grpcurl -plaintext 127.0.0.1:50051 list
+    grpcurl -plaintext 127.0.0.1:50051 describe dom.v1.RoutingService
+    grpcurl -plaintext -d @ 127.0.0.1:50051 dom.v1.RoutingService/RouteOrder < examples/order.json
+    grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine.domain import (
     Alternative,
     BackorderedLine,
+    ConfigError,
     CostBreakdown,
     Destination,
     DomainError,
@@ -52,9 +53,12 @@ _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
 
 @contextmanager
 def under_field(prefix: str) -> Iterator[None]:
-    """Re-raise any DomainError from the block with its field path prefixed by `prefix`."""
+    """Re-raise any request error (DomainError other than ConfigError, which names server
+    configuration, not the request) from the block with its field path prefixed by `prefix`."""
     try:
         yield
+    except ConfigError:
+        raise
     except DomainError as err:
         raise type(err)(f"{prefix}.{err.field}", err.message) from err
 

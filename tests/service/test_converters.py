@@ -10,6 +10,7 @@ from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine.domain import (
     Alternative,
     BackorderedLine,
+    ConfigError,
     CostBreakdown,
     Destination,
     Explanation,
@@ -129,6 +130,12 @@ def test_route_call_parses_request_fields() -> None:
     assert call.request_id == "r-9"
     msg.ClearField("time_budget_ms")
     assert route_call_from_proto(msg, now=NOW).time_budget_ms is None
+
+
+def test_under_field_leaves_config_errors_alone() -> None:
+    with pytest.raises(ConfigError) as info, under_field("order"):
+        raise ConfigError("rate_card.services", "empty")
+    assert info.value.field == "rate_card.services"
 
 
 def test_under_field_keeps_the_error_class() -> None:

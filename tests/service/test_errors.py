@@ -99,7 +99,7 @@ def test_reservation_conflict_is_aborted(engine_stub, valid_request) -> None:
 def test_config_error_is_failed_precondition(engine_stub, valid_request) -> None:
     err = route_error(engine_stub, ConfigError("rate_card.services", "no service reaches"), valid_request)
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
-    assert "no service reaches" in err.details()
+    assert err.details() == "rate_card.services: no service reaches"  # server config: no "order." prefix
 
 
 def test_unexpected_error_is_internal_logged_and_not_leaked(engine_stub, valid_request, caplog) -> None:

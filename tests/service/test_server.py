@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -74,6 +75,14 @@ def test_route_order_with_reserve_returns_a_reservation(stub, engine, valid_requ
     # Idempotent per order: the same order reserves nothing more and returns the same reservation.
     again = stub.RouteOrder(valid_request("reserve-1", reserve=True), timeout=30).plan
     assert again.reservation_id == plan.reservation_id
+
+
+def test_concurrent_calls_all_get_their_own_plan(stub, valid_request) -> None:
+    ids = [f"conc-{i}" for i in range(24)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        plans = list(pool.map(lambda i: stub.RouteOrder(valid_request(i), timeout=30).plan, ids))
+    assert [p.order_id for p in plans] == ids
+    assert all(p.status in ROUTED and _shipped(p) == {"1": 3, "2": 2} for p in plans)
 
 
 def test_validate_order_accepts_a_valid_order(stub, valid_request) -> None:

@@ -13,7 +13,7 @@ field), 1 unexpected error (set DOM_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
-import inspect
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -43,12 +43,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = build_engine(config)
     from .service.server import serve  # lazy: grpc is only needed to serve
 
-    kwargs = {}
-    if "max_workers" in inspect.signature(serve).parameters:
-        kwargs["max_workers"] = config.server.max_workers
-    print(f"dom: serving {len(engine.network)} nodes on {address} "
-          f"({'bundled demo' if config.uses_demo else config.source})", file=sys.stderr, flush=True)
-    serve(engine, address, **kwargs)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    source = "bundled demo" if config.uses_demo else config.source
+
+    def ready(port: int) -> None:
+        host = address.rpartition(":")[0]
+        print(f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); Ctrl-C stops",
+              file=sys.stderr, flush=True)
+
+    serve(engine, address, max_workers=config.server.max_workers, on_ready=ready)
     return EXIT_OK
 
 
@@ -114,27 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("serve", help="run the gRPC server")
-    s.add_argument("--config", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
-    s.add_argument("--address", help="HOST:PORT to listen on (default: [server] address, 127.0.0.1:50051)")
+    s.add_argument("--config", metavar="FILE", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
+    s.add_argument("--address", metavar="HOST:PORT",
+                   help="address to listen on (default: [server] address, 127.0.0.1:50051)")
     s.set_defaults(func=cmd_serve)
 
     r = sub.add_parser("route", help="route one order file and print the plan")
-    r.add_argument("order", help="order JSON (native or gRPC proto-JSON form)")
-    r.add_argument("--config", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
+    r.add_argument("order", metavar="ORDER.json", help="order JSON (native or gRPC proto-JSON form)")
+    r.add_argument("--config", metavar="FILE", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
     r.add_argument("--json", action="store_true", help="print the plan as JSON")
-    r.add_argument("--policy", help="policy profile to use (overrides the order's options.policy)")
+    r.add_argument("--policy", metavar="NAME",
+                   help="policy profile to use (overrides the order's options.policy)")
     r.add_argument("--reserve", action="store_true", help="also reserve the stock (in-process store)")
-    r.add_argument("--time-budget-ms", type=float, help="solver time budget (default: [limits])")
+    r.add_argument("--time-budget-ms", type=float, metavar="MS",
+                   help="solver time budget (default: [limits])")
     r.set_defaults(func=cmd_route)
 
     v = sub.add_parser("validate-config", help="check a config and every file it names")
-    v.add_argument("file")
+    v.add_argument("file", metavar="FILE")
     v.set_defaults(func=cmd_validate_config)
 
     d = sub.add_parser("demo", help="the bundled demo")
     dsub = d.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)
     e = dsub.add_parser("export", help="write the demo network/inventory/rates/config to DIR")
-    e.add_argument("dir")
+    e.add_argument("dir", metavar="DIR")
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
     e.set_defaults(func=cmd_demo_export)
     return p

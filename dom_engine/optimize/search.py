@@ -9,8 +9,13 @@ objective we must beat, so the search stops as soon as no larger set can win: th
 optimal, not heuristic. Whole levels are evaluated at once in numpy.
 
 To explain the choice the search also proves the runner-up: the best plan whose *node set* differs.
+Sets of two or more options are further restricted to *canonical* sets (solution.dominance): a
+set holding an option that another node beats on every count is never needed, so with deep
+warehouse stock most stores drop out of multi-shipment plans. The runner-up is likewise the best
+among canonical sets (a non-canonical runner-up can only be beaten by its canonical swap).
+
 When a level would need more than `max_sets` evaluations the search gives up (returns None) and the
-caller falls back to the OR-Tools model, handing over the incumbent as a hint.
+caller falls back to the OR-Tools model.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .problem import Problem
-from .solution import Solution, allocation_lower_bound, evaluate_sets
+from .solution import Solution, allocation_lower_bound, canonical, dominance, evaluate_sets
 
 _KEEP_PER_LEVEL = 32  # cheapest sets remembered per level: enough to find the best other node set
 
@@ -54,7 +59,7 @@ class _Leaderboard:
 
 
 def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True) -> Solution | None:
-    """Proven-optimal plan for `p`, or None when a level exceeds `max_sets` evaluations."""
+    """Proven-optimal plan for `p`, or None when a level exceeds `max_sets` sets."""
     board = _Leaderboard()
     if p.allow_backorder:
         board.entries.append((p.empty_plan_objective(), (), ()))
@@ -63,25 +68,47 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
     perm = np.argsort(p.f, kind="stable")
     fs = p.f[perm]
     eps = 1e-9 * max(1.0, float(np.abs(fs).max(initial=0.0)))
-    sets = np.zeros((1, 0), dtype=np.int64)   # positions into perm, ascending within a row
-    sums = np.zeros(1)
+    dom = None
     for m in range(1, min(p.max_shipments, n_opt) + 1):
         thr = board.threshold(want_alternative)
         if fs[:m].sum() - p.split_credit + g >= thr - eps:
-            break  # no set of m or more options can beat the incumbent pair
-        last = sets[:, -1] if m > 1 else np.full(len(sets), -1)
-        bound = sums[:, None] + fs[None, :] - p.split_credit + g
-        ok = (np.arange(n_opt)[None, :] > last[:, None]) & (bound < thr - eps)
-        count = int(ok.sum())
-        if count == 0:
-            break
-        if count > max_sets:
-            return None
-        rows, cols = np.nonzero(ok)
-        sets = np.hstack([sets[rows], cols[:, None]])
-        sums = sums[rows] + fs[cols]
-        board.add(p, perm[sets], evaluate_sets(p, perm[sets]))
+            break  # no set of m or more options can beat the incumbents: proven
+        if m == 1:
+            sets = np.arange(n_opt)[:, None]
+        else:
+            if dom is None:
+                dom = dominance(p)
+            Dn, node_pos, ndom = dom
+            # A member of a canonical m-set has at most m-1 dominating nodes (all inside the set).
+            pool = perm[ndom[perm] <= m - 1]
+            sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, max_sets * 10)
+            if sets is None:
+                return None
+            sets = pool[sets]
+            sets = sets[canonical(sets, Dn, node_pos, ndom)]
+            if len(sets) > max_sets:
+                return None
+            if len(sets) == 0:
+                continue
+        board.add(p, sets, evaluate_sets(p, sets))
     return _solution(p, board, "fast-search")
+
+
+def _combinations(f: np.ndarray, m: int, limit: float, max_rows: int) -> np.ndarray | None:
+    """All m-subsets (as ascending positions into `f`, which is sorted ascending) whose fixed
+    costs sum below `limit`; None if an intermediate level exceeds `max_rows`."""
+    n = len(f)
+    sets = np.arange(n)[:, None][f < limit]
+    sums = f[sets[:, 0]]
+    cols = np.arange(n)[None, :]
+    for _ in range(m - 1):
+        ok = (cols > sets[:, -1:]) & (sums[:, None] + f[None, :] < limit)
+        rows, new = np.nonzero(ok)
+        if len(rows) > max_rows:
+            return None
+        sets = np.hstack([sets[rows], new[:, None]])
+        sums = sums[rows] + f[new]
+    return sets
 
 
 def _solution(p: Problem, board: _Leaderboard, solver: str) -> Solution:

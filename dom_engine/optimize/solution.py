@@ -48,9 +48,20 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
     """
     A = p.A[sets]
     C = p.C[sets]
-    order = np.argsort(C, axis=1, kind="stable")
-    A_s = np.take_along_axis(A, order, axis=1)
-    C_s = np.take_along_axis(C, order, axis=1)
+    m = sets.shape[1]
+    # Sort each item's options by cost; sizes 1 and 2 (nearly every order) avoid argsort.
+    if m == 1:
+        A_s, C_s, swap, order = A, C, None, None
+    elif m == 2:
+        swap = (C[:, 1, :] < C[:, 0, :])[:, None, :]
+        A_s = np.where(swap, A[:, ::-1, :], A)
+        C_s = np.where(swap, C[:, ::-1, :], C)
+        order = None
+    else:
+        swap = None
+        order = np.argsort(C, axis=1, kind="stable")
+        A_s = np.take_along_axis(A, order, axis=1)
+        C_s = np.take_along_axis(C, order, axis=1)
     q = p.Q[None, :]
     fixed = p.f[sets].sum(axis=1) - p.split_credit
     x = _fill(A_s, q[:, None, :])
@@ -71,8 +82,11 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
     cost = np.where(_same_node_pairs(p, sets), np.inf, cost)
     if not with_allocation:
         return cost
-    inverse = np.argsort(order, axis=1)
-    return cost, np.take_along_axis(x, inverse, axis=1), short
+    if order is not None:
+        x = np.take_along_axis(x, np.argsort(order, axis=1), axis=1)
+    elif swap is not None:
+        x = np.where(swap, x[:, ::-1, :], x)
+    return cost, x, short
 
 
 def allocation_lower_bound(p: Problem) -> float:
@@ -90,6 +104,44 @@ def allocation_lower_bound(p: Problem) -> float:
     if not p.allow_backorder and (short > 0).any():
         return np.inf
     return float((x * C_s).sum() + (short * p.P).sum())
+
+
+def dominance(p: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which options make others redundant in multi-shipment plans.
+
+    Option a dominates b (at another node) when it is no dearer per shipment and per unit of every
+    item and can ship at least as many units of every item. A set holding b but not a (nor a's
+    node) is then never better than the same set with b swapped for a. Returns (Dn, node_pos, ndom):
+    Dn[k, b] is True when some option at the k-th distinct node dominates b; node_pos maps options
+    to those node positions; ndom[b] counts b's dominating nodes.
+    """
+    f, C, A = p.f, p.C, p.A
+    D = ((f[:, None] <= f[None, :]) & (p.opt_node[:, None] != p.opt_node[None, :])
+         & (C[:, None, :] <= C[None, :, :]).all(axis=2) & (A[:, None, :] >= A[None, :, :]).all(axis=2))
+    # Identical options dominate each other: keep only the lower index as the dominator.
+    n_opt = len(f)
+    D &= ~(D.T & (np.arange(n_opt)[:, None] > np.arange(n_opt)[None, :]))
+    nodes, node_pos = np.unique(p.opt_node, return_inverse=True)
+    if len(nodes) == n_opt:
+        Dn = D[np.argsort(node_pos)] if not (node_pos == np.arange(n_opt)).all() else D
+    else:
+        Dn = np.zeros((len(nodes), n_opt), dtype=bool)
+        np.logical_or.at(Dn, node_pos, D)
+    return Dn, node_pos, Dn.sum(axis=0)
+
+
+def canonical(sets: np.ndarray, Dn: np.ndarray, node_pos: np.ndarray, ndom: np.ndarray) -> np.ndarray:
+    """(B,) mask of sets in which every member's dominating nodes are all in the set (the others
+    can be improved by a swap, so an optimal set exists among the canonical ones)."""
+    m = sets.shape[1]
+    ok = np.ones(len(sets), dtype=bool)
+    for j in range(m):  # m is the number of shipments: tiny
+        covered = np.zeros(len(sets), dtype=np.int64)
+        for k in range(m):
+            if k != j:
+                covered += Dn[node_pos[sets[:, k]], sets[:, j]]
+        ok &= covered >= ndom[sets[:, j]]
+    return ok
 
 
 def objective_of(p: Problem, options: np.ndarray, x: np.ndarray, unfilled: np.ndarray) -> float:

@@ -44,6 +44,7 @@ class MemoryStore:
         self._network = network
         self._skus: list[str] = list(skus)
         self._col: dict[str, int] = {sku: j for j, sku in enumerate(self._skus)}
+        self._known = frozenset(self._col)  # rebuilt only when a SKU is added: validation reads it per order
         if len(self._col) != m:
             raise ConfigError("skus", "SKU ids must be unique")
         self._on_hand = _matrix(on_hand, (n, m), "on_hand")
@@ -155,8 +156,7 @@ class MemoryStore:
         return tuple(self._skus)
 
     def known_skus(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._col)
+        return self._known
 
     def read(self, skus: Sequence[str]) -> StockView:
         """ATP of `skus` at every node; unknown SKUs read as 0 everywhere."""
@@ -281,6 +281,7 @@ class MemoryStore:
         )
         self._skus.append(sku)
         self._col[sku] = len(self._skus) - 1
+        self._known = frozenset(self._col)
         return self._col[sku]
 
     def _merge(self, allocations: Sequence[Allocation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,8 @@ from .solution import Solution
 
 # Above this many sets in one level the enumeration hands over to CP-SAT.
 FAST_SEARCH_MAX_SETS = 20_000
+# CP-SAT gets at least this long even when the budget is spent: a plan late beats no plan.
+MIN_CPSAT_MS = 5.0
 
 
 def route(
@@ -58,10 +60,13 @@ def solve(p: Problem, budget_ms: float) -> Solution:
         sol = fast_search(p, FAST_SEARCH_MAX_SETS)
         if sol is not None:
             return sol
-    sol = solve_cpsat(p, time_limit_s=max(budget_ms, 5.0) / 1000)
-    if sol.proven_optimal and np.isfinite(sol.objective) and budget_ms > 0:
+    # Most of the budget proves the plan; what is left looks for the runner-up to explain it.
+    started = time.perf_counter()
+    sol = solve_cpsat(p, time_limit_s=max(0.7 * budget_ms, MIN_CPSAT_MS) / 1000)
+    left_ms = budget_ms - (time.perf_counter() - started) * 1000
+    if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= MIN_CPSAT_MS:
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
-        runner = solve_cpsat(p, time_limit_s=max(budget_ms / 2, 5.0) / 1000, forbid_node_sets=(nodes,))
+        runner = solve_cpsat(p, time_limit_s=left_ms / 1000, forbid_node_sets=(nodes,))
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)

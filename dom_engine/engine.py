@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .domain import (
     Limits,
@@ -16,7 +16,6 @@ from .domain import (
     NotFoundError,
     Order,
     Plan,
-    PlanStatus,
     PolicyProfile,
     RateCard,
     validate_order,
@@ -26,7 +25,7 @@ from .optimize import route as optimize_route
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -70,7 +69,7 @@ class Engine:
             stock = self.store.read(skus)
             remaining = max(1.0, budget - (time.perf_counter() - started) * 1000)
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
-            if not reserve or plan.status is PlanStatus.INFEASIBLE or not plan.shipments:
+            if not reserve or not plan.status.has_plan or not plan.shipments:
                 return plan
             from .inventory.base import ReservationConflict
 

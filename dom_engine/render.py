@@ -279,8 +279,9 @@ def format_plan(plan: Plan) -> str:
     out = [f"Order {plan.order_id}: {plan.status.value}   solver {plan.solver or '-'}   "
            f"{plan.solve_time_ms:.1f} ms   snapshot v{plan.snapshot_version}"
            + (f" (<= {plan.staleness_s:.1f} s old)" if plan.staleness_s else "")]
-    if plan.status is PlanStatus.INFEASIBLE:
-        out.append(f"  infeasible: {plan.infeasible_reason or 'no plan satisfies the constraints'}")
+    if not plan.status.has_plan:
+        label = "infeasible" if plan.status is PlanStatus.INFEASIBLE else "no plan found"
+        out.append(f"  {label}: {plan.infeasible_reason or 'no plan satisfies the constraints'}")
     if plan.shipments:
         head = ("#", "node", "service", "ship", "deliver", "km", "units", "package", "units$", "handling",
                 "distance", "total")

@@ -8,7 +8,7 @@ sparse stock, kits and backorders.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from .domain import (
 )
 from .inventory.base import StockView
 
-FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

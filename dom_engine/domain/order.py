@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from .errors import require
 
@@ -111,7 +111,7 @@ class Order:
     channel: str = ""
     customer_tier: str = ""
     options: OrderOptions = field(default_factory=OrderOptions)
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))

@@ -11,6 +11,11 @@ class PlanStatus(enum.Enum):
     OPTIMAL = "OPTIMAL"          # proven minimum of the objective
     FEASIBLE = "FEASIBLE"        # best plan found within the time budget; see lower_bound / gap
     INFEASIBLE = "INFEASIBLE"    # no plan satisfies the constraints; see infeasible_reason
+    NO_PLAN_FOUND = "NO_PLAN_FOUND"  # budget ran out before any plan; infeasibility not proven
+
+    @property
+    def has_plan(self) -> bool:
+        return self in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,7 @@ class Plan:
     @property
     def gap(self) -> float:
         """Relative gap between objective and lower bound (0 when proven optimal)."""
-        if self.status is PlanStatus.INFEASIBLE:
+        if not self.status.has_plan:
             return 0.0
         denom = max(abs(self.objective), 1e-9)
         return max(0.0, (self.objective - self.lower_bound) / denom)

@@ -91,7 +91,9 @@ class PolicyProfile:
         """The weights after applying the mode preset."""
         w = self.weights
         if self.mode is Mode.FEWEST_SHIPMENTS:
-            return Weights(w.cost_weight, w.split_penalty + DOMINANT_WEIGHT, w.delivery_day_weight, w.co2e_price)
+            return Weights(w.cost_weight, w.split_penalty + DOMINANT_WEIGHT, w.delivery_day_weight,
+                           w.co2e_price)
         if self.mode is Mode.FASTEST:
-            return Weights(w.cost_weight, w.split_penalty, w.delivery_day_weight + DOMINANT_WEIGHT, w.co2e_price)
+            return Weights(w.cost_weight, w.split_penalty, w.delivery_day_weight + DOMINANT_WEIGHT,
+                           w.co2e_price)
         return w

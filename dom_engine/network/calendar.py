@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 
-def ship_day_offsets(created_at: datetime, cutoff_hours: np.ndarray, processing_days: np.ndarray) -> np.ndarray:
+def ship_day_offsets(created_at: datetime, cutoff_hours: np.ndarray,
+                     processing_days: np.ndarray) -> np.ndarray:
     """Days from the order date until each node ships (int array)."""
     hour = created_at.hour + created_at.minute / 60 + created_at.second / 3600
     late = (hour >= cutoff_hours).astype(np.int64)

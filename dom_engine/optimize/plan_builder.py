@@ -99,10 +99,11 @@ def build_plan(
 
 
 def infeasible_plan(p: Problem, stock: StockView, reason: str, elapsed_ms: float, solver: str,
-                    explanation: Explanation) -> Plan:
+                    explanation: Explanation, status: PlanStatus = PlanStatus.INFEASIBLE) -> Plan:
+    """A plan without shipments: proven INFEASIBLE, or NO_PLAN_FOUND when the budget ran out."""
     return Plan(
         order_id=p.order.order_id,
-        status=PlanStatus.INFEASIBLE,
+        status=status,
         snapshot_version=stock.version,
         staleness_s=stock.staleness_s,
         solve_time_ms=elapsed_ms,

@@ -209,7 +209,8 @@ def _dominated(fixed: np.ndarray, unit: np.ndarray, usable: np.ndarray) -> np.nd
         for b in range(s):
             if a == b:
                 continue
-            no_worse = usable[:, b] & (fixed[:, b] <= fixed[:, a]) & (unit[:, b, :] <= unit[:, a, :]).all(axis=1)
+            no_worse = (usable[:, b] & (fixed[:, b] <= fixed[:, a])
+                        & (unit[:, b, :] <= unit[:, a, :]).all(axis=1))
             if b > a:  # a tie goes to the lower index: b must be strictly better somewhere
                 no_worse &= (fixed[:, b] < fixed[:, a]) | (unit[:, b, :] < unit[:, a, :]).any(axis=1)
             out[:, a] |= no_worse
@@ -226,7 +227,8 @@ def _shortage_reason(p: Problem) -> str:
         if p.is_kit[i]:
             if total[i] < 1:
                 ids = ", ".join(lines[j].line_id for j in members)
-                return f"kit {lines[members[0]].ship_group!r} (lines {ids}): no eligible node can ship it complete"
+                group = lines[members[0]].ship_group
+                return f"kit {group!r} (lines {ids}): no eligible node can ship it complete"
         elif total[i] < p.Q[i]:
             line = lines[members[0]]
             return (f"line {line.line_id!r} (SKU {line.sku}): {int(total[i])} of {line.quantity} units "

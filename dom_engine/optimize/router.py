@@ -12,12 +12,12 @@ from datetime import datetime
 
 import numpy as np
 
-from ..domain import Explanation, Network, Order, Plan, PolicyProfile, RateCard
+from ..domain import Explanation, Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
 from ..inventory.base import StockView
 from .cpsat import solve_cpsat
 from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
-from .search import fast_search
+from .search import fast_search, greedy
 from .solution import Solution
 
 # Above this many sets in one level the enumeration hands over to CP-SAT.
@@ -44,25 +44,40 @@ def route(
         return (time.perf_counter() - started) * 1000
 
     if p.infeasible_reason:
-        return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms(), "presolve", explain(p, None, network))
+        return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms(), "presolve",
+                               explain(p, None, network))
     sol = solve(p, time_budget_ms - elapsed_ms())
     if not np.isfinite(sol.objective):
-        reason = (f"no plan within max_shipments={p.max_shipments}" if sol.proven_optimal
-                  else "no plan found within the time budget")
-        return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network))
+        if sol.proven_optimal:
+            reason = f"no plan within max_shipments={p.max_shipments}"
+            return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network))
+        reason = f"no plan found within the time budget of {time_budget_ms:.0f} ms (not proven infeasible)"
+        return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network),
+                               status=PlanStatus.NO_PLAN_FOUND)
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
 
 
 def solve(p: Problem, budget_ms: float) -> Solution:
-    """Exact solution of `p`: fast search when it applies, else (or when it gives up) CP-SAT."""
-    sol = None
+    """Exact solution of `p`: the fast search when it applies and finishes; otherwise CP-SAT,
+    started from the best plan known (the search's incumbent or a greedy one) and never returning
+    worse than it. The lower bound is the better of the two proofs."""
+    incumbent = None
+    bound = -np.inf
     if not p.shared_skus:
         sol = fast_search(p, FAST_SEARCH_MAX_SETS)
-        if sol is not None:
+        if sol.proven_optimal:
             return sol
+        bound = sol.lower_bound
+        incumbent = sol if np.isfinite(sol.objective) else greedy(p)
     # Most of the budget proves the plan; what is left looks for the runner-up to explain it.
     started = time.perf_counter()
-    sol = solve_cpsat(p, time_limit_s=max(0.7 * budget_ms, MIN_CPSAT_MS) / 1000)
+    cp = solve_cpsat(p, time_limit_s=max(0.7 * budget_ms, MIN_CPSAT_MS) / 1000, hint=incumbent)
+    sol = cp
+    if not cp.proven_optimal:
+        if incumbent is not None and incumbent.objective < cp.objective:
+            sol = incumbent
+            sol.solver = f"{incumbent.solver}+cp-sat"
+        sol.lower_bound = min(sol.objective, max(bound, cp.lower_bound))
     left_ms = budget_ms - (time.perf_counter() - started) * 1000
     if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= MIN_CPSAT_MS:
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))

@@ -58,8 +58,10 @@ class _Leaderboard:
         return e[0] if e else np.inf
 
 
-def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True) -> Solution | None:
-    """Proven-optimal plan for `p`, or None when a level exceeds `max_sets` sets."""
+def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True) -> Solution:
+    """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets, the best plan
+    with fewer shipments (proven_optimal False; objective inf if none) and a valid lower bound:
+    every smaller set was evaluated, and larger ones cost at least the level bound."""
     board = _Leaderboard()
     if p.allow_backorder:
         board.entries.append((p.empty_plan_objective(), (), ()))
@@ -71,7 +73,8 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
     dom = None
     for m in range(1, min(p.max_shipments, n_opt) + 1):
         thr = board.threshold(want_alternative)
-        if fs[:m].sum() - p.split_credit + g >= thr - eps:
+        level_bound = fs[:m].sum() - p.split_credit + g
+        if level_bound >= thr - eps:
             break  # no set of m or more options can beat the incumbents: proven
         if m == 1:
             sets = np.arange(n_opt)[:, None]
@@ -83,11 +86,11 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
             pool = perm[ndom[perm] <= m - 1]
             sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, max_sets * 10)
             if sets is None:
-                return None
+                return _gave_up(p, board, level_bound)
             sets = pool[sets]
             sets = sets[canonical(sets, Dn, node_pos, ndom)]
             if len(sets) > max_sets:
-                return None
+                return _gave_up(p, board, level_bound)
             if len(sets) == 0:
                 continue
         board.add(p, sets, evaluate_sets(p, sets))
@@ -109,6 +112,43 @@ def _combinations(f: np.ndarray, m: int, limit: float, max_rows: int) -> np.ndar
         sets = np.hstack([sets[rows], new[:, None]])
         sums = sums[rows] + f[new]
     return sets
+
+
+def _gave_up(p: Problem, board: _Leaderboard, level_bound: float) -> Solution:
+    sol = _solution(p, board, "fast-search")
+    sol.lower_bound = min(sol.objective, level_bound)
+    sol.proven_optimal = False
+    sol.alternative = None
+    return sol
+
+
+def greedy(p: Problem) -> Solution | None:
+    """A quick incumbent when enumeration stops early: repeatedly open the option that covers the
+    most still-missing units per unit of cost, then allocate optimally over the chosen set."""
+    missing = p.Q.copy()
+    chosen: list[int] = []
+    free = np.ones(p.n_options, dtype=bool)
+    while len(chosen) < p.max_shipments and missing.any():
+        take = np.minimum(p.A, missing)
+        covered = take.sum(axis=1)
+        score = np.where(free & (covered > 0), covered / (p.f + (take * p.C).sum(axis=1) + 1e-9), -1.0)
+        o = int(np.argmax(score))
+        if score[o] < 0:
+            break
+        chosen.append(o)
+        free &= p.opt_node != p.opt_node[o]
+        missing = missing - take[o]
+    if not chosen:
+        return None
+    board = _Leaderboard()
+    sets = np.array([chosen], dtype=np.int64)
+    board.add(p, sets, evaluate_sets(p, sets))
+    if board.best() is None:
+        return None
+    sol = _solution(p, board, "greedy")
+    sol.proven_optimal = False
+    sol.lower_bound = -np.inf
+    return sol
 
 
 def _solution(p: Problem, board: _Leaderboard, solver: str) -> Solution:

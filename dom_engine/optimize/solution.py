@@ -73,7 +73,8 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
         A_b = np.where(C_s < p.P[None, None, :], A_s, 0)
         xb = _fill(A_b, q[:, None, :])
         short_b = q - xb.sum(axis=1)
-        cost_b = fixed + (xb * C_s).sum(axis=(1, 2)) + (short_b * p.P).sum(axis=1) + p.P0 * (short_b > 0).any(axis=1)
+        cost_b = (fixed + (xb * C_s).sum(axis=(1, 2)) + (short_b * p.P).sum(axis=1)
+                  + p.P0 * (short_b > 0).any(axis=1))
         use_b = cost_b < cost
         cost = np.where(use_b, cost_b, cost)
         if with_allocation:

@@ -47,6 +47,7 @@ _STATUS_TO_PB = {
     PlanStatus.OPTIMAL: routing_pb.PLAN_STATUS_OPTIMAL,
     PlanStatus.FEASIBLE: routing_pb.PLAN_STATUS_FEASIBLE,
     PlanStatus.INFEASIBLE: routing_pb.PLAN_STATUS_INFEASIBLE,
+    PlanStatus.NO_PLAN_FOUND: routing_pb.PLAN_STATUS_NO_PLAN_FOUND,
 }
 _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
 

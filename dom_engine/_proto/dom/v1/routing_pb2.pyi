@@ -16,10 +16,12 @@ class PlanStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLAN_STATUS_OPTIMAL: _ClassVar[PlanStatus]
     PLAN_STATUS_FEASIBLE: _ClassVar[PlanStatus]
     PLAN_STATUS_INFEASIBLE: _ClassVar[PlanStatus]
+    PLAN_STATUS_NO_PLAN_FOUND: _ClassVar[PlanStatus]
 PLAN_STATUS_UNSPECIFIED: PlanStatus
 PLAN_STATUS_OPTIMAL: PlanStatus
 PLAN_STATUS_FEASIBLE: PlanStatus
 PLAN_STATUS_INFEASIBLE: PlanStatus
+PLAN_STATUS_NO_PLAN_FOUND: PlanStatus
 
 class Date(_message.Message):
     __slots__ = ("year", "month", "day")

@@ -52,9 +52,14 @@ def price(
     lat: float,
     lon: float,
     unit_weights_kg: np.ndarray,
+    distance_km: np.ndarray | None = None,
 ) -> ServicePrices:
-    """Price every service from the nodes `node_idx` to (lat, lon) for lines of the given weights."""
-    dist_km = haversine_km(lat, lon, network.latitudes[node_idx], network.longitudes[node_idx])
+    """Price every service from the nodes `node_idx` to (lat, lon) for lines of the given weights.
+    `distance_km` (to every node of the network) may be passed when the caller has it already."""
+    if distance_km is None:
+        dist_km = haversine_km(lat, lon, network.latitudes[node_idx], network.longitudes[node_idx])
+    else:
+        dist_km = distance_km[node_idx]
     n, s, n_lines = len(node_idx), len(rate_card.services), len(unit_weights_kg)
     available = np.zeros((n, s), dtype=bool)
     transit = np.zeros((n, s), dtype=np.int64)

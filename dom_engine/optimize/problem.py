@@ -137,15 +137,14 @@ def build_problem(
     override = order.options.penalty
     per_order = pen.per_order if override.per_order is None else override.per_order
     per_unit = pen.per_unit if override.per_unit is None else override.per_unit
+    dest = order.destination
+    dist_all = haversine_km(dest.latitude, dest.longitude, network.latitudes, network.longitudes)
     if pen.per_unit_per_max_distance and override.per_unit is None:
-        enabled = network.enabled
-        far_km = haversine_km(order.destination.latitude, order.destination.longitude,
-                              network.latitudes[enabled], network.longitudes[enabled]).max(initial=0.0)
+        far_km = dist_all[network.enabled].max(initial=0.0)
         per_unit += pen.per_unit_per_max_distance * far_km / DISTANCE_UNITS[pen.distance_unit]
     pen_unit_money = np.full(n_lines, per_unit)
 
-    prices = price(rate_card, network, node_idx, order.destination.latitude, order.destination.longitude,
-                   unit_w)
+    prices = price(rate_card, network, node_idx, dest.latitude, dest.longitude, unit_w, dist_all)
     ship_off = ship_day_offsets(now, network.cutoff_hours[node_idx], network.processing_days[node_idx])
     delivery_off = ship_off[:, None] + prices.transit_days                # (n, S)
     usable = prices.available.copy()

@@ -52,7 +52,7 @@ def scenario(seed: int, *, n_nodes: int = 12, n_lines: int = 3, kit_probability:
              excluded: int = 0, density: float | None = None, depth: int = 6) -> Scenario:
     """A seeded random instance with the given policy knobs. `channel` set to "web" restricts that
     channel to warehouses (or to stores with `store_only_channel`); `excluded` excludes that many of
-    the first nodes; `store_buffer` keeps that many units per SKU at stores; `density` (with
+    the last nodes (stores); `store_buffer` keeps that many units per SKU at stores; `density` (with
     `depth`) redraws the stock, sparse stock forcing split shipments."""
     knobs = dict(locals())
     inst = random_instance(seed, n_nodes=n_nodes, n_lines=n_lines, kit_probability=kit_probability,
@@ -61,7 +61,7 @@ def scenario(seed: int, *, n_nodes: int = 12, n_lines: int = 3, kit_probability:
     order, stock = inst.order, inst.stock
     if density is not None:
         stock = random_stock(np.random.default_rng(seed + 1_000_003), n_nodes, stock.skus, density, depth)
-    ex = frozenset(inst.network.node_ids[:excluded])
+    ex = frozenset(inst.network.node_ids[len(inst.network) - excluded:])
     if channel or ex:
         order = replace(order, channel=channel,
                         options=replace(order.options, excluded_nodes=ex))

@@ -73,10 +73,16 @@ def solve_cpsat(
         used = set(hint.options.tolist())
         for o in range(n_opt):
             m.add_hint(y[o], o in used)
+        hinted: dict[tuple[int, int], int] = {}
         for k, o in enumerate(hint.options.tolist()):
             for i in range(n_items):
-                if (o, i) in x:
-                    m.add_hint(x[o, i], int(hint.x[k, i]))
+                hinted[o, i] = int(hint.x[k, i])
+        for key, v in x.items():  # a complete hint: CP-SAT starts from a feasible solution
+            m.add_hint(v, hinted.get(key, 0))
+        for i in range(n_items):
+            m.add_hint(u[i], int(hint.unfilled[i]))
+        m.add_hint(short, bool((hint.unfilled > 0).any()))
+        m.add_hint(any_ship, bool(len(used)))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.001, time_limit_s)

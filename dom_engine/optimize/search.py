@@ -84,7 +84,7 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
             Dn, node_pos, ndom = dom
             # A member of a canonical m-set has at most m-1 dominating nodes (all inside the set).
             pool = perm[ndom[perm] <= m - 1]
-            sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, max_sets * 10)
+            sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, max_sets * 4)
             if sets is None:
                 return _gave_up(p, board, level_bound)
             sets = pool[sets]
@@ -106,9 +106,9 @@ def _combinations(f: np.ndarray, m: int, limit: float, max_rows: int) -> np.ndar
     cols = np.arange(n)[None, :]
     for _ in range(m - 1):
         ok = (cols > sets[:, -1:]) & (sums[:, None] + f[None, :] < limit)
-        rows, new = np.nonzero(ok)
-        if len(rows) > max_rows:
+        if np.count_nonzero(ok) > max_rows:
             return None
+        rows, new = np.nonzero(ok)
         sets = np.hstack([sets[rows], new[:, None]])
         sums = sums[rows] + f[new]
     return sets
@@ -116,6 +116,10 @@ def _combinations(f: np.ndarray, m: int, limit: float, max_rows: int) -> np.ndar
 
 def _gave_up(p: Problem, board: _Leaderboard, level_bound: float) -> Solution:
     sol = _solution(p, board, "fast-search")
+    if len(sol.options):
+        better = improve(p, sol.options, "fast-search")
+        if better is not None and better.objective < sol.objective:
+            sol = better
     sol.lower_bound = min(sol.objective, level_bound)
     sol.proven_optimal = False
     sol.alternative = None
@@ -124,7 +128,7 @@ def _gave_up(p: Problem, board: _Leaderboard, level_bound: float) -> Solution:
 
 def greedy(p: Problem) -> Solution | None:
     """A quick incumbent when enumeration stops early: repeatedly open the option that covers the
-    most still-missing units per unit of cost, then allocate optimally over the chosen set."""
+    most still-missing units per unit of cost, then improve the set by local search."""
     missing = p.Q.copy()
     chosen: list[int] = []
     free = np.ones(p.n_options, dtype=bool)
@@ -140,14 +144,43 @@ def greedy(p: Problem) -> Solution | None:
         missing = missing - take[o]
     if not chosen:
         return None
-    board = _Leaderboard()
-    sets = np.array([chosen], dtype=np.int64)
-    board.add(p, sets, evaluate_sets(p, sets))
-    if board.best() is None:
+    return improve(p, np.array(chosen, dtype=np.int64), "greedy")
+
+
+def improve(p: Problem, options: np.ndarray, solver: str) -> Solution | None:
+    """Local search from a set of options: drop, add or swap one option while that pays. Each
+    round evaluates the whole neighbourhood at once; the result is a good incumbent, unproven."""
+    current = np.asarray(options, dtype=np.int64)
+    value = float(evaluate_sets(p, current[None, :])[0])
+    everything = np.arange(p.n_options)
+    while True:
+        m = len(current)
+        neighbours = []
+        if m > 1:
+            neighbours.append(np.array([np.delete(current, j) for j in range(m)]))
+        if m < p.max_shipments:
+            base = np.repeat(current[None, :], p.n_options, axis=0)
+            neighbours.append(np.hstack([base, everything[:, None]]))
+        swaps = np.repeat(current[None, :], m * p.n_options, axis=0)
+        swaps[np.arange(len(swaps)), np.repeat(np.arange(m), p.n_options)] = np.tile(everything, m)
+        neighbours.append(swaps)
+        best_value, best_set = value, None
+        for sets in neighbours:
+            costs = evaluate_sets(p, sets)
+            k = int(np.argmin(costs))
+            if costs[k] < best_value - 1e-9:
+                best_value, best_set = float(costs[k]), sets[k]
+        if best_set is None:
+            break
+        current, value = best_set, best_value
+    if not np.isfinite(value):
         return None
-    sol = _solution(p, board, "greedy")
+    board = _Leaderboard()
+    board.add(p, current[None, :], np.array([value]))
+    sol = _solution(p, board, solver)
     sol.proven_optimal = False
     sol.lower_bound = -np.inf
+    sol.alternative = None
     return sol
 
 

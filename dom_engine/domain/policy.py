@@ -87,6 +87,16 @@ class PolicyProfile:
             if buffer < 0:
                 raise ConfigError(f"policies[{self.name!r}].min_stock_buffer[{kind!r}]", "must be >= 0")
 
+    def mode_extras(self) -> tuple[float, float]:
+        """What the mode adds: (objective per shipment, objective per delivery day per shipment).
+        Routing also adds the largest such amount to the unfilled penalties, so a mode that ranks
+        plans by shipments or speed never prefers leaving stock unshipped."""
+        if self.mode is Mode.FEWEST_SHIPMENTS:
+            return DOMINANT_WEIGHT, 0.0
+        if self.mode is Mode.FASTEST:
+            return 0.0, DOMINANT_WEIGHT
+        return 0.0, 0.0
+
     def effective_weights(self) -> Weights:
         """The weights after applying the mode preset."""
         w = self.weights

@@ -30,14 +30,20 @@ def solve_cpsat(
     n_opt, n_items = p.A.shape
     y = [m.new_bool_var(f"y{o}") for o in range(n_opt)]
     x: dict[tuple[int, int], cp_model.IntVar] = {}
+    by_option: list[list[cp_model.IntVar]] = [[] for _ in range(n_opt)]
+    by_item: list[list[cp_model.IntVar]] = [[] for _ in range(n_items)]
     for o, i in zip(*np.nonzero(p.A), strict=True):
         v = m.new_int_var(0, int(p.A[o, i]), f"x{o}_{i}")
         m.add(v <= int(p.A[o, i]) * y[o])
         x[int(o), int(i)] = v
+        by_option[o].append(v)
+        by_item[i].append(v)
+    for o in range(n_opt):  # an opened shipment ships something (no phantom shipments)
+        m.add(sum(by_option[o]) >= y[o])
     cap = p.Q if p.allow_backorder else np.zeros_like(p.Q)
     u = [m.new_int_var(0, int(cap[i]), f"u{i}") for i in range(n_items)]
     for i in range(n_items):
-        m.add(sum(v for (o, j), v in x.items() if j == i) + u[i] == int(p.Q[i]))
+        m.add(sum(by_item[i]) + u[i] == int(p.Q[i]))
     _stock_constraints(m, p, x)
     by_node: dict[int, list[int]] = {}
     for o, node in enumerate(p.opt_node.tolist()):

@@ -25,6 +25,10 @@ from ..network.calendar import ship_day_offsets
 from ..network.geo import haversine_km
 from ..network.pricing import ServicePrices, price
 
+# Days a shipment may take, for pricing unfilled units in the "fastest" mode when an order has no
+# promise date (with one, every usable shipment arrives by deliver_by).
+MODE_HORIZON_DAYS = 30
+
 
 @dataclass
 class Problem:
@@ -181,11 +185,19 @@ def build_problem(
             P[i] = cw * pen_unit_money[m[0]]
     keep = A.any(axis=1)
     rows, svcs, A, C = rows[keep], svcs[keep], A[keep], C[keep]
+    per_order_obj = cw * per_order
+    extra_ship, extra_day = policy.mode_extras()
+    if extra_ship or extra_day:
+        # Price a missing unit above the mode's dearest shipment: fill first, then the mode.
+        horizon = MODE_HORIZON_DAYS if order.deliver_by is None else (order.deliver_by - now.date()).days
+        worst = extra_ship + extra_day * horizon
+        P += worst
+        per_order_obj += worst
 
     max_ship = 1 if order.options.ship_complete else (order.options.max_shipments or policy.max_shipments)
     problem = Problem(
         order=order, items=items, is_kit=is_kit, Q=Q, A=A, C=C, f=fixed[rows, svcs],
-        split_credit=weights.split_penalty, P=P, P0=cw * per_order,
+        split_credit=weights.split_penalty, P=P, P0=per_order_obj,
         allow_backorder=order.options.allow_backorder, max_shipments=max_ship,
         opt_node=node_idx[rows], opt_service=svcs, opt_price_row=rows,
         ship_offset=ship_off[rows], delivery_offset=delivery_off[rows, svcs], prices=prices,
@@ -221,15 +233,23 @@ def _shortage_reason(p: Problem) -> str:
     lines = p.order.lines
     total = p.A.sum(axis=0) if p.n_options else np.zeros(p.n_items, dtype=np.int64)
     for i, members in enumerate(p.items):
-        if total[i] >= p.Q[i] and not p.shared_skus:
-            continue
-        if p.is_kit[i]:
-            if total[i] < 1:
-                ids = ", ".join(lines[j].line_id for j in members)
-                group = lines[members[0]].ship_group
-                return f"kit {group!r} (lines {ids}): no eligible node can ship it complete"
-        elif total[i] < p.Q[i]:
+        if p.is_kit[i] and total[i] < 1:
+            ids = ", ".join(lines[j].line_id for j in members)
+            group = lines[members[0]].ship_group
+            return f"kit {group!r} (lines {ids}): no eligible node can ship it complete"
+        if not p.is_kit[i] and total[i] < p.Q[i]:
             line = lines[members[0]]
             return (f"line {line.line_id!r} (SKU {line.sku}): {int(total[i])} of {line.quantity} units "
                     f"available at eligible nodes")
+    if p.shared_skus:
+        # Lines sharing a SKU draw on the same units: compare the SKU's total demand with its stock.
+        nodes = np.unique(p.opt_node)
+        for col in np.unique(p.line_sku_col):
+            on_lines = [j for j in range(len(lines)) if p.line_sku_col[j] == col]
+            demand = sum(lines[j].quantity for j in on_lines)
+            have = int(p.atp[nodes, col].sum())
+            if have < demand:
+                ids = ", ".join(lines[j].line_id for j in on_lines)
+                return (f"SKU {lines[on_lines[0]].sku} (lines {ids}): {have} of {demand} units "
+                        f"available at eligible nodes")
     return ""

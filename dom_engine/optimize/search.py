@@ -94,7 +94,25 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
             if len(sets) == 0:
                 continue
         board.add(p, sets, evaluate_sets(p, sets))
+    if want_alternative and dom is not None:
+        _add_swaps_of_best(p, board)
     return _solution(p, board, "fast-search")
+
+
+def _add_swaps_of_best(p: Problem, board: _Leaderboard) -> None:
+    """Complete the runner-up search. A non-canonical set can be improved by swapping a dominated
+    member for its dominator; repeating that ends in a canonical set (searched) or in the best set
+    itself, so the runner-up that was skipped is one swap away from the best set: try those.
+    (Exact when the best node set has one service per node, as service dominance nearly always
+    leaves; otherwise the runner-up may be slightly dearer than the true one.)"""
+    best = board.best()
+    if best is None or len(best[2]) < 2:
+        return  # singletons were all evaluated at level 1
+    current = np.array(best[2], dtype=np.int64)
+    m = len(current)
+    swaps = np.repeat(current[None, :], m * p.n_options, axis=0)
+    swaps[np.arange(len(swaps)), np.repeat(np.arange(m), p.n_options)] = np.tile(np.arange(p.n_options), m)
+    board.add(p, swaps, evaluate_sets(p, swaps))
 
 
 def _combinations(f: np.ndarray, m: int, limit: float, max_rows: int) -> np.ndarray | None:

@@ -66,7 +66,9 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
     fixed = p.f[sets].sum(axis=1) - p.split_credit
     x = _fill(A_s, q[:, None, :])
     short = q - x.sum(axis=1)
-    full = ~(short > 0).any(axis=1)
+    # A set with a member that ships nothing is the smaller set's plan plus a phantom shipment:
+    # never a plan of its own (it would pose as a runner-up with another node set).
+    full = ~(short > 0).any(axis=1) & _all_ship(x, swap, order)
     cost = np.where(full, fixed + (x * C_s).sum(axis=(1, 2)), np.inf)
     if p.allow_backorder:
         # Units whose shipping costs more than their penalty are better left unfilled.
@@ -75,6 +77,7 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
         short_b = q - xb.sum(axis=1)
         cost_b = (fixed + (xb * C_s).sum(axis=(1, 2)) + (short_b * p.P).sum(axis=1)
                   + p.P0 * (short_b > 0).any(axis=1))
+        cost_b = np.where(_all_ship(xb, swap, order), cost_b, np.inf)
         use_b = cost_b < cost
         cost = np.where(use_b, cost_b, cost)
         if with_allocation:
@@ -83,11 +86,23 @@ def evaluate_sets(p: Problem, sets: np.ndarray, with_allocation: bool = False):
     cost = np.where(_same_node_pairs(p, sets), np.inf, cost)
     if not with_allocation:
         return cost
+    return cost, _unsort(x, swap, order), short
+
+
+def _unsort(x: np.ndarray, swap: np.ndarray | None, order: np.ndarray | None) -> np.ndarray:
+    """Allocation from per-item cost order back to the sets' option order."""
     if order is not None:
-        x = np.take_along_axis(x, np.argsort(order, axis=1), axis=1)
-    elif swap is not None:
-        x = np.where(swap, x[:, ::-1, :], x)
-    return cost, x, short
+        return np.take_along_axis(x, np.argsort(order, axis=1), axis=1)
+    if swap is not None:
+        return np.where(swap, x[:, ::-1, :], x)
+    return x
+
+
+def _all_ship(x: np.ndarray, swap: np.ndarray | None, order: np.ndarray | None) -> np.ndarray:
+    """(B,) mask of sets in which every option ships at least one unit."""
+    if x.shape[1] == 1:
+        return x.sum(axis=(1, 2)) > 0
+    return (_unsort(x, swap, order).sum(axis=2) > 0).all(axis=1)
 
 
 def allocation_lower_bound(p: Problem) -> float:

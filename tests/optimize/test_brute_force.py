@@ -86,6 +86,12 @@ class Model:
         self.P0 = cw * (pol.penalties.per_order if ov.per_order is None else ov.per_order)
         self.P = cw * (pol.penalties.per_unit if ov.per_unit is None else ov.per_unit)
         self.qty = [ln.quantity for ln in order.lines]
+        # Modes that rank by shipments or speed price a missing unit above their dearest shipment.
+        horizon = 30 if order.deliver_by is None else (order.deliver_by - sc.now.date()).days
+        extras = {Mode.FEWEST_SHIPMENTS: DOMINANT_WEIGHT, Mode.FASTEST: DOMINANT_WEIGHT * horizon}
+        worst = extras.get(pol.mode, 0.0)
+        self.P0 += worst
+        self.P += worst
 
     def line_cost(self, j: int, chosen: list[tuple[int, int]], allow_short: bool) -> float:
         q, best = self.qty[j], math.inf

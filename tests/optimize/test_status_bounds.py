@@ -133,8 +133,6 @@ def test_alternative_is_a_different_achievable_node_set(seed):
     assert close(expected, alt.objective), (expected, alt.objective)
 
 
-@pytest.mark.xfail(strict=True, reason="alternative may list a node that ships nothing: the runner-up "
-                   "is the best plan plus an idle shipment (fast path and CP-SAT path)")
 @pytest.mark.parametrize("shared_sku", [False, True])
 def test_alternative_nodes_all_ship(shared_sku):
     """Order of 1 unit (or 2 lines of 1 unit of one SKU): B is dear per unit, so the fake runner-up
@@ -150,11 +148,9 @@ def test_alternative_nodes_all_ship(shared_sku):
     assert alt.extra_objective > 0
 
 
-@pytest.mark.xfail(strict=True, reason="fast search drops non-canonical sets, so a runner-up that uses "
-                   "a dominated node (B, beaten by A) is never found")
 def test_alternative_finds_dominated_runner_up():
     """X at A and B (A nearer: A dominates B), Y only at C, max 2 shipments: best {A, C}; the
-    runner-up {B, C} exists, but the plan reports no alternative."""
+    runner-up {B, C} is not canonical, yet it must be reported."""
     stock = StockView(1, ("X", "Y"), np.array([[5, 0], [5, 0], [0, 5]], dtype=np.int64))
     plan = _route(_order(("L1", "X", 1), ("L2", "Y", 1), max_shipments=2), stock)
     assert {s.node_id for s in plan.shipments} == {"A", "C"}
@@ -189,8 +185,6 @@ def test_shared_sku_exact_fit():
     assert plan.units_shipped == 7
 
 
-@pytest.mark.xfail(strict=True, reason="presolve skips shared SKUs; CP-SAT then reports 'no plan within "
-                   "max_shipments=5' instead of naming the short SKU")
 def test_shared_sku_shortage_reason_names_the_sku():
     stock = StockView(1, ("X",), np.array([[2], [1], [0]], dtype=np.int64))
     plan = _route(_order(("L1", "X", 2), ("L2", "X", 2)), stock)
@@ -198,8 +192,6 @@ def test_shared_sku_shortage_reason_names_the_sku():
     assert "X" in plan.infeasible_reason and "max_shipments" not in plan.infeasible_reason
 
 
-@pytest.mark.xfail(strict=True, reason="FASTEST adds 10,000 per delivery day to every shipment, which "
-                   "also dwarfs the unfilled-unit penalties: with allow_backorder it backorders everything")
 def test_fastest_mode_with_backorder_still_ships_available_stock():
     """The demo 'fastest' policy on an order whose SKUs warehouses hold deeply."""
     engine = demo_engine(clock=lambda: FIXED_NOW)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from .domain import (
     Limits,
     Network,
@@ -20,7 +22,7 @@ from .domain import (
     RateCard,
     validate_order,
 )
-from .inventory.base import Allocation, SnapshotStore
+from .inventory.base import Allocation, Reservation, SnapshotStore
 from .optimize import route as optimize_route
 
 
@@ -64,6 +66,10 @@ class Engine:
         policy = self.policy_for(order)
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         skus = list(dict.fromkeys(line.sku for line in order.lines))
+        if reserve:
+            existing = self.store.reservation_for_order(order.order_id)
+            if existing is not None:
+                return self._plan_of_reservation(order, existing, skus, policy, budget)
         attempts = 3 if reserve else 1
         for attempt in range(attempts):
             stock = self.store.read(skus)
@@ -81,6 +87,22 @@ class Engine:
                 continue
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
+
+    def _plan_of_reservation(self, order: Order, reservation: Reservation, skus: list[str],
+                             policy: PolicyProfile, budget_ms: float) -> Plan:
+        """A retried reserve request: the plan over exactly the units already held. That plan was
+        optimal on more stock, so it is optimal on its own units and comes back unchanged."""
+        fresh = self.store.read(skus)
+        held = np.zeros_like(fresh.atp)
+        col = {sku: j for j, sku in enumerate(fresh.skus)}
+        for a in reservation.allocations:
+            if a.sku in col:
+                held[self.network.index_of(a.node_id), col[a.sku]] += a.quantity
+        stock = replace(fresh, atp=held, capacity_left=None)
+        # Buffers and capacity were applied when the units were reserved.
+        plan = optimize_route(order, stock, self.network, self.rate_card,
+                              replace(policy, min_stock_buffer={}), budget_ms, self.clock())
+        return replace(plan, reservation_id=reservation.reservation_id)
 
 
 def plan_allocations(plan: Plan) -> list[Allocation]:

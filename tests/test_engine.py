@@ -124,9 +124,6 @@ def test_reserve_is_idempotent_per_order_id_when_stock_is_deep():
     assert (_atp(engine) == after_first).all()
 
 
-@pytest.mark.xfail(strict=True, reason="Engine.route re-plans on the post-reservation stock before the "
-                   "store's idempotent reserve returns the old reservation, so the returned plan ships "
-                   "from other nodes than the units actually held")
 def test_reserve_retry_returns_the_plan_that_was_reserved():
     """A holds exactly the 4 X wanted; a retry of the same order must not report a plan from B while
     the reservation (same id) still holds A's units."""
@@ -182,6 +179,9 @@ class FlakyStore:
 
     def release(self, reservation_id):
         self.inner.release(reservation_id)
+
+    def reservation_for_order(self, order_id):
+        return self.inner.reservation_for_order(order_id)
 
 
 def test_conflict_triggers_a_replan_on_fresh_stock():

@@ -222,6 +222,11 @@ class MemoryStore:
         """The reservation shipped: its units leave on-hand stock and stop being held."""
         self._finish(reservation_id, consume=True)
 
+    def reservation_for_order(self, order_id: str) -> Reservation | None:
+        with self._lock:
+            existing = self._by_order.get(order_id)
+            return None if existing is None else self._reservations[existing][0]
+
     def reservation(self, reservation_id: str) -> Reservation:
         with self._lock:
             try:

@@ -264,7 +264,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "candidates_considered": ex.candidates_considered, "candidates_pruned": ex.candidates_pruned,
             "alternative": None if ex.alternative is None else {
                 "node_ids": list(ex.alternative.node_ids), "objective": ex.alternative.objective,
-                "extra_objective": ex.alternative.extra_objective},
+                "extra_objective": ex.alternative.extra_objective, "exact": ex.alternative.exact},
         },
     }
 
@@ -317,7 +317,8 @@ def format_plan(plan: Plan) -> str:
         out.append(f"       - {item}")
     if ex.alternative is not None:
         out.append(f"Next best: {', '.join(ex.alternative.node_ids) or '-'} "
-                   f"(+{ex.alternative.extra_objective:,.2f} objective)")
+                   f"(+{ex.alternative.extra_objective:,.2f} objective"
+                   f"{'' if ex.alternative.exact else ', best found, not proven'})")
     if ex.candidates_considered:
         out.append(f"Candidates: {ex.candidates_considered} considered, {ex.candidates_pruned} pruned")
     if plan.reservation_id:

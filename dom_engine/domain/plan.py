@@ -69,6 +69,7 @@ class Alternative:
     node_ids: tuple[str, ...]
     objective: float
     extra_objective: float
+    exact: bool = True          # False: best found before the search's effort limit, not proven
 
 
 @dataclass(frozen=True, slots=True)

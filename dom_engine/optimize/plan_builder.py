@@ -118,4 +118,4 @@ def alternative_of(sol: Solution, network: Network) -> Alternative | None:
         return None
     nodes, value = sol.alternative
     return Alternative(tuple(network.nodes[n].node_id for n in nodes), float(value),
-                       float(value - sol.objective))
+                       float(value - sol.objective), sol.alternative_exact)

@@ -26,6 +26,8 @@ from .problem import Problem
 from .solution import Solution, allocation_lower_bound, canonical, dominance, evaluate_sets
 
 _KEEP_PER_LEVEL = 32  # cheapest sets remembered per level: enough to find the best other node set
+# Sets one level may evaluate for the runner-up alone, after the best plan is proven.
+RUNNER_UP_MAX_SETS = 2_000
 
 
 class _Leaderboard:
@@ -71,32 +73,42 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
     fs = p.f[perm]
     eps = 1e-9 * max(1.0, float(np.abs(fs).max(initial=0.0)))
     dom = None
+    alt_exact = True
     for m in range(1, min(p.max_shipments, n_opt) + 1):
         thr = board.threshold(want_alternative)
         level_bound = fs[:m].sum() - p.split_credit + g
         if level_bound >= thr - eps:
             break  # no set of m or more options can beat the incumbents: proven
+        # Once the best plan is proven, only the runner-up (the explanation) is still searched
+        # for, and that gets a smaller effort limit.
+        best_proven = level_bound >= board.threshold(False) - eps
+        cap = min(max_sets, RUNNER_UP_MAX_SETS) if best_proven else max_sets
         if m == 1:
             sets = np.arange(n_opt)[:, None]
         else:
             if dom is None:
-                dom = dominance(p)
+                # Only options that fit in some set under the threshold can matter.
+                dom = dominance(p, np.flatnonzero(p.f + fs[0] - p.split_credit + g < thr - eps))
             Dn, node_pos, ndom = dom
             # A member of a canonical m-set has at most m-1 dominating nodes (all inside the set).
             pool = perm[ndom[perm] <= m - 1]
-            sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, max_sets * 4)
-            if sets is None:
-                return _gave_up(p, board, level_bound)
-            sets = pool[sets]
-            sets = sets[canonical(sets, Dn, node_pos, ndom)]
-            if len(sets) > max_sets:
-                return _gave_up(p, board, level_bound)
+            sets = _combinations(p.f[pool], m, thr + p.split_credit - g - eps, cap * 4)
+            if sets is not None:
+                sets = pool[sets]
+                sets = sets[canonical(sets, Dn, node_pos, ndom)]
+            if sets is None or len(sets) > cap:
+                if not best_proven:
+                    return _gave_up(p, board, level_bound)
+                alt_exact = False
+                break
             if len(sets) == 0:
                 continue
         board.add(p, sets, evaluate_sets(p, sets))
     if want_alternative and dom is not None:
         _add_swaps_of_best(p, board)
-    return _solution(p, board, "fast-search")
+    sol = _solution(p, board, "fast-search")
+    sol.alternative_exact = alt_exact
+    return sol
 
 
 def _add_swaps_of_best(p: Problem, board: _Leaderboard) -> None:

@@ -24,6 +24,7 @@ class Solution:
     proven_optimal: bool
     solver: str
     alternative: tuple[tuple[int, ...], float] | None = None  # (node indices, objective)
+    alternative_exact: bool = True
 
 
 def _fill(avail: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -122,7 +123,7 @@ def allocation_lower_bound(p: Problem) -> float:
     return float((x * C_s).sum() + (short * p.P).sum())
 
 
-def dominance(p: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dominance(p: Problem, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which options make others redundant in multi-shipment plans.
 
     Option a dominates b (at another node) when it is no dearer per shipment and per unit of every
@@ -130,20 +131,29 @@ def dominance(p: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     node) is then never better than the same set with b swapped for a. Returns (Dn, node_pos, ndom):
     Dn[k, b] is True when some option at the k-th distinct node dominates b; node_pos maps options
     to those node positions; ndom[b] counts b's dominating nodes.
+
+    Only `candidates` (ascending option indices) are compared. Pass every option whose fixed cost
+    is below some limit: a dominator's fixed cost is no larger, so it is a candidate too. Other
+    options get ndom = number of options, which keeps them out of every canonical set.
     """
-    f, C, A = p.f, p.C, p.A
-    D = ((f[:, None] <= f[None, :]) & (p.opt_node[:, None] != p.opt_node[None, :])
+    n_opt = len(p.f)
+    cand = np.arange(n_opt) if candidates is None else candidates
+    f, C, A, node = p.f[cand], p.C[cand], p.A[cand], p.opt_node[cand]
+    D = ((f[:, None] <= f[None, :]) & (node[:, None] != node[None, :])
          & (C[:, None, :] <= C[None, :, :]).all(axis=2) & (A[:, None, :] >= A[None, :, :]).all(axis=2))
     # Identical options dominate each other: keep only the lower index as the dominator.
-    n_opt = len(f)
-    D &= ~(D.T & (np.arange(n_opt)[:, None] > np.arange(n_opt)[None, :]))
+    k = len(cand)
+    D &= ~(D.T & (np.arange(k)[:, None] > np.arange(k)[None, :]))
     nodes, node_pos = np.unique(p.opt_node, return_inverse=True)
-    if len(nodes) == n_opt:
-        Dn = D[np.argsort(node_pos)] if not (node_pos == np.arange(n_opt)).all() else D
-    else:
-        Dn = np.zeros((len(nodes), n_opt), dtype=bool)
-        np.logical_or.at(Dn, node_pos, D)
-    return Dn, node_pos, Dn.sum(axis=0)
+    Dn = np.zeros((len(nodes), n_opt), dtype=bool)
+    rows = node_pos[cand]
+    if len(np.unique(rows)) == k:
+        Dn[rows[:, None], cand[None, :]] = D
+    else:  # several services of one node: any of them dominating counts for the node
+        np.logical_or.at(Dn, (rows[:, None], cand[None, :]), D)
+    ndom = np.full(n_opt, n_opt, dtype=np.int64)
+    ndom[cand] = Dn[:, cand].sum(axis=0)
+    return Dn, node_pos, ndom
 
 
 def canonical(sets: np.ndarray, Dn: np.ndarray, node_pos: np.ndarray, ndom: np.ndarray) -> np.ndarray:

@@ -261,6 +261,7 @@ def plan_to_proto(plan: Plan) -> routing_pb.Plan:
         msg.explanation.alternative.node_ids.extend(a.node_ids)
         msg.explanation.alternative.objective = a.objective
         msg.explanation.alternative.extra_objective = a.extra_objective
+        msg.explanation.alternative.exact = a.exact
     return msg
 
 
@@ -286,7 +287,7 @@ def plan_from_proto(msg: routing_pb.Plan) -> Plan:
     alternative = None
     if e.HasField("alternative"):
         alternative = Alternative(tuple(e.alternative.node_ids), e.alternative.objective,
-                                  e.alternative.extra_objective)
+                                  e.alternative.extra_objective, e.alternative.exact)
     return Plan(
         order_id=msg.order_id,
         status=_STATUS_FROM_PB[msg.status],

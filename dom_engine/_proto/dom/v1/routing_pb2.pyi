@@ -204,14 +204,16 @@ class BackorderedLine(_message.Message):
     def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class Alternative(_message.Message):
-    __slots__ = ("node_ids", "objective", "extra_objective")
+    __slots__ = ("node_ids", "objective", "extra_objective", "exact")
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
     EXTRA_OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    EXACT_FIELD_NUMBER: _ClassVar[int]
     node_ids: _containers.RepeatedScalarFieldContainer[str]
     objective: float
     extra_objective: float
-    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., objective: _Optional[float] = ..., extra_objective: _Optional[float] = ...) -> None: ...
+    exact: bool
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., objective: _Optional[float] = ..., extra_objective: _Optional[float] = ..., exact: _Optional[bool] = ...) -> None: ...
 
 class Explanation(_message.Message):
     __slots__ = ("summary", "alternative", "binding", "candidates_considered", "candidates_pruned")

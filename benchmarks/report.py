@@ -86,9 +86,9 @@ def _multi_shipment_levels(run, n_orders: int) -> list[bool] | None:
         return None
     hit: list[bool] = []
 
-    def counting(p):
+    def counting(*args, **kwargs):
         hit[-1] = True
-        return original(p)
+        return original(*args, **kwargs)
 
     search.dominance = counting
     try:

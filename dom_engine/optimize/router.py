@@ -61,6 +61,7 @@ def solve(p: Problem, budget_ms: float) -> Solution:
     """Exact solution of `p`: the fast search when it applies and finishes; otherwise CP-SAT,
     started from the best plan known (the search's incumbent or a greedy one) and never returning
     worse than it. The lower bound is the better of the two proofs."""
+    started = time.perf_counter()
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
@@ -69,7 +70,8 @@ def solve(p: Problem, budget_ms: float) -> Solution:
             return sol
         bound = sol.lower_bound
         incumbent = sol if np.isfinite(sol.objective) else greedy(p)
-    # Most of the budget proves the plan; what is left looks for the runner-up to explain it.
+    # Most of what is left proves the plan; the rest looks for the runner-up to explain it.
+    budget_ms -= (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     cp = solve_cpsat(p, time_limit_s=max(0.7 * budget_ms, MIN_CPSAT_MS) / 1000, hint=incumbent)
     sol = cp

@@ -28,22 +28,25 @@ def solve_cpsat(
     node set equals one of the given sets (used to find the runner-up)."""
     m = cp_model.CpModel()
     n_opt, n_items = p.A.shape
-    y = [m.new_bool_var(f"y{o}") for o in range(n_opt)]
+    y = [m.new_bool_var("") for _ in range(n_opt)]
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     by_option: list[list[cp_model.IntVar]] = [[] for _ in range(n_opt)]
     by_item: list[list[cp_model.IntVar]] = [[] for _ in range(n_items)]
-    for o, i in zip(*np.nonzero(p.A), strict=True):
-        v = m.new_int_var(0, int(p.A[o, i]), f"x{o}_{i}")
-        m.add(v <= int(p.A[o, i]) * y[o])
-        x[int(o), int(i)] = v
+    rows, cols = np.nonzero(p.A)
+    # Plain Python numbers: the model builder is a Python loop, and numpy scalars slow it down.
+    for o, i, a in zip(rows.tolist(), cols.tolist(), p.A[rows, cols].tolist(), strict=True):
+        v = m.new_int_var(0, a, "")
+        m.add(v <= a * y[o])
+        x[o, i] = v
         by_option[o].append(v)
         by_item[i].append(v)
     for o in range(n_opt):  # an opened shipment ships something (no phantom shipments)
-        m.add(sum(by_option[o]) >= y[o])
-    cap = p.Q if p.allow_backorder else np.zeros_like(p.Q)
-    u = [m.new_int_var(0, int(cap[i]), f"u{i}") for i in range(n_items)]
+        m.add(cp_model.LinearExpr.sum(by_option[o]) >= y[o])
+    cap = (p.Q if p.allow_backorder else np.zeros_like(p.Q)).tolist()
+    q = p.Q.tolist()
+    u = [m.new_int_var(0, cap[i], "") for i in range(n_items)]
     for i in range(n_items):
-        m.add(sum(by_item[i]) + u[i] == int(p.Q[i]))
+        m.add(cp_model.LinearExpr.sum(by_item[i]) + u[i] == q[i])
     _stock_constraints(m, p, x)
     by_node: dict[int, list[int]] = {}
     for o, node in enumerate(p.opt_node.tolist()):
@@ -51,12 +54,12 @@ def solve_cpsat(
     for opts in by_node.values():
         if len(opts) > 1:
             m.add_at_most_one(y[o] for o in opts)
-    m.add(sum(y) <= p.max_shipments)
-    short = m.new_bool_var("short")
+    m.add(cp_model.LinearExpr.sum(y) <= p.max_shipments)
+    short = m.new_bool_var("")
     for i in range(n_items):
-        m.add(u[i] <= int(p.Q[i]) * short)
-    any_ship = m.new_bool_var("any_ship")
-    m.add(any_ship <= sum(y))
+        m.add(u[i] <= q[i] * short)
+    any_ship = m.new_bool_var("")
+    m.add(any_ship <= cp_model.LinearExpr.sum(y))
     for nodes in forbid_node_sets:
         inside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) in nodes]
         outside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) not in nodes]
@@ -64,17 +67,13 @@ def solve_cpsat(
         # sum(inside) == len(nodes) and nothing outside: forbid that.
         m.add(sum(inside) - sum(outside) <= len(nodes) - 1)
 
-    def s(value: float) -> int:
-        return int(round(value * SCALE))
+    def scaled(values: np.ndarray) -> list[int]:
+        return np.rint(np.asarray(values, dtype=np.float64) * SCALE).astype(np.int64).tolist()
 
-    objective = (
-        sum(s(p.f[o]) * y[o] for o in range(n_opt))
-        + sum(s(p.C[o, i]) * v for (o, i), v in x.items())
-        + sum(s(p.P[i]) * u[i] for i in range(n_items))
-        + s(p.P0) * short
-        - s(p.split_credit) * any_ship
-    )
-    m.minimize(objective)
+    terms = y + list(x.values()) + u + [short, any_ship]
+    coeffs = (scaled(p.f) + scaled(p.C[rows, cols]) + scaled(p.P)
+              + scaled([p.P0, -p.split_credit]))
+    m.minimize(cp_model.LinearExpr.weighted_sum(terms, coeffs))
     if hint is not None and np.isfinite(hint.objective):
         used = set(hint.options.tolist())
         for o in range(n_opt):

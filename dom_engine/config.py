@@ -51,16 +51,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .demo import DEMO_SEED, demo_inventory, demo_network, demo_policies, demo_rate_card
 from .domain import ConfigError, Limits, Network, PolicyProfile, RateCard
-from .inventory.loaders import (
-    Table,
-    load_inventory,
-    load_network,
-    load_policies,
-    load_rate_card,
-    policies_from_table,
-    read_toml,
-)
+from .inventory.loaders import load_inventory
 from .inventory.memory import MemoryStore
+from .tables import Table, load_network, load_policies, load_rate_card, policies_from_table, read_toml
 
 if TYPE_CHECKING:
     from .engine import Engine

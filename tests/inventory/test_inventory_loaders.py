@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 
 from dom_engine.domain import ConfigError, Mode, Network, Node, NodeKind, us_network_rate_card
-from dom_engine.inventory.loaders import (
-    load_inventory,
-    load_network,
-    load_policies,
-    load_rate_card,
-)
+from dom_engine.inventory.loaders import load_inventory
+from dom_engine.tables import load_network, load_policies, load_rate_card
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -11,21 +11,9 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
+from ..domain.stock import StockView
 
-
-@dataclass(frozen=True)
-class StockView:
-    """A consistent read of one snapshot version for the SKUs of one order."""
-
-    version: int
-    skus: tuple[str, ...]
-    atp: np.ndarray                      # int64, shape (n_nodes, len(skus))
-    staleness_s: float = 0.0             # how old the data may be (0 for the in-memory store)
-    capacity_left: np.ndarray | None = None  # int64 shipments left today per node; None = unlimited
-
-    def column(self, sku: str) -> np.ndarray:
-        return self.atp[:, self.skus.index(sku)]
+__all__ = ["Allocation", "Reservation", "ReservationConflict", "SnapshotStore", "StockView"]
 
 
 @dataclass(frozen=True, slots=True)

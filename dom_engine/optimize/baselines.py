@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from ..domain import Network, Order, Plan, PolicyProfile, RateCard
-from ..inventory.base import StockView
+from ..domain.stock import StockView
 from .plan_builder import build_plan, infeasible_plan
 from .problem import Problem, build_problem
 from .router import explain

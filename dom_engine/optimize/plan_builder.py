@@ -16,7 +16,7 @@ from ..domain import (
     Shipment,
     ShipmentLine,
 )
-from ..inventory.base import StockView
+from ..domain.stock import StockView
 from ..network.calendar import offset_date
 from .problem import Problem
 from .solution import Solution

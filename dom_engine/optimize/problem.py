@@ -20,7 +20,7 @@ import numpy as np
 
 from ..domain import Network, Order, PolicyProfile, RateCard
 from ..domain.rates import DISTANCE_UNITS
-from ..inventory.base import StockView
+from ..domain.stock import StockView
 from ..network.calendar import ship_day_offsets
 from ..network.geo import haversine_km
 from ..network.pricing import ServicePrices, price

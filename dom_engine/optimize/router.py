@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from ..domain import Explanation, Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
-from ..inventory.base import StockView
+from ..domain.stock import StockView
 from .bounds import lagrangian_bound
 from .cpsat import solve_cpsat
 from .plan_builder import alternative_of, build_plan, infeasible_plan

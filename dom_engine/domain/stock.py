@@ -1,0 +1,21 @@
+"""What routing reads from an inventory store: one consistent snapshot of a few SKUs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StockView:
+    """A consistent read of one snapshot version for the SKUs of one order."""
+
+    version: int
+    skus: tuple[str, ...]
+    atp: np.ndarray                      # int64, shape (n_nodes, len(skus))
+    staleness_s: float = 0.0             # how old the data may be (0 for the in-memory store)
+    capacity_left: np.ndarray | None = None  # int64 shipments left today per node; None = unlimited
+
+    def column(self, sku: str) -> np.ndarray:
+        return self.atp[:, self.skus.index(sku)]

@@ -13,17 +13,20 @@ stays valid for every Problem.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .problem import Problem
 
 
-def lagrangian_bound(p: Problem, upper: float, iterations: int = 200) -> tuple[float, list[tuple[int, ...]]]:
+def lagrangian_bound(p: Problem, upper: float, iterations: int = 200,
+                     deadline: float = float("inf")) -> tuple[float, list[tuple[int, ...]]]:
     """A lower bound on the objective of every plan of `p`, and the option sets the relaxation
     opened along the way (good starting points for a plan: the Lagrangian heuristic).
 
     `upper` (an incumbent's objective, or inf) steers the step size and stops the iterations
-    early once the bound reaches it."""
+    early once the bound reaches it; so does the `deadline` (a time.perf_counter() value)."""
     n_opt, n_items = p.A.shape
     if n_opt == 0:
         return p.empty_plan_objective(), []
@@ -36,7 +39,9 @@ def lagrangian_bound(p: Problem, upper: float, iterations: int = 200) -> tuple[f
     lam = p.C.min(axis=0) + p.f.min() / max(Q.sum(), 1.0)
     best = -np.inf
     theta, stall = 1.0, 0
-    for _ in range(iterations):
+    for it in range(iterations):
+        if it % 10 == 9 and time.perf_counter() > deadline:
+            break
         gain = np.minimum(p.C - lam, 0.0)                         # (O, I)
         v = p.f + (A * gain).sum(axis=1)
         if shared_node:  # one option per node: only each node's best option can open

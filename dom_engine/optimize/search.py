@@ -61,9 +61,11 @@ class _Leaderboard:
 
 
 def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True) -> Solution:
-    """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets, the best plan
-    with fewer shipments (proven_optimal False; objective inf if none) and a valid lower bound:
-    every smaller set was evaluated, and larger ones cost at least the level bound."""
+    """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets (fewer for orders
+    of more than 10 items: the limit is on sets x items), the best plan with fewer shipments
+    (proven_optimal False; objective inf if none) and a valid lower bound: every smaller set was
+    evaluated, and larger ones cost at least the level bound."""
+    max_sets = max(100, max_sets * 10 // max(10, p.n_items))
     board = _Leaderboard()
     if p.allow_backorder:
         board.entries.append((p.empty_plan_objective(), (), ()))
@@ -82,7 +84,7 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
         # Once the best plan is proven, only the runner-up (the explanation) is still searched
         # for, and that gets a smaller effort limit.
         best_proven = level_bound >= board.threshold(False) - eps
-        cap = min(max_sets, RUNNER_UP_MAX_SETS) if best_proven else max_sets
+        cap = min(max_sets, RUNNER_UP_MAX_SETS * 10 // max(10, p.n_items)) if best_proven else max_sets
         if m == 1:
             sets = np.arange(n_opt)[:, None]
         else:
@@ -188,7 +190,7 @@ def best_of_sets(p: Problem, sets: list[tuple[int, ...]]) -> Solution | None:
             best_cost, best_set = float(costs[k]), batch[k]
     if best_set is None:
         return None
-    return improve(p, best_set, "lagrangian")
+    return improve(p, best_set, "lagrangian-heuristic")
 
 
 def improve(p: Problem, options: np.ndarray, solver: str) -> Solution | None:

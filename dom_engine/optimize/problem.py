@@ -154,7 +154,9 @@ def build_problem(
     usable = prices.available.copy()
     if order.deliver_by is not None:
         days_left = (order.deliver_by - now.date()).days
-        usable &= delivery_off <= days_left
+        on_time = delivery_off <= days_left
+        stats["too_slow"] = int((usable & ~on_time).sum())
+        usable &= on_time
     stats["no_service"] = int((~usable.any(axis=1)).sum())
 
     cw = weights.cost_weight

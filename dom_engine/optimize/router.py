@@ -124,6 +124,7 @@ def explain(p: Problem, sol: Solution | None, network: Network) -> Explanation:
         "channel": f"nodes not allowed for channel {p.order.channel!r}",
         "capacity": "nodes at daily shipment capacity",
         "no_stock": "nodes without stock of any line",
+        "too_slow": "node/service pairs too slow for the promise date",
         "no_service": "nodes with no carrier service meeting the promise date",
     }
     for key, label in labels.items():

@@ -7,13 +7,17 @@ ATP = on hand - reserved - safety stock, clipped at 0. Node order is the Network
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from ..domain.stock import StockView
 
-__all__ = ["Allocation", "Reservation", "ReservationConflict", "SnapshotStore", "StockView"]
+__all__ = ["Allocation", "Progress", "Reservation", "ReservationConflict", "SnapshotStore", "StockDelta",
+           "StockView", "StoreUnavailable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,35 +31,89 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
+    """Units held for one order. `expires_at` is None once committed (or for stores without
+    expiry); a hold that is neither committed nor released by then is given back automatically."""
+
     reservation_id: str
     order_id: str
     allocations: tuple[Allocation, ...]
     version: int
+    expires_at: datetime | None = None
+    committed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StockDelta:
+    """A change from a warehouse system: set on hand to `on_hand` (absolute) or add `adjust`.
+    `event_id` makes redelivery harmless: a store applies each event id once."""
+
+    event_id: str
+    node_id: str
+    sku: str
+    on_hand: int | None = None
+    adjust: int = 0
+    safety_stock: int | None = None
 
 
 class ReservationConflict(Exception):
     """Stock moved since the plan: some allocation no longer fits. Nothing was reserved."""
 
 
+class StoreUnavailable(Exception):
+    """The store's backend cannot be reached. Quotes may still be served from a cache; holds and
+    changes fail with this (the service maps it to UNAVAILABLE)."""
+
+
+# Called with (rows done, rows total) while a bulk load runs.
+Progress = Callable[[int, int], None]
+
+
 @runtime_checkable
 class SnapshotStore(Protocol):
-    """What routing needs from an inventory store. Implementations: MemoryStore (embedded default);
-    a Redis store drops in behind the same methods."""
+    """What routing needs from an inventory store. Implementations: MemoryStore (embedded
+    default) and RedisStore (shared by several server processes)."""
 
     @property
     def version(self) -> int: ...
 
     def known_skus(self) -> Container[str]: ...
 
-    def read(self, skus: Sequence[str]) -> StockView: ...
-
-    def reserve(self, order_id: str, allocations: Sequence[Allocation]) -> Reservation:
-        """All or nothing: hold every allocation or raise ReservationConflict. Idempotent per
-        order_id: reserving the same order again returns the existing reservation."""
+    def read(self, skus: Sequence[str]) -> StockView:
+        """ATP of `skus` at every node from one snapshot version (never a mix of two)."""
         ...
 
-    def release(self, reservation_id: str) -> None: ...
+    def reserve(self, order_id: str, allocations: Sequence[Allocation],
+                ttl_s: float | None = None) -> Reservation:
+        """All or nothing: hold every allocation (and one shipment of daily capacity per node) or
+        raise ReservationConflict. Idempotent per order_id: reserving the same order again returns
+        the existing reservation. The hold expires after `ttl_s` (store default when None)."""
+        ...
+
+    def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
+        """Give held units back: all of them, or only those at `node_id` (a node rejected its
+        shipment). Returns what is still held, None when nothing is. NotFoundError if unknown."""
+        ...
+
+    def commit(self, reservation_id: str) -> Reservation:
+        """The shipments were released to the nodes: the held units leave on-hand stock for good
+        and the hold no longer expires. Idempotent."""
+        ...
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A live reservation by id (NotFoundError if unknown, released or expired)."""
+        ...
 
     def reservation_for_order(self, order_id: str) -> Reservation | None:
         """The live reservation of an order, if any (so a retried request returns the same plan)."""
+        ...
+
+    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+                      safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
+        """Replace all stock with these rows (parallel arrays, one row per node x SKU); readers
+        see the old snapshot or the new one, never a mix. Returns the new version."""
+        ...
+
+    def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
+        """Apply warehouse changes in order; an event id already applied is skipped. Returns how
+        many were applied."""
         ...

@@ -8,19 +8,39 @@ Daily shipment capacity: a node's `daily_shipment_capacity` (from the Network) m
 held today, where each reservation counts one shipment per distinct node it takes stock from. The
 count resets when the UTC date (from `clock`) changes; releasing a reservation made today gives
 its shipments back.
+
+Holds expire `hold_ttl_s` after they are made unless committed; expired holds are given back
+lazily, whenever the store is next used (and by `sweep()`). Reservation ids are "res-" + order id,
+as in the Redis store, so a retry finds the same reservation from any process.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from ..domain import ConfigError, Network, NotFoundError, ValidationError
-from .base import Allocation, Reservation, ReservationConflict, StockView
+from .base import Allocation, Progress, Reservation, ReservationConflict, StockDelta, StockView
+
+DEFAULT_HOLD_TTL_S = 900.0
+# Event ids remembered for delta deduplication (oldest forgotten first).
+EVENT_MEMORY = 1_000_000
+
+
+@dataclass
+class _Hold:
+    """A reservation and its cells (rows, cols, qty in the matrices), with the day it took capacity."""
+
+    reservation: Reservation
+    rows: np.ndarray
+    cols: np.ndarray
+    qty: np.ndarray
+    day: date
 
 
 def _utc_now() -> datetime:
@@ -39,6 +59,7 @@ class MemoryStore:
         safety: np.ndarray | None = None,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        hold_ttl_s: float = DEFAULT_HOLD_TTL_S,
     ) -> None:
         n, m = len(network), len(skus)
         self._network = network
@@ -53,8 +74,10 @@ class MemoryStore:
         self._version = 1
         self._lock = threading.RLock()
         self._clock = clock
-        self._reservations: dict[str, tuple[Reservation, np.ndarray, np.ndarray, np.ndarray, date]] = {}
-        self._by_order: dict[str, str] = {}
+        self._hold_ttl_s = hold_ttl_s
+        self._holds: dict[str, _Hold] = {}
+        self._expiries: list[tuple[datetime, str]] = []  # heap: the next hold to expire on top
+        self._events: dict[str, None] = {}
         caps = [node.daily_shipment_capacity for node in network.nodes]
         # -1 marks "unlimited" inside the array; capacity_left reports it as a very large number.
         self._capacity: np.ndarray | None = (
@@ -162,6 +185,7 @@ class MemoryStore:
         """ATP of `skus` at every node; unknown SKUs read as 0 everywhere."""
         skus = tuple(skus)
         with self._lock:
+            self._sweep_locked()
             cols = np.fromiter((self._col.get(s, -1) for s in skus), dtype=np.int64, count=len(skus))
             missing = cols < 0
             safe_cols = np.where(missing, 0, cols)
@@ -177,14 +201,17 @@ class MemoryStore:
         """Shipments each node may still take today (int64 per node); None when no node has a cap.
         Uncapped nodes report a large sentinel (2**62)."""
         with self._lock:
+            self._sweep_locked()
             return self._capacity_left_locked()
 
-    def reserve(self, order_id: str, allocations: Sequence[Allocation]) -> Reservation:
+    def reserve(self, order_id: str, allocations: Sequence[Allocation],
+                ttl_s: float | None = None) -> Reservation:
         """Hold every allocation or none (ReservationConflict). Idempotent per order_id."""
         with self._lock:
-            existing = self._by_order.get(order_id)
+            self._sweep_locked()
+            existing = self._holds.get(reservation_id_for(order_id))
             if existing is not None:
-                return self._reservations[existing][0]
+                return existing.reservation
             rows, cols, qty = self._merge(allocations)
             short = np.flatnonzero(self._atp_cells(rows, cols) < qty)
             if short.size:
@@ -204,35 +231,123 @@ class MemoryStore:
             np.add.at(self._reserved, (rows, cols), qty)
             self._shipments_today[nodes] += 1
             self._version += 1
+            ttl = self._hold_ttl_s if ttl_s is None else ttl_s
             reservation = Reservation(
-                f"res-{uuid.uuid4().hex[:16]}", order_id,
+                reservation_id_for(order_id), order_id,
                 tuple(Allocation(self._network.nodes[r].node_id, self._skus[c], int(q))
                       for r, c, q in zip(rows.tolist(), cols.tolist(), qty.tolist(), strict=True)),
                 self._version,
+                expires_at=self._clock() + timedelta(seconds=ttl),
             )
-            self._reservations[reservation.reservation_id] = (reservation, rows, cols, qty, self._day)
-            self._by_order[order_id] = reservation.reservation_id
+            self._holds[reservation.reservation_id] = _Hold(reservation, rows, cols, qty, self._day)
+            heapq.heappush(self._expiries, (reservation.expires_at, reservation.reservation_id))
             return reservation
 
-    def release(self, reservation_id: str) -> None:
-        """Give the held units back (NotFoundError for an unknown or already released id)."""
-        self._finish(reservation_id, consume=False)
+    def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
+        """Give held units back: all, or those at `node_id`. Returns what is still held."""
+        with self._lock:
+            self._sweep_locked()
+            hold = self._live(reservation_id)
+            if hold.reservation.committed:
+                raise ValidationError("reservation_id", f"{reservation_id!r} is committed: its shipments "
+                                      "were released to the nodes")
+            if node_id is None:
+                keep = np.zeros(len(hold.rows), dtype=bool)
+            else:
+                keep = hold.rows != self._network.index_of(node_id, "node_id")
+                if keep.all():
+                    raise NotFoundError("node_id",
+                                        f"reservation {reservation_id!r} holds nothing at {node_id!r}")
+            self._give_back(hold, ~keep)
+            self._version += 1
+            if not keep.any():
+                del self._holds[reservation_id]
+                return None
+            kept = tuple(a for a, k in zip(hold.reservation.allocations, keep.tolist(), strict=True) if k)
+            hold.rows, hold.cols, hold.qty = hold.rows[keep], hold.cols[keep], hold.qty[keep]
+            hold.reservation = replace(hold.reservation, allocations=kept, version=self._version)
+            return hold.reservation
 
-    def consume(self, reservation_id: str) -> None:
-        """The reservation shipped: its units leave on-hand stock and stop being held."""
-        self._finish(reservation_id, consume=True)
+    def commit(self, reservation_id: str) -> Reservation:
+        """The shipments were released to the nodes: held units leave on-hand stock for good."""
+        with self._lock:
+            self._sweep_locked()
+            hold = self._live(reservation_id)
+            if not hold.reservation.committed:
+                np.subtract.at(self._reserved, (hold.rows, hold.cols), hold.qty)
+                np.subtract.at(self._on_hand, (hold.rows, hold.cols), hold.qty)
+                self._version += 1
+                hold.reservation = replace(hold.reservation, committed=True, expires_at=None,
+                                           version=self._version)
+            return hold.reservation
+
+    def consume(self, reservation_id: str) -> Reservation:
+        """Alias of commit (the units shipped)."""
+        return self.commit(reservation_id)
 
     def reservation_for_order(self, order_id: str) -> Reservation | None:
         with self._lock:
-            existing = self._by_order.get(order_id)
-            return None if existing is None else self._reservations[existing][0]
+            self._sweep_locked()
+            hold = self._holds.get(reservation_id_for(order_id))
+            return None if hold is None else hold.reservation
 
     def reservation(self, reservation_id: str) -> Reservation:
         with self._lock:
-            try:
-                return self._reservations[reservation_id][0]
-            except KeyError:
-                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}") from None
+            self._sweep_locked()
+            return self._live(reservation_id).reservation
+
+    def sweep(self) -> int:
+        """Give back every expired, uncommitted hold now. Returns how many."""
+        with self._lock:
+            return self._sweep_locked()
+
+    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+                      safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
+        """Replace all on-hand and safety stock at once; holds stay. Returns the new version."""
+        fresh = MemoryStore.from_columns(self._network, node_ids, skus, on_hand, safety,
+                                         where=lambda i: f"rows[{i}]")
+        with self._lock:
+            for sku in fresh._skus:
+                self._column(sku, create=True)
+            cols = np.array([self._col[sku] for sku in fresh._skus], dtype=np.int64)
+            self._on_hand[:] = 0
+            self._safety[:] = 0
+            self._on_hand[:, cols] = fresh._on_hand
+            self._safety[:, cols] = fresh._safety
+            self._version += 1
+            version = self._version
+        if progress is not None:
+            progress(len(node_ids), len(node_ids))
+        return version
+
+    def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
+        """Apply warehouse changes in order, all or none; event ids already applied are skipped."""
+        with self._lock:
+            todo = []
+            levels: dict[tuple[int, str], tuple[int, int]] = {}
+            for k, d in enumerate(deltas):
+                if d.event_id in self._events or any(d.event_id == t[0].event_id for t in todo):
+                    continue
+                i = self._network.index_of(d.node_id, f"deltas[{k}].node_id")
+                j = self._col.get(d.sku)
+                on, saf = levels.get((i, d.sku), (0, 0) if j is None else
+                                     (int(self._on_hand[i, j]), int(self._safety[i, j])))
+                on = (on if d.on_hand is None else d.on_hand) + d.adjust
+                saf = saf if d.safety_stock is None else d.safety_stock
+                if on < 0 or saf < 0:
+                    raise ValidationError(f"deltas[{k}]", f"would leave on hand {on}, safety {saf} at "
+                                          f"{d.node_id!r} for {d.sku!r} (must be >= 0)")
+                levels[i, d.sku] = (on, saf)
+                todo.append((d, i))
+            for d, i in todo:
+                j = self._column(d.sku, create=True)
+                self._on_hand[i, j], self._safety[i, j] = levels[i, d.sku]
+                self._events[d.event_id] = None
+            while len(self._events) > EVENT_MEMORY:
+                del self._events[next(iter(self._events))]
+            if todo:
+                self._version += 1
+            return len(todo)
 
     # ----------------------------------------------------------------- helpers
     def set_stock(self, node_id: str, sku: str, on_hand: int, safety_stock: int | None = None) -> int:
@@ -321,22 +436,42 @@ class MemoryStore:
         left = (self._capacity - self._shipments_today).clip(0)
         return np.where(self._capacity < 0, np.int64(2**62), left)
 
-    def _finish(self, reservation_id: str, consume: bool) -> None:
-        with self._lock:
-            entry = self._reservations.pop(reservation_id, None)
-            if entry is None:
-                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
-            reservation, rows, cols, qty, day = entry
-            del self._by_order[reservation.order_id]
-            np.subtract.at(self._reserved, (rows, cols), qty)
-            if consume:
-                np.subtract.at(self._on_hand, (rows, cols), qty)
-            else:
-                self._roll_day()
-                if day == self._day:
-                    nodes = np.unique(rows)
-                    self._shipments_today[nodes] = (self._shipments_today[nodes] - 1).clip(0)
+    def _live(self, reservation_id: str) -> _Hold:
+        hold = self._holds.get(reservation_id)
+        if hold is None:
+            raise NotFoundError("reservation_id",
+                                f"unknown, released or expired reservation {reservation_id!r}")
+        return hold
+
+    def _give_back(self, hold: _Hold, cells: np.ndarray) -> None:
+        """Return held units of the selected cells, and today's capacity of nodes no longer used."""
+        np.subtract.at(self._reserved, (hold.rows[cells], hold.cols[cells]), hold.qty[cells])
+        self._roll_day()
+        if hold.day == self._day:
+            freed = np.setdiff1d(np.unique(hold.rows[cells]), hold.rows[~cells])
+            self._shipments_today[freed] = (self._shipments_today[freed] - 1).clip(0)
+
+    def _sweep_locked(self) -> int:
+        """Give back holds whose time is up (cheap when none is: a look at the heap's top)."""
+        now = self._clock()
+        swept = 0
+        while self._expiries and self._expiries[0][0] <= now:
+            expires_at, rid = heapq.heappop(self._expiries)
+            hold = self._holds.get(rid)
+            # Released, committed or re-made holds left stale heap entries behind: skip those.
+            if hold is None or hold.reservation.committed or hold.reservation.expires_at != expires_at:
+                continue
+            del self._holds[rid]
+            self._give_back(hold, np.ones(len(hold.rows), dtype=bool))
+            swept += 1
+        if swept:
             self._version += 1
+        return swept
+
+
+def reservation_id_for(order_id: str) -> str:
+    """Reservation ids derive from order ids, so every process and store agrees on them."""
+    return f"res-{order_id}"
 
 
 def _matrix(values: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray:

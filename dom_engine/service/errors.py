@@ -1,8 +1,10 @@
 """The one place where exceptions become gRPC statuses.
 
     ValidationError, NotFoundError (and any other DomainError) -> INVALID_ARGUMENT
+    NotFoundError of a reservation_id looked up by id          -> NOT_FOUND
     ConfigError                                                -> FAILED_PRECONDITION
     ReservationConflict                                        -> ABORTED (the client may retry)
+    StoreUnavailable                                           -> UNAVAILABLE (retry later)
     anything else                                              -> INTERNAL, traceback logged
 
 Domain errors carry the field path; the status details read "<field>: <reason>" and the trailing
@@ -20,8 +22,8 @@ from typing import Any
 
 import grpc
 
-from dom_engine.domain import ConfigError, DomainError
-from dom_engine.inventory.base import ReservationConflict
+from dom_engine.domain import ConfigError, DomainError, NotFoundError
+from dom_engine.inventory.base import ReservationConflict, StoreUnavailable
 
 log = logging.getLogger("dom_engine.service")
 
@@ -32,10 +34,14 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
     """(status code, details, field path or None) for an exception raised while serving a call."""
     if isinstance(exc, ConfigError):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc), exc.field
+    if isinstance(exc, NotFoundError) and exc.field == "reservation_id":
+        return grpc.StatusCode.NOT_FOUND, str(exc), exc.field
     if isinstance(exc, DomainError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field
     if isinstance(exc, ReservationConflict):
         return grpc.StatusCode.ABORTED, f"reservation conflict, stock moved; retry: {exc}", None
+    if isinstance(exc, StoreUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, f"inventory store unavailable, retry later: {exc}", None
     return grpc.StatusCode.INTERNAL, "internal error", None
 
 

@@ -14,10 +14,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import ConfigError
 
 from .errors import ErrorMappingInterceptor
+from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
 from .servicer import SERVICE_NAME, RoutingServicer
 
 if TYPE_CHECKING:
@@ -64,14 +66,15 @@ def _build(
         maximum_concurrent_rpcs=maximum_concurrent_rpcs,
     )
     routing_grpc_pb.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
+    inventory_grpc_pb.add_InventoryServiceServicer_to_server(InventoryServicer(engine), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, INVENTORY_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, INVENTORY_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
         port = server.add_insecure_port(address)

@@ -1,0 +1,118 @@
+"""InventoryService (protos/dom/v1/inventory.proto): stock feeds and the reservation lifecycle.
+
+Thin like RoutingServicer: parse -> the engine's store -> convert. Errors are mapped by
+service.errors (unknown reservation -> NOT_FOUND, unreachable store -> UNAVAILABLE).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+import numpy as np
+
+from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
+from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
+from dom_engine.domain import ValidationError
+from dom_engine.inventory.base import Reservation, StockDelta
+
+if TYPE_CHECKING:
+    from dom_engine.engine import Engine
+
+INVENTORY_SERVICE_NAME = inventory_pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
+MAX_ID_LENGTH = 256
+
+
+class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
+    """Serves dom.v1.InventoryService over the engine's SnapshotStore."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def UpsertInventory(  # noqa: N802 (gRPC method name)
+        self, request: inventory_pb.UpsertInventoryRequest, context: grpc.ServicerContext
+    ) -> inventory_pb.UpsertInventoryResponse:
+        store = self.engine.store
+        kind = request.WhichOneof("change")
+        if kind == "snapshot":
+            rows = request.snapshot.rows
+            node_ids, skus, on_hand, safety = snapshot_columns(rows)
+            version = store.load_snapshot(node_ids, skus, on_hand, safety)
+            applied = len(rows)
+        elif kind == "deltas":
+            applied = store.apply_deltas(deltas_from_proto(request.deltas.deltas))
+            version = store.version
+        else:
+            raise ValidationError("change", "set either snapshot or deltas")
+        return inventory_pb.UpsertInventoryResponse(applied=applied, version=version,
+                                                    request_id=request.request_id[:MAX_ID_LENGTH])
+
+    def GetReservation(  # noqa: N802
+        self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
+    ) -> inventory_pb.Reservation:
+        return reservation_to_proto(self.engine.store.reservation(_reservation_id(request)))
+
+    def CommitReservation(  # noqa: N802
+        self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
+    ) -> inventory_pb.Reservation:
+        return reservation_to_proto(self.engine.store.commit(_reservation_id(request)))
+
+    def ReleaseReservation(  # noqa: N802
+        self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
+    ) -> inventory_pb.Reservation:
+        reservation_id = _reservation_id(request)
+        before = self.engine.store.reservation(reservation_id)
+        self.engine.store.release(reservation_id)
+        return reservation_to_proto(before)
+
+
+def _reservation_id(request: inventory_pb.ReservationRequest) -> str:
+    rid = request.reservation_id
+    if not rid or len(rid) > MAX_ID_LENGTH:
+        raise ValidationError("reservation_id", f"must be 1 to {MAX_ID_LENGTH} characters")
+    return rid
+
+
+def snapshot_columns(rows) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Parallel columns of snapshot rows; negative quantities are refused naming the row."""
+    node_ids = [r.node_id for r in rows]
+    skus = [r.sku for r in rows]
+    on_hand = np.fromiter((r.on_hand for r in rows), dtype=np.int64, count=len(rows))
+    safety = np.fromiter((r.safety_stock for r in rows), dtype=np.int64, count=len(rows))
+    for name, values in (("on_hand", on_hand), ("safety_stock", safety)):
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            raise ValidationError(f"snapshot.rows[{int(bad[0])}].{name}", "must be >= 0")
+    for k, (node_id, sku) in enumerate(zip(node_ids, skus, strict=True)):
+        if not node_id or not sku:
+            raise ValidationError(f"snapshot.rows[{k}]", "node_id and sku are required")
+    return node_ids, skus, on_hand, safety
+
+
+def deltas_from_proto(deltas) -> list[StockDelta]:
+    out = []
+    for k, d in enumerate(deltas):
+        where = f"deltas.deltas[{k}]"
+        if not d.event_id or len(d.event_id) > MAX_ID_LENGTH:
+            raise ValidationError(f"{where}.event_id", f"must be 1 to {MAX_ID_LENGTH} characters")
+        if not d.node_id or not d.sku:
+            raise ValidationError(where, "node_id and sku are required")
+        if d.HasField("on_hand") and d.on_hand < 0:
+            raise ValidationError(f"{where}.on_hand", "must be >= 0")
+        if d.HasField("safety_stock") and d.safety_stock < 0:
+            raise ValidationError(f"{where}.safety_stock", "must be >= 0")
+        out.append(StockDelta(d.event_id, d.node_id, d.sku,
+                              d.on_hand if d.HasField("on_hand") else None, d.adjust,
+                              d.safety_stock if d.HasField("safety_stock") else None))
+    return out
+
+
+def reservation_to_proto(r: Reservation) -> inventory_pb.Reservation:
+    msg = inventory_pb.Reservation(
+        reservation_id=r.reservation_id, order_id=r.order_id, version=r.version, committed=r.committed,
+        allocations=[inventory_pb.HeldUnits(node_id=a.node_id, sku=a.sku, quantity=a.quantity)
+                     for a in r.allocations],
+    )
+    if r.expires_at is not None:
+        msg.expires_at.FromDatetime(r.expires_at)
+    return msg

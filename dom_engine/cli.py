@@ -3,6 +3,8 @@
   dom serve [--config FILE] [--address HOST:PORT]      gRPC server (no config: the bundled demo)
   dom route ORDER.json [--config FILE] [--json] [--policy NAME] [--reserve] [--time-budget-ms MS]
   dom validate-config FILE                             load every file a config names, print a summary
+  dom inventory load FILE [--config FILE] [--redis URL [--cluster]]
+                                                       load a stock snapshot into the shared Redis store
   dom demo export DIR                                  write the demo as editable files
 
 Without --config, `dom` uses $DOM_CONFIG if set, else the bundled demo. Exit codes: 0 success
@@ -105,6 +107,52 @@ def cmd_demo_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inventory_load(args: argparse.Namespace) -> int:
+    """Validate a stock file against the network, then load it into Redis as a new snapshot."""
+    import time
+
+    from .config import network_of, open_redis_store
+    from .domain import ConfigError
+    from .inventory.loaders import read_inventory
+    from .inventory.memory import MemoryStore
+
+    config = _config(args.config)
+    store_cfg = config.store
+    if args.redis:
+        store_cfg = replace(store_cfg, backend="redis", url=args.redis, cluster=args.cluster)
+    if store_cfg.backend != "redis":
+        raise ConfigError("store.backend", "dom inventory load writes to a shared Redis store: pass "
+                          '--redis URL or set [store] backend = "redis" in the config')
+    network = network_of(config)
+    node_ids, skus, on_hand, safety, where = read_inventory(args.file)
+    MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where)  # checks every row
+    store = open_redis_store(store_cfg, network)
+    started = time.perf_counter()
+    with _progress_bar(len(node_ids), "rows") as update:
+        version = store.load_snapshot(node_ids, skus, on_hand, safety, progress=update)
+    seconds = time.perf_counter() - started
+    print(f"loaded {len(node_ids):,} rows from {args.file} as snapshot version {version} in {seconds:.1f} s "
+          f"({len(node_ids) / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _progress_bar(total: int, unit: str):
+    """A context manager yielding progress(done, total) that drives a tqdm bar on stderr."""
+    from contextlib import contextmanager
+
+    from tqdm import tqdm
+
+    @contextmanager
+    def bar():
+        with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, disable=None) as t:
+            def update(done: int, _total: int) -> None:
+                t.update(done - t.n)
+
+            yield update
+
+    return bar()
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse exits 2 too; keep its usage line
         self.print_usage(sys.stderr)
@@ -136,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate-config", help="check a config and every file it names")
     v.add_argument("file", metavar="FILE")
     v.set_defaults(func=cmd_validate_config)
+
+    inv = sub.add_parser("inventory", help="stock in the shared store")
+    isub = inv.add_subparsers(dest="inventory_command", required=True, parser_class=_Parser)
+    ld = isub.add_parser("load", help="load a stock snapshot (.csv/.json/.parquet) into Redis")
+    ld.add_argument("file", metavar="FILE", help="rows of node_id, sku, on_hand[, safety_stock]")
+    ld.add_argument("--config", metavar="FILE", help="config TOML naming the network and [store]")
+    ld.add_argument("--redis", metavar="URL", help="Redis URL (overrides [store]; redis://host:port/db)")
+    ld.add_argument("--cluster", action="store_true", help="the URL names a Redis Cluster node")
+    ld.set_defaults(func=cmd_inventory_load)
 
     d = sub.add_parser("demo", help="the bundled demo")
     dsub = d.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)

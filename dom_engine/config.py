@@ -27,6 +27,14 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [server]
   address      HOST:PORT the gRPC server listens on                      default "127.0.0.1:50051"
   max_workers  gRPC worker threads                                        default 8
+[store]        where stock and reservations live
+  backend      "memory" (in this process, loaded from [data] inventory) or "redis" (shared by
+               every server process; load stock with `dom inventory load`) default "memory"
+  url          redis://HOST:PORT/DB (rediss:// for TLS), backend "redis" only
+  cluster      true for a Redis Cluster (url names any node)              default false
+  namespace    key prefix in Redis                                        default "dom"
+  cache_staleness_s  how old cached stock may be for quotes               default 1.0
+  hold_ttl_s   seconds an uncommitted reservation is held                 default 900
 
 Environment overrides (applied over the file; values are parsed like the TOML key they replace):
   DOM_CONFIG              config file used by `dom` when --config is not given
@@ -36,6 +44,8 @@ Environment overrides (applied over the file; values are parsed like the TOML ke
   DOM_TIME_BUDGET_MS      [limits] time_budget_ms DOM_MAX_LINES      [limits] max_lines
   DOM_MAX_QUANTITY        [limits] max_quantity   DOM_MAX_UNITS      [limits] max_units
   DOM_SERVER_ADDRESS      [server] address        DOM_SERVER_MAX_WORKERS [server] max_workers
+  DOM_STORE_BACKEND       [store] backend         DOM_REDIS_URL      [store] url
+  DOM_HOLD_TTL_S          [store] hold_ttl_s
 Paths given in the environment are relative to the current directory.
 """
 
@@ -51,8 +61,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .demo import DEMO_SEED, demo_inventory, demo_network, demo_policies, demo_rate_card
 from .domain import ConfigError, Limits, Network, PolicyProfile, RateCard
+from .inventory.base import SnapshotStore
 from .inventory.loaders import load_inventory
-from .inventory.memory import MemoryStore
 from .tables import Table, load_network, load_policies, load_rate_card, policies_from_table, read_toml
 
 if TYPE_CHECKING:
@@ -74,7 +84,11 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_MAX_UNITS": ("limits", "max_units", int),
     "DOM_SERVER_ADDRESS": ("server", "address", str),
     "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
+    "DOM_STORE_BACKEND": ("store", "backend", str),
+    "DOM_REDIS_URL": ("store", "url", str),
+    "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
 }
+STORE_BACKENDS = ("memory", "redis")
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,18 @@ class ServerConfig:
 
     address: str = "127.0.0.1:50051"
     max_workers: int = 8
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """[store]: where stock and reservations live (see the module docstring)."""
+
+    backend: str = "memory"
+    url: str = ""
+    cluster: bool = False
+    namespace: str = "dom"
+    cache_staleness_s: float = 1.0
+    hold_ttl_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,7 @@ class EngineConfig:
     default_policy: str = "default"
     server: ServerConfig = field(default_factory=ServerConfig)
     source: Path | None = None
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def uses_demo(self) -> bool:
@@ -108,7 +135,7 @@ class Components(NamedTuple):
     """Everything an Engine is built from, loaded and validated."""
 
     network: Network
-    store: MemoryStore
+    store: SnapshotStore
     rate_card: RateCard
     policies: Mapping[str, PolicyProfile]
 
@@ -120,7 +147,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data: dict[str, Any] = read_toml(source) if source is not None else {}
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    for section in ("data", "demo", "limits", "routing", "server"):
+    for section in ("data", "demo", "limits", "routing", "server", "store"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     for var, (section, key, kind) in ENV_OVERRIDES.items():
@@ -184,18 +211,41 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
     check_address(server.address, "server.address")
     if server.max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
+    store = _store_config(root.table("store"))
     root.done()
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source)
+                        server, source, store)
+
+
+def _store_config(t: Table) -> StoreConfig:
+    d = StoreConfig()
+    store = StoreConfig(t.get("backend", str, d.backend), t.get("url", str, d.url),
+                        t.get("cluster", bool, d.cluster), t.get("namespace", str, d.namespace),
+                        t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
+                        t.get("hold_ttl_s", (int, float), d.hold_ttl_s))
+    t.done()
+    if store.backend not in STORE_BACKENDS:
+        raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
+    if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(t.key("url"), f"must be a redis:// or rediss:// URL, got {store.url!r}")
+    for key in ("cache_staleness_s", "hold_ttl_s"):
+        value = getattr(store, key)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(t.key(key), f"must be > 0, got {value!r}")
+    if not store.namespace:
+        raise ConfigError(t.key("namespace"), "must not be empty")
+    return store
 
 
 def load_components(config: EngineConfig) -> Components:
     """Load network, stock, rate card and policies named by `config` (all files are read here)."""
-    network = load_network(config.network) if config.network else demo_network(config.demo_seed)
-    if config.inventory is not None:
-        store = load_inventory(config.inventory, network)
+    network = network_of(config)
+    if config.store.backend == "redis":
+        store: SnapshotStore = open_redis_store(config.store, network)
+    elif config.inventory is not None:
+        store = load_inventory(config.inventory, network, hold_ttl_s=config.store.hold_ttl_s)
     else:
-        store = demo_inventory(network, config.demo_seed)
+        store = demo_inventory(network, config.demo_seed, hold_ttl_s=config.store.hold_ttl_s)
     rate_card = load_rate_card(config.rates) if config.rates else demo_rate_card()
     return Components(network, store, rate_card, config.policies)
 
@@ -208,6 +258,22 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
     c = load_components(config)
     return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
                   default_policy=config.default_policy, limits=config.limits)
+
+
+def network_of(config: EngineConfig) -> Network:
+    """The network `config` names (the demo network by default)."""
+    return load_network(config.network) if config.network else demo_network(config.demo_seed)
+
+
+def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
+    """The shared Redis store named by [store] (stock is loaded into it by `dom inventory load`)."""
+    import redis  # lazy: only the redis backend needs the client
+
+    from .inventory.redis_store import RedisStore
+
+    client = (redis.cluster.RedisCluster.from_url(cfg.url) if cfg.cluster else redis.Redis.from_url(cfg.url))
+    return RedisStore(network, client, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
+                      hold_ttl_s=cfg.hold_ttl_s)
 
 
 # ===================================================================== helpers

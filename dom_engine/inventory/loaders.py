@@ -26,14 +26,20 @@ _REQUIRED = ("node_id", "sku", "on_hand")
 # ===================================================================== inventory
 def load_inventory(path: str | Path, network: Network, **store_kwargs: Any) -> MemoryStore:
     """Load a MemoryStore from .csv, .json or .parquet/.pq (chosen by suffix)."""
+    node_ids, skus, on_hand, safety, where = read_inventory(path)
+    return MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where, **store_kwargs)
+
+
+def read_inventory(path: str | Path) -> Columns:
+    """(node_ids, skus, on_hand, safety, where) columns of a .csv, .json or .parquet/.pq file;
+    `where(i)` names row i of the file in errors."""
     path = Path(path)
     suffix = path.suffix.lower()
     readers = {".csv": read_inventory_csv, ".json": read_inventory_json,
                ".parquet": read_inventory_parquet, ".pq": read_inventory_parquet}
     if suffix not in readers:
         raise ConfigError(str(path), f"unknown inventory format {suffix!r} (use .csv, .json or .parquet)")
-    node_ids, skus, on_hand, safety, where = readers[suffix](path)
-    return MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where, **store_kwargs)
+    return readers[suffix](path)
 
 
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Callable[[int], str]]

@@ -1,0 +1,54 @@
+"""[store]: backend selection, Redis settings, hold TTL, and errors naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from dom_engine.config import build_engine, load_config
+from dom_engine.domain import ConfigError
+from dom_engine.inventory.memory import MemoryStore
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "dom.toml"
+    path.write_text(text)
+    return path
+
+
+def test_default_store_is_memory_with_the_default_hold_ttl():
+    config = load_config(None, env={})
+    assert config.store.backend == "memory" and config.store.hold_ttl_s == 900
+
+
+def test_redis_settings_parse(tmp_path):
+    config = load_config(_write(tmp_path, '[store]\nbackend = "redis"\nurl = "redis://10.0.0.5:6380/2"\n'
+                                          'cluster = true\nnamespace = "eu"\nhold_ttl_s = 120\n'), env={})
+    s = config.store
+    assert (s.backend, s.url, s.cluster, s.namespace, s.hold_ttl_s) == ("redis", "redis://10.0.0.5:6380/2",
+                                                                         True, "eu", 120)
+
+
+def test_environment_selects_redis(tmp_path):
+    config = load_config(None, env={"DOM_STORE_BACKEND": "redis", "DOM_REDIS_URL": "redis://127.0.0.1:1/0",
+                                    "DOM_HOLD_TTL_S": "30"})
+    assert config.store.backend == "redis" and config.store.hold_ttl_s == 30.0
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[store]\nbackend = "etcd"\n', "store.backend"),
+    ('[store]\nbackend = "redis"\n', "store.url"),
+    ('[store]\nbackend = "redis"\nurl = "http://x"\n', "store.url"),
+    ('[store]\nhold_ttl_s = 0\n', "store.hold_ttl_s"),
+    ('[store]\nnamespace = ""\n', "store.namespace"),
+    ('[store]\nshards = 3\n', "store.shards"),
+])
+def test_bad_store_settings_name_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text), env={})
+    assert err.value.field == key
+
+
+def test_memory_store_gets_the_configured_hold_ttl(tmp_path):
+    engine = build_engine(load_config(_write(tmp_path, "[store]\nhold_ttl_s = 5\n"), env={}))
+    assert isinstance(engine.store, MemoryStore)
+    assert engine.store._hold_ttl_s == 5

@@ -1,6 +1,7 @@
 """The `dom` command line (also `python -m dom_engine`).
 
-  dom serve [--config FILE] [--address HOST:PORT]      gRPC server (no config: the bundled demo)
+  dom serve [--config FILE] [--address HOST:PORT] [--workers N]
+                                                       gRPC server (no config: the bundled demo)
   dom route ORDER.json [--config FILE] [--json] [--policy NAME] [--reserve] [--time-budget-ms MS]
   dom validate-config FILE                             load every file a config names, print a summary
   dom inventory load FILE [--config FILE] [--redis URL [--cluster]]
@@ -42,6 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _config(args.config)
     address = args.address or config.server.address
     check_address(address, "--address")
+    workers = args.workers or config.server.workers
+    if workers > 1 or args.workers is not None:
+        from .service.workers import check_workers, serve_workers
+
+        check_workers(workers, config.store.backend, address)
+        if workers > 1:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            print(f"dom: {workers} worker processes on {address}; Ctrl-C stops", file=sys.stderr, flush=True)
+            return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
+                                 config.server.max_workers)
     engine = build_engine(config)
     from .service.server import serve  # lazy: grpc is only needed to serve
 
@@ -168,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="FILE", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
     s.add_argument("--address", metavar="HOST:PORT",
                    help="address to listen on (default: [server] address, 127.0.0.1:50051)")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="server processes sharing the port (default: [server] workers, 1; >1 needs Redis)")
     s.set_defaults(func=cmd_serve)
 
     r = sub.add_parser("route", help="route one order file and print the plan")

@@ -27,6 +27,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [server]
   address      HOST:PORT the gRPC server listens on                      default "127.0.0.1:50051"
   max_workers  gRPC worker threads                                        default 8
+  workers      server processes sharing the port (needs the redis store)  default 1
 [store]        where stock and reservations live
   backend      "memory" (in this process, loaded from [data] inventory) or "redis" (shared by
                every server process; load stock with `dom inventory load`) default "memory"
@@ -45,6 +46,7 @@ Environment overrides (applied over the file; values are parsed like the TOML ke
   DOM_MAX_QUANTITY        [limits] max_quantity   DOM_MAX_UNITS      [limits] max_units
   DOM_SERVER_ADDRESS      [server] address        DOM_SERVER_MAX_WORKERS [server] max_workers
   DOM_STORE_BACKEND       [store] backend         DOM_REDIS_URL      [store] url
+  DOM_SERVER_WORKERS      [server] workers
   DOM_HOLD_TTL_S          [store] hold_ttl_s
 Paths given in the environment are relative to the current directory.
 """
@@ -84,6 +86,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_MAX_UNITS": ("limits", "max_units", int),
     "DOM_SERVER_ADDRESS": ("server", "address", str),
     "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
+    "DOM_SERVER_WORKERS": ("server", "workers", int),
     "DOM_STORE_BACKEND": ("store", "backend", str),
     "DOM_REDIS_URL": ("store", "url", str),
     "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
@@ -97,6 +100,7 @@ class ServerConfig:
 
     address: str = "127.0.0.1:50051"
     max_workers: int = 8
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
 
     s = root.table("server")
     server = ServerConfig(s.get("address", str, ServerConfig.address),
-                          s.get("max_workers", int, ServerConfig.max_workers))
+                          s.get("max_workers", int, ServerConfig.max_workers),
+                          s.get("workers", int, ServerConfig.workers))
     s.done()
     check_address(server.address, "server.address")
     if server.max_workers < 1:

@@ -1,0 +1,75 @@
+"""Several server processes on one port, for throughput beyond one Python process (the GIL).
+
+Each worker is a fresh process (spawn: no gRPC state crosses a fork, see REFERENCES.md) that builds
+its own Engine from the same configuration and serves on the same address with SO_REUSEPORT, so the
+kernel spreads connections over them; clients need several channels to use them all. The workers
+share stock through the Redis store (in-memory stock would be per process and could oversell, so
+more than one worker requires [store] backend = "redis"). The parent forwards SIGTERM/SIGINT and
+returns when every worker has stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import sys
+from typing import Any
+
+from dom_engine.domain import ConfigError
+
+log = logging.getLogger("dom_engine.service")
+
+
+def check_workers(workers: int, store_backend: str, address: str) -> None:
+    """Refuse setups where several workers would be wrong, naming the setting."""
+    if workers < 1:
+        raise ConfigError("server.workers", f"must be >= 1, got {workers}")
+    if workers > 1 and store_backend != "redis":
+        raise ConfigError("server.workers", "more than one worker needs the shared Redis store "
+                          '([store] backend = "redis"): in-memory stock would be per process and oversell')
+    if workers > 1 and address.rpartition(":")[2] == "0":
+        raise ConfigError("server.address", "several workers must share one fixed port, not port 0")
+
+
+def serve_workers(config_path: str | None, address: str, workers: int, max_workers: int) -> int:
+    """Run `workers` server processes on `address` until a signal stops them. Returns an exit code
+    (non-zero when a worker failed)."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(config_path, address, max_workers), name=f"dom-worker-{k}")
+             for k in range(workers)]
+    for p in procs:
+        p.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                p.terminate() if signum == signal.SIGTERM else _interrupt(p.pid)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for p in procs:
+            p.join()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    failed = [p.name for p in procs if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+    if failed:
+        log.error("workers failed: %s", ", ".join(failed))
+    return 1 if failed else 0
+
+
+def _interrupt(pid: int) -> None:
+    import os
+
+    os.kill(pid, signal.SIGINT)
+
+
+def _worker(config_path: str | None, address: str, max_workers: int) -> None:
+    from dom_engine.config import build_engine, load_config
+    from dom_engine.service.server import serve
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    engine = build_engine(load_config(config_path))
+    serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),))

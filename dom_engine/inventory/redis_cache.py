@@ -1,0 +1,85 @@
+"""The read-through, in-process cache of the Redis store: ATP columns per SKU with the time they
+were fetched, so hot SKUs skip Redis for up to `cache_staleness_s` (and, while Redis is down, up to
+the longer degraded bound)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRead:
+    """ATP columns of the requested SKUs, all from one snapshot version."""
+
+    version: int
+    atp: np.ndarray            # (n_nodes, len(skus)), a fresh array the caller may keep
+    oldest: float              # monotonic time the oldest column was fetched
+    capacity_used: np.ndarray | None
+    capacity_day: str | None
+
+
+class ReadCache:
+    """Per-SKU ATP columns (LRU-bounded) plus today's shipment counts, behind one lock."""
+
+    def __init__(self, max_skus: int = 100_000) -> None:
+        self._max = max_skus
+        self._lock = threading.Lock()
+        self._cols: OrderedDict[str, tuple[int, float, np.ndarray]] = OrderedDict()
+        self._cap: tuple[str, float, np.ndarray] | None = None
+
+    def get(self, skus: Sequence[str], max_age_s: float, now: float, *, need_capacity: bool,
+            day: str | None) -> CachedRead | None:
+        """Every SKU cached, from one version, fetched no longer than `max_age_s` ago; or None."""
+        if max_age_s <= 0 or not skus:
+            return None
+        with self._lock:
+            cols = []
+            version: int | None = None
+            oldest = now
+            for sku in skus:
+                entry = self._cols.get(sku)
+                if entry is None or (version is not None and entry[0] != version):
+                    return None
+                version, fetched, col = entry
+                if now - fetched > max_age_s:
+                    return None
+                oldest = min(oldest, fetched)
+                cols.append(col)
+            used = None
+            if need_capacity:
+                if self._cap is None or self._cap[0] != day or now - self._cap[1] > max_age_s:
+                    return None
+                used = self._cap[2]
+                oldest = min(oldest, self._cap[1])
+            for sku in skus:
+                self._cols.move_to_end(sku)
+        assert version is not None
+        return CachedRead(version, np.stack(cols, axis=1), oldest, used, day)
+
+    def put(self, version: int, fetched: float, skus: Sequence[str], atp: np.ndarray,
+            capacity_used: np.ndarray | None, day: str | None) -> None:
+        with self._lock:
+            for j, sku in enumerate(skus):
+                self._cols[sku] = (version, fetched, atp[:, j].copy())
+                self._cols.move_to_end(sku)
+            while len(self._cols) > self._max:
+                self._cols.popitem(last=False)
+            if capacity_used is not None and day is not None:
+                self._cap = (day, fetched, capacity_used)
+
+    def invalidate(self, skus: Sequence[str] | None = None, *, capacity: bool = False) -> None:
+        """Forget these SKUs (all when None): this process just changed them."""
+        with self._lock:
+            if skus is None:
+                self._cols.clear()
+                self._cap = None
+                return
+            for sku in skus:
+                self._cols.pop(sku, None)
+            if capacity:
+                self._cap = None

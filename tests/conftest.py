@@ -1,0 +1,52 @@
+"""Session fixtures that start real Redis servers (standalone and a 3-master Cluster) on free
+loopback ports; see tests/redis_servers.py. Tests skip only when redis-server is not installed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from redis_servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
+
+
+def _require_redis() -> None:
+    if REDIS_SERVER is None or REDIS_CLI is None:
+        pytest.skip("redis-server / redis-cli not installed (CI installs them)")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One standalone redis-server (`--port <free> --save "" --appendonly no`) for the whole
+    session; tests keep apart by using their own key namespace. Killed at session end."""
+    _require_redis()
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """A 3-master Redis Cluster (three `--cluster-enabled yes` servers joined with
+    `redis-cli --cluster create --cluster-replicas 0`), ready once cluster_state:ok. Killed at
+    session end."""
+    _require_redis()
+    cluster = RedisClusterServers().start()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Callable[[], RedisServer]]:
+    """Factory for extra standalone servers a test may kill and restart (outage tests); every
+    server it made is killed at the end of the test."""
+    _require_redis()
+    made: list[RedisServer] = []
+
+    def make() -> RedisServer:
+        server = RedisServer().start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()

@@ -1,0 +1,147 @@
+"""Real redis-server processes on free loopback ports, for tests and benchmarks (no fakeredis).
+
+`RedisServer` is one throw-away server (no persistence); `RedisClusterServers` is a 3-master
+Redis Cluster made of such servers (`redis-cli --cluster create`). Both can be stopped and started
+again on the same port, which the outage tests use. Fixtures live in tests/conftest.py and
+benchmarks/test_redis.py; they skip only when redis-server is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (and whose cluster bus port,
+    port + 10000, is free too)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port pair found")
+
+
+def _ping(port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """One redis-server on 127.0.0.1:`port` with persistence off; `stop()` kills it, `start()`
+    brings it back (empty) on the same port."""
+
+    def __init__(self, port: int | None = None, *, cluster: bool = False) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server is not installed")
+        self.port = port or free_port()
+        self.cluster = cluster
+        self.dir = Path(tempfile.mkdtemp(prefix=f"dom-redis-{self.port}-"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no",
+                "--loglevel", "warning", "--logfile", str(self.dir / "redis.log")]
+        if self.cluster:
+            # a fresh nodes.conf on every start: the cluster fixture re-creates the cluster
+            (self.dir / "nodes.conf").unlink(missing_ok=True)
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
+                     "--cluster-node-timeout", "2000"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not _ping(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited: "
+                                   f"{(self.dir / 'redis.log').read_text(errors='replace')[-2000:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not answer PING")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def flushall(self) -> None:
+        subprocess.run([REDIS_CLI, "-p", str(self.port), "flushall"], check=True, capture_output=True)
+
+
+class RedisClusterServers:
+    """A 3-master Redis Cluster (no replicas) on free loopback ports."""
+
+    def __init__(self, masters: int = 3) -> None:
+        if REDIS_CLI is None:
+            raise RuntimeError("redis-cli is not installed")
+        self.servers = [RedisServer(cluster=True) for _ in range(masters)]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.servers[0].port}"
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", s.port) for s in self.servers]
+
+    def start(self, timeout: float = 30.0) -> RedisClusterServers:
+        for server in self.servers:
+            server.start()
+        hosts = [f"127.0.0.1:{s.port}" for s in self.servers]
+        out = subprocess.run([REDIS_CLI, "--cluster", "create", *hosts, "--cluster-replicas", "0",
+                              "--cluster-yes"], capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            self.close()
+            raise RuntimeError(f"redis-cli --cluster create failed: {out.stdout}\n{out.stderr}")
+        deadline = time.monotonic() + timeout
+        while not all(self._state_ok(s.port) for s in self.servers):
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+        return self
+
+    @staticmethod
+    def _state_ok(port: int) -> bool:
+        out = subprocess.run([REDIS_CLI, "-p", str(port), "cluster", "info"], capture_output=True,
+                             text=True)
+        return "cluster_state:ok" in out.stdout
+
+    def flushall(self) -> None:
+        for server in self.servers:
+            server.flushall()
+
+    def close(self) -> None:
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                server.close()

@@ -36,14 +36,15 @@ def redis_cluster() -> Iterator[RedisClusterServers]:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[Callable[[], RedisServer]]:
-    """Factory for extra standalone servers a test may kill and restart (outage tests); every
-    server it made is killed at the end of the test."""
+def private_redis() -> Iterator[Callable[..., RedisServer]]:
+    """Factory for extra standalone servers a test may kill and restart (outage tests);
+    `make(durable=True)` keeps acknowledged writes across a kill. Every server it made is killed
+    at the end of the test."""
     _require_redis()
     made: list[RedisServer] = []
 
-    def make() -> RedisServer:
-        server = RedisServer().start()
+    def make(durable: bool = False) -> RedisServer:
+        server = RedisServer(durable=durable).start()
         made.append(server)
         return server
 

@@ -48,14 +48,16 @@ def _ping(port: int, timeout: float = 0.2) -> bool:
 
 
 class RedisServer:
-    """One redis-server on 127.0.0.1:`port` with persistence off; `stop()` kills it, `start()`
-    brings it back (empty) on the same port."""
+    """One redis-server on 127.0.0.1:`port`; `stop()` kills it (SIGKILL), `start()` brings it
+    back on the same port. Persistence is off (the server comes back empty) unless `durable`:
+    then an fsync-always append-only file makes every acknowledged write survive the kill."""
 
-    def __init__(self, port: int | None = None, *, cluster: bool = False) -> None:
+    def __init__(self, port: int | None = None, *, cluster: bool = False, durable: bool = False) -> None:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server is not installed")
         self.port = port or free_port()
         self.cluster = cluster
+        self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix=f"dom-redis-{self.port}-"))
         self.proc: subprocess.Popen | None = None
 
@@ -65,8 +67,9 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no",
+                "--dir", str(self.dir), "--protected-mode", "no",
                 "--loglevel", "warning", "--logfile", str(self.dir / "redis.log")]
+        args += ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
         if self.cluster:
             # a fresh nodes.conf on every start: the cluster fixture re-creates the cluster
             (self.dir / "nodes.conf").unlink(missing_ok=True)
@@ -145,3 +148,17 @@ class RedisClusterServers:
         for server in self.servers:
             with contextlib.suppress(Exception):
                 server.close()
+
+
+def new_namespace(prefix: str = "t") -> str:
+    """A key namespace no other test uses, so tests can share one server without flushing it."""
+    import uuid
+
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def client_url(target: RedisServer | RedisClusterServers) -> str:
+    """The URL RedisStore takes for a server or cluster (`redis+cluster://` for a cluster)."""
+    if isinstance(target, RedisClusterServers):
+        return target.url.replace("redis://", "redis+cluster://", 1)
+    return target.url

@@ -292,40 +292,66 @@ end
 return {'OK', found}
 """
 
-# KEYS: ver, events, catalogue, stock_1..stock_k
-# ARGV: now, version, n, window_ms, d, then d x [event_id, key_index, sku, node, mode, value, safety]
-#   mode 's' sets on hand to value, 'a' adds value; safety -1 = unchanged
-# -> {'OK', applied} | {'STALE', version}
+# KEYS: per group [ver, events, catalogue, stock_1..stock_k]
+# ARGV: now, n, window_ms, n_groups, then per group [version, k, d, d x (event_id, key 1..k, sku, node,
+#   set (-1 = keep on hand), adjust, safety (-1 = keep))]
+# All or none: every delta is checked (in order, per cell) before any is written.
+# -> {'OK', applied} | {'STALE', group, version} | {'NEGATIVE', event_id, on_hand}
 DELTAS = _HELPERS + r"""
-local now, version, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local window, d = tonumber(ARGV[4]), tonumber(ARGV[5])
-local cur = redis.call('GET', KEYS[1]) or '0'
-if cur ~= version then return {'STALE', cur} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-local applied, ai = 0, 6
-for _ = 1, d do
-  local eid, key, sku = ARGV[ai], KEYS[3 + tonumber(ARGV[ai + 1])], ARGV[ai + 2]
-  local node, mode, value, safety = tonumber(ARGV[ai + 3]), ARGV[ai + 4], tonumber(ARGV[ai + 5]),
-                                    tonumber(ARGV[ai + 6])
-  ai = ai + 7
-  if not redis.call('ZSCORE', KEYS[2], eid) then
-    if redis.call('EXISTS', key) == 0 then
-      redis.call('SET', key, zeros(2 * n))
-      redis.call('SADD', KEYS[3], sku)
+local now, n, window, n_groups = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ki, ai = 1, 5
+local groups = {}
+for g = 1, n_groups do
+  local grp = {ver = KEYS[ki], events = KEYS[ki + 1], cat = KEYS[ki + 2], version = ARGV[ai], deltas = {}}
+  local k, d = tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+  local stock = {}
+  for j = 1, k do stock[j] = KEYS[ki + 2 + j] end
+  ki, ai = ki + 3 + k, ai + 3
+  for _ = 1, d do
+    grp.deltas[#grp.deltas + 1] = {eid = ARGV[ai], key = stock[tonumber(ARGV[ai + 1])], sku = ARGV[ai + 2],
+      node = tonumber(ARGV[ai + 3]), set = tonumber(ARGV[ai + 4]), adj = tonumber(ARGV[ai + 5]),
+      saf = tonumber(ARGV[ai + 6])}
+    ai = ai + 7
+  end
+  groups[g] = grp
+end
+for g, grp in ipairs(groups) do
+  local cur = redis.call('GET', grp.ver) or '0'
+  if cur ~= grp.version then return {'STALE', g, cur} end
+end
+local levels, seen, todo = {}, {}, {}
+for _, grp in ipairs(groups) do
+  redis.call('ZREMRANGEBYSCORE', grp.events, '-inf', now - window)
+  for _, d in ipairs(grp.deltas) do
+    if not seen[d.eid] and not redis.call('ZSCORE', grp.events, d.eid) then
+      seen[d.eid] = true
+      local cell = d.key .. '#' .. d.node
+      local lv = levels[cell]
+      if not lv then
+        local blob = redis.call('GET', d.key)
+        lv = {geti(blob, d.node), geti(blob, n + d.node)}
+      end
+      local on = d.adj
+      if d.set >= 0 then on = on + d.set else on = on + lv[1] end
+      local saf = lv[2]
+      if d.saf >= 0 then saf = d.saf end
+      if on < 0 then return {'NEGATIVE', d.eid, on} end
+      levels[cell] = {on, saf}
+      todo[#todo + 1] = {grp, d, cell}
     end
-    local off = node * 8
-    local on_hand = value
-    if mode == 'a' then
-      on_hand = struct.unpack('<i8', redis.call('GETRANGE', key, off, off + 7)) + value
-    end
-    if on_hand < 0 then on_hand = 0 end
-    redis.call('SETRANGE', key, off, struct.pack('<i8', on_hand))
-    if safety >= 0 then redis.call('SETRANGE', key, (n + node) * 8, struct.pack('<i8', safety)) end
-    redis.call('ZADD', KEYS[2], now, eid)
-    applied = applied + 1
   end
 end
-return {'OK', applied}
+for _, t in ipairs(todo) do
+  local grp, d, cell = t[1], t[2], t[3]
+  if redis.call('EXISTS', d.key) == 0 then
+    redis.call('SET', d.key, zeros(2 * n))
+    redis.call('SADD', grp.cat, d.sku)
+  end
+  redis.call('SETRANGE', d.key, d.node * 8, struct.pack('<i8', levels[cell][1]))
+  redis.call('SETRANGE', d.key, (n + d.node) * 8, struct.pack('<i8', levels[cell][2]))
+  redis.call('ZADD', grp.events, now, d.eid)
+end
+return {'OK', #todo}
 """
 
 # KEYS: [res, holds, exp] or [used, capholds, capexp]; ARGV: now, n, 'stock' | 'cap' -> holds swept

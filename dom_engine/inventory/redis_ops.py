@@ -327,29 +327,38 @@ class Ops:
         return sum(int(x) for x in pipe.execute())
 
     # ----------------------------------------------------------------- writes
-    def deltas(self, rows, seen: int, now_ms: int, window_ms: int) -> int:
+    def deltas(self, rows, seen: int, now_ms: int, window_ms: int) -> tuple[str, object]:
+        """("OK", applied) or ("NEGATIVE", event_id, on_hand): nothing applied. Standalone Redis
+        applies the whole batch atomically; a Cluster applies it shard by shard."""
         by_shard: dict[int, list[tuple]] = {}
         for row in rows:
             by_shard.setdefault(self.k.shard_of(row[1]), []).append(row)
+        shards = sorted(by_shard)
+        versions = dict.fromkeys(shards, seen)
         applied = 0
-        for shard, part in by_shard.items():
-            skus = list(dict.fromkeys(r[1] for r in part))
-            index = {sku: i + 1 for i, sku in enumerate(skus)}
-            version = seen
+        for part in ([shards] if not self.cluster else [[s] for s in shards]):
             for _ in range(8):
-                keys = [self.k.shard_version(shard), self.k.events(shard), self.k.catalogue(shard, version),
-                        *(self.k.stock(shard, version, sku) for sku in skus)]
-                args = [now_ms, version, self.n, window_ms, len(part)]
-                for eid, sku, node, mode, value, safety in part:
-                    args += [eid, index[sku], sku, node, mode, value, safety]
+                keys, args = [], [now_ms, self.n, window_ms, len(part)]
+                for shard in part:
+                    deltas = by_shard[shard]
+                    skus = list(dict.fromkeys(r[1] for r in deltas))
+                    index = {sku: i + 1 for i, sku in enumerate(skus)}
+                    keys += [self.k.shard_version(shard), self.k.events(shard),
+                             self.k.catalogue(shard, versions[shard]),
+                             *(self.k.stock(shard, versions[shard], sku) for sku in skus)]
+                    args += [versions[shard], len(skus), len(deltas)]
+                    for eid, sku, node, set_to, adjust, safety in deltas:
+                        args += [eid, index[sku], sku, node, set_to, adjust, safety]
                 out = self.run("DELTAS", keys, args)
                 if out[0] != "STALE":
                     break
-                version = int(out[1])
+                versions[part[out[1] - 1]] = int(out[2])
             else:
                 raise StoreUnavailable("the snapshot version kept moving while applying deltas")
+            if out[0] == "NEGATIVE":
+                return "NEGATIVE", (out[1], out[2], applied)
             applied += int(out[1])
-        return applied
+        return "OK", applied
 
     def load(self, snap: Snapshot, batch_rows: int, grace_s: float, progress: Progress | None) -> int:
         current = int(self.r.get(self.k.version) or 0)

@@ -101,6 +101,7 @@ class RedisStore:
         dedupe_window_s: float = 86_400.0,
         committed_ttl_s: float = 7 * 86_400.0,
         load_batch_rows: int = 200_000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("cache_staleness_s", cache_staleness_s), ("hold_ttl_s", hold_ttl_s),
                             ("snapshot_grace_s", snapshot_grace_s), ("dedupe_window_s", dedupe_window_s)):
@@ -122,6 +123,7 @@ class RedisStore:
         self.committed_ttl_s = committed_ttl_s
         self.load_batch_rows = max(load_batch_rows, 1)
         self._clock = clock
+        self._monotonic = monotonic       # ages of cached reads (tests drive it by hand)
         self._cache = ReadCache()
         self._lock = threading.Lock()
         self._seen = 0                      # the version pointer as last read
@@ -145,7 +147,7 @@ class RedisStore:
 
     def known_skus(self) -> frozenset[str]:
         """SKUs of the current version (refreshed at most every cache_staleness_s)."""
-        now = time.monotonic()
+        now = self._monotonic()
         cached = self._catalogue
         if cached is not None and now - cached[1] <= self.cache_staleness_s:
             return cached[2]
@@ -167,7 +169,7 @@ class RedisStore:
         degraded_staleness_s, after that StoreUnavailable."""
         skus = tuple(skus)
         day = self._day() if self._has_caps else None
-        now = time.monotonic()
+        now = self._monotonic()
         hit = self._cache.get(skus, self.cache_staleness_s, now, need_capacity=self._has_caps, day=day)
         if hit is None:
             try:
@@ -178,11 +180,11 @@ class RedisStore:
                 self._cache.put(version, now, skus, atp, used, day)
                 return StockView(version, skus, atp, 0.0, self._capacity_left(used))
             except StoreUnavailable:
-                hit = self._cache.get(skus, self.degraded_staleness_s, time.monotonic(),
+                hit = self._cache.get(skus, self.degraded_staleness_s, self._monotonic(),
                                       need_capacity=self._has_caps, day=day)
                 if hit is None:
                     raise
-        return StockView(hit.version, skus, hit.atp, time.monotonic() - hit.oldest,
+        return StockView(hit.version, skus, hit.atp, self._monotonic() - hit.oldest,
                          self._capacity_left(hit.capacity_used))
 
     def capacity_left(self) -> np.ndarray | None:
@@ -246,6 +248,11 @@ class RedisStore:
         node = -1 if node_id is None else self._network.index_of(node_id, "node_id")
         with unavailable(f"release {reservation_id!r}"):
             records = self._live_records(reservation_id)
+            if all(r["c"] == 1 for r in records.values()):
+                raise ValidationError("reservation_id", f"reservation {reservation_id!r} is committed: "
+                                                        "its shipments were released to the nodes")
+            if node >= 0 and not any(a[1] == node for r in records.values() for a in r["a"]):
+                raise NotFoundError("node_id", f"reservation {reservation_id!r} holds nothing at {node_id!r}")
             found, left = self._ops.release(reservation_id, sorted(records), node, self._now_ms(),
                                             self._has_caps)
             self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
@@ -315,8 +322,9 @@ class RedisStore:
         return version
 
     def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
-        """Apply warehouse changes (in order per node and SKU); a redelivered event id is skipped.
-        Returns how many were applied."""
+        """Apply warehouse changes in order: on hand becomes `on_hand` (when given) plus `adjust`;
+        a redelivered event id is skipped. All or none (per shard on a Cluster): a change that
+        would leave negative stock raises ValidationError. Returns how many were applied."""
         rows = []
         for k, d in enumerate(deltas):
             node = self._network.index_of(d.node_id, f"deltas[{k}].node_id")
@@ -326,21 +334,25 @@ class RedisStore:
                 raise ValidationError(f"deltas[{k}].sku", "must not be empty")
             if d.on_hand is not None and d.on_hand < 0:
                 raise ValidationError(f"deltas[{k}].on_hand", f"must be >= 0, got {d.on_hand}")
-            if d.on_hand is not None and d.adjust:
-                raise ValidationError(f"deltas[{k}].adjust", "give on_hand (absolute) or adjust, not both")
             if d.safety_stock is not None and d.safety_stock < 0:
                 raise ValidationError(f"deltas[{k}].safety_stock", f"must be >= 0, got {d.safety_stock}")
-            mode, value = ("s", int(d.on_hand)) if d.on_hand is not None else ("a", int(d.adjust))
-            rows.append((d.event_id, d.sku, node, mode, value,
-                         -1 if d.safety_stock is None else int(d.safety_stock)))
+            rows.append((d.event_id, d.sku, node, -1 if d.on_hand is None else int(d.on_hand),
+                         int(d.adjust), -1 if d.safety_stock is None else int(d.safety_stock)))
         if not rows:
             return 0
         with unavailable("apply stock deltas"):
             self._check_layout()
-            applied = self._ops.deltas(rows, self._seen, self._now_ms(), int(self.dedupe_window_s * 1000))
+            status, result = self._ops.deltas(rows, self._seen, self._now_ms(),
+                                              int(self.dedupe_window_s * 1000))
         self._cache.invalidate([r[1] for r in rows])
         self._catalogue = None
-        return applied
+        if status == "NEGATIVE":
+            event_id, on_hand, applied = result
+            k = next(i for i, d in enumerate(deltas) if d.event_id == event_id)
+            d = deltas[k]
+            raise ValidationError(f"deltas[{k}]", f"would leave on hand {on_hand} at {d.node_id!r} for "
+                                                  f"{d.sku!r} (must be >= 0); {applied} applied before it")
+        return int(result)
 
     # ----------------------------------------------------------------- helpers
     def _set_seen(self, version: int) -> None:

@@ -29,12 +29,14 @@ class ReadCache:
     def __init__(self, max_skus: int = 100_000) -> None:
         self._max = max_skus
         self._lock = threading.Lock()
-        self._cols: OrderedDict[str, tuple[int, float, np.ndarray]] = OrderedDict()
-        self._cap: tuple[str, float, np.ndarray] | None = None
+        # sku -> (version, fetched, atp column, dirty); dirty = this process changed the SKU since
+        self._cols: OrderedDict[str, tuple[int, float, np.ndarray, bool]] = OrderedDict()
+        self._cap: tuple[str, float, np.ndarray, bool] | None = None
 
     def get(self, skus: Sequence[str], max_age_s: float, now: float, *, need_capacity: bool,
-            day: str | None) -> CachedRead | None:
-        """Every SKU cached, from one version, fetched no longer than `max_age_s` ago; or None."""
+            day: str | None, degraded: bool = False) -> CachedRead | None:
+        """Every SKU cached, from one version, fetched no longer than `max_age_s` ago; or None.
+        Columns this process has changed since they were fetched count only when `degraded`."""
         if max_age_s <= 0 or not skus:
             return None
         with self._lock:
@@ -45,14 +47,15 @@ class ReadCache:
                 entry = self._cols.get(sku)
                 if entry is None or (version is not None and entry[0] != version):
                     return None
-                version, fetched, col = entry
-                if now - fetched > max_age_s:
+                version, fetched, col, dirty = entry
+                if now - fetched > max_age_s or (dirty and not degraded):
                     return None
                 oldest = min(oldest, fetched)
                 cols.append(col)
             used = None
             if need_capacity:
-                if self._cap is None or self._cap[0] != day or now - self._cap[1] > max_age_s:
+                if (self._cap is None or self._cap[0] != day or now - self._cap[1] > max_age_s
+                        or (self._cap[3] and not degraded)):
                     return None
                 used = self._cap[2]
                 oldest = min(oldest, self._cap[1])
@@ -65,21 +68,26 @@ class ReadCache:
             capacity_used: np.ndarray | None, day: str | None) -> None:
         with self._lock:
             for j, sku in enumerate(skus):
-                self._cols[sku] = (version, fetched, atp[:, j].copy())
+                self._cols[sku] = (version, fetched, atp[:, j].copy(), False)
                 self._cols.move_to_end(sku)
             while len(self._cols) > self._max:
                 self._cols.popitem(last=False)
             if capacity_used is not None and day is not None:
-                self._cap = (day, fetched, capacity_used)
+                self._cap = (day, fetched, capacity_used, False)
 
     def invalidate(self, skus: Sequence[str] | None = None, *, capacity: bool = False) -> None:
-        """Forget these SKUs (all when None): this process just changed them."""
+        """This process just changed these SKUs (all when None): normal reads fetch them again,
+        but the old columns still serve quotes while Redis is unreachable."""
         with self._lock:
-            if skus is None:
-                self._cols.clear()
-                self._cap = None
-                return
-            for sku in skus:
-                self._cols.pop(sku, None)
-            if capacity:
-                self._cap = None
+            for sku in self._cols if skus is None else skus:
+                entry = self._cols.get(sku)
+                if entry is not None:
+                    self._cols[sku] = (*entry[:3], True)
+            if (capacity or skus is None) and self._cap is not None:
+                self._cap = (*self._cap[:3], True)
+
+    def clear(self) -> None:
+        """Forget everything (a new snapshot was loaded)."""
+        with self._lock:
+            self._cols.clear()
+            self._cap = None

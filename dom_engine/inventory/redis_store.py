@@ -181,7 +181,7 @@ class RedisStore:
                 return StockView(version, skus, atp, 0.0, self._capacity_left(used))
             except StoreUnavailable:
                 hit = self._cache.get(skus, self.degraded_staleness_s, self._monotonic(),
-                                      need_capacity=self._has_caps, day=day)
+                                      need_capacity=self._has_caps, day=day, degraded=True)
                 if hit is None:
                     raise
         return StockView(hit.version, skus, hit.atp, self._monotonic() - hit.oldest,
@@ -317,7 +317,7 @@ class RedisStore:
             self._check_layout()
             version = self._ops.load(snap, self.load_batch_rows, self.snapshot_grace_s, progress)
         self._set_seen(version)
-        self._cache.invalidate()
+        self._cache.clear()
         self._catalogue = None
         return version
 

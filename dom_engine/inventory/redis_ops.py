@@ -210,7 +210,8 @@ class Ops:
         return {shard: decode_record(raw) for shard, raw in enumerate(pipe.execute()) if raw is not None}
 
     # ----------------------------------------------------------------- reservations
-    def reserve(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
+    def _reserve_request(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
+        """(shards, versions, cap, build) where build(part, with_cap) gives RESERVE's keys and args."""
         groups: dict[int, dict[str, list[int]]] = {}
         for node, sku, qty, k in merged:
             groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, k))
@@ -220,19 +221,45 @@ class Ops:
         head = [now_ms, expires_ms, rid, order_id, self.n]
         shards_json = json.dumps(shards)
 
+        def build(part: list[int], with_cap: bool) -> tuple[list, list]:
+            keys, args = [], [*head, len(part), int(with_cap), shards_json, now_ms]
+            for shard in part:
+                keys += [self.k.shard_version(shard), *self.k.hold_keys(shard)]
+                args += [shard, versions[shard], len(groups[shard])]
+                for sku, flat in groups[shard].items():
+                    keys.append(self.k.stock(shard, versions[shard], sku))
+                    args += [sku, len(flat) // 3, *flat]
+            if with_cap:
+                keys += self.k.cap_keys()
+                args += [cap[0], cap[1], len(cap[2])] + [x for pair in cap[2] for x in pair]
+            return keys, args
+
+        return shards, versions, cap, build
+
+    def reserve_pipelined(self, requests: list[tuple]) -> list[tuple]:
+        """Standalone Redis: many orders' RESERVE calls in one round trip. Outcomes as reserve()
+        gives them, except ("STALE",) where the version moved (the caller retries that order)."""
+        pipe = self.pipe()
+        versions = []
+        for request in requests:
+            shards, vers, cap, build = self._reserve_request(*request)
+            keys, args = build(shards, cap is not None)
+            self.scripts["RESERVE"](keys=keys, args=args, client=pipe)
+            versions.append(max(vers.values()))
+        outcomes = []
+        for out, version in zip(pipe.execute(), versions, strict=True):
+            out = [_s(x) if isinstance(x, bytes) else x for x in out]
+            outcomes.append(("OK", version) if out[0] == "OK" else ("STALE",) if out[0] == "STALE"
+                            else tuple(out))
+        return outcomes
+
+    def reserve(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
+        shards, versions, cap, build = self._reserve_request(rid, order_id, merged, now_ms, expires_ms, seen,
+                                                             cap_nodes, day, oldest_day)
+
         def call(part: list[int], with_cap: bool) -> list:
             for _ in range(8):
-                keys, args = [], [*head, len(part), int(with_cap), shards_json, now_ms]
-                for shard in part:
-                    keys += [self.k.shard_version(shard), *self.k.hold_keys(shard)]
-                    args += [shard, versions[shard], len(groups[shard])]
-                    for sku, flat in groups[shard].items():
-                        keys.append(self.k.stock(shard, versions[shard], sku))
-                        args += [sku, len(flat) // 3, *flat]
-                if with_cap:
-                    keys += self.k.cap_keys()
-                    args += [cap[0], cap[1], len(cap[2])] + [x for pair in cap[2] for x in pair]
-                out = self.run("RESERVE", keys, args)
+                out = self.run("RESERVE", *build(part, with_cap))
                 if out[0] != "STALE":
                     return out
                 versions[part[out[1] - 1]] = int(out[2])

@@ -205,25 +205,74 @@ class RedisStore:
                 ttl_s: float | None = None) -> Reservation:
         """Hold every allocation and one shipment of capacity per capped node, or nothing
         (ReservationConflict). Idempotent per order_id."""
+        request = self._reserve_request(order_id, allocations, ttl_s)
+        with unavailable(f"reserve order {order_id!r}"):
+            self._check_layout()
+            outcome = self._ops.reserve(*request)
+            self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
+            if outcome[0] == "EXISTS":
+                return self.reservation(request[0])
+        return self._reserved_or_raise(request, outcome)
+
+    def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
+                     ttl_s: float | None = None) -> list[Reservation | Exception]:
+        """Reserve several orders, each all or nothing and idempotent as in `reserve`, and return
+        per order its Reservation or the exception `reserve` would raise. On standalone Redis the
+        orders go out in one pipelined round trip (batch allocation, replays); a Cluster reserves
+        them one by one."""
+        if self.cluster:
+            results: list[Reservation | Exception] = []
+            for order_id, allocations in orders:
+                try:
+                    results.append(self.reserve(order_id, allocations, ttl_s))
+                except (ReservationConflict, NotFoundError, ValidationError) as exc:
+                    results.append(exc)
+            return results
+        requests: list = []
+        for order_id, allocations in orders:
+            try:
+                requests.append(self._reserve_request(order_id, allocations, ttl_s))
+            except (NotFoundError, ValidationError) as exc:
+                requests.append(exc)
+        todo = [r for r in requests if not isinstance(r, Exception)]
+        with unavailable(f"reserve {len(todo)} orders"):
+            self._check_layout()
+            outcomes = iter(self._ops.reserve_pipelined(todo) if todo else [])
+            self._cache.invalidate(list({m[1] for r in todo for m in r[2]}), capacity=self._has_caps)
+        results = []
+        for (order_id, allocations), request in zip(orders, requests, strict=True):
+            if isinstance(request, Exception):
+                results.append(request)
+                continue
+            outcome = next(outcomes)
+            try:
+                if outcome[0] in ("EXISTS", "STALE"):
+                    results.append(self.reserve(order_id, allocations, ttl_s))
+                else:
+                    results.append(self._reserved_or_raise(request, outcome))
+            except (ReservationConflict, NotFoundError, ValidationError) as exc:
+                results.append(exc)
+        return results
+
+    def _reserve_request(self, order_id: str, allocations: Sequence[Allocation],
+                         ttl_s: float | None) -> tuple:
+        """The arguments of Ops.reserve: (rid, order_id, merged, now_ms, expires_ms, seen, capped
+        nodes with limits, day, oldest day kept)."""
         if not order_id:
             raise ValidationError("order_id", "must not be empty")
         ttl = self.hold_ttl_s if ttl_s is None else ttl_s
         if ttl <= 0:
             raise ValidationError("ttl_s", f"must be > 0, got {ttl}")
         merged = self._merge(allocations)
-        rid = self.reservation_id(order_id)
         now = self._clock()
         now_ms = int(now.timestamp() * 1000)
-        expires_ms = now_ms + int(ttl * 1000)
         cap_nodes = sorted({node for node, _, _, _ in merged if self._limits[node] >= 0})
-        with unavailable(f"reserve order {order_id!r}"):
-            self._check_layout()
-            outcome = self._ops.reserve(rid, order_id, merged, now_ms, expires_ms, self._seen,
-                                        [(i, int(self._limits[i])) for i in cap_nodes],
-                                        self._day(now), (now - timedelta(days=1)).date().isoformat())
-            self._cache.invalidate([sku for _, sku, _, _ in merged], capacity=bool(cap_nodes))
-            if outcome[0] == "EXISTS":
-                return self.reservation(rid)
+        return (self.reservation_id(order_id), order_id, merged, now_ms, now_ms + int(ttl * 1000), self._seen,
+                [(i, int(self._limits[i])) for i in cap_nodes], self._day(now),
+                (now - timedelta(days=1)).date().isoformat())
+
+    def _reserved_or_raise(self, request: tuple, outcome: tuple) -> Reservation:
+        rid, order_id, merged, _, expires_ms = request[:5]
         status = outcome[0]
         if status == "SHORT":
             _, sku, node, atp = outcome
@@ -237,8 +286,7 @@ class RedisStore:
             node_id = self._network.nodes[outcome[1]].node_id
             raise ReservationConflict(f"node {node_id!r} has no shipment capacity left today "
                                       f"(limit {outcome[2]})")
-        version = outcome[1]
-        return Reservation(rid, order_id, self._allocations(merged), version,
+        return Reservation(rid, order_id, self._allocations(merged), outcome[1],
                            datetime.fromtimestamp(expires_ms / 1000, UTC), False)
 
     def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:

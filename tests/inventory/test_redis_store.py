@@ -181,3 +181,21 @@ def test_a_reservation_cut_short_is_completed_by_its_retry(stores, monkeypatch):
     assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 1
     store.release(res.reservation_id)
     assert _reserved(store, first) == [0] * 5 and _reserved(store, second) == [0] * 5
+
+
+def test_reserve_many_is_per_order_all_or_nothing_and_idempotent(stores):
+    store = stores()
+    store.load_snapshot(*_rows(lambda i, j: 3))
+    first, second = _two_shard_skus(store)
+    out = store.reserve_many([
+        ("O1", [Allocation("N1", first, 2), Allocation("N1", second, 1)]),
+        ("O2", [Allocation("N1", first, 2)]),                      # short after O1
+        ("O3", [Allocation("N2", "NOPE", 1)]),                    # unknown SKU
+        ("O4", [Allocation("N2", first, 0)]),                     # invalid quantity
+        ("O1", [Allocation("N1", first, 3)]),                     # O1 again: the same hold
+    ])
+    assert out[0].allocations == (Allocation("N1", first, 2), Allocation("N1", second, 1))
+    assert isinstance(out[1], ReservationConflict)
+    assert type(out[2]).__name__ == "NotFoundError" and type(out[3]).__name__ == "ValidationError"
+    assert out[4].allocations == out[0].allocations
+    assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 1

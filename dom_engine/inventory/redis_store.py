@@ -41,11 +41,16 @@ call per shard in shard order, then one for capacity ({cap} slot); if a later ca
 already held are released again (compensation). A process that dies in between leaves holds that
 expire after their TTL, and a retry of the same order completes the missing shards. Commit
 subtracts the held units from on-hand stock and from reserved, and keeps the record (committed) for
-`committed_ttl_s`; a shipment stays counted against its day's capacity.
+`committed_ttl_s`; a shipment stays counted against its day's capacity. Reads do not sweep: until
+a script touches its shard (or `sweep()` runs), an expired hold still lowers the ATP a read reports
+(conservative, never an oversell). `reserve_many` sends many orders' scripts in one pipelined round
+trip on standalone Redis (each order still all or nothing).
 
 Expiry and capacity days use `clock` (UTC), so the servers sharing a Redis need synchronized
 clocks. Lost connections raise StoreUnavailable; quotes are served from the cache up to
-`degraded_staleness_s` meanwhile, and every call tries Redis again (no sticky broken state).
+`degraded_staleness_s` meanwhile (columns this process changed since they were fetched included:
+they are skipped only while Redis answers), and every call tries Redis again (no sticky broken
+state). Every script is idempotent, so redis-py re-sending one after a lost reply is harmless.
 """
 
 from __future__ import annotations

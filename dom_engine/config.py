@@ -35,6 +35,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   cluster      true for a Redis Cluster (url names any node)              default false
   namespace    key prefix in Redis                                        default "dom"
   cache_staleness_s  how old cached stock may be for quotes               default 1.0
+  degraded_staleness_s  how old cached stock may be while Redis is down   default 60.0
   hold_ttl_s   seconds an uncommitted reservation is held                 default 900
 
 Environment overrides (applied over the file; values are parsed like the TOML key they replace):
@@ -113,6 +114,7 @@ class StoreConfig:
     namespace: str = "dom"
     cache_staleness_s: float = 1.0
     hold_ttl_s: float = 900.0
+    degraded_staleness_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -227,18 +229,21 @@ def _store_config(t: Table) -> StoreConfig:
     store = StoreConfig(t.get("backend", str, d.backend), t.get("url", str, d.url),
                         t.get("cluster", bool, d.cluster), t.get("namespace", str, d.namespace),
                         t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
-                        t.get("hold_ttl_s", (int, float), d.hold_ttl_s))
+                        t.get("hold_ttl_s", (int, float), d.hold_ttl_s),
+                        t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s))
     t.done()
     if store.backend not in STORE_BACKENDS:
         raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
     if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(t.key("url"), f"must be a redis:// or rediss:// URL, got {store.url!r}")
-    for key in ("cache_staleness_s", "hold_ttl_s"):
+    for key in ("cache_staleness_s", "hold_ttl_s", "degraded_staleness_s"):
         value = getattr(store, key)
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(t.key(key), f"must be > 0, got {value!r}")
     if not store.namespace:
         raise ConfigError(t.key("namespace"), "must not be empty")
+    if store.degraded_staleness_s < store.cache_staleness_s:
+        raise ConfigError(t.key("degraded_staleness_s"), "must be >= cache_staleness_s")
     return store
 
 
@@ -271,14 +276,13 @@ def network_of(config: EngineConfig) -> Network:
 
 
 def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
-    """The shared Redis store named by [store] (stock is loaded into it by `dom inventory load`)."""
-    import redis  # lazy: only the redis backend needs the client
+    """The shared Redis store named by [store] (stock is loaded into it by `dom inventory load`).
+    The store opens its own client from the URL, with short timeouts so an outage surfaces fast."""
+    from .inventory.redis_store import RedisStore  # lazy: only the redis backend needs it
 
-    from .inventory.redis_store import RedisStore
-
-    client = (redis.cluster.RedisCluster.from_url(cfg.url) if cfg.cluster else redis.Redis.from_url(cfg.url))
-    return RedisStore(network, client, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
-                      hold_ttl_s=cfg.hold_ttl_s)
+    url = cfg.url.replace("://", "+cluster://", 1) if cfg.cluster else cfg.url
+    return RedisStore(network, url, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
+                      degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s)
 
 
 # ===================================================================== helpers

@@ -41,6 +41,7 @@ def test_environment_selects_redis(tmp_path):
     ('[store]\nhold_ttl_s = 0\n', "store.hold_ttl_s"),
     ('[store]\nnamespace = ""\n', "store.namespace"),
     ('[store]\nshards = 3\n', "store.shards"),
+    ('[store]\ndegraded_staleness_s = 0.5\n', "store.degraded_staleness_s"),
 ])
 def test_bad_store_settings_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
@@ -52,3 +53,24 @@ def test_memory_store_gets_the_configured_hold_ttl(tmp_path):
     engine = build_engine(load_config(_write(tmp_path, "[store]\nhold_ttl_s = 5\n"), env={}))
     assert isinstance(engine.store, MemoryStore)
     assert engine.store._hold_ttl_s == 5
+
+
+@pytest.mark.parametrize("target", ["redis_server", "redis_cluster"])
+def test_redis_backend_builds_a_shared_store(tmp_path, request, target):
+    """build_engine over [store] backend = "redis" talks to a real server or cluster: a snapshot
+    loaded through one engine is read by another built from the same config."""
+    import numpy as np
+    from redis_servers import new_namespace
+
+    from dom_engine.inventory.redis_store import RedisStore
+
+    server = request.getfixturevalue(target)
+    cluster = "true" if target == "redis_cluster" else "false"
+    path = _write(tmp_path, f'[store]\nbackend = "redis"\nurl = "{server.url}"\ncluster = {cluster}\n'
+                            f'namespace = "{new_namespace("cfg")}"\nhold_ttl_s = 30\n')
+    first = build_engine(load_config(path, env={}))
+    assert isinstance(first.store, RedisStore)
+    first.store.load_snapshot(["IND1"], ["SKU-00001"], np.array([7]))
+    second = build_engine(load_config(path, env={}))
+    view = second.store.read(["SKU-00001"])
+    assert int(view.atp[second.network.index_of("IND1"), 0]) == 7

@@ -179,11 +179,12 @@ return {'OK'}
 """
 
 # KEYS: per group [res, holds, exp], then (has_cap) [used, capholds, capexp]
-# ARGV: now, rid, node (-1 = all), n, n_groups, has_cap
+# ARGV: now, rid, node (-1 = all), n, n_groups, has_cap[, reject]
+# reject = 1 (with a node): the node refused its shipment; each record notes it in `r` (once).
 # -> {'COMMITTED'} | {found_records, allocations_left}
 RELEASE = _HELPERS + r"""
 local now, rid, node, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local n_groups, has_cap = tonumber(ARGV[5]), ARGV[6] == '1'
+local n_groups, has_cap, reject = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
 local recs = {}
 for g = 1, n_groups do
   local res, holds, exp = KEYS[3 * g - 2], KEYS[3 * g - 1], KEYS[3 * g]
@@ -209,6 +210,12 @@ for _, r in ipairs(recs) do
     redis.call('ZREM', exp, rid)
   else
     h.a = keep  -- an empty record stays as a tombstone: a retried reserve must not hold again
+    if reject then
+      h.r = h.r or {}
+      local noted = false
+      for _, x in ipairs(h.r) do if x == node then noted = true end end
+      if not noted then h.r[#h.r + 1] = node end
+    end
     redis.call('HSET', holds, rid, cjson.encode(h))
   end
 end

@@ -1,13 +1,12 @@
 """The Redis round trips of RedisStore: pipelines and Lua script calls over the key layout of
 redis_store.py, for standalone Redis (one atomic script call per order) and Redis Cluster (one
-call per hash slot, with compensation)."""
+call per hash slot, with compensation). Snapshot loads and deltas are in redis_snapshots.py."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import redis
@@ -15,10 +14,14 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from ..domain import ConfigError, Network
+from ..domain import ConfigError
 from . import redis_lua as lua
-from .base import Progress, StoreUnavailable
+from . import redis_lua_extend as lua_extend
+from .base import StoreUnavailable
 from .redis_keys import RedisKeys
+from .redis_snapshots import Snapshot, SnapshotWrites, build_snapshot
+
+__all__ = ["Ops", "Snapshot", "build_snapshot", "connect", "decode_record", "unavailable"]
 
 _DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ClusterDownError,
          redis.exceptions.MasterDownError, redis.exceptions.SlotNotCoveredError,
@@ -48,68 +51,19 @@ def connect(client_or_url: str | redis.Redis | RedisCluster) -> redis.Redis | Re
     return redis.Redis.from_url(client_or_url, **opts)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """A validated bulk load: per SKU one [2, N] int64 block (on hand, safety) in `blocks`."""
-
-    skus: list[str]
-    blocks: np.ndarray          # (n_skus, 2, n_nodes) int64 little-endian
-    rows_per_sku: np.ndarray    # rows of the input that went into each SKU
-    rows: int
-
-
-def build_snapshot(network: Network, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
-                   safety: np.ndarray | None) -> Snapshot:
-    """Validate parallel row columns and scatter them into per-SKU blocks, vectorised."""
-    node_col = np.asarray(node_ids, dtype=object)
-    qty = np.asarray(on_hand, dtype=np.int64)
-    saf = np.zeros_like(qty) if safety is None else np.asarray(safety, dtype=np.int64)
-    m = len(node_col)
-    if not (len(skus) == m == len(qty) == len(saf)):
-        raise ConfigError("rows", f"node_ids, skus, on_hand and safety need one entry per row; got "
-                                  f"{m}, {len(skus)}, {len(qty)}, {len(saf)}")
-    index = {node_id: i for i, node_id in enumerate(network.node_ids)}
-    rows = np.fromiter((index.get(x, -1) for x in node_col), dtype=np.int64, count=m)
-    bad = np.flatnonzero(rows < 0)
-    if bad.size:
-        i = int(bad[0])
-        raise ConfigError(f"rows[{i}].node_id", f"unknown node {node_col[i]!r} (not in the network)")
-    for name, values in (("on_hand", qty), ("safety_stock", saf)):
-        neg = np.flatnonzero(values < 0)
-        if neg.size:
-            i = int(neg[0])
-            raise ConfigError(f"rows[{i}].{name}", f"must be >= 0, got {int(values[i])}")
-    codes_of: dict[str, int] = {}
-    cols = np.fromiter((codes_of.setdefault(str(s), len(codes_of)) for s in skus), dtype=np.int64, count=m)
-    if "" in codes_of:
-        i = int(np.flatnonzero(cols == codes_of[""])[0])
-        raise ConfigError(f"rows[{i}].sku", "must not be empty")
-    n = len(network)
-    keys = cols * n + rows
-    order = np.argsort(keys, kind="stable")
-    dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
-    if dup.size:
-        first, again = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
-        raise ConfigError(f"rows[{again}]", f"duplicate row for node {node_col[again]!r} and SKU "
-                                            f"{skus[again]!r} (first given at rows[{first}])")
-    blocks = np.zeros((len(codes_of), 2, n), dtype="<i8")
-    blocks[cols, 0, rows] = qty
-    blocks[cols, 1, rows] = saf
-    return Snapshot(list(codes_of), blocks, np.bincount(cols, minlength=len(codes_of)), m)
-
-
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def decode_record(raw: bytes) -> dict:
     rec = json.loads(raw)
-    if not rec["a"]:  # cjson encodes an empty table as {}
-        rec["a"] = []
+    for field in ("a", "r"):  # cjson encodes an empty table as {}; `r` is absent before any reject
+        if not rec.get(field):
+            rec[field] = []
     return rec
 
 
-class Ops:
+class Ops(SnapshotWrites):
     """Round trips over one client. Stateless apart from the registered scripts."""
 
     def __init__(self, client, keys: RedisKeys, n_nodes: int, cluster: bool) -> None:
@@ -121,6 +75,8 @@ class Ops:
         self.zero_row = bytes(8 * n_nodes)
         self.scripts = {name: client.register_script(getattr(lua, name))
                         for name in ("RESERVE", "RELEASE", "COMMIT", "DELTAS", "SWEEP", "FLIP")}
+        self.scripts.update((name, client.register_script(getattr(lua_extend, name)))
+                            for name in ("EXTEND", "UNEXTEND"))
 
     def pipe(self):
         return self.r.pipeline() if self.cluster else self.r.pipeline(transaction=False)
@@ -298,22 +254,92 @@ class Ops:
         for shard in shards:
             self.run("RELEASE", self.k.hold_keys(shard), [now_ms, rid, -1, self.n, 1, 0])
 
-    def release(self, rid: str, shards: list[int], node: int, now_ms: int, has_caps: bool) -> tuple[int, int]:
-        """(records found, allocations left); found -1 when the reservation is committed."""
+    def release(self, rid: str, shards: list[int], node: int, now_ms: int, has_caps: bool,
+                reject: bool = False) -> tuple[int, int]:
+        """(records found, allocations left); found -1 when the reservation is committed. With
+        `reject`, every record also notes `node` among its rejected nodes (and stays, even empty)."""
         if not self.cluster:
             keys = [k for shard in shards for k in self.k.hold_keys(shard)]
             keys += self.k.cap_keys() if has_caps else []
-            out = self.run("RELEASE", keys, [now_ms, rid, node, self.n, len(shards), int(has_caps)])
+            args = [now_ms, rid, node, self.n, len(shards), int(has_caps), int(reject)]
+            out = self.run("RELEASE", keys, args)
             return (-1, 0) if out[0] == "COMMITTED" else (int(out[0]), int(out[1]))
         found = left = 0
         for shard in shards:
-            out = self.run("RELEASE", self.k.hold_keys(shard), [now_ms, rid, node, self.n, 1, 0])
+            out = self.run("RELEASE", self.k.hold_keys(shard), [now_ms, rid, node, self.n, 1, 0, int(reject)])
             if out[0] == "COMMITTED":
                 return -1, 0
             found, left = found + int(out[0]), left + int(out[1])
         if has_caps:
             self.run("RELEASE", self.k.cap_keys(), [now_ms, rid, node, self.n, 0, 1])
         return found, left
+
+    def extend(self, rid: str, merged, live: list[int], template: dict, token: str, seen: int, now_ms: int,
+               cap_nodes, day: str, oldest_day: str) -> tuple:
+        """Add `merged` (node, sku, qty, position) to the live reservation whose uncommitted records
+        are in shards `live`; capacity for the capped nodes it does not hold yet. Outcomes as
+        EXTEND returns them. Standalone: one atomic call over the new and the live shards. Cluster:
+        one call per shard (live shards first: they prove the hold still exists), then capacity;
+        the shards already extended are undone when a later call fails."""
+        groups: dict[int, dict[str, list[int]]] = {}
+        for node, sku, qty, pos in merged:
+            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos))
+        versions = dict.fromkeys(set(groups) | set(live), seen)
+        head = [now_ms, rid, self.n]
+        tail = [token, json.dumps(template)]
+
+        def call(part: list[int], with_cap: bool) -> list:
+            for _ in range(8):
+                keys, args = [], [*head, len(part), int(with_cap), *tail]
+                for shard in part:
+                    skus = groups.get(shard, {})
+                    keys += [self.k.shard_version(shard), *self.k.hold_keys(shard)]
+                    args += [versions[shard], int(shard in live), len(skus)]
+                    for sku, flat in skus.items():
+                        keys.append(self.k.stock(shard, versions[shard], sku))
+                        args += [sku, len(flat) // 3, *flat]
+                if with_cap:
+                    keys += self.k.cap_keys()
+                    args += [day, oldest_day, len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
+                out = self.run("EXTEND", keys, args)
+                if out[0] != "STALE":
+                    return out
+                versions[part[out[1] - 1]] = int(out[2])
+            raise StoreUnavailable("the snapshot version kept moving while extending a reservation")
+
+        if not self.cluster:
+            return tuple(call(sorted(versions), bool(cap_nodes)))
+        order = sorted(s for s in groups if s in live) + sorted(s for s in groups if s not in live)
+        if order[0] not in live:  # only new shards: check first that the hold still exists
+            out = call([min(live)], False)
+            if out[0] != "OK":
+                return tuple(out)
+        done: list[int] = []
+        try:
+            for shard in order:
+                out = call([shard], False)
+                if out[0] != "OK":
+                    self.unextend(rid, token, done, groups, now_ms)
+                    return tuple(out)
+                done.append(shard)
+            if cap_nodes:
+                out = call([], True)
+                if out[0] != "OK":
+                    self.unextend(rid, token, done, groups, now_ms)
+                    return tuple(out)
+        except _DOWN:
+            with contextlib.suppress(Exception):
+                self.unextend(rid, token, done, groups, now_ms)
+            raise
+        return ("OK",)
+
+    def unextend(self, rid: str, token: str, shards: list[int], groups: dict, now_ms: int) -> None:
+        """Cluster compensation: take the extension `token` out of the shards it reached."""
+        for shard in shards:
+            cells = [x for sku, flat in groups[shard].items()
+                     for i in range(0, len(flat), 3) for x in (sku, flat[i], flat[i + 1])]
+            args = [now_ms, rid, self.n, token, len(cells) // 3, *cells]
+            self.run("UNEXTEND", self.k.hold_keys(shard), args)
 
     def commit(self, rid, skus_by_shard: dict[int, list[str]], seen, now_ms, keep_until, has_caps):
         shards = sorted(skus_by_shard)
@@ -352,112 +378,3 @@ class Ops:
         for keys, args in calls:
             self.scripts["SWEEP"](keys=keys, args=args, client=pipe)
         return sum(int(x) for x in pipe.execute())
-
-    # ----------------------------------------------------------------- writes
-    def deltas(self, rows, seen: int, now_ms: int, window_ms: int) -> tuple[str, object]:
-        """("OK", applied) or ("NEGATIVE", event_id, on_hand): nothing applied. Standalone Redis
-        applies the whole batch atomically; a Cluster applies it shard by shard."""
-        by_shard: dict[int, list[tuple]] = {}
-        for row in rows:
-            by_shard.setdefault(self.k.shard_of(row[1]), []).append(row)
-        shards = sorted(by_shard)
-        versions = dict.fromkeys(shards, seen)
-        applied = 0
-        for part in ([shards] if not self.cluster else [[s] for s in shards]):
-            for _ in range(8):
-                keys, args = [], [now_ms, self.n, window_ms, len(part)]
-                for shard in part:
-                    deltas = by_shard[shard]
-                    skus = list(dict.fromkeys(r[1] for r in deltas))
-                    index = {sku: i + 1 for i, sku in enumerate(skus)}
-                    keys += [self.k.shard_version(shard), self.k.events(shard),
-                             self.k.catalogue(shard, versions[shard]),
-                             *(self.k.stock(shard, versions[shard], sku) for sku in skus)]
-                    args += [versions[shard], len(skus), len(deltas)]
-                    for eid, sku, node, set_to, adjust, safety in deltas:
-                        args += [eid, index[sku], sku, node, set_to, adjust, safety]
-                out = self.run("DELTAS", keys, args)
-                if out[0] != "STALE":
-                    break
-                versions[part[out[1] - 1]] = int(out[2])
-            else:
-                raise StoreUnavailable("the snapshot version kept moving while applying deltas")
-            if out[0] == "NEGATIVE":
-                return "NEGATIVE", (out[1], out[2], applied)
-            applied += int(out[1])
-        return "OK", applied
-
-    def load(self, snap: Snapshot, batch_rows: int, grace_s: float, progress: Progress | None) -> int:
-        current = int(self.r.get(self.k.version) or 0)
-        version = int(self.r.incr(self.k.sequence))
-        while version <= current:
-            version = int(self.r.incr(self.k.sequence))
-        shard_of = np.fromiter((self.k.shard_of(s) for s in snap.skus), dtype=np.int64, count=len(snap.skus))
-        order = np.argsort(shard_of, kind="stable")
-        flat = memoryview(snap.blocks.reshape(-1).view(np.uint8))
-        size = 16 * self.n
-        done = 0
-        if progress:
-            progress(0, snap.rows)
-        start = 0
-        while start < len(order):
-            # one batch: SKUs worth ~batch_rows input rows, in MSET chunks of one shard each
-            stop, rows = start, 0
-            while stop < len(order) and (rows < batch_rows or stop == start):
-                rows += int(snap.rows_per_sku[order[stop]])
-                stop += 1
-            pipe = self.pipe()
-            chunk: dict[str, memoryview] = {}
-            names: list[str] = []
-            for pos in range(start, stop):
-                j = int(order[pos])
-                shard = int(shard_of[j])
-                sku = snap.skus[j]
-                chunk[self.k.stock(shard, version, sku)] = flat[j * size:(j + 1) * size]
-                names.append(sku)
-                last = pos + 1 == stop or int(shard_of[order[pos + 1]]) != shard or len(chunk) >= 500
-                if last:
-                    # execute_command: redis-py's cluster pipeline blocks .mset() even within one slot
-                    pipe.execute_command("MSET", *(x for kv in chunk.items() for x in kv))
-                    pipe.sadd(self.k.catalogue(shard, version), *names)
-                    chunk, names = {}, []
-            pipe.execute()
-            done += rows
-            start = stop
-            if progress:
-                progress(done, snap.rows)
-        previous = self.flip(version)
-        stale = {(s, v) for s, v in previous.items() if s >= 0 and v < version}
-        if previous[-1] >= version:  # a newer load won the race: ours is garbage after the grace
-            stale |= {(s, version) for s in range(self.k.shards)}
-        self.expire_versions(stale, grace_s)
-        return version
-
-    def flip(self, version: int) -> dict[int, int]:
-        """Move every shard pointer, then the readers' pointer (key -1), forward to `version`."""
-        previous: dict[int, int] = {}
-        if self.cluster:
-            for shard in range(self.k.shards):
-                previous[shard] = int(self.run("FLIP", [self.k.shard_version(shard)], [version]))
-        else:
-            pipe = self.pipe()
-            for shard in range(self.k.shards):
-                self.scripts["FLIP"](keys=[self.k.shard_version(shard)], args=[version], client=pipe)
-            previous.update(enumerate(int(x) for x in pipe.execute()))
-        previous[-1] = int(self.run("FLIP", [self.k.version], [version]))
-        return previous
-
-    def expire_versions(self, stale: set[tuple[int, int]], grace_s: float) -> None:
-        ms = max(int(grace_s * 1000), 1)
-        if not stale:
-            return
-        pipe = self.pipe()
-        for shard, version in sorted(stale):
-            pipe.smembers(self.k.catalogue(shard, version))
-        members = pipe.execute()
-        pipe = self.pipe()
-        for (shard, version), skus in zip(sorted(stale), members, strict=True):
-            for sku in skus:
-                pipe.pexpire(self.k.stock(shard, version, _s(sku)), ms)
-            pipe.pexpire(self.k.catalogue(shard, version), ms)
-        pipe.execute()

@@ -13,11 +13,14 @@ arrays are int64 little-endian in the Network's node order, so reads decode with
     dom:{i<s>}:reserved              hash sku -> units held, [N] int64 (not versioned)
     dom:{i<s>}:holds                 hash reservation id -> JSON hold record of shard s
                                      {o: order, v: version, e: expires ms, c: committed 0/1,
-                                      a: [[sku, node index, qty, position]], s: [shards], t: created ms}
+                                      a: [[sku, node index, qty, position]], s: [shards], t: created ms,
+                                      r: [rejected node indices], u: [last extend tokens],
+                                      xc: token of the extend that created it}
     dom:{i<s>}:expiry                zset reservation id -> expiry (ms since epoch)
     dom:{i<s>}:events                zset applied delta event id -> when applied (ms)
     dom:{cap}:used                   hash UTC day -> shipments held per node, [N] int64
-    dom:{cap}:holds, dom:{cap}:expiry  capacity hold per reservation {d: day, n: [nodes]}, expiry
+    dom:{cap}:holds, dom:{cap}:expiry  capacity hold per reservation {d: day, n: [nodes], u: [tokens]},
+                                     expiry
 
 Why this shape: every key one Lua script touches carries one hash tag, so each script runs in one
 Cluster slot. Reserved units live in one hash per shard (not one key per SKU) because the lazy sweep
@@ -41,10 +44,15 @@ call per shard in shard order, then one for capacity ({cap} slot); if a later ca
 already held are released again (compensation). A process that dies in between leaves holds that
 expire after their TTL, and a retry of the same order completes the missing shards. Commit
 subtracts the held units from on-hand stock and from reserved, and keeps the record (committed) for
-`committed_ttl_s`; a shipment stays counted against its day's capacity. Reads do not sweep: until
-a script touches its shard (or `sweep()` runs), an expired hold still lowers the ATP a read reports
-(conservative, never an oversell). `reserve_many` sends many orders' scripts in one pipelined round
-trip on standalone Redis (each order still all or nothing).
+`committed_ttl_s`; a shipment stays counted against its day's capacity. `reject` is a release at
+one node that notes the node in every record (`r`) and keeps the records even when empty, so the
+reservation stays live (until its expiry) for `extend`. `extend` adds units like a reservation of
+its own, merging into existing records and creating records in new shards with the hold's expiry;
+on a Cluster it calls the live shards first (they prove the hold still exists), then new shards,
+then capacity, and takes the extension out of the shards already done if a later call fails.
+Reads do not sweep: until a script touches its shard (or `sweep()` runs), an expired hold still
+lowers the ATP a read reports (conservative, never an oversell). `reserve_many` sends many orders'
+scripts in one pipelined round trip on standalone Redis (each order still all or nothing).
 
 Expiry and capacity days use `clock` (UTC), so the servers sharing a Redis need synchronized
 clocks. Lost connections raise StoreUnavailable; quotes are served from the cache up to
@@ -59,23 +67,21 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import redis
 from redis.cluster import RedisCluster
 
-from ..domain import ConfigError, Network, NotFoundError, ValidationError
+from ..domain import ConfigError, Network, ValidationError
 from .base import (
-    Allocation,
     Progress,
-    Reservation,
-    ReservationConflict,
     StockDelta,
     StockView,
     StoreUnavailable,
 )
 from .redis_cache import ReadCache
+from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
 from .redis_ops import Ops, build_snapshot, connect, unavailable
 
@@ -88,8 +94,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class RedisStore:
-    """Inventory in Redis behind the SnapshotStore protocol (see the module docstring)."""
+class RedisStore(RedisHolds):
+    """Inventory in Redis behind the SnapshotStore protocol (see the module docstring); the
+    reservation methods come from RedisHolds (redis_holds.py)."""
 
     def __init__(
         self,
@@ -200,166 +207,6 @@ class RedisStore:
         with unavailable("read capacity"):
             return self._capacity_left(self._ops.capacity_used(self._day()))
 
-    # ----------------------------------------------------------------- protocol: reservations
-    @staticmethod
-    def reservation_id(order_id: str) -> str:
-        """Deterministic, so a retried request finds the hold of its first attempt."""
-        return f"res-{order_id}"
-
-    def reserve(self, order_id: str, allocations: Sequence[Allocation],
-                ttl_s: float | None = None) -> Reservation:
-        """Hold every allocation and one shipment of capacity per capped node, or nothing
-        (ReservationConflict). Idempotent per order_id."""
-        request = self._reserve_request(order_id, allocations, ttl_s)
-        with unavailable(f"reserve order {order_id!r}"):
-            self._check_layout()
-            outcome = self._ops.reserve(*request)
-            self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
-            if outcome[0] == "EXISTS":
-                return self.reservation(request[0])
-        return self._reserved_or_raise(request, outcome)
-
-    def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
-                     ttl_s: float | None = None) -> list[Reservation | Exception]:
-        """Reserve several orders, each all or nothing and idempotent as in `reserve`, and return
-        per order its Reservation or the exception `reserve` would raise. On standalone Redis the
-        orders go out in one pipelined round trip (batch allocation, replays); a Cluster reserves
-        them one by one."""
-        if self.cluster:
-            results: list[Reservation | Exception] = []
-            for order_id, allocations in orders:
-                try:
-                    results.append(self.reserve(order_id, allocations, ttl_s))
-                except (ReservationConflict, NotFoundError, ValidationError) as exc:
-                    results.append(exc)
-            return results
-        requests: list = []
-        for order_id, allocations in orders:
-            try:
-                requests.append(self._reserve_request(order_id, allocations, ttl_s))
-            except (NotFoundError, ValidationError) as exc:
-                requests.append(exc)
-        todo = [r for r in requests if not isinstance(r, Exception)]
-        with unavailable(f"reserve {len(todo)} orders"):
-            self._check_layout()
-            outcomes = iter(self._ops.reserve_pipelined(todo) if todo else [])
-            self._cache.invalidate(list({m[1] for r in todo for m in r[2]}), capacity=self._has_caps)
-        results = []
-        for (order_id, allocations), request in zip(orders, requests, strict=True):
-            if isinstance(request, Exception):
-                results.append(request)
-                continue
-            outcome = next(outcomes)
-            try:
-                if outcome[0] in ("EXISTS", "STALE"):
-                    results.append(self.reserve(order_id, allocations, ttl_s))
-                else:
-                    results.append(self._reserved_or_raise(request, outcome))
-            except (ReservationConflict, NotFoundError, ValidationError) as exc:
-                results.append(exc)
-        return results
-
-    def _reserve_request(self, order_id: str, allocations: Sequence[Allocation],
-                         ttl_s: float | None) -> tuple:
-        """The arguments of Ops.reserve: (rid, order_id, merged, now_ms, expires_ms, seen, capped
-        nodes with limits, day, oldest day kept)."""
-        if not order_id:
-            raise ValidationError("order_id", "must not be empty")
-        ttl = self.hold_ttl_s if ttl_s is None else ttl_s
-        if ttl <= 0:
-            raise ValidationError("ttl_s", f"must be > 0, got {ttl}")
-        merged = self._merge(allocations)
-        now = self._clock()
-        now_ms = int(now.timestamp() * 1000)
-        cap_nodes = sorted({node for node, _, _, _ in merged if self._limits[node] >= 0})
-        return (self.reservation_id(order_id), order_id, merged, now_ms, now_ms + int(ttl * 1000), self._seen,
-                [(i, int(self._limits[i])) for i in cap_nodes], self._day(now),
-                (now - timedelta(days=1)).date().isoformat())
-
-    def _reserved_or_raise(self, request: tuple, outcome: tuple) -> Reservation:
-        rid, order_id, merged, _, expires_ms = request[:5]
-        status = outcome[0]
-        if status == "SHORT":
-            _, sku, node, atp = outcome
-            qty = next(q for i, s, q, _ in merged if i == node and s == sku)
-            raise ReservationConflict(f"node {self._network.nodes[node].node_id!r} SKU {sku!r}: "
-                                      f"wants {qty}, ATP is {atp}")
-        if status == "NOSKU":
-            k = next(k for _, s, _, k in merged if s == outcome[1])
-            raise NotFoundError(f"allocations[{k}].sku", f"unknown SKU {outcome[1]!r}")
-        if status == "CAPACITY":
-            node_id = self._network.nodes[outcome[1]].node_id
-            raise ReservationConflict(f"node {node_id!r} has no shipment capacity left today "
-                                      f"(limit {outcome[2]})")
-        return Reservation(rid, order_id, self._allocations(merged), outcome[1],
-                           datetime.fromtimestamp(expires_ms / 1000, UTC), False)
-
-    def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
-        """Give back all held units, or those at `node_id` (and that node's shipment of capacity).
-        Returns what is still held, None when nothing is. NotFoundError if unknown or expired;
-        ValidationError once committed."""
-        node = -1 if node_id is None else self._network.index_of(node_id, "node_id")
-        with unavailable(f"release {reservation_id!r}"):
-            records = self._live_records(reservation_id)
-            if all(r["c"] == 1 for r in records.values()):
-                raise ValidationError("reservation_id", f"reservation {reservation_id!r} is committed: "
-                                                        "its shipments were released to the nodes")
-            if node >= 0 and not any(a[1] == node for r in records.values() for a in r["a"]):
-                raise NotFoundError("node_id", f"reservation {reservation_id!r} holds nothing at {node_id!r}")
-            found, left = self._ops.release(reservation_id, sorted(records), node, self._now_ms(),
-                                            self._has_caps)
-            self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
-                                   capacity=self._has_caps)
-            if found == -1:
-                raise ValidationError("reservation_id", f"reservation {reservation_id!r} is committed; "
-                                                        "its units have left the stock")
-            if found == 0:
-                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
-            if left == 0:
-                if node >= 0:  # drop the tombstones: nothing is held any more
-                    self._ops.release(reservation_id, sorted(records), -1, self._now_ms(), self._has_caps)
-                return None
-            return self.reservation(reservation_id)
-
-    def commit(self, reservation_id: str) -> Reservation:
-        """The held units leave on-hand stock (current version) and reserved; the hold no longer
-        expires. Idempotent."""
-        with unavailable(f"commit {reservation_id!r}"):
-            for _ in range(5):
-                records = self._live_records(reservation_id)
-                if all(r["c"] == 1 for r in records.values()):
-                    return self._reservation_of(reservation_id, records)
-                skus = {s: sorted({a[0] for a in r["a"]}) for s, r in records.items()}
-                keep_until = self._now_ms() + int(self.committed_ttl_s * 1000)
-                status, found = self._ops.commit(reservation_id, skus, self._seen, self._now_ms(),
-                                                 keep_until, self._has_caps)
-                self._cache.invalidate([sku for v in skus.values() for sku in v])
-                if status == "OK":
-                    if found == 0:
-                        break
-                    return self.reservation(reservation_id)
-        raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
-
-    def reservation(self, reservation_id: str) -> Reservation:
-        """A live (held or committed) reservation; NotFoundError if unknown, released or expired."""
-        with unavailable(f"read reservation {reservation_id!r}"):
-            return self._reservation_of(reservation_id, self._live_records(reservation_id))
-
-    def reservation_for_order(self, order_id: str) -> Reservation | None:
-        try:
-            return self.reservation(self.reservation_id(order_id))
-        except NotFoundError:
-            return None
-
-    def sweep(self) -> int:
-        """Give back the units (and capacity) of every expired hold now. Returns how many holds
-        (stock shards and capacity records) were swept."""
-        with unavailable("sweep expired holds"):
-            swept = self._ops.sweep(self._now_ms())
-        if swept:
-            self._cache.invalidate()
-        return swept
-
     # ----------------------------------------------------------------- protocol: writes
     def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
                       safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
@@ -428,43 +275,3 @@ class RedisStore:
             return None
         used = np.zeros(self._n, dtype=np.int64) if used is None else used
         return np.where(self._limits < 0, UNLIMITED, (self._limits - used).clip(0))
-
-    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int]]:
-        """(node index, sku, quantity, position) per distinct (node, SKU), in first-seen order."""
-        merged: dict[tuple[int, str], list[int]] = {}
-        for k, a in enumerate(allocations):
-            qty = a.quantity
-            if isinstance(qty, bool) or not isinstance(qty, int | np.integer) or qty <= 0:
-                raise ValidationError(f"allocations[{k}].quantity",
-                                      f"must be a positive integer, got {a.quantity!r}")
-            if not a.sku:
-                raise ValidationError(f"allocations[{k}].sku", "must not be empty")
-            node = self._network.index_of(a.node_id, f"allocations[{k}].node_id")
-            entry = merged.setdefault((node, a.sku), [0, k])
-            entry[0] += int(a.quantity)
-        if not merged:
-            raise ValidationError("allocations", "must not be empty")
-        return [(node, sku, qty, k) for (node, sku), (qty, k) in merged.items()]
-
-    def _allocations(self, merged) -> tuple[Allocation, ...]:
-        ordered = sorted(merged, key=lambda m: m[3])
-        return tuple(Allocation(self._network.nodes[node].node_id, sku, qty) for node, sku, qty, _ in ordered)
-
-    def _live_records(self, reservation_id: str) -> dict[int, dict]:
-        """Hold records by shard, without those already expired (not yet swept)."""
-        now_ms = self._now_ms()
-        records = {s: r for s, r in self._ops.records(reservation_id).items()
-                   if r["c"] == 1 or r["e"] > now_ms}
-        if not any(r["a"] for r in records.values()):
-            raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
-        return records
-
-    def _reservation_of(self, reservation_id: str, records: dict[int, dict]) -> Reservation:
-        merged = [(a[1], a[0], int(a[2]), int(a[3])) for r in records.values() for a in r["a"]]
-        committed = all(r["c"] == 1 for r in records.values())
-        some = next(iter(records.values()))
-        expires = None if committed else datetime.fromtimestamp(
-            max(r["e"] for r in records.values()) / 1000, UTC)
-        return Reservation(reservation_id, some["o"], self._allocations(merged),
-                           min(int(r["v"]) for r in records.values()), expires, committed)
-

@@ -199,3 +199,56 @@ def test_reserve_many_is_per_order_all_or_nothing_and_idempotent(stores):
     assert type(out[2]).__name__ == "NotFoundError" and type(out[3]).__name__ == "ValidationError"
     assert out[4].allocations == out[0].allocations
     assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 1
+
+
+def test_extend_undoes_its_shards_when_a_later_one_fails(stores, monkeypatch):
+    store = stores()
+    store.load_snapshot(*_rows(lambda i, j: 3))
+    first, second = _two_shard_skus(store)
+    res = store.reserve("O1", [Allocation("N1", first, 1)])
+    with pytest.raises(ReservationConflict, match=second):  # the live shard is extended, then undone
+        store.extend(res.reservation_id, [Allocation("N1", first, 1), Allocation("N1", second, 4)])
+    assert _reserved(store, first)[1] == 1 and _reserved(store, second) == [0] * 5
+    assert set(store._ops.records("res-O1")) == {store.keys.shard_of(first)}
+    if not store.cluster:
+        return  # standalone Redis extends in one atomic script call
+    real_run = store._ops.run
+
+    def lose_the_second_shard(name, keys, args, client=None):
+        if name == "EXTEND" and store.keys.tag(store.keys.shard_of(second)) in keys[0]:
+            raise redis.exceptions.ConnectionError("connection lost")
+        return real_run(name, keys, args, client)
+
+    monkeypatch.setattr(store._ops, "run", lose_the_second_shard)
+    with pytest.raises(StoreUnavailable):
+        store.extend(res.reservation_id, [Allocation("N1", first, 1), Allocation("N1", second, 1)])
+    monkeypatch.setattr(store._ops, "run", real_run)
+    assert _reserved(store, first)[1] == 1 and _reserved(store, second) == [0] * 5
+    assert store.reservation(res.reservation_id).allocations == (Allocation("N1", first, 1),)
+
+
+def test_extend_and_reject_scripts_are_idempotent(stores, monkeypatch):
+    """redis-py may send a script again after a lost reply: it must not apply twice."""
+    store = stores()
+    store.load_snapshot(*_rows(lambda i, j: 3))
+    first, second = _two_shard_skus(store)
+    real_run = store._ops.run
+
+    def twice(name, keys, args, client=None):
+        real_run(name, keys, args, client)
+        return real_run(name, keys, args, client)
+
+    res = store.reserve("O1", [Allocation("N1", first, 1), Allocation("N0", first, 1)])
+    monkeypatch.setattr(store._ops, "run", twice)
+    more = store.extend(res.reservation_id, [Allocation("N1", first, 1), Allocation("N2", second, 1),
+                                             Allocation("N0", second, 1)])
+    assert more.allocations == (Allocation("N1", first, 2), Allocation("N0", first, 1),
+                                Allocation("N2", second, 1), Allocation("N0", second, 1))
+    assert _reserved(store, first) == [1, 2, 0, 0, 0] and _reserved(store, second) == [1, 0, 1, 0, 0]
+    assert store.capacity_left()[0] == 4  # N0 (cap 5) counts one shipment, not two or three
+    left = store.reject(res.reservation_id, "N1")
+    assert left.rejected_nodes == ("N1",)
+    assert _reserved(store, first) == [1, 0, 0, 0, 0]
+    left = store.reject(res.reservation_id, "N0")
+    assert left.rejected_nodes == ("N1", "N0") and left.allocations == (Allocation("N2", second, 1),)
+    assert store.capacity_left()[0] == 5

@@ -1,0 +1,296 @@
+"""The reservation half of RedisStore (holds, releases, rejects, extensions, commits), mixed into
+it: see redis_store.py for the key layout and how holds behave on standalone Redis and on a
+Cluster, and redis_ops.py / redis_lua*.py for the round trips and scripts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from ..domain import NotFoundError, ValidationError
+from .base import Allocation, Reservation, ReservationConflict
+from .redis_ops import unavailable
+
+__all__ = ["RedisHolds"]
+
+
+class RedisHolds:
+    """Reservations of RedisStore. Uses the store's `_ops`, `_cache`, `_network`, `_limits`,
+    `_has_caps`, `_seen`, `hold_ttl_s`, `committed_ttl_s`, `cluster` and its clock helpers."""
+
+    @staticmethod
+    def reservation_id(order_id: str) -> str:
+        """Deterministic, so a retried request finds the hold of its first attempt."""
+        return f"res-{order_id}"
+
+    def reserve(self, order_id: str, allocations: Sequence[Allocation],
+                ttl_s: float | None = None) -> Reservation:
+        """Hold every allocation and one shipment of capacity per capped node, or nothing
+        (ReservationConflict). Idempotent per order_id."""
+        request = self._reserve_request(order_id, allocations, ttl_s)
+        with unavailable(f"reserve order {order_id!r}"):
+            self._check_layout()
+            outcome = self._ops.reserve(*request)
+            self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
+            if outcome[0] == "EXISTS":
+                return self.reservation(request[0])
+        return self._reserved_or_raise(request, outcome)
+
+    def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
+                     ttl_s: float | None = None) -> list[Reservation | Exception]:
+        """Reserve several orders, each all or nothing and idempotent as in `reserve`, and return
+        per order its Reservation or the exception `reserve` would raise. On standalone Redis the
+        orders go out in one pipelined round trip (batch allocation, replays); a Cluster reserves
+        them one by one."""
+        if self.cluster:
+            results: list[Reservation | Exception] = []
+            for order_id, allocations in orders:
+                try:
+                    results.append(self.reserve(order_id, allocations, ttl_s))
+                except (ReservationConflict, NotFoundError, ValidationError) as exc:
+                    results.append(exc)
+            return results
+        requests: list = []
+        for order_id, allocations in orders:
+            try:
+                requests.append(self._reserve_request(order_id, allocations, ttl_s))
+            except (NotFoundError, ValidationError) as exc:
+                requests.append(exc)
+        todo = [r for r in requests if not isinstance(r, Exception)]
+        with unavailable(f"reserve {len(todo)} orders"):
+            self._check_layout()
+            outcomes = iter(self._ops.reserve_pipelined(todo) if todo else [])
+            self._cache.invalidate(list({m[1] for r in todo for m in r[2]}), capacity=self._has_caps)
+        results = []
+        for (order_id, allocations), request in zip(orders, requests, strict=True):
+            if isinstance(request, Exception):
+                results.append(request)
+                continue
+            outcome = next(outcomes)
+            try:
+                if outcome[0] in ("EXISTS", "STALE"):
+                    results.append(self.reserve(order_id, allocations, ttl_s))
+                else:
+                    results.append(self._reserved_or_raise(request, outcome))
+            except (ReservationConflict, NotFoundError, ValidationError) as exc:
+                results.append(exc)
+        return results
+
+    def _reserve_request(self, order_id: str, allocations: Sequence[Allocation],
+                         ttl_s: float | None) -> tuple:
+        """The arguments of Ops.reserve: (rid, order_id, merged, now_ms, expires_ms, seen, capped
+        nodes with limits, day, oldest day kept)."""
+        if not order_id:
+            raise ValidationError("order_id", "must not be empty")
+        ttl = self.hold_ttl_s if ttl_s is None else ttl_s
+        if ttl <= 0:
+            raise ValidationError("ttl_s", f"must be > 0, got {ttl}")
+        merged = self._merge(allocations)
+        now = self._clock()
+        now_ms = int(now.timestamp() * 1000)
+        cap_nodes = sorted({node for node, _, _, _ in merged if self._limits[node] >= 0})
+        return (self.reservation_id(order_id), order_id, merged, now_ms, now_ms + int(ttl * 1000), self._seen,
+                [(i, int(self._limits[i])) for i in cap_nodes], self._day(now),
+                (now - timedelta(days=1)).date().isoformat())
+
+    def _reserved_or_raise(self, request: tuple, outcome: tuple) -> Reservation:
+        rid, order_id, merged, _, expires_ms = request[:5]
+        self._raise_for(merged, outcome)
+        return Reservation(rid, order_id, self._allocations(merged), outcome[1],
+                           datetime.fromtimestamp(expires_ms / 1000, UTC), False)
+
+    def _raise_for(self, merged, outcome: tuple) -> None:
+        """Raise what a failed RESERVE / EXTEND outcome means for the allocations `merged`."""
+        status = outcome[0]
+        if status == "SHORT":
+            _, sku, node, atp = outcome
+            qty = next(q for i, s, q, _ in merged if i == node and s == sku)
+            raise ReservationConflict(f"node {self._network.nodes[node].node_id!r} SKU {sku!r}: "
+                                      f"wants {qty}, ATP is {atp}")
+        if status == "NOSKU":
+            k = next(k for _, s, _, k in merged if s == outcome[1])
+            raise NotFoundError(f"allocations[{k}].sku", f"unknown SKU {outcome[1]!r}")
+        if status == "CAPACITY":
+            node_id = self._network.nodes[outcome[1]].node_id
+            raise ReservationConflict(f"node {node_id!r} has no shipment capacity left today "
+                                      f"(limit {outcome[2]})")
+
+    def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
+        """Give back all held units, or those at `node_id` (and that node's shipment of capacity).
+        Returns what is still held, None when nothing is. NotFoundError if unknown or expired;
+        ValidationError once committed."""
+        node = -1 if node_id is None else self._network.index_of(node_id, "node_id")
+        with unavailable(f"release {reservation_id!r}"):
+            records = self._live_records(reservation_id)
+            self._refuse_committed(reservation_id, records)
+            if node >= 0 and not any(a[1] == node for r in records.values() for a in r["a"]):
+                raise NotFoundError("node_id", f"reservation {reservation_id!r} holds nothing at {node_id!r}")
+            found, left = self._ops.release(reservation_id, sorted(records), node, self._now_ms(),
+                                            self._has_caps)
+            self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
+                                   capacity=self._has_caps)
+            if found == -1:
+                raise ValidationError("reservation_id", f"reservation {reservation_id!r} is committed; "
+                                                        "its units have left the stock")
+            if found == 0:
+                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+            if left == 0:
+                if node >= 0:  # drop the tombstones: nothing is held any more
+                    self._ops.release(reservation_id, sorted(records), -1, self._now_ms(), self._has_caps)
+                return None
+            return self.reservation(reservation_id)
+
+    def reject(self, reservation_id: str, node_id: str) -> Reservation:
+        """`node_id` refused its shipment: give back what the reservation holds there (units and
+        that node's shipment of capacity) and note the node in `rejected_nodes`. The reservation
+        stays live until its expiry even with nothing left, so the order can be re-routed into it
+        with `extend`. NotFoundError if unknown / expired or nothing is held at the node;
+        ValidationError once committed."""
+        node = self._network.index_of(node_id, "node_id")
+        with unavailable(f"reject {node_id!r} in {reservation_id!r}"):
+            records = self._live_records(reservation_id)
+            self._refuse_committed(reservation_id, records)
+            if not any(a[1] == node for r in records.values() for a in r["a"]):
+                raise NotFoundError("node_id", f"reservation {reservation_id!r} holds nothing at {node_id!r}")
+            found, _ = self._ops.release(reservation_id, sorted(records), node, self._now_ms(),
+                                         self._has_caps, reject=True)
+            self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
+                                   capacity=self._has_caps)
+            if found == -1:
+                self._refuse_committed(reservation_id, {})
+            if found == 0:
+                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+            return self.reservation(reservation_id)
+
+    def extend(self, reservation_id: str, allocations: Sequence[Allocation]) -> Reservation:
+        """Hold more units under a live, uncommitted reservation: all or nothing (ReservationConflict
+        when they do not fit, nothing held then), with one shipment of capacity for each capped node
+        the reservation does not ship from yet. Units at a (node, SKU) it already holds add up; the
+        expiry stays. NotFoundError if unknown or expired; ValidationError once committed."""
+        merged = self._merge(allocations)
+        with unavailable(f"extend {reservation_id!r}"):
+            self._check_layout()
+            records = self._live_records(reservation_id)
+            self._refuse_committed(reservation_id, records)
+            live = {s: r for s, r in records.items() if r["c"] == 0}
+            base = 1 + max((int(a[3]) for r in records.values() for a in r["a"]), default=-1)
+            placed = [(node, sku, qty, base + k) for node, sku, qty, k in merged]
+            some = next(iter(live.values()))
+            shards = sorted(set(records) | {self.keys.shard_of(m[1]) for m in merged})
+            template = {"o": some["o"], "e": max(r["e"] for r in live.values()), "t": some.get("t", 0),
+                        "s": shards, "r": self._rejected(records)}
+            now = self._clock()
+            nodes = sorted({m[0] for m in merged})
+            cap_nodes = [(i, int(self._limits[i])) for i in nodes if self._limits[i] >= 0]
+            outcome = self._ops.extend(reservation_id, placed, sorted(live), template, uuid.uuid4().hex,
+                                       self._seen, int(now.timestamp() * 1000), cap_nodes, self._day(now),
+                                       (now - timedelta(days=1)).date().isoformat())
+            self._cache.invalidate([m[1] for m in merged], capacity=bool(cap_nodes))
+            if outcome[0] == "GONE":
+                raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r} "
+                                                      "(released or expired)")
+            if outcome[0] == "COMMITTED":
+                self._refuse_committed(reservation_id, {})
+            self._raise_for(merged, outcome)
+            return self.reservation(reservation_id)
+
+    def commit(self, reservation_id: str) -> Reservation:
+        """The held units leave on-hand stock (current version) and reserved; the hold no longer
+        expires. Idempotent."""
+        with unavailable(f"commit {reservation_id!r}"):
+            for _ in range(5):
+                records = self._live_records(reservation_id)
+                if all(r["c"] == 1 for r in records.values()):
+                    return self._reservation_of(reservation_id, records)
+                skus = {s: sorted({a[0] for a in r["a"]}) for s, r in records.items()}
+                keep_until = self._now_ms() + int(self.committed_ttl_s * 1000)
+                status, found = self._ops.commit(reservation_id, skus, self._seen, self._now_ms(),
+                                                 keep_until, self._has_caps)
+                self._cache.invalidate([sku for v in skus.values() for sku in v])
+                if status == "OK":
+                    if found == 0:
+                        break
+                    return self.reservation(reservation_id)
+        raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A live (held or committed) reservation; NotFoundError if unknown, released or expired."""
+        with unavailable(f"read reservation {reservation_id!r}"):
+            return self._reservation_of(reservation_id, self._live_records(reservation_id))
+
+    def reservation_for_order(self, order_id: str) -> Reservation | None:
+        try:
+            return self.reservation(self.reservation_id(order_id))
+        except NotFoundError:
+            return None
+
+    def sweep(self) -> int:
+        """Give back the units (and capacity) of every expired hold now. Returns how many holds
+        (stock shards and capacity records) were swept."""
+        with unavailable("sweep expired holds"):
+            swept = self._ops.sweep(self._now_ms())
+        if swept:
+            self._cache.invalidate()
+        return swept
+
+
+    # ----------------------------------------------------------------- helpers
+    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int]]:
+        """(node index, sku, quantity, position) per distinct (node, SKU), in first-seen order."""
+        merged: dict[tuple[int, str], list[int]] = {}
+        for k, a in enumerate(allocations):
+            qty = a.quantity
+            if isinstance(qty, bool) or not isinstance(qty, int | np.integer) or qty <= 0:
+                raise ValidationError(f"allocations[{k}].quantity",
+                                      f"must be a positive integer, got {a.quantity!r}")
+            if not a.sku:
+                raise ValidationError(f"allocations[{k}].sku", "must not be empty")
+            node = self._network.index_of(a.node_id, f"allocations[{k}].node_id")
+            entry = merged.setdefault((node, a.sku), [0, k])
+            entry[0] += int(a.quantity)
+        if not merged:
+            raise ValidationError("allocations", "must not be empty")
+        return [(node, sku, qty, k) for (node, sku), (qty, k) in merged.items()]
+
+    def _allocations(self, merged) -> tuple[Allocation, ...]:
+        ordered = sorted(merged, key=lambda m: m[3])
+        return tuple(Allocation(self._network.nodes[node].node_id, sku, qty) for node, sku, qty, _ in ordered)
+
+    def _live_records(self, reservation_id: str) -> dict[int, dict]:
+        """Hold records by shard, without those already expired (not yet swept)."""
+        now_ms = self._now_ms()
+        records = {s: r for s, r in self._ops.records(reservation_id).items()
+                   if r["c"] == 1 or r["e"] > now_ms}
+        # live while it holds something or a node rejected it (emptied by rejects: still re-routable);
+        # an empty record without rejects is a tombstone of release(node)
+        if not any(r["a"] or r["r"] for r in records.values()):
+            raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+        return records
+
+    @staticmethod
+    def _refuse_committed(reservation_id: str, records: dict[int, dict]) -> None:
+        """ValidationError when every record is committed (always, given no records)."""
+        if all(r["c"] == 1 for r in records.values()):
+            raise ValidationError("reservation_id", f"reservation {reservation_id!r} is committed: "
+                                                    "its shipments were released to the nodes")
+
+    @staticmethod
+    def _rejected(records: dict[int, dict]) -> list[int]:
+        """Rejected node indices in order. Every record notes each reject; on a Cluster a reject
+        cut short may have reached only some, so the longest list leads and the rest follow."""
+        lists = sorted((r["r"] for r in records.values()), key=len, reverse=True)
+        return list(dict.fromkeys(int(x) for nodes in lists for x in nodes))
+
+    def _reservation_of(self, reservation_id: str, records: dict[int, dict]) -> Reservation:
+        merged = [(a[1], a[0], int(a[2]), int(a[3])) for r in records.values() for a in r["a"]]
+        committed = all(r["c"] == 1 for r in records.values())
+        some = next(iter(records.values()))
+        expires = None if committed else datetime.fromtimestamp(
+            max(r["e"] for r in records.values()) / 1000, UTC)
+        rejected = tuple(self._network.nodes[i].node_id for i in self._rejected(records))
+        return Reservation(reservation_id, some["o"], self._allocations(merged),
+                           min(int(r["v"]) for r in records.values()), expires, committed, rejected)
+

@@ -18,12 +18,15 @@ from .domain import (
     NotFoundError,
     Order,
     Plan,
+    PlanStatus,
     PolicyProfile,
+    PreconditionError,
     RateCard,
     validate_order,
 )
-from .inventory.base import Allocation, Reservation, SnapshotStore
+from .inventory.base import Allocation, Reservation, ReservationConflict, SnapshotStore
 from .optimize import route as optimize_route
+from .rejects import remaining_order
 
 
 def utc_now() -> datetime:
@@ -65,22 +68,54 @@ class Engine:
         self.validate(order)
         policy = self.policy_for(order)
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
+        if not reserve:
+            return self._route_and_hold(order, policy, budget, started, None)
+        existing = self.store.reservation_for_order(order.order_id)
+        if existing is not None:
+            skus = list(dict.fromkeys(line.sku for line in order.lines))
+            return self._plan_of_reservation(order, existing, skus, policy, budget)
+        return self._route_and_hold(order, policy, budget, started,
+                                    lambda allocations: self.store.reserve(order.order_id, allocations))
+
+    def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None) -> Plan:
+        """A node refused its shipment of a reserved order: give its units back, remember the node,
+        and re-route what it was to ship (every node that rejected excluded) into the same
+        reservation. Returns the plan of the re-routed units; shipments held elsewhere stand.
+        PreconditionError once the order has been rejected `limits.max_rejects` times."""
+        started = time.perf_counter()
+        self.validate(order)
+        self.network.index_of(node_id, "node_id")
+        policy = self.policy_for(order)
+        budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
+        held = self.store.reservation_for_order(order.order_id)
+        if held is None:
+            raise NotFoundError("reservation_id", f"order {order.order_id!r} holds no reservation")
+        if len(held.rejected_nodes) >= self.limits.max_rejects:
+            raise PreconditionError("node_id", f"order {order.order_id!r} was already rejected by "
+                                    f"{len(held.rejected_nodes)} nodes (limit {self.limits.max_rejects}); "
+                                    "route it by hand")
+        held = self.store.reject(held.reservation_id, node_id)
+        rest = remaining_order(order, held, policy.max_shipments)
+        if rest is None:
+            return Plan(order.order_id, PlanStatus.OPTIMAL, snapshot_version=self.store.version,
+                        reservation_id=held.reservation_id)
+        return self._route_and_hold(rest, policy, budget, started,
+                                    lambda allocations: self.store.extend(held.reservation_id, allocations))
+
+    def _route_and_hold(self, order: Order, policy: PolicyProfile, budget_ms: float, started: float,
+                        hold: Callable[[list[Allocation]], Reservation] | None) -> Plan:
+        """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
+        read (ReservationConflict), re-plan on fresh stock, up to three attempts in all."""
         skus = list(dict.fromkeys(line.sku for line in order.lines))
-        if reserve:
-            existing = self.store.reservation_for_order(order.order_id)
-            if existing is not None:
-                return self._plan_of_reservation(order, existing, skus, policy, budget)
-        attempts = 3 if reserve else 1
+        attempts = 1 if hold is None else 3
         for attempt in range(attempts):
             stock = self.store.read(skus)
-            remaining = max(1.0, budget - (time.perf_counter() - started) * 1000)
+            remaining = max(1.0, budget_ms - (time.perf_counter() - started) * 1000)
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
-            if not reserve or not plan.status.has_plan or not plan.shipments:
+            if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
-            from .inventory.base import ReservationConflict
-
             try:
-                reservation = self.store.reserve(order.order_id, plan_allocations(plan))
+                reservation = hold(plan_allocations(plan))
             except ReservationConflict:
                 if attempt == attempts - 1:
                     raise

@@ -1,6 +1,6 @@
 """Pure domain types with validation at construction. No grpc, redis or ortools imports here."""
 
-from .errors import ConfigError, DomainError, NotFoundError, ValidationError
+from .errors import ConfigError, DomainError, NotFoundError, PreconditionError, ValidationError
 from .network import Network, Node, NodeKind
 from .order import Destination, Line, Order, OrderOptions, PenaltyOverride
 from .plan import (
@@ -21,6 +21,7 @@ __all__ = [
     "Alternative", "BackorderedLine", "CarrierService", "ConfigError", "CostBreakdown", "Destination",
     "DomainError", "Explanation", "Limits", "Line", "Mode", "Network", "Node", "NodeKind", "NotFoundError",
     "Order", "OrderOptions", "Penalties", "PenaltyOverride", "Plan", "PlanStatus", "PolicyProfile",
+    "PreconditionError",
     "RateBand", "RateCard", "Shipment", "ShipmentLine", "ValidationError", "Weights", "us_network_rate_card",
     "validate_order",
 ]

@@ -21,6 +21,11 @@ class NotFoundError(DomainError):
     request (INVALID_ARGUMENT); only lookups of a stored object by id map to NOT_FOUND."""
 
 
+class PreconditionError(DomainError):
+    """The request is well formed but the state forbids it (maps to FAILED_PRECONDITION), e.g. an
+    order already rejected by as many nodes as allowed."""
+
+
 class ConfigError(DomainError):
     """A configuration or data file is invalid (raised at start-up, never per request)."""
 

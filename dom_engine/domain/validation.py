@@ -22,6 +22,7 @@ class Limits:
     max_id_length: int = 128
     max_promise_days: int = 365
     time_budget_ms: float = 50.0
+    max_rejects: int = 3            # nodes that may refuse one order's shipments before it needs a human
 
 
 def validate_order(

@@ -40,6 +40,7 @@ class Reservation:
     version: int
     expires_at: datetime | None = None
     committed: bool = False
+    rejected_nodes: tuple[str, ...] = ()   # nodes that refused their shipment, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,19 @@ class SnapshotStore(Protocol):
     def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
         """Give held units back: all of them, or only those at `node_id` (a node rejected its
         shipment). Returns what is still held, None when nothing is. NotFoundError if unknown."""
+        ...
+
+    def reject(self, reservation_id: str, node_id: str) -> Reservation:
+        """A node refused its shipment: give back what the reservation holds there and record the
+        node in `rejected_nodes`. The reservation stays live (even with nothing left) so the rest of
+        the order can be re-routed into it with `extend`. NotFoundError if the reservation is
+        unknown or holds nothing at the node; ValidationError if it is committed."""
+        ...
+
+    def extend(self, reservation_id: str, allocations: Sequence[Allocation]) -> Reservation:
+        """Hold more units under a live, uncommitted reservation (all or nothing, with a shipment of
+        capacity for each node it did not use yet; ReservationConflict if they do not fit). The
+        expiry stays as it was."""
         ...
 
     def commit(self, reservation_id: str) -> Reservation:

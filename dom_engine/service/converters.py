@@ -184,14 +184,25 @@ def order_to_proto(order: Order) -> routing_pb.Order:
 def route_call_from_proto(msg: routing_pb.RouteOrderRequest, *, now: datetime) -> RouteCall:
     """Parse and check a RouteOrderRequest; errors name request field paths ("order.lines[0].sku")."""
     request_id = _request_id(msg.request_id)
-    budget: float | None = None
-    if msg.HasField("time_budget_ms"):
-        budget = msg.time_budget_ms
-        if not (math.isfinite(budget) and 0 < budget <= MAX_TIME_BUDGET_MS):
-            raise ValidationError(
-                "time_budget_ms", f"must be within (0, {MAX_TIME_BUDGET_MS:g}] ms, got {budget!r}"
-            )
-    return RouteCall(_required_order(msg, now), msg.reserve, budget, request_id)
+    return RouteCall(_required_order(msg, now), msg.reserve, _time_budget(msg), request_id)
+
+
+def _time_budget(msg: routing_pb.RouteOrderRequest | routing_pb.RejectShipmentRequest) -> float | None:
+    if not msg.HasField("time_budget_ms"):
+        return None
+    budget = msg.time_budget_ms
+    if not (math.isfinite(budget) and 0 < budget <= MAX_TIME_BUDGET_MS):
+        raise ValidationError("time_budget_ms",
+                              f"must be within (0, {MAX_TIME_BUDGET_MS:g}] ms, got {budget!r}")
+    return budget
+
+
+def reject_call_from_proto(msg: routing_pb.RejectShipmentRequest, *, now: datetime) -> RouteCall:
+    """Parse a RejectShipmentRequest (the RouteCall's `reserve` is True: the order is reserved)."""
+    request_id = _request_id(msg.request_id)
+    if not msg.node_id:
+        raise ValidationError("node_id", "is required")
+    return RouteCall(_required_order(msg, now), True, _time_budget(msg), request_id)
 
 
 def validate_call_from_proto(msg: routing_pb.ValidateOrderRequest, *, now: datetime) -> tuple[Order, str]:
@@ -199,8 +210,8 @@ def validate_call_from_proto(msg: routing_pb.ValidateOrderRequest, *, now: datet
     return _required_order(msg, now), _request_id(msg.request_id)
 
 
-def _required_order(msg: routing_pb.RouteOrderRequest | routing_pb.ValidateOrderRequest,
-                    now: datetime) -> Order:
+def _required_order(msg: routing_pb.RouteOrderRequest | routing_pb.ValidateOrderRequest
+                    | routing_pb.RejectShipmentRequest, now: datetime) -> Order:
     if not msg.HasField("order"):
         raise ValidationError("order", "is required")
     with under_field("order"):

@@ -2,7 +2,7 @@
 
     ValidationError, NotFoundError (and any other DomainError) -> INVALID_ARGUMENT
     NotFoundError of a reservation_id looked up by id          -> NOT_FOUND
-    ConfigError                                                -> FAILED_PRECONDITION
+    ConfigError, PreconditionError                             -> FAILED_PRECONDITION
     ReservationConflict                                        -> ABORTED (the client may retry)
     StoreUnavailable                                           -> UNAVAILABLE (retry later)
     anything else                                              -> INTERNAL, traceback logged
@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from dom_engine.domain import ConfigError, DomainError, NotFoundError
+from dom_engine.domain import ConfigError, DomainError, NotFoundError, PreconditionError
 from dom_engine.inventory.base import ReservationConflict, StoreUnavailable
 
 log = logging.getLogger("dom_engine.service")
@@ -32,7 +32,7 @@ ERROR_FIELD_KEY = "dom-error-field"
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
     """(status code, details, field path or None) for an exception raised while serving a call."""
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, (ConfigError, PreconditionError)):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc), exc.field
     if isinstance(exc, NotFoundError) and exc.field == "reservation_id":
         return grpc.StatusCode.NOT_FOUND, str(exc), exc.field

@@ -12,7 +12,13 @@ from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import NotFoundError, ValidationError
 
-from .converters import plan_to_proto, route_call_from_proto, under_field, validate_call_from_proto
+from .converters import (
+    plan_to_proto,
+    reject_call_from_proto,
+    route_call_from_proto,
+    under_field,
+    validate_call_from_proto,
+)
 
 if TYPE_CHECKING:
     from dom_engine.engine import Engine
@@ -48,6 +54,19 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
             plan = self.engine.route(call.order, reserve=call.reserve, time_budget_ms=budget)
         log.debug("RouteOrder request_id=%s order_id=%s status=%s", call.request_id, plan.order_id,
                   plan.status.name)
+        return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
+
+    def RejectShipment(  # noqa: N802 (gRPC method name)
+        self, request: routing_pb.RejectShipmentRequest, context: grpc.ServicerContext
+    ) -> routing_pb.RouteOrderResponse:
+        call = reject_call_from_proto(request, now=self.engine.clock())
+        requested = self.engine.limits.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
+        with under_field("order"):
+            self.engine.validate(call.order)
+        log.info("RejectShipment order_id=%s node_id=%s reason=%r", call.order.order_id, request.node_id,
+                 request.reason[:200])
+        plan = self.engine.reject(call.order, request.node_id,
+                                  time_budget_ms=fit_budget(requested, context.time_remaining()))
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)

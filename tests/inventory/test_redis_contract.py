@@ -258,22 +258,8 @@ def test_deltas_apply_once_per_event_id(make_store):
 
 
 # ----------------------------------------------------------------- reject and extend
-@pytest.fixture
-def make_rx_store(make_store):
-    """make_store, skipping a store without reject / extend yet (MemoryStore gains them in a
-    separate change; drop this fixture once it has landed)."""
-
-    def make(*args, **kwargs):
-        store = make_store(*args, **kwargs)
-        if not (hasattr(store, "reject") and hasattr(store, "extend")):
-            pytest.skip(f"{type(store).__name__} has no reject / extend yet")
-        return store
-
-    return make
-
-
-def test_reject_gives_back_units_and_capacity_and_records_the_node(make_rx_store):
-    store = make_rx_store(Clock())
+def test_reject_gives_back_units_and_capacity_and_records_the_node(make_store):
+    store = make_store(Clock())
     res = store.reserve("O1", [Allocation("A", "X", 3), Allocation("B", "X", 1), Allocation("B", "Y", 2),
                                Allocation("A", "Z", 2)])
     assert res.rejected_nodes == () and store.capacity_left()[1] == 0
@@ -287,9 +273,9 @@ def test_reject_gives_back_units_and_capacity_and_records_the_node(make_rx_store
     store.reserve("O2", [Allocation("B", "X", 4)])  # B's stock and shipment are free for others
 
 
-def test_reject_errors(make_rx_store):
+def test_reject_errors(make_store):
     clock = Clock()
-    store = make_rx_store(clock, ttl=10)
+    store = make_store(clock, ttl=10)
     res = store.reserve("O1", [Allocation("A", "X", 1), Allocation("C", "W", 1)])
     for rid, node_id, field in ((res.reservation_id, "B", "node_id"), ("res-never", "A", "reservation_id"),
                                 (res.reservation_id, "Q", "node_id")):
@@ -318,8 +304,8 @@ def test_reject_errors(make_rx_store):
     assert atp(store, "X") == [7, 4, 0] and atp(store, "W") == [0, 0, 3]
 
 
-def test_a_reservation_emptied_by_rejects_stays_live_and_can_be_extended(make_rx_store):
-    store = make_rx_store(Clock())
+def test_a_reservation_emptied_by_rejects_stays_live_and_can_be_extended(make_store):
+    store = make_store(Clock())
     res = store.reserve("O1", [Allocation("A", "X", 2), Allocation("B", "Y", 1), Allocation("C", "W", 1)])
     assert store.reject(res.reservation_id, "B").rejected_nodes == ("B",)
     assert store.reject(res.reservation_id, "A").rejected_nodes == ("B", "A")
@@ -340,9 +326,9 @@ def test_a_reservation_emptied_by_rejects_stays_live_and_can_be_extended(make_rx
     assert store.reservation_for_order("O1") is None and atp(store, "Y") == [0, 2, 4]
 
 
-def test_extend_merges_and_takes_capacity_only_for_new_nodes(make_rx_store):
+def test_extend_merges_and_takes_capacity_only_for_new_nodes(make_store):
     clock = Clock()
-    store = make_rx_store(clock)
+    store = make_store(clock)
     res = store.reserve("O1", [Allocation("A", "X", 2), Allocation("B", "Y", 1)])
     clock.now += timedelta(seconds=30)
     # B is capped at one shipment a day, which O1 holds already: more units there cost none
@@ -365,8 +351,8 @@ def test_extend_merges_and_takes_capacity_only_for_new_nodes(make_rx_store):
     assert store.capacity_left()[1] == 0
 
 
-def test_extend_is_all_or_nothing(make_rx_store):
-    store = make_rx_store(Clock())
+def test_extend_is_all_or_nothing(make_store):
+    store = make_store(Clock())
     res = store.reserve("O1", [Allocation("A", "X", 2)])
     # X (a shard the hold uses) fits, W (another shard) does not: nothing is held
     for wanted in ([Allocation("A", "X", 1), Allocation("C", "W", 4)],
@@ -385,9 +371,9 @@ def test_extend_is_all_or_nothing(make_rx_store):
     assert store.reservation(res.reservation_id).allocations == (Allocation("A", "X", 2),)
 
 
-def test_extend_needs_a_live_reservation(make_rx_store):
+def test_extend_needs_a_live_reservation(make_store):
     clock = Clock()
-    store = make_rx_store(clock, ttl=10)
+    store = make_store(clock, ttl=10)
     with pytest.raises(NotFoundError) as err:
         store.extend("res-never", [Allocation("A", "X", 1)])
     assert err.value.field == "reservation_id"
@@ -406,9 +392,9 @@ def test_extend_needs_a_live_reservation(make_rx_store):
     assert more.expires_at == res.expires_at
 
 
-def test_commit_after_extend_commits_everything(make_rx_store):
+def test_commit_after_extend_commits_everything(make_store):
     clock = Clock()
-    store = make_rx_store(clock, ttl=10)
+    store = make_store(clock, ttl=10)
     res = store.reserve("O1", [Allocation("A", "X", 2), Allocation("B", "X", 1)])
     store.reject(res.reservation_id, "B")
     store.extend(res.reservation_id, [Allocation("C", "W", 2), Allocation("A", "X", 1),

@@ -10,6 +10,7 @@ import pytest
 
 from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
+from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.service.errors import ERROR_FIELD_KEY
 from dom_engine.service.server import build_server
@@ -104,3 +105,30 @@ def test_unknown_reservation_is_not_found_with_the_field(live):
         inventory.CommitReservation(inventory_pb.ReservationRequest(reservation_id="res-nope"), timeout=10)
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
     assert dict(err.value.trailing_metadata())[ERROR_FIELD_KEY] == "reservation_id"
+
+
+def test_reject_shipment_reroutes_and_then_needs_a_human(live, valid_request):
+    """SKU-A ships from EAST (nearest to New York); EAST rejects: WEST takes it. Rejecting a node
+    that no longer holds anything for the order is INVALID_ARGUMENT naming node_id."""
+    engine, routing, _ = live
+    request = valid_request("rj-1", reserve=True)
+    first = routing.RouteOrder(request, timeout=10).plan
+    assert "EAST" in {s.node_id for s in first.shipments}
+    reject = routing_pb.RejectShipmentRequest(order=request.order, node_id="EAST", reason="damaged",
+                                              request_id="rj")
+    plan = routing.RejectShipment(reject, timeout=10).plan
+    assert plan.reservation_id == first.reservation_id
+    assert [s.node_id for s in plan.shipments] == ["WEST"]
+    assert engine.store.reservation_for_order("rj-1").rejected_nodes == ("EAST",)
+    with pytest.raises(grpc.RpcError) as err:
+        routing.RejectShipment(reject, timeout=10)   # EAST holds nothing any more
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(err.value.trailing_metadata())[ERROR_FIELD_KEY] == "node_id"
+
+
+def test_reject_shipment_of_an_unreserved_order_is_not_found(live, valid_request):
+    _, routing, _ = live
+    reject = routing_pb.RejectShipmentRequest(order=valid_request("none").order, node_id="EAST")
+    with pytest.raises(grpc.RpcError) as err:
+        routing.RejectShipment(reject, timeout=10)
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND

@@ -115,6 +115,20 @@ class RouteOrderRequest(_message.Message):
     request_id: str
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., reserve: _Optional[bool] = ..., time_budget_ms: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class RejectShipmentRequest(_message.Message):
+    __slots__ = ("order", "node_id", "reason", "time_budget_ms", "request_id")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIME_BUDGET_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    node_id: str
+    reason: str
+    time_budget_ms: float
+    request_id: str
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., node_id: _Optional[str] = ..., reason: _Optional[str] = ..., time_budget_ms: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
 class RouteOrderResponse(_message.Message):
     __slots__ = ("plan", "request_id")
     PLAN_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class RoutingServiceStub:
                 request_serializer=dom_dot_v1_dot_routing__pb2.ValidateOrderRequest.SerializeToString,
                 response_deserializer=dom_dot_v1_dot_routing__pb2.ValidateOrderResponse.FromString,
                 _registered_method=True)
+        self.RejectShipment = channel.unary_unary(
+                '/dom.v1.RoutingService/RejectShipment',
+                request_serializer=dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.SerializeToString,
+                response_deserializer=dom_dot_v1_dot_routing__pb2.RouteOrderResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -68,6 +73,17 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RejectShipment(self, request, context):
+        """A node refused its shipment of an order reserved with RouteOrder(reserve=true): its units are
+        given back, the node is remembered (never used again for this order), and what it was to ship is
+        re-routed into the same reservation. The plan covers the re-routed units only; shipments held
+        at other nodes stand. NOT_FOUND if the order holds no reservation; FAILED_PRECONDITION once the
+        order has been rejected by as many nodes as the server allows ([limits] max_rejects).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +96,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ValidateOrder,
                     request_deserializer=dom_dot_v1_dot_routing__pb2.ValidateOrderRequest.FromString,
                     response_serializer=dom_dot_v1_dot_routing__pb2.ValidateOrderResponse.SerializeToString,
+            ),
+            'RejectShipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectShipment,
+                    request_deserializer=dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.FromString,
+                    response_serializer=dom_dot_v1_dot_routing__pb2.RouteOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +158,33 @@ class RoutingService:
             '/dom.v1.RoutingService/ValidateOrder',
             dom_dot_v1_dot_routing__pb2.ValidateOrderRequest.SerializeToString,
             dom_dot_v1_dot_routing__pb2.ValidateOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectShipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dom.v1.RoutingService/RejectShipment',
+            dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.SerializeToString,
+            dom_dot_v1_dot_routing__pb2.RouteOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

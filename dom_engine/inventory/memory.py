@@ -26,6 +26,7 @@ import numpy as np
 
 from ..domain import ConfigError, Network, NotFoundError, ValidationError
 from .base import Allocation, Progress, Reservation, ReservationConflict, StockDelta, StockView
+from .rows import check_rows
 
 DEFAULT_HOLD_TTL_S = 900.0
 # Event ids remembered for delta deduplication (oldest forgotten first).
@@ -110,41 +111,13 @@ class MemoryStore:
     ) -> MemoryStore:
         """Build from parallel columns, one entry per (node, SKU) row. `where(i)` names row i in
         errors (unknown node, duplicate row, negative quantity)."""
-        node_ids = np.asarray(node_ids, dtype=object)
-        sku_col = np.asarray(skus, dtype=object)
-        qty = np.asarray(on_hand, dtype=np.int64)
-        saf = np.zeros_like(qty) if safety is None else np.asarray(safety, dtype=np.int64)
-        index = {node_id: i for i, node_id in enumerate(network.node_ids)}
-        rows = np.fromiter((index.get(x, -1) for x in node_ids), dtype=np.int64, count=len(node_ids))
-        bad = np.flatnonzero(rows < 0)
-        if bad.size:
-            i = int(bad[0])
-            raise ConfigError(f"{where(i)}.node_id", f"unknown node {node_ids[i]!r} (not in the network)")
-        for name, values in (("on_hand", qty), ("safety_stock", saf)):
-            neg = np.flatnonzero(values < 0)
-            if neg.size:
-                i = int(neg[0])
-                raise ConfigError(f"{where(i)}.{name}", f"must be >= 0, got {int(values[i])}")
-        empty = np.flatnonzero(np.array([not s for s in sku_col], dtype=bool)) if len(sku_col) else []
-        if len(empty):
-            raise ConfigError(f"{where(int(empty[0]))}.sku", "must not be empty")
-        sku_ids, cols = np.unique(sku_col.astype(str), return_inverse=True)
-        keys = rows * max(len(sku_ids), 1) + cols
-        order = np.argsort(keys, kind="stable")
-        dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
-        if dup.size:
-            first, again = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
-            raise ConfigError(
-                where(again),
-                f"duplicate row for node {node_ids[again]!r} and SKU {sku_col[again]!r} "
-                f"(first given at {where(first)})",
-            )
-        shape = (len(network), len(sku_ids))
+        checked = check_rows(network, node_ids, skus, on_hand, safety, where)
+        shape = (len(network), len(checked.skus))
         on_hand_m = np.zeros(shape, dtype=np.int64)
         safety_m = np.zeros(shape, dtype=np.int64)
-        on_hand_m[rows, cols] = qty
-        safety_m[rows, cols] = saf
-        return cls(network, [str(s) for s in sku_ids], on_hand_m, safety_m, **kwargs)
+        on_hand_m[checked.nodes, checked.codes] = checked.on_hand
+        safety_m[checked.nodes, checked.codes] = checked.safety
+        return cls(network, checked.skus, on_hand_m, safety_m, **kwargs)
 
     @classmethod
     def from_records(

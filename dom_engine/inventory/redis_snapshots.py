@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain import ConfigError, Network
+from ..domain import Network
 from .base import Progress, StoreUnavailable
+from .rows import check_rows
 
 
 @dataclass(frozen=True)
@@ -27,41 +28,12 @@ class Snapshot:
 def build_snapshot(network: Network, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
                    safety: np.ndarray | None) -> Snapshot:
     """Validate parallel row columns and scatter them into per-SKU blocks, vectorised."""
-    node_col = np.asarray(node_ids, dtype=object)
-    qty = np.asarray(on_hand, dtype=np.int64)
-    saf = np.zeros_like(qty) if safety is None else np.asarray(safety, dtype=np.int64)
-    m = len(node_col)
-    if not (len(skus) == m == len(qty) == len(saf)):
-        raise ConfigError("rows", f"node_ids, skus, on_hand and safety need one entry per row; got "
-                                  f"{m}, {len(skus)}, {len(qty)}, {len(saf)}")
-    index = {node_id: i for i, node_id in enumerate(network.node_ids)}
-    rows = np.fromiter((index.get(x, -1) for x in node_col), dtype=np.int64, count=m)
-    bad = np.flatnonzero(rows < 0)
-    if bad.size:
-        i = int(bad[0])
-        raise ConfigError(f"rows[{i}].node_id", f"unknown node {node_col[i]!r} (not in the network)")
-    for name, values in (("on_hand", qty), ("safety_stock", saf)):
-        neg = np.flatnonzero(values < 0)
-        if neg.size:
-            i = int(neg[0])
-            raise ConfigError(f"rows[{i}].{name}", f"must be >= 0, got {int(values[i])}")
-    codes_of: dict[str, int] = {}
-    cols = np.fromiter((codes_of.setdefault(str(s), len(codes_of)) for s in skus), dtype=np.int64, count=m)
-    if "" in codes_of:
-        i = int(np.flatnonzero(cols == codes_of[""])[0])
-        raise ConfigError(f"rows[{i}].sku", "must not be empty")
-    n = len(network)
-    keys = cols * n + rows
-    order = np.argsort(keys, kind="stable")
-    dup = np.flatnonzero(keys[order][1:] == keys[order][:-1])
-    if dup.size:
-        first, again = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
-        raise ConfigError(f"rows[{again}]", f"duplicate row for node {node_col[again]!r} and SKU "
-                                            f"{skus[again]!r} (first given at rows[{first}])")
-    blocks = np.zeros((len(codes_of), 2, n), dtype="<i8")
-    blocks[cols, 0, rows] = qty
-    blocks[cols, 1, rows] = saf
-    return Snapshot(list(codes_of), blocks, np.bincount(cols, minlength=len(codes_of)), m)
+    checked = check_rows(network, node_ids, skus, on_hand, safety)
+    blocks = np.zeros((len(checked.skus), 2, len(network)), dtype="<i8")
+    blocks[checked.codes, 0, checked.nodes] = checked.on_hand
+    blocks[checked.codes, 1, checked.nodes] = checked.safety
+    counts = np.bincount(checked.codes, minlength=len(checked.skus))
+    return Snapshot(checked.skus, blocks, counts, len(checked.nodes))
 
 
 

@@ -11,6 +11,22 @@ reply is harmless.
 from __future__ import annotations
 
 _HELPERS = r"""
+-- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position)] each.
+local function read_skus(k, ki, ai)
+  local skus = {}
+  for j = 1, k do
+    local sku = {name = ARGV[ai], key = KEYS[ki], allocs = {}}
+    local m = tonumber(ARGV[ai + 1])
+    ai = ai + 2
+    for _ = 1, m do
+      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])}
+      ai = ai + 3
+    end
+    skus[j] = sku
+    ki = ki + 1
+  end
+  return skus, ki, ai
+end
 local function geti(s, i)
   if not s or #s < i * 8 + 8 then return 0 end
   return struct.unpack('<i8', s, i * 8 + 1)
@@ -94,17 +110,7 @@ for g = 1, n_groups do
                version = ARGV[ai + 1], skus = {}}
   local k = tonumber(ARGV[ai + 2])
   ki, ai = ki + 4, ai + 3
-  for j = 1, k do
-    local sku = {name = ARGV[ai], key = KEYS[ki], allocs = {}}
-    local m = tonumber(ARGV[ai + 1])
-    ai = ai + 2
-    for _ = 1, m do
-      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])}
-      ai = ai + 3
-    end
-    grp.skus[j] = sku
-    ki = ki + 1
-  end
+  grp.skus, ki, ai = read_skus(k, ki, ai)
   groups[g] = grp
 end
 local cap

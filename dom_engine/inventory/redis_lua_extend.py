@@ -43,17 +43,7 @@ for g = 1, n_groups do
                version = ARGV[ai], must = ARGV[ai + 1] == '1', skus = {}}
   local k = tonumber(ARGV[ai + 2])
   ki, ai = ki + 4, ai + 3
-  for j = 1, k do
-    local sku = {name = ARGV[ai], key = KEYS[ki], allocs = {}}
-    local m = tonumber(ARGV[ai + 1])
-    ai = ai + 2
-    for _ = 1, m do
-      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])}
-      ai = ai + 3
-    end
-    grp.skus[j] = sku
-    ki = ki + 1
-  end
+  grp.skus, ki, ai = read_skus(k, ki, ai)
   groups[g] = grp
 end
 local cap

@@ -22,6 +22,7 @@ from .domain import (
     PolicyProfile,
     PreconditionError,
     RateCard,
+    check_skus,
     validate_order,
 )
 from .inventory.base import Allocation, Reservation, ReservationConflict, SnapshotStore
@@ -57,23 +58,28 @@ class Engine:
             raise NotFoundError("options.policy", f"unknown policy profile {name!r}") from None
 
     def validate(self, order: Order) -> None:
-        validate_order(order, self.limits, self.network, self.store.known_skus(), self.clock(),
-                       self.policies.keys())
+        """Every check routing makes, SKUs included (which costs one stock read)."""
+        self._validate_request(order)
+        check_skus(order, self.store.read(_skus_of(order)).unknown)
+
+    def _validate_request(self, order: Order) -> None:
+        """The checks that need no stock: SKUs are checked against the order's own stock read,
+        so no process keeps (or refreshes) the whole catalogue."""
+        validate_order(order, self.limits, self.network, None, self.clock(), self.policies.keys())
 
     def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None) -> Plan:
         """Validate, read stock of the order's SKUs, and return the optimal plan (or the best within
         the time budget). With `reserve`, hold the planned units; if stock moved since the read,
         re-plan on fresh stock, up to three attempts."""
         started = time.perf_counter()
-        self.validate(order)
+        self._validate_request(order)
         policy = self.policy_for(order)
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         if not reserve:
             return self._route_and_hold(order, policy, budget, started, None)
         existing = self.store.reservation_for_order(order.order_id)
         if existing is not None:
-            skus = list(dict.fromkeys(line.sku for line in order.lines))
-            return self._plan_of_reservation(order, existing, skus, policy, budget)
+            return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
         return self._route_and_hold(order, policy, budget, started,
                                     lambda allocations: self.store.reserve(order.order_id, allocations))
 
@@ -83,7 +89,7 @@ class Engine:
         reservation. Returns the plan of the re-routed units; shipments held elsewhere stand.
         PreconditionError once the order has been rejected `limits.max_rejects` times."""
         started = time.perf_counter()
-        self.validate(order)
+        self._validate_request(order)
         self.network.index_of(node_id, "node_id")
         policy = self.policy_for(order)
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
@@ -106,10 +112,11 @@ class Engine:
                         hold: Callable[[list[Allocation]], Reservation] | None) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
         read (ReservationConflict), re-plan on fresh stock, up to three attempts in all."""
-        skus = list(dict.fromkeys(line.sku for line in order.lines))
+        skus = _skus_of(order)
         attempts = 1 if hold is None else 3
         for attempt in range(attempts):
             stock = self.store.read(skus)
+            check_skus(order, stock.unknown)
             remaining = max(1.0, budget_ms - (time.perf_counter() - started) * 1000)
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
             if hold is None or not plan.status.has_plan or not plan.shipments:
@@ -138,6 +145,10 @@ class Engine:
         plan = optimize_route(order, stock, self.network, self.rate_card,
                               replace(policy, min_stock_buffer={}), budget_ms, self.clock())
         return replace(plan, reservation_id=reservation.reservation_id)
+
+
+def _skus_of(order: Order) -> list[str]:
+    return list(dict.fromkeys(line.sku for line in order.lines))
 
 
 def plan_allocations(plan: Plan) -> list[Allocation]:

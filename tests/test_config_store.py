@@ -74,3 +74,22 @@ def test_redis_backend_builds_a_shared_store(tmp_path, request, target):
     second = build_engine(load_config(path, env={}))
     view = second.store.read(["SKU-00001"])
     assert int(view.atp[second.network.index_of("IND1"), 0]) == 7
+
+
+def test_unknown_skus_are_found_by_the_stock_read(tmp_path, redis_server):
+    """The engine checks SKUs with the order's own read (no catalogue kept per process): a SKU the
+    Redis snapshot does not have is reported on its line, a loaded one routes."""
+    import numpy as np
+    from redis_servers import new_namespace
+
+    from dom_engine.domain import Destination, Line, NotFoundError, Order
+
+    path = _write(tmp_path, f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
+                            f'namespace = "{new_namespace("sku")}"\n')
+    engine = build_engine(load_config(path, env={}))
+    engine.store.load_snapshot(["IND1"], ["SKU-00001"], np.array([7]))
+    order = Order("U-1", (Line("L1", "SKU-00001", 1), Line("L2", "SKU-99999", 1)), Destination(40.0, -86.0))
+    with pytest.raises(NotFoundError) as err:
+        engine.route(order)
+    assert err.value.field == "lines[1].sku"
+    assert engine.route(Order("U-2", order.lines[:1], order.destination)).shipments[0].node_id == "IND1"

@@ -15,7 +15,7 @@ from .plan import (
 )
 from .policy import Mode, Penalties, PolicyProfile, Weights
 from .rates import CarrierService, RateBand, RateCard, us_network_rate_card
-from .validation import Limits, validate_order
+from .validation import Limits, check_skus, validate_order
 
 __all__ = [
     "Alternative", "BackorderedLine", "CarrierService", "ConfigError", "CostBreakdown", "Destination",
@@ -23,5 +23,5 @@ __all__ = [
     "Order", "OrderOptions", "Penalties", "PenaltyOverride", "Plan", "PlanStatus", "PolicyProfile",
     "PreconditionError",
     "RateBand", "RateCard", "Shipment", "ShipmentLine", "ValidationError", "Weights", "us_network_rate_card",
-    "validate_order",
+    "check_skus", "validate_order",
 ]

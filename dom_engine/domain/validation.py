@@ -29,11 +29,12 @@ def validate_order(
     order: Order,
     limits: Limits,
     network: Network,
-    known_skus: Container[str],
+    known_skus: Container[str] | None,
     now: datetime,
     policies: Container[str] = (),
 ) -> None:
-    """Raise ValidationError / NotFoundError naming the first offending field."""
+    """Raise ValidationError / NotFoundError naming the first offending field. `known_skus` None
+    skips the SKU check (the engine checks SKUs with the stock read instead: see check_skus)."""
     if len(order.lines) > limits.max_lines:
         raise ValidationError("lines", f"{len(order.lines)} lines exceed the limit of {limits.max_lines}")
     if len(order.order_id) > limits.max_id_length:
@@ -45,7 +46,7 @@ def validate_order(
             )
         if len(line.line_id) > limits.max_id_length:
             raise ValidationError(f"lines[{i}].line_id", f"longer than {limits.max_id_length} characters")
-        if line.sku not in known_skus:
+        if known_skus is not None and line.sku not in known_skus:
             raise NotFoundError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}")
     if order.total_units > limits.max_units:
         raise ValidationError("lines", f"{order.total_units} units exceed the limit of {limits.max_units}")
@@ -67,3 +68,10 @@ def validate_order(
             raise ValidationError(
                 "deliver_by", f"more than {limits.max_promise_days} days ahead"
             )
+
+
+def check_skus(order: Order, unknown: Container[str]) -> None:
+    """NotFoundError naming the first line whose SKU is in `unknown`."""
+    for i, line in enumerate(order.lines):
+        if line.sku in unknown:
+            raise NotFoundError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}")

@@ -156,7 +156,8 @@ class MemoryStore(MemoryHolds):
                 atp = (self._on_hand[:, safe_cols] - self._reserved[:, safe_cols]
                        - self._safety[:, safe_cols]).clip(0)
                 atp[:, missing] = 0
-            return StockView(self._version, skus, atp, 0.0, self._capacity_left_locked())
+            unknown = frozenset(s for s, gone in zip(skus, missing.tolist(), strict=True) if gone)
+            return StockView(self._version, skus, atp, 0.0, self._capacity_left_locked(), unknown)
 
     def capacity_left(self) -> np.ndarray | None:
         """Shipments each node may still take today (int64 per node); None when no node has a cap.

@@ -21,6 +21,7 @@ class CachedRead:
     oldest: float              # monotonic time the oldest column was fetched
     capacity_used: np.ndarray | None
     capacity_day: str | None
+    unknown: frozenset[str] = frozenset()   # requested SKUs the version does not have
 
 
 class ReadCache:
@@ -29,8 +30,9 @@ class ReadCache:
     def __init__(self, max_skus: int = 100_000) -> None:
         self._max = max_skus
         self._lock = threading.Lock()
-        # sku -> (version, fetched, atp column, dirty); dirty = this process changed the SKU since
-        self._cols: OrderedDict[str, tuple[int, float, np.ndarray, bool]] = OrderedDict()
+        # sku -> (version, fetched, atp column, dirty, known); dirty = this process changed the SKU
+        # since; known = the version has the SKU at all
+        self._cols: OrderedDict[str, tuple[int, float, np.ndarray, bool, bool]] = OrderedDict()
         self._cap: tuple[str, float, np.ndarray, bool] | None = None
 
     def get(self, skus: Sequence[str], max_age_s: float, now: float, *, need_capacity: bool,
@@ -41,17 +43,20 @@ class ReadCache:
             return None
         with self._lock:
             cols = []
+            unknown = []
             version: int | None = None
             oldest = now
             for sku in skus:
                 entry = self._cols.get(sku)
                 if entry is None or (version is not None and entry[0] != version):
                     return None
-                version, fetched, col, dirty = entry
+                version, fetched, col, dirty, known = entry
                 if now - fetched > max_age_s or (dirty and not degraded):
                     return None
                 oldest = min(oldest, fetched)
                 cols.append(col)
+                if not known:
+                    unknown.append(sku)
             used = None
             if need_capacity:
                 if (self._cap is None or self._cap[0] != day or now - self._cap[1] > max_age_s
@@ -62,13 +67,13 @@ class ReadCache:
             for sku in skus:
                 self._cols.move_to_end(sku)
         assert version is not None
-        return CachedRead(version, np.stack(cols, axis=1), oldest, used, day)
+        return CachedRead(version, np.stack(cols, axis=1), oldest, used, day, frozenset(unknown))
 
     def put(self, version: int, fetched: float, skus: Sequence[str], atp: np.ndarray,
-            capacity_used: np.ndarray | None, day: str | None) -> None:
+            capacity_used: np.ndarray | None, day: str | None, unknown: frozenset[str] = frozenset()) -> None:
         with self._lock:
             for j, sku in enumerate(skus):
-                self._cols[sku] = (version, fetched, atp[:, j].copy(), False)
+                self._cols[sku] = (version, fetched, atp[:, j].copy(), False, sku not in unknown)
                 self._cols.move_to_end(sku)
             while len(self._cols) > self._max:
                 self._cols.popitem(last=False)
@@ -82,7 +87,7 @@ class ReadCache:
             for sku in self._cols if skus is None else skus:
                 entry = self._cols.get(sku)
                 if entry is not None:
-                    self._cols[sku] = (*entry[:3], True)
+                    self._cols[sku] = (*entry[:3], True, entry[4])
             if (capacity or skus is None) and self._cap is not None:
                 self._cap = (*self._cap[:3], True)
 

@@ -95,8 +95,8 @@ class Ops(SnapshotWrites):
 
     # ----------------------------------------------------------------- reads
     def read(self, skus: Sequence[str], seen: int, day: str | None):
-        """(version, atp (nodes x skus), shipments used today or None), one round trip unless
-        the version pointer moved since `seen`."""
+        """(version, atp (nodes x skus), shipments used today or None, SKUs the version does not
+        have), one round trip unless the version pointer moved since `seen`."""
         by_shard: dict[int, list[int]] = {}
         for j, sku in enumerate(skus):
             by_shard.setdefault(self.k.shard_of(sku), []).append(j)
@@ -115,7 +115,7 @@ class Ops(SnapshotWrites):
             if current != version:
                 version = current
                 continue
-            stock: list[bytes] = [self.zero_stock] * len(skus)
+            stock: list[bytes | None] = [None] * len(skus)
             held: list[bytes] = [self.zero_row] * len(skus)
             body = out[1:1 + 2 * len(by_shard)]
             for (_, js), blobs, res in zip(by_shard.items(), body[0::2], body[1::2], strict=True):
@@ -124,8 +124,10 @@ class Ops(SnapshotWrites):
                         stock[j] = blob
                     if r is not None:
                         held[j] = r
+            unknown = frozenset(skus[j] for j, blob in enumerate(stock) if blob is None)
             try:
-                s = np.frombuffer(b"".join(stock), dtype="<i8").reshape(len(skus), 2, self.n)
+                s = np.frombuffer(b"".join(self.zero_stock if b is None else b for b in stock),
+                                  dtype="<i8").reshape(len(skus), 2, self.n)
                 h = np.frombuffer(b"".join(held), dtype="<i8").reshape(len(skus), self.n)
             except ValueError:
                 raise ConfigError("redis", f"stored arrays do not have {self.n} nodes: the store was "
@@ -134,7 +136,7 @@ class Ops(SnapshotWrites):
             used = None
             if day is not None:
                 used = self._cap_array(out[-1])
-            return version, atp, used
+            return version, atp, used, unknown
         raise StoreUnavailable("the snapshot version kept moving during a read (loads too frequent)")
 
     def _cap_array(self, raw: bytes | None) -> np.ndarray:

@@ -187,17 +187,17 @@ class RedisStore(RedisHolds):
             try:
                 with unavailable("read stock"):
                     self._check_layout()
-                    version, atp, used = self._ops.read(skus, self._seen, day)
+                    version, atp, used, unknown = self._ops.read(skus, self._seen, day)
                 self._set_seen(version)
-                self._cache.put(version, now, skus, atp, used, day)
-                return StockView(version, skus, atp, 0.0, self._capacity_left(used))
+                self._cache.put(version, now, skus, atp, used, day, unknown)
+                return StockView(version, skus, atp, 0.0, self._capacity_left(used), unknown)
             except StoreUnavailable:
                 hit = self._cache.get(skus, self.degraded_staleness_s, self._monotonic(),
                                       need_capacity=self._has_caps, day=day, degraded=True)
                 if hit is None:
                     raise
         return StockView(hit.version, skus, hit.atp, self._monotonic() - hit.oldest,
-                         self._capacity_left(hit.capacity_used))
+                         self._capacity_left(hit.capacity_used), hit.unknown)
 
     def capacity_left(self) -> np.ndarray | None:
         """Shipments each node may still take today; None when no node has a cap (uncapped nodes

@@ -257,7 +257,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "total_cost": plan.total_cost, "shipping_cost": plan.shipping_cost, "penalty_cost": plan.penalty_cost,
         "currency": plan.currency, "objective": plan.objective, "lower_bound": plan.lower_bound,
         "gap": plan.gap, "solve_time_ms": plan.solve_time_ms, "solver": plan.solver,
-        "snapshot_version": plan.snapshot_version, "staleness_s": plan.staleness_s, "co2e_kg": plan.co2e_kg,
+        "snapshot_version": plan.snapshot_version, "staleness_s": plan.staleness_s,
+        "stock_from_cache": plan.stock_from_cache, "co2e_kg": plan.co2e_kg,
         "infeasible_reason": plan.infeasible_reason, "reservation_id": plan.reservation_id,
         "explanation": {
             "summary": ex.summary, "binding": list(ex.binding),
@@ -278,7 +279,8 @@ def format_plan(plan: Plan) -> str:
     cur = plan.currency
     out = [f"Order {plan.order_id}: {plan.status.value}   solver {plan.solver or '-'}   "
            f"{plan.solve_time_ms:.1f} ms   snapshot v{plan.snapshot_version}"
-           + (f" (<= {plan.staleness_s:.1f} s old)" if plan.staleness_s else "")]
+           + (f" (<= {plan.staleness_s:.1f} s old)" if plan.staleness_s else "")
+           + ("   STOCK FROM CACHE: inventory store unreachable" if plan.stock_from_cache else "")]
     if not plan.status.has_plan:
         label = "infeasible" if plan.status is PlanStatus.INFEASIBLE else "no plan found"
         out.append(f"  {label}: {plan.infeasible_reason or 'no plan satisfies the constraints'}")

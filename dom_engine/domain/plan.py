@@ -103,6 +103,7 @@ class Plan:
     infeasible_reason: str = ""
     explanation: Explanation = field(default_factory=Explanation)
     reservation_id: str = ""
+    stock_from_cache: bool = False     # the store was unreachable; stock came from its cache
 
     @property
     def gap(self) -> float:

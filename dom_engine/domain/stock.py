@@ -17,6 +17,7 @@ class StockView:
     staleness_s: float = 0.0             # how old the data may be (0 for the in-memory store)
     capacity_left: np.ndarray | None = None  # int64 shipments left today per node; None = unlimited
     unknown: frozenset[str] = frozenset()    # requested SKUs the snapshot does not have at all
+    degraded: bool = False                   # the store was unreachable: this came from a cache
 
     def column(self, sku: str) -> np.ndarray:
         return self.atp[:, self.skus.index(sku)]

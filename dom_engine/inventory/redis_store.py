@@ -183,6 +183,7 @@ class RedisStore(RedisHolds):
         day = self._day() if self._has_caps else None
         now = self._monotonic()
         hit = self._cache.get(skus, self.cache_staleness_s, now, need_capacity=self._has_caps, day=day)
+        degraded = False
         if hit is None:
             try:
                 with unavailable("read stock"):
@@ -196,8 +197,9 @@ class RedisStore(RedisHolds):
                                       need_capacity=self._has_caps, day=day, degraded=True)
                 if hit is None:
                     raise
+                degraded = True
         return StockView(hit.version, skus, hit.atp, self._monotonic() - hit.oldest,
-                         self._capacity_left(hit.capacity_used), hit.unknown)
+                         self._capacity_left(hit.capacity_used), hit.unknown, degraded=degraded)
 
     def capacity_left(self) -> np.ndarray | None:
         """Shipments each node may still take today; None when no node has a cap (uncapped nodes

@@ -92,6 +92,7 @@ def build_plan(
         solver=sol.solver,
         snapshot_version=stock.version,
         staleness_s=stock.staleness_s,
+        stock_from_cache=stock.degraded,
         currency=network.currency,
         co2e_kg=co2e_total,
         explanation=explanation,

@@ -33,13 +33,14 @@ def test_outage_degrades_quotes_and_refuses_holds(private_redis, make_engine, va
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
             stub = routing_grpc_pb.RoutingServiceStub(ch)
             fresh = stub.RouteOrder(valid_request("q-1"), timeout=10).plan
-            assert fresh.status == 1 and fresh.staleness_s == 0.0
+            assert fresh.status == 1 and fresh.staleness_s == 0.0 and not fresh.stock_from_cache
 
             server.stop()
             clock[0] += 30.0  # past cache_staleness_s, within degraded_staleness_s
             quote = stub.RouteOrder(valid_request("q-2"), timeout=10).plan
             assert quote.status == 1 and quote.objective == pytest.approx(fresh.objective)
             assert quote.staleness_s >= 30.0  # says how old the stock it used may be
+            assert quote.stock_from_cache     # and that the store could not be reached
 
             with pytest.raises(grpc.RpcError) as err:
                 stub.RouteOrder(valid_request("hold-1", reserve=True), timeout=10)

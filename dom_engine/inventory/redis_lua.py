@@ -35,6 +35,22 @@ local function seti(s, i, v)
   return string.sub(s, 1, i * 8) .. struct.pack('<i8', v) .. string.sub(s, i * 8 + 9)
 end
 local function zeros(n) return string.rep('\0', n * 8) end
+-- Every allocation fits the ATP of its SKU (loading each SKU's reserved row into sku.res), or the
+-- reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
+local function check_stock(groups, n)
+  for _, grp in ipairs(groups) do
+    for _, sku in ipairs(grp.skus) do
+      local stock = redis.call('GET', sku.key)
+      if not stock then return {'NOSKU', sku.name} end
+      sku.res = redis.call('HGET', grp.res, sku.name) or zeros(n)
+      for _, a in ipairs(sku.allocs) do
+        local atp = geti(stock, a[1]) - geti(sku.res, a[1]) - geti(stock, n + a[1])
+        if atp < a[2] then return {'SHORT', sku.name, a[1], atp} end
+      end
+    end
+  end
+  return nil
+end
 
 -- subtract the units of `allocs` ({sku, node, qty, k}) from the reserved arrays in hash `res`
 local function give_back(res, allocs, n)
@@ -135,17 +151,8 @@ for g, grp in ipairs(groups) do
   local cur = redis.call('GET', grp.ver) or '0'
   if cur ~= grp.version then return {'STALE', g, cur} end
 end
-for _, grp in ipairs(groups) do
-  for _, sku in ipairs(grp.skus) do
-    local stock = redis.call('GET', sku.key)
-    if not stock then return {'NOSKU', sku.name} end
-    sku.res = redis.call('HGET', grp.res, sku.name) or zeros(n)
-    for _, a in ipairs(sku.allocs) do
-      local atp = geti(stock, a[1]) - geti(sku.res, a[1]) - geti(stock, n + a[1])
-      if atp < a[2] then return {'SHORT', sku.name, a[1], atp} end
-    end
-  end
-end
+local short = check_stock(groups, n)
+if short then return short end
 local used
 if cap then
   used = redis.call('HGET', cap.used, cap.day) or zeros(n)

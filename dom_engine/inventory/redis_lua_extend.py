@@ -77,17 +77,8 @@ for g, grp in ipairs(groups) do
     if cur ~= grp.version then return {'STALE', g, cur} end
   end
 end
-for _, grp in ipairs(groups) do
-  for _, sku in ipairs(grp.skus) do
-    local stock = redis.call('GET', sku.key)
-    if not stock then return {'NOSKU', sku.name} end
-    sku.res = redis.call('HGET', grp.res, sku.name) or zeros(n)
-    for _, a in ipairs(sku.allocs) do
-      local atp = geti(stock, a[1]) - geti(sku.res, a[1]) - geti(stock, n + a[1])
-      if atp < a[2] then return {'SHORT', sku.name, a[1], atp} end
-    end
-  end
-end
+local short = check_stock(groups, n)
+if short then return short end
 local used, ch
 if cap then
   local raw = redis.call('HGET', cap.holds, rid)

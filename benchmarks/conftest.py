@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks.data import N_LINES, Demo, OrderSet, demo, order_set, orders_per_size
 from benchmarks.measure import grpc_table, route_table
+from tests.redis_servers import REDIS_CLI, REDIS_SERVER, RedisServer
 
 RESULTS = pytest.StashKey[dict]()
 
@@ -44,6 +45,17 @@ def orders(request: pytest.FixtureRequest, bench_demo: Demo, n_orders: int) -> O
     """The fixed-seed orders of one size with their stock views. Module scope + params makes pytest
     run all tests of one size together, so the baseline and the engine are measured back to back."""
     return order_set(request.param, n_orders)
+
+
+@pytest.fixture(scope="module")
+def bench_redis():
+    """A standalone redis-server (no persistence) on a free loopback port for one module;
+    skipped where redis-server is not installed (CI installs it)."""
+    if REDIS_SERVER is None or REDIS_CLI is None:
+        pytest.skip("redis-server not installed")
+    server = RedisServer().start()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ import pytest
 from dom_engine.domain import Network, Node, NodeKind
 from dom_engine.inventory.base import Allocation
 from dom_engine.inventory.redis_store import RedisStore
-from tests.redis_servers import REDIS_CLI, REDIS_SERVER, RedisServer, new_namespace
+from tests.redis_servers import new_namespace
 
 QUICK = os.environ.get("DOM_BENCH_QUICK", "") not in ("", "0", "false", "no")
 N_NODES, N_SKUS, READ_SKUS = 100, 1_000, 10
@@ -31,16 +31,6 @@ LOAD_ROWS = 200_000 if QUICK else 1_000_000
 RESERVATIONS = 2_000 if QUICK else 20_000
 NET = Network(tuple(Node(f"N{i:03d}", NodeKind.WAREHOUSE, 25.0 + i * 0.2, -120.0 + i * 0.5)
                     for i in range(N_NODES)))
-
-
-@pytest.fixture(scope="module")
-def bench_redis():
-    """A standalone redis-server (no persistence) on a free loopback port for this module."""
-    if REDIS_SERVER is None or REDIS_CLI is None:
-        pytest.skip("redis-server not installed")
-    server = RedisServer().start()
-    yield server
-    server.close()
 
 
 def _load(store: RedisStore, n_skus: int, qty: int = 10**6) -> list[str]:

@@ -25,20 +25,10 @@ from dom_engine.demo import demo_stock
 from dom_engine.inventory.redis_store import RedisStore
 from dom_engine.service.converters import order_to_proto
 from dom_engine.service.server import build_server
-from tests.redis_servers import REDIS_CLI, REDIS_SERVER, RedisServer, new_namespace
+from tests.redis_servers import new_namespace
 
 RESULTS: dict[str, list[float]] = {}
 PLANS: dict[str, list] = {}
-
-
-@pytest.fixture(scope="module")
-def bench_redis():
-    """A standalone redis-server on a free loopback port for this module."""
-    if REDIS_SERVER is None or REDIS_CLI is None:
-        pytest.skip("redis-server not installed")
-    server = RedisServer().start()
-    yield server
-    server.close()
 
 
 def _redis_engine(url: str):

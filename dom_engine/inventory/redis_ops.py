@@ -197,15 +197,35 @@ class Ops(SnapshotWrites):
     def reserve_pipelined(self, requests: list[tuple]) -> list[tuple]:
         """Standalone Redis: many orders' RESERVE calls in one round trip. Outcomes as reserve()
         gives them, except ("STALE",) where the version moved (the caller retries that order)."""
-        pipe = self.pipe()
-        versions = []
+        script, calls, versions = self.scripts["RESERVE"], [], []
         for request in requests:
             shards, vers, cap, build = self._reserve_request(*request)
-            keys, args = build(shards, cap is not None)
-            self.scripts["RESERVE"](keys=keys, args=args, client=pipe)
+            calls.append(build(shards, cap is not None))
             versions.append(max(vers.values()))
+        outs: list = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for _ in range(2):
+            # plain EVALSHA, not Script(client=pipe): redis-py would precede every pipeline with
+            # a SCRIPT EXISTS round trip; a NOSCRIPT reply (Redis restarted) did not run, so
+            # those calls are sent again once the script is loaded
+            pipe = self.pipe()
+            for keys, args in (calls[i] for i in todo):
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            missing = []
+            for i, out in zip(todo, pipe.execute(raise_on_error=False), strict=True):
+                if isinstance(out, redis.exceptions.NoScriptError):
+                    missing.append(i)
+                elif isinstance(out, Exception):
+                    raise out
+                else:
+                    outs[i] = out
+            if not missing:
+                break
+            script.sha, todo = self.r.script_load(script.script), missing
+        else:
+            raise StoreUnavailable("Redis keeps losing the RESERVE script (restarting?)")
         outcomes = []
-        for out, version in zip(pipe.execute(), versions, strict=True):
+        for out, version in zip(outs, versions, strict=True):
             out = [_s(x) if isinstance(x, bytes) else x for x in out]
             outcomes.append(("OK", version) if out[0] == "OK" else ("STALE",) if out[0] == "STALE"
                             else tuple(out))

@@ -37,6 +37,9 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   cache_staleness_s  how old cached stock may be for quotes               default 1.0
   degraded_staleness_s  how old cached stock may be while Redis is down   default 60.0
   hold_ttl_s   seconds an uncommitted reservation is held                 default 900
+  coalesce_reserves  threads of one process reserving at the same time share one pipelined
+               round trip (group commit; standalone Redis only, a lone reserve still goes out
+               at once); false = one round trip per reservation          default true
 
 Environment overrides (applied over the file; values are parsed like the TOML key they replace):
   DOM_CONFIG              config file used by `dom` when --config is not given
@@ -49,6 +52,7 @@ Environment overrides (applied over the file; values are parsed like the TOML ke
   DOM_STORE_BACKEND       [store] backend         DOM_REDIS_URL      [store] url
   DOM_SERVER_WORKERS      [server] workers
   DOM_HOLD_TTL_S          [store] hold_ttl_s
+  DOM_STORE_COALESCE_RESERVES [store] coalesce_reserves (true/false, 1/0, yes/no, on/off)
 Paths given in the environment are relative to the current directory.
 """
 
@@ -91,6 +95,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_STORE_BACKEND": ("store", "backend", str),
     "DOM_REDIS_URL": ("store", "url", str),
     "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
+    "DOM_STORE_COALESCE_RESERVES": ("store", "coalesce_reserves", bool),
 }
 STORE_BACKENDS = ("memory", "redis")
 
@@ -115,6 +120,7 @@ class StoreConfig:
     cache_staleness_s: float = 1.0
     hold_ttl_s: float = 900.0
     degraded_staleness_s: float = 60.0
+    coalesce_reserves: bool = True
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,8 @@ def _store_config(t: Table) -> StoreConfig:
                         t.get("cluster", bool, d.cluster), t.get("namespace", str, d.namespace),
                         t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
                         t.get("hold_ttl_s", (int, float), d.hold_ttl_s),
-                        t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s))
+                        t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s),
+                        t.get("coalesce_reserves", bool, d.coalesce_reserves))
     t.done()
     if store.backend not in STORE_BACKENDS:
         raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
@@ -282,7 +289,8 @@ def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
 
     url = cfg.url.replace("://", "+cluster://", 1) if cfg.cluster else cfg.url
     return RedisStore(network, url, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
-                      degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s)
+                      degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s,
+                      coalesce_reserves=cfg.coalesce_reserves)
 
 
 # ===================================================================== helpers
@@ -296,9 +304,17 @@ def _path(t: Table, key: str, base: Path) -> Path | None:
     return p if p.is_absolute() else base / p
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
 def _from_env(var: str, raw: str, kind: type) -> Any:
     if kind is Path:
         return raw if raw == DEMO else str(Path(raw).resolve())
+    if kind is bool:  # bool("false") is True: spell the accepted words out
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(var, f"must be true or false, got {raw!r}")
     try:
         return kind(raw)
     except ValueError:

@@ -19,7 +19,8 @@ __all__ = ["RedisHolds"]
 
 class RedisHolds:
     """Reservations of RedisStore. Uses the store's `_ops`, `_cache`, `_network`, `_limits`,
-    `_has_caps`, `_seen`, `hold_ttl_s`, `committed_ttl_s`, `cluster` and its clock helpers."""
+    `_has_caps`, `_seen`, `hold_ttl_s`, `committed_ttl_s`, `cluster`, `reserve_batcher` and its
+    clock helpers."""
 
     @staticmethod
     def reservation_id(order_id: str) -> str:
@@ -33,11 +34,31 @@ class RedisHolds:
         request = self._reserve_request(order_id, allocations, ttl_s)
         with unavailable(f"reserve order {order_id!r}"):
             self._check_layout()
-            outcome = self._ops.reserve(*request)
+            outcome = self._reserve_outcome(request)
             self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
             if outcome[0] == "EXISTS":
                 return self.reservation(request[0])
         return self._reserved_or_raise(request, outcome)
+
+    def _reserve_outcome(self, request: tuple) -> tuple:
+        """Ops.reserve's outcome for `request`: through `reserve_batcher` when there is one
+        (threads reserving at the same time share a pipelined round trip, redis_batcher.py), else
+        one script call of its own."""
+        if self.reserve_batcher is None:
+            return self._ops.reserve(*request)
+        outcome = self.reserve_batcher.submit(request)
+        if outcome[0] == "STALE":
+            # a snapshot load moved the version: retry alone (Ops.reserve follows the pointer),
+            # never through the batcher again, so a retry cannot wait behind itself
+            return self._ops.reserve(*request)
+        return outcome
+
+    def _send_reserves(self, requests: Sequence[tuple]) -> list[tuple]:
+        """The batcher's send: a lone request is one plain script call (no pipeline overhead, so
+        a lone caller is not slower than without coalescing); several share one pipeline."""
+        if len(requests) == 1:
+            return [self._ops.reserve(*requests[0])]
+        return self._ops.reserve_pipelined(list(requests))
 
     def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
                      ttl_s: float | None = None) -> list[Reservation | Exception]:

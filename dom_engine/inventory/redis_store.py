@@ -53,6 +53,9 @@ then capacity, and takes the extension out of the shards already done if a later
 Reads do not sweep: until a script touches its shard (or `sweep()` runs), an expired hold still
 lowers the ATP a read reports (conservative, never an oversell). `reserve_many` sends many orders'
 scripts in one pipelined round trip on standalone Redis (each order still all or nothing).
+With `coalesce_reserves` (the default) on standalone Redis, threads of one process that call
+`reserve` while another's round trip is in flight share the next round trip the same way
+(`reserve_batcher`, redis_batcher.py: a leader sends, no timers; a lone caller sends at once).
 
 Expiry and capacity days use `clock` (UTC), so the servers sharing a Redis need synchronized
 clocks. Lost connections raise StoreUnavailable; quotes are served from the cache up to
@@ -80,6 +83,7 @@ from .base import (
     StockView,
     StoreUnavailable,
 )
+from .redis_batcher import Coalescer
 from .redis_cache import ReadCache
 from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
@@ -114,6 +118,7 @@ class RedisStore(RedisHolds):
         committed_ttl_s: float = 7 * 86_400.0,
         load_batch_rows: int = 200_000,
         monotonic: Callable[[], float] = time.monotonic,
+        coalesce_reserves: bool = True,
     ) -> None:
         for name, value in (("cache_staleness_s", cache_staleness_s), ("hold_ttl_s", hold_ttl_s),
                             ("snapshot_grace_s", snapshot_grace_s), ("dedupe_window_s", dedupe_window_s)):
@@ -144,6 +149,9 @@ class RedisStore(RedisHolds):
         caps = [node.daily_shipment_capacity for node in network.nodes]
         self._limits = np.array([-1 if c is None else c for c in caps], dtype=np.int64)
         self._has_caps = bool((self._limits >= 0).any())
+        # group commit of concurrent reserve() calls; a Cluster reserves shard by shard instead
+        self.reserve_batcher: Coalescer | None = (Coalescer(self._send_reserves)
+                                                  if coalesce_reserves and not self.cluster else None)
 
     # ----------------------------------------------------------------- protocol: reads
     @property

@@ -51,3 +51,23 @@ def private_redis() -> Iterator[Callable[..., RedisServer]]:
     yield make
     for server in made:
         server.close()
+
+
+@pytest.fixture
+def private_redis_cluster() -> Iterator[Callable[..., RedisClusterServers]]:
+    """Factory for an extra 3-master Cluster a test may kill masters of (outage tests), so the
+    session cluster is never disturbed: `make(durable=True)` gives every master an fsync-always
+    append-only file; `make(full_coverage=False)` keeps the other masters serving while one is
+    down. `cluster.kill(i)` / `cluster.restart(i)` stop a master and bring it back on its port
+    with its nodes.conf. Every cluster it made is killed at the end of the test."""
+    _require_redis()
+    made: list[RedisClusterServers] = []
+
+    def make(durable: bool = False, full_coverage: bool = True) -> RedisClusterServers:
+        cluster = RedisClusterServers(durable=durable, full_coverage=full_coverage)
+        made.append(cluster)  # before start: a failed start still gets closed
+        return cluster.start()
+
+    yield make
+    for cluster in made:
+        cluster.close()

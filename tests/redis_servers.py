@@ -1,9 +1,10 @@
 """Real redis-server processes on free loopback ports, for tests and benchmarks (no fakeredis).
 
-`RedisServer` is one throw-away server (no persistence); `RedisClusterServers` is a 3-master
-Redis Cluster made of such servers (`redis-cli --cluster create`). Both can be stopped and started
-again on the same port, which the outage tests use. Fixtures live in tests/conftest.py and
-benchmarks/test_redis.py; they skip only when redis-server is not installed.
+`RedisServer` is one throw-away server (no persistence unless `durable`); `RedisClusterServers` is
+a 3-master Redis Cluster made of such servers (`redis-cli --cluster create`). Both can be stopped and
+started again on the same port, which the outage tests use: a cluster master comes back with its
+nodes.conf (same node id and slots) and, when durable, its acknowledged writes. Fixtures live in
+tests/conftest.py and benchmarks/test_redis.py; they skip only when redis-server is not installed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -65,16 +67,19 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> RedisServer:
+    def start(self, timeout: float = 10.0, *, fresh: bool = True, extra: Sequence[str] = ()) -> RedisServer:
+        """Start (or start again) on `port`. A cluster node starts with a new nodes.conf when
+        `fresh`; with `fresh=False` it rejoins its cluster as the same node (`restart`)."""
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--dir", str(self.dir), "--protected-mode", "no",
                 "--loglevel", "warning", "--logfile", str(self.dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
         if self.cluster:
-            # a fresh nodes.conf on every start: the cluster fixture re-creates the cluster
-            (self.dir / "nodes.conf").unlink(missing_ok=True)
+            if fresh:  # the cluster fixture creates the cluster anew from empty nodes
+                (self.dir / "nodes.conf").unlink(missing_ok=True)
             args += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
                      "--cluster-node-timeout", "2000"]
+        args += list(extra)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not _ping(self.port):
@@ -86,6 +91,10 @@ class RedisServer:
                 raise RuntimeError(f"redis-server on port {self.port} did not answer PING")
             time.sleep(0.02)
         return self
+
+    def restart(self, timeout: float = 10.0, extra: Sequence[str] = ()) -> RedisServer:
+        """Start again after `stop()`, keeping nodes.conf (and the append-only file if durable)."""
+        return self.start(timeout, fresh=False, extra=extra)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -102,12 +111,16 @@ class RedisServer:
 
 
 class RedisClusterServers:
-    """A 3-master Redis Cluster (no replicas) on free loopback ports."""
+    """A 3-master Redis Cluster (no replicas) on free loopback ports. `durable`: every master
+    keeps an fsync-always append-only file, so `kill(i)` + `restart(i)` loses no acknowledged write.
+    `full_coverage=False` sets cluster-require-full-coverage no: while a master is down the others
+    keep serving their slots instead of refusing every command once it is flagged FAIL."""
 
-    def __init__(self, masters: int = 3) -> None:
+    def __init__(self, masters: int = 3, *, durable: bool = False, full_coverage: bool = True) -> None:
         if REDIS_CLI is None:
             raise RuntimeError("redis-cli is not installed")
-        self.servers = [RedisServer(cluster=True) for _ in range(masters)]
+        self.servers = [RedisServer(cluster=True, durable=durable) for _ in range(masters)]
+        self.extra = [] if full_coverage else ["--cluster-require-full-coverage", "no"]
 
     @property
     def url(self) -> str:
@@ -119,20 +132,47 @@ class RedisClusterServers:
 
     def start(self, timeout: float = 30.0) -> RedisClusterServers:
         for server in self.servers:
-            server.start()
+            server.start(extra=self.extra)
         hosts = [f"127.0.0.1:{s.port}" for s in self.servers]
         out = subprocess.run([REDIS_CLI, "--cluster", "create", *hosts, "--cluster-replicas", "0",
                               "--cluster-yes"], capture_output=True, text=True, timeout=timeout)
         if out.returncode != 0:
             self.close()
             raise RuntimeError(f"redis-cli --cluster create failed: {out.stdout}\n{out.stderr}")
+        try:
+            self.wait_ok(timeout)
+        except RuntimeError:
+            self.close()
+            raise
+        return self
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Poll until every master reports cluster_state:ok (a restarted master waits about 2 s
+        before it takes writes again), else RuntimeError."""
         deadline = time.monotonic() + timeout
         while not all(self._state_ok(s.port) for s in self.servers):
             if time.monotonic() > deadline:
-                self.close()
                 raise RuntimeError("cluster did not reach cluster_state:ok")
             time.sleep(0.05)
-        return self
+
+    def node_id(self, i: int) -> str:
+        """The cluster node id of master `i` (kept in its nodes.conf across a restart)."""
+        out = subprocess.run([REDIS_CLI, "-p", str(self.servers[i].port), "cluster", "myid"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    def index_of_port(self, port: int) -> int:
+        return next(i for i, s in enumerate(self.servers) if s.port == port)
+
+    def kill(self, i: int) -> None:
+        """SIGKILL master `i` (no replica takes over: its slots are down until `restart(i)`)."""
+        self.servers[i].stop()
+
+    def restart(self, i: int, timeout: float = 30.0) -> None:
+        """Start master `i` again on its port with its nodes.conf (and data if durable), then wait
+        until the whole cluster reports cluster_state:ok."""
+        self.servers[i].restart(extra=self.extra)
+        self.wait_ok(timeout)
 
     @staticmethod
     def _state_ok(port: int) -> bool:

@@ -79,12 +79,12 @@ class Coalescer(Generic[Req, Out]):
         self._lock = threading.Lock()
         self._queue: deque[_Slot] = deque()
         self._busy = False          # a round trip is in flight (or its leader is handing off)
-        self._stats = CoalescerStats()
+        self._counts = [0, 0, 0, 0]  # CoalescerStats' fields, bumped under _lock
 
     def stats(self) -> CoalescerStats:
         """A snapshot of the counters (tests and benchmarks check that coalescing happened)."""
         with self._lock:
-            return self._stats
+            return CoalescerStats(*self._counts)
 
     @property
     def in_flight(self) -> bool:
@@ -134,10 +134,11 @@ class Coalescer(Generic[Req, Out]):
                 s.error = _copy_of(exc)
         finally:
             with self._lock:
-                st = self._stats
-                self._stats = CoalescerStats(st.requests + len(batch), st.round_trips + 1,
-                                             max(st.largest, len(batch)),
-                                             st.coalesced_round_trips + (len(batch) > 1))
+                counts = self._counts
+                counts[0] += len(batch)
+                counts[1] += 1
+                counts[2] = max(counts[2], len(batch))
+                counts[3] += len(batch) > 1
                 successor = self._queue.popleft() if self._queue else None
                 if successor is None:
                     self._busy = False

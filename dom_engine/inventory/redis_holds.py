@@ -4,6 +4,8 @@ Cluster, and redis_ops.py / redis_lua*.py for the round trips and scripts."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -11,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import Allocation, Reservation, ReservationConflict
+from .base import Allocation, Reservation, ReservationConflict, StoreUnavailable
 from .redis_ops import unavailable
 
 __all__ = ["RedisHolds"]
@@ -186,16 +188,28 @@ class RedisHolds:
                 raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
             return self.reservation(reservation_id)
 
-    def extend(self, reservation_id: str, allocations: Sequence[Allocation]) -> Reservation:
+    def extend(self, reservation_id: str, allocations: Sequence[Allocation], *,
+               token: str | None = None) -> Reservation:
         """Hold more units under a live, uncommitted reservation: all or nothing (ReservationConflict
         when they do not fit, nothing held then), with one shipment of capacity for each capped node
         the reservation does not ship from yet. Units at a (node, SKU) it already holds add up; the
-        expiry stays. NotFoundError if unknown or expired; ValidationError once committed."""
+        expiry stays. NotFoundError if unknown or expired; ValidationError once committed (or once
+        a commit has started). With `token` the call is idempotent: repeating it with the same
+        token and allocations (after StoreUnavailable, say) adds nothing twice and, on a Cluster,
+        finishes an extension cut short by a crash; without one every call adds. If a commit ran
+        meanwhile (Cluster), what this call added is committed too and the committed reservation
+        comes back."""
         merged = self._merge(allocations)
+        if token is None:
+            token = uuid.uuid4().hex
+        else:  # bound to the allocations: other units under the same token are another extension
+            cells = sorted((node, sku, qty) for node, sku, qty, _ in merged)
+            token = hashlib.sha1(json.dumps([token, cells]).encode()).hexdigest()
         with unavailable(f"extend {reservation_id!r}"):
             self._check_layout()
             records = self._live_records(reservation_id)
-            self._refuse_committed(reservation_id, records)
+            if any(r["c"] == 1 for r in records.values()):
+                self._refuse_committed(reservation_id, {})
             live = {s: r for s, r in records.items() if r["c"] == 0}
             base = 1 + max((int(a[3]) for r in records.values() for a in r["a"]), default=-1)
             placed = [(node, sku, qty, base + k) for node, sku, qty, k in merged]
@@ -206,8 +220,8 @@ class RedisHolds:
             now = self._clock()
             nodes = sorted({m[0] for m in merged})
             cap_nodes = [(i, int(self._limits[i])) for i in nodes if self._limits[i] >= 0]
-            outcome = self._ops.extend(reservation_id, placed, sorted(live), template, uuid.uuid4().hex,
-                                       self._seen, int(now.timestamp() * 1000), cap_nodes, self._day(now),
+            outcome = self._ops.extend(reservation_id, placed, sorted(live), template, token, self._seen,
+                                       int(now.timestamp() * 1000), cap_nodes, self._day(now),
                                        (now - timedelta(days=1)).date().isoformat())
             self._cache.invalidate([m[1] for m in merged], capacity=bool(cap_nodes))
             if outcome[0] == "GONE":
@@ -216,26 +230,35 @@ class RedisHolds:
             if outcome[0] == "COMMITTED":
                 self._refuse_committed(reservation_id, {})
             self._raise_for(merged, outcome)
-            return self.reservation(reservation_id)
+            records = self._live_records(reservation_id)
+            if any(r["c"] == 1 for r in records.values()):
+                # a commit ran since this call read the records (a Cluster extends shard by shard):
+                # this extension came first, so commit it too, with the capacity hold, which a
+                # commit that read the records before this call added to it may have left behind
+                self._commit_records(reservation_id, {s: r for s, r in records.items() if r["c"] == 0})
+                return self.commit(reservation_id)
+            return self._reservation_of(reservation_id, records)
 
     def commit(self, reservation_id: str) -> Reservation:
         """The held units leave on-hand stock (current version) and reserved; the hold no longer
-        expires. Idempotent."""
+        expires. Idempotent. Reads the records again after committing until all are committed,
+        so an extend that added a shard after they were read is committed too."""
         with unavailable(f"commit {reservation_id!r}"):
-            for _ in range(5):
+            for _ in range(6):
                 records = self._live_records(reservation_id)
-                if all(r["c"] == 1 for r in records.values()):
+                todo = {s: r for s, r in records.items() if r["c"] == 0}
+                if not todo:
                     return self._reservation_of(reservation_id, records)
-                skus = {s: sorted({a[0] for a in r["a"]}) for s, r in records.items()}
-                keep_until = self._now_ms() + int(self.committed_ttl_s * 1000)
-                status, found = self._ops.commit(reservation_id, skus, self._seen, self._now_ms(),
-                                                 keep_until, self._has_caps)
-                self._cache.invalidate([sku for v in skus.values() for sku in v])
-                if status == "OK":
-                    if found == 0:
-                        break
-                    return self.reservation(reservation_id)
-        raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
+                self._commit_records(reservation_id, todo)
+        raise StoreUnavailable(f"reservation {reservation_id!r} kept changing during its commit; retry")
+
+    def _commit_records(self, reservation_id: str, records: dict[int, dict]) -> None:
+        """One commit pass over these records' shards (and the capacity hold); a record that
+        changed since it was read is left for the next pass."""
+        skus = {s: sorted({a[0] for a in r["a"]}) for s, r in records.items()}
+        keep_until = self._now_ms() + int(self.committed_ttl_s * 1000)
+        self._ops.commit(reservation_id, skus, self._seen, self._now_ms(), keep_until, self._has_caps)
+        self._cache.invalidate([sku for v in skus.values() for sku in v])
 
     def reservation(self, reservation_id: str) -> Reservation:
         """A live (held or committed) reservation; NotFoundError if unknown, released or expired."""

@@ -1,9 +1,12 @@
 """Lua scripts that grow a live reservation (RedisStore.extend) and undo a growth on a Cluster
 (compensation). Same conventions as redis_lua.py: keys only from KEYS, sweep first, idempotent.
 
-An extend carries a random token. Each record it changes remembers the token (`u`, the last 8), so
-redis-py re-sending a call after a lost reply adds nothing twice, and UNEXTEND takes exactly that
-extension out again. A record the extend created notes the token in `xc` and goes when undone.
+An extend carries a token (random, or derived from the caller's idempotency token). Each record it
+changes remembers the token (`u`, the last 8), so a call re-sent after a lost reply, or an extend
+retried with the same token, adds nothing twice, and UNEXTEND takes exactly that extension out
+again. A record the extend created notes the token in `xc` and goes when undone. The capacity
+record also notes what the last extension added (`x`: token, day, nodes), so UNEXTEND_CAP can give
+those shipments back when the reply of the capacity call was lost.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ if cap and #cap.new > 0 then
   end
   for _, node in ipairs(cap.new) do ch.n[#ch.n + 1] = node end
   ch.u = remember(ch.u, token)
+  ch.x = {k = token, d = cap.day, n = cap.new}
   redis.call('HSET', cap.holds, rid, cjson.encode(ch))
 end
 return {'OK'}
@@ -165,6 +169,33 @@ local tokens = {}
 for _, y in ipairs(h.u) do if y ~= token then tokens[#tokens + 1] = y end end
 h.a, h.u = keep, tokens
 if h.xc == token and #keep == 0 then
+  redis.call('HDEL', holds, rid)
+  redis.call('ZREM', exp, rid)
+else
+  redis.call('HSET', holds, rid, cjson.encode(h))
+end
+return 1
+"""
+
+# KEYS: [used, capholds, capexp]; ARGV: now, rid, n, token
+# Takes the shipments the extension `token` added out of the capacity hold again (Cluster
+# compensation after the capacity call's reply was lost); a no-op where it did not land, or where
+# a later extension of the same reservation has landed since (then they stay until release/expiry).
+# -> 1 if undone, 0 if there was nothing to undo
+UNEXTEND_CAP = _HELPERS + _EXTEND_HELPERS + r"""
+local now, rid, n, token = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local used, holds, exp = KEYS[1], KEYS[2], KEYS[3]
+cap_sweep(used, holds, exp, now, n)
+local raw = redis.call('HGET', holds, rid)
+if not raw then return 0 end
+local h = cjson.decode(raw)
+if not (h.x and h.x.k == token) then return 0 end
+cap_give_back(used, h.x.d, h.x.n, n)
+local keep, tokens = {}, {}
+for _, node in ipairs(h.n) do if not has(h.x.n, node) then keep[#keep + 1] = node end end
+for _, y in ipairs(h.u or {}) do if y ~= token then tokens[#tokens + 1] = y end end
+h.n, h.u, h.x = keep, tokens, nil
+if #keep == 0 then
   redis.call('HDEL', holds, rid)
   redis.call('ZREM', exp, rid)
 else

@@ -76,7 +76,7 @@ class Ops(SnapshotWrites):
         self.scripts = {name: client.register_script(getattr(lua, name))
                         for name in ("RESERVE", "RELEASE", "COMMIT", "DELTAS", "SWEEP", "FLIP")}
         self.scripts.update((name, client.register_script(getattr(lua_extend, name)))
-                            for name in ("EXTEND", "UNEXTEND"))
+                            for name in ("EXTEND", "UNEXTEND", "UNEXTEND_CAP"))
 
     def pipe(self):
         return self.r.pipeline() if self.cluster else self.r.pipeline(transaction=False)
@@ -272,9 +272,25 @@ class Ops(SnapshotWrites):
         return ("EXISTS",) if existed else ("OK", max(versions.values()))
 
     def compensate(self, rid: str, shards: list[int], now_ms: int) -> None:
-        """Cluster: release the shards this attempt already held (a later shard failed)."""
-        for shard in shards:
-            self.run("RELEASE", self.k.hold_keys(shard), [now_ms, rid, -1, self.n, 1, 0])
+        """Cluster: release the shards this attempt already held (a later shard failed), and the
+        order's capacity hold: this attempt held those shards anew, so a capacity hold of the
+        order can only be its own (its capacity call's reply was lost) or one left by an earlier
+        attempt that lost it the same way. Every call is tried even if one fails."""
+        if shards:
+            calls = [("RELEASE", self.k.hold_keys(s), [now_ms, rid, -1, self.n, 1, 0]) for s in shards]
+            self._each([*calls, ("RELEASE", self.k.cap_keys(), [now_ms, rid, -1, self.n, 0, 1])])
+
+    def _each(self, calls: list[tuple[str, list, list]]) -> None:
+        """Run every script call (compensation: a call whose master is down must not stop the
+        calls to the others); the first failure is raised at the end."""
+        failed: BaseException | None = None
+        for name, keys, args in calls:
+            try:
+                self.run(name, keys, args)
+            except _DOWN as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def release(self, rid: str, shards: list[int], node: int, now_ms: int, has_caps: bool,
                 reject: bool = False) -> tuple[int, int]:
@@ -286,14 +302,18 @@ class Ops(SnapshotWrites):
             args = [now_ms, rid, node, self.n, len(shards), int(has_caps), int(reject)]
             out = self.run("RELEASE", keys, args)
             return (-1, 0) if out[0] == "COMMITTED" else (int(out[0]), int(out[1]))
+        if has_caps:
+            # capacity first: if a stock shard's call fails after it, the records left make a retry
+            # find the reservation and finish; capacity last, a lost reply there would leave the
+            # stock released, a retry NotFound, and the shipments counted until the hold's expiry
+            # (a committed reservation has no capacity hold left: commit drops it first)
+            self.run("RELEASE", self.k.cap_keys(), [now_ms, rid, node, self.n, 0, 1])
         found = left = 0
         for shard in shards:
             out = self.run("RELEASE", self.k.hold_keys(shard), [now_ms, rid, node, self.n, 1, 0, int(reject)])
             if out[0] == "COMMITTED":
                 return -1, 0
             found, left = found + int(out[0]), left + int(out[1])
-        if has_caps:
-            self.run("RELEASE", self.k.cap_keys(), [now_ms, rid, node, self.n, 0, 1])
         return found, left
 
     def extend(self, rid: str, merged, live: list[int], template: dict, token: str, seen: int, now_ms: int,
@@ -302,7 +322,9 @@ class Ops(SnapshotWrites):
         are in shards `live`; capacity for the capped nodes it does not hold yet. Outcomes as
         EXTEND returns them. Standalone: one atomic call over the new and the live shards. Cluster:
         one call per shard (live shards first: they prove the hold still exists), then capacity;
-        the shards already extended are undone when a later call fails."""
+        when a later call fails the extension is undone where it landed (the shard or capacity
+        call whose reply was lost included). `token` makes the whole call idempotent: a retry
+        with the same token skips what landed and does the rest."""
         groups: dict[int, dict[str, list[int]]] = {}
         for node, sku, qty, pos in merged:
             groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos))
@@ -336,36 +358,54 @@ class Ops(SnapshotWrites):
             out = call([min(live)], False)
             if out[0] != "OK":
                 return tuple(out)
-        done: list[int] = []
+        sent: list[int] = []    # shards called, the one in flight included (its reply may be lost)
+        cap_sent = False
         try:
             for shard in order:
+                sent.append(shard)
                 out = call([shard], False)
                 if out[0] != "OK":
-                    self.unextend(rid, token, done, groups, now_ms)
+                    self.unextend(rid, token, sent[:-1], groups, now_ms)
                     return tuple(out)
-                done.append(shard)
             if cap_nodes:
+                cap_sent = True
                 out = call([], True)
                 if out[0] != "OK":
-                    self.unextend(rid, token, done, groups, now_ms)
+                    self.unextend(rid, token, sent, groups, now_ms)
                     return tuple(out)
         except _DOWN:
             with contextlib.suppress(Exception):
-                self.unextend(rid, token, done, groups, now_ms)
+                self.unextend(rid, token, sent, groups, now_ms, capacity=cap_sent)
             raise
         return ("OK",)
 
-    def unextend(self, rid: str, token: str, shards: list[int], groups: dict, now_ms: int) -> None:
-        """Cluster compensation: take the extension `token` out of the shards it reached."""
+    def unextend(self, rid: str, token: str, shards: list[int], groups: dict, now_ms: int,
+                 capacity: bool = False) -> None:
+        """Cluster compensation: take the extension `token` out of the shards it reached and, with
+        `capacity`, the shipments it added to the capacity hold (a no-op wherever it did not land).
+        Every call is tried even if one fails."""
+        calls = []
         for shard in shards:
             cells = [x for sku, flat in groups[shard].items()
                      for i in range(0, len(flat), 3) for x in (sku, flat[i], flat[i + 1])]
             args = [now_ms, rid, self.n, token, len(cells) // 3, *cells]
-            self.run("UNEXTEND", self.k.hold_keys(shard), args)
+            calls.append(("UNEXTEND", self.k.hold_keys(shard), args))
+        if capacity:
+            calls.append(("UNEXTEND_CAP", self.k.cap_keys(), [now_ms, rid, self.n, token]))
+        self._each(calls)
 
     def commit(self, rid, skus_by_shard: dict[int, list[str]], seen, now_ms, keep_until, has_caps):
+        """Commit the records of the shards in `skus_by_shard` (those already committed are
+        counted, not changed): ("OK", records found) or ("RETRY", 0) when a record holds a SKU not
+        listed (it changed since it was read). Standalone: one atomic call with the capacity hold.
+        Cluster: the capacity hold is dropped first (its shipments stay counted), then one call per
+        shard: a retry after any failure finds shards still to commit and does it all again, while
+        dropping it last, a failure there would leave a committed reservation whose hold gives the
+        shipments back at expiry."""
         shards = sorted(skus_by_shard)
         versions = dict.fromkeys(shards, seen)
+        if has_caps and self.cluster:
+            self.run("COMMIT", self.k.cap_keys(), [now_ms, rid, self.n, keep_until, 0, 1])
         parts = [shards] if not self.cluster else [[s] for s in shards]
         found = 0
         for part in parts:
@@ -387,8 +427,6 @@ class Ops(SnapshotWrites):
             if out[0] == "RETRY":
                 return "RETRY", 0
             found += out[1]
-        if has_caps and self.cluster:
-            self.run("COMMIT", self.k.cap_keys(), [now_ms, rid, self.n, keep_until, 0, 1])
         return "OK", found
 
     def sweep(self, now_ms: int) -> int:

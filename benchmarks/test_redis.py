@@ -1,6 +1,8 @@
 """RedisStore figures against a real redis-server started for this run (tests/redis_servers.py):
 reading 10 SKUs x 100 nodes (uncached: one round trip; cached), reservations per second
-(one client, threads in one process, several processes), and the bulk snapshot load rate.
+(one client, threads in one process, several processes), single-order reservations from many
+threads with group commit off and on (the ratio against "off" measured in the same run), and the
+bulk snapshot load rate.
 
     python -m pytest benchmarks/test_redis.py --benchmark-only
     DOM_BENCH_QUICK=1 python -m pytest benchmarks/test_redis.py --benchmark-only -q   # CI
@@ -96,8 +98,9 @@ def _order(prefix: str, i: int) -> tuple[str, list[Allocation]]:
 
 def _reserve_run(url: str, namespace: str, prefix: str, count: int, threads: int) -> tuple[float, float]:
     """Reserve `count` orders over `threads` threads (0 = pipelined batches of 100 via
-    reserve_many from one thread); (start, end) wall times."""
-    store = RedisStore(NET, url, namespace=namespace, cache_staleness_s=0.0)
+    reserve_many from one thread), one round trip per reserve() (no group commit); (start, end)
+    wall times."""
+    store = RedisStore(NET, url, namespace=namespace, cache_staleness_s=0.0, coalesce_reserves=False)
     store.read(["SKU-000000"])  # connect, check the layout, load the scripts before the clock starts
 
     def one(i: int) -> None:
@@ -146,6 +149,78 @@ def test_reservations_per_second(benchmark, bench_redis, processes, threads):
     assert held == 2 * total  # every reservation held its two units, none twice
     benchmark.extra_info.update(reservations=total, processes=processes, threads=threads or "pipelined",
                                 reservations_per_s=round(total / wall), target_per_s=10_000)
+    store.client.close()
+
+
+COALESCE_PROCESSES, COALESCE_THREADS = 2, 16
+COALESCE_ROUNDS = 1 if QUICK else 3
+
+
+def _warm(_: int) -> None:
+    time.sleep(0.2)  # long enough that each worker process takes one of these
+
+
+def _threads_run(url: str, namespace: str, prefix: str, count: int, threads: int, coalesce: bool,
+                 start_at: float) -> tuple[float, float, int, int]:
+    """Reserve `count` single orders with RedisStore.reserve from `threads` threads of this process
+    (as gRPC server threads do), starting at wall time `start_at` so the processes of one round
+    start together. Returns (start, end, requests, round trips)."""
+    store = RedisStore(NET, url, namespace=namespace, cache_staleness_s=0.0, coalesce_reserves=coalesce)
+    store.read(["SKU-000000"])
+    with ThreadPoolExecutor(threads) as pool:
+        time.sleep(max(0.0, start_at - time.time()))
+        start = time.time()
+        list(pool.map(lambda i: store.reserve(*_order(prefix, i)), range(count)))
+        end = time.time()
+    stats = store.reserve_batcher.stats() if store.reserve_batcher else None
+    store.client.close()
+    return start, end, count, stats.round_trips if stats else count
+
+
+@pytest.mark.parametrize("coalesce", [False, True], ids=["coalescing-off", "coalescing-on"])
+def test_single_order_reserves_from_threads(benchmark, bench_redis, results, coalesce):
+    """Single-order reserve() calls from 2 processes x 16 threads, each order its own call (no
+    client-side batching): group commit off (one round trip per order: the baseline) and on
+    (threads arriving while a round trip is in flight share the next pipelined one). Figures:
+    median reservations/s over the rounds and, for "on", the ratio to "off" from this run."""
+    namespace = new_namespace("bench")
+    store = RedisStore(NET, bench_redis.url, namespace=namespace, cache_staleness_s=0.0)
+    _load(store, 20)
+    per_proc = RESERVATIONS // COALESCE_PROCESSES
+    runs = iter(range(10**6))
+    rates: list[float] = []
+    trips: list[float] = []
+    with mp.get_context("spawn").Pool(COALESCE_PROCESSES) as pool:
+        pool.map(_warm, range(COALESCE_PROCESSES), chunksize=1)  # imports done before round 1
+
+        def run():
+            r = next(runs)
+            start_at = time.time() + 0.5   # both processes connected and waiting by then
+            out = pool.starmap(_threads_run, [(bench_redis.url, namespace, f"c{r}p{p}", per_proc,
+                                               COALESCE_THREADS, coalesce, start_at)
+                                              for p in range(COALESCE_PROCESSES)])
+            wall = max(o[1] for o in out) - min(o[0] for o in out)
+            rates.append(per_proc * COALESCE_PROCESSES / wall)
+            trips.append(sum(o[2] for o in out) / sum(o[3] for o in out))
+
+        benchmark.pedantic(run, rounds=COALESCE_ROUNDS, iterations=1)
+    total = per_proc * COALESCE_PROCESSES
+    held = int((10**6 - store.read([f"SKU-{j:06d}" for j in range(20)]).atp).sum())
+    assert held == 2 * total * len(rates)  # every reservation held its two units, none twice
+    rate = float(np.median(rates))
+    info = {"reservations": total, "processes": COALESCE_PROCESSES, "threads": COALESCE_THREADS,
+            "coalesce": coalesce, "reservations_per_s": round(rate),
+            "rounds_per_s": [round(x) for x in rates],
+            "requests_per_round_trip": round(float(np.median(trips)), 2), "target_per_s": 10_000}
+    base = results.get(("reserve-threads", False))
+    if coalesce and base:
+        info["ratio_vs_off"] = round(base[0] * rate, 2)   # (s per reservation off) / (s per one on)
+    results["reserve-threads", coalesce] = (1 / rate, rates, info)
+    benchmark.extra_info.update(info)
+    print(f"\nreserve() from {COALESCE_PROCESSES} processes x {COALESCE_THREADS} threads, group commit "
+          f"{'on' if coalesce else 'off'}: median {rate:,.0f} reservations/s over {len(rates)} round(s) "
+          f"{[round(x) for x in rates]}, {info['requests_per_round_trip']} requests per round trip"
+          + (f", x{info['ratio_vs_off']} vs off" if "ratio_vs_off" in info else ""))
     store.client.close()
 
 

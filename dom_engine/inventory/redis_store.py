@@ -49,7 +49,9 @@ one node that notes the node in every record (`r`) and keeps the records even wh
 reservation stays live (until its expiry) for `extend`. `extend` adds units like a reservation of
 its own, merging into existing records and creating records in new shards with the hold's expiry;
 on a Cluster it calls the live shards first (they prove the hold still exists), then new shards,
-then capacity, and takes the extension out of the shards already done if a later call fails.
+then capacity, and takes the extension out wherever it landed if a later call fails. With a
+`token`, an extend is idempotent: repeated with the same token and allocations it adds nothing
+twice and on a Cluster finishes what a crash cut short (the token is bound to the allocations).
 Reads do not sweep: until a script touches its shard (or `sweep()` runs), an expired hold still
 lowers the ATP a read reports (conservative, never an oversell). `reserve_many` sends many orders'
 scripts in one pipelined round trip on standalone Redis (each order still all or nothing).
@@ -57,8 +59,46 @@ With `coalesce_reserves` (the default) on standalone Redis, threads of one proce
 `reserve` while another's round trip is in flight share the next round trip the same way
 (`reserve_batcher`, redis_batcher.py: a leader sends, no timers; a lone caller sends at once).
 
-Expiry and capacity days use `clock` (UTC), so the servers sharing a Redis need synchronized
-clocks. Lost connections raise StoreUnavailable; quotes are served from the cache up to
+Cluster edge cases (each script is atomic on its shard; a call across shards is not):
+- Compensation tries every shard (and the capacity hold) it must undo even when one fails, but
+  what landed on a master it cannot reach, typically the one that failed, stays held until the
+  hold's TTL, unless a retry finishes the call (the same order for `reserve`; the same token and
+  allocations for `extend`).
+- `reserve`: a retry that ends in ReservationConflict leaves the shards a cut-short earlier attempt
+  holds as they are (held, and shown by `reservation_for_order`) until the TTL. A retry that finds
+  every stock shard held already (a one-shard order whose reply was lost, or an attempt that died
+  before it compensated) skips the capacity step: the order holds its units with its shipment
+  uncounted against the day's capacity (until release/expiry).
+- `extend` without a token (RejectShipment calls it so today; a retried RejectShipment gets
+  NOT_FOUND anyway, its node being rejected already): an extension cut short by a crash stays held,
+  as far as it got, until the hold's expiry, and a retry adds everything again.
+- Lost capacity replies: `reserve` (compensation releases the order's capacity hold) and `extend`
+  (UNEXTEND_CAP takes out what the last extension added) give the shipment back; if the {cap}
+  master cannot be reached then, it stays counted until the hold's release or expiry, and a retry
+  of the same order / token takes it as its own. `release` and `commit` drop the capacity hold
+  before the stock shards, so whatever fails after that leaves records a retry finds and finishes.
+- Commit racing extend: `commit` reads the records again until every one is committed, and an
+  `extend` that finds a committed record once it is done commits what it added (dropping the
+  capacity hold it may have made again), so an extension onto a new shard is never left
+  uncommitted. An extend that adds units to several shards the reservation holds already can still
+  meet the commit between two of them: its units in the shards it reached first are committed with
+  the reservation, and it raises ValidationError (committed). A `release` racing a `commit` can end
+  partly released, partly committed likewise.
+
+Clocks: no script reads Redis's clock; every time comes from the calling server's `clock` (UTC), so
+servers sharing a Redis need synchronized clocks (NTP). What a skew of D does: a hold's expiry is an
+absolute time set by the server that made it (its clock + `hold_ttl_s`; an extension keeps it), and
+every script, and every server judging a reservation live, treats as expired what is past by its
+own clock: a server D ahead gives holds back D early (a hold made by a slower server lives
+`hold_ttl_s` - D; once D >= `hold_ttl_s` the fast server's next script on that shard frees the units
+at once and a later commit gets NotFound), a server behind keeps them D longer (conservative).
+Shipment capacity is counted on the UTC day of the reserving (or extending) server's clock and read
+for the reader's day, so shipments held within D of midnight UTC count against the neighbouring
+day (a day can take that many more than its cap). The delta dedupe window (`dedupe_window_s`) and
+how long committed records stay (`committed_ttl_s`) shift by D. Snapshot grace periods (Redis EXPIRE,
+relative) and cache ages (each process's monotonic clock) do not depend on it.
+
+Lost connections raise StoreUnavailable; quotes are served from the cache up to
 `degraded_staleness_s` meanwhile (columns this process changed since they were fetched included:
 they are skipped only while Redis answers), and every call tries Redis again (no sticky broken
 state). Every script is idempotent, so redis-py re-sending one after a lost reply is harmless.

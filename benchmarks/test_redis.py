@@ -153,7 +153,7 @@ def test_reservations_per_second(benchmark, bench_redis, processes, threads):
 
 
 COALESCE_PROCESSES, COALESCE_THREADS = 2, 16
-COALESCE_ROUNDS = 1 if QUICK else 3
+COALESCE_ROUNDS = 1 if QUICK else 5   # rounds of (off, on) pairs
 
 
 def _warm(_: int) -> None:
@@ -161,66 +161,91 @@ def _warm(_: int) -> None:
 
 
 def _threads_run(url: str, namespace: str, prefix: str, count: int, threads: int, coalesce: bool,
-                 start_at: float) -> tuple[float, float, int, int]:
+                 start_at: float) -> tuple[float, float, int, int, float]:
     """Reserve `count` single orders with RedisStore.reserve from `threads` threads of this process
     (as gRPC server threads do), starting at wall time `start_at` so the processes of one round
-    start together. Returns (start, end, requests, round trips)."""
+    start together. Returns (start, end, requests, round trips, CPU seconds of this process)."""
     store = RedisStore(NET, url, namespace=namespace, cache_staleness_s=0.0, coalesce_reserves=coalesce)
     store.read(["SKU-000000"])
     with ThreadPoolExecutor(threads) as pool:
         time.sleep(max(0.0, start_at - time.time()))
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         list(pool.map(lambda i: store.reserve(*_order(prefix, i)), range(count)))
-        end = time.time()
+        end, cpu = time.time(), time.process_time() - cpu
     stats = store.reserve_batcher.stats() if store.reserve_batcher else None
     store.client.close()
-    return start, end, count, stats.round_trips if stats else count
+    return start, end, count, stats.round_trips if stats else count, cpu
 
 
-@pytest.mark.parametrize("coalesce", [False, True], ids=["coalescing-off", "coalescing-on"])
-def test_single_order_reserves_from_threads(benchmark, bench_redis, results, coalesce):
+def _server_cpu_s(store: RedisStore) -> float:
+    info = store.client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def test_single_order_reserves_from_threads(benchmark, bench_redis, results):
     """Single-order reserve() calls from 2 processes x 16 threads, each order its own call (no
     client-side batching): group commit off (one round trip per order: the baseline) and on
-    (threads arriving while a round trip is in flight share the next pipelined one). Figures:
-    median reservations/s over the rounds and, for "on", the ratio to "off" from this run."""
+    (threads arriving while a round trip is in flight share the next pipelined one). Each round
+    runs both, in alternating order, so a burst of noise on this shared machine hits both alike.
+    Figures: median reservations/s of each, the median of the per-round ratios on / off, and the
+    CPU each reservation cost in the client processes and in redis-server (on this 2-core box the
+    cores, not the round trips, end up as the limit)."""
     namespace = new_namespace("bench")
     store = RedisStore(NET, bench_redis.url, namespace=namespace, cache_staleness_s=0.0)
     _load(store, 20)
     per_proc = RESERVATIONS // COALESCE_PROCESSES
+    total = per_proc * COALESCE_PROCESSES
     runs = iter(range(10**6))
-    rates: list[float] = []
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    cpu_us: dict[tuple[str, bool], list[float]] = {(w, c): [] for w in ("client", "server") for c in (0, 1)}
     trips: list[float] = []
     with mp.get_context("spawn").Pool(COALESCE_PROCESSES) as pool:
         pool.map(_warm, range(COALESCE_PROCESSES), chunksize=1)  # imports done before round 1
 
-        def run():
+        def one(coalesce: bool) -> None:
             r = next(runs)
             start_at = time.time() + 0.5   # both processes connected and waiting by then
+            server = _server_cpu_s(store)
             out = pool.starmap(_threads_run, [(bench_redis.url, namespace, f"c{r}p{p}", per_proc,
                                                COALESCE_THREADS, coalesce, start_at)
                                               for p in range(COALESCE_PROCESSES)])
-            wall = max(o[1] for o in out) - min(o[0] for o in out)
-            rates.append(per_proc * COALESCE_PROCESSES / wall)
-            trips.append(sum(o[2] for o in out) / sum(o[3] for o in out))
+            cpu_us["server", coalesce].append((_server_cpu_s(store) - server) / total * 1e6)
+            cpu_us["client", coalesce].append(sum(o[4] for o in out) / total * 1e6)
+            rates[coalesce].append(total / (max(o[1] for o in out) - min(o[0] for o in out)))
+            if coalesce:
+                trips.append(sum(o[2] for o in out) / sum(o[3] for o in out))
+
+        def run() -> None:
+            first = len(rates[True]) % 2 == 0   # off first in rounds 1, 3, ...; on first in 2, 4, ...
+            one(not first)
+            one(first)
 
         benchmark.pedantic(run, rounds=COALESCE_ROUNDS, iterations=1)
-    total = per_proc * COALESCE_PROCESSES
     held = int((10**6 - store.read([f"SKU-{j:06d}" for j in range(20)]).atp).sum())
-    assert held == 2 * total * len(rates)  # every reservation held its two units, none twice
-    rate = float(np.median(rates))
+    # every reservation held its two units, none twice
+    assert held == 2 * total * (len(rates[False]) + len(rates[True]))
+    off, on = (float(np.median(rates[c])) for c in (False, True))
+    ratio = float(np.median([b / a for a, b in zip(rates[False], rates[True], strict=True)]))
     info = {"reservations": total, "processes": COALESCE_PROCESSES, "threads": COALESCE_THREADS,
-            "coalesce": coalesce, "reservations_per_s": round(rate),
-            "rounds_per_s": [round(x) for x in rates],
+            "off_per_s": round(off), "on_per_s": round(on), "ratio_on_vs_off": round(ratio, 2),
+            "off_rounds_per_s": [round(x) for x in rates[False]],
+            "on_rounds_per_s": [round(x) for x in rates[True]],
             "requests_per_round_trip": round(float(np.median(trips)), 2), "target_per_s": 10_000}
-    base = results.get(("reserve-threads", False))
-    if coalesce and base:
-        info["ratio_vs_off"] = round(base[0] * rate, 2)   # (s per reservation off) / (s per one on)
-    results["reserve-threads", coalesce] = (1 / rate, rates, info)
+    info.update({f"{who}_cpu_us_per_reservation_{'on' if c else 'off'}": round(float(np.median(v)), 1)
+                 for (who, c), v in cpu_us.items()})
+    results["reserve-threads", False] = (1 / off, rates[False], info)
+    results["reserve-threads", True] = (1 / on, rates[True], info)
     benchmark.extra_info.update(info)
-    print(f"\nreserve() from {COALESCE_PROCESSES} processes x {COALESCE_THREADS} threads, group commit "
-          f"{'on' if coalesce else 'off'}: median {rate:,.0f} reservations/s over {len(rates)} round(s) "
-          f"{[round(x) for x in rates]}, {info['requests_per_round_trip']} requests per round trip"
-          + (f", x{info['ratio_vs_off']} vs off" if "ratio_vs_off" in info else ""))
+
+    def cpu(who: str, mode: str) -> float:
+        return info[f"{who}_cpu_us_per_reservation_{mode}"]
+
+    print(f"\nreserve() from {COALESCE_PROCESSES} processes x {COALESCE_THREADS} threads, {len(trips)} "
+          f"round(s): group commit off median {off:,.0f}/s {info['off_rounds_per_s']}, on median "
+          f"{on:,.0f}/s {info['on_rounds_per_s']} ({info['requests_per_round_trip']} requests per round "
+          f"trip); on/off x{ratio:.2f} (median of per-round ratios). CPU per reservation off / on: "
+          f"clients {cpu('client', 'off')} / {cpu('client', 'on')} us, "
+          f"redis-server {cpu('server', 'off')} / {cpu('server', 'on')} us")
     store.client.close()
 
 

@@ -216,18 +216,15 @@ def build_problem(
 def _dominated(fixed: np.ndarray, unit: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """(n, S) mask of services beaten at the same node by another usable service that is no dearer
     per shipment and per unit of every line (ties keep the lower service index)."""
-    n, s = fixed.shape
-    out = np.zeros((n, s), dtype=bool)
-    for a in range(s):
-        for b in range(s):
-            if a == b:
-                continue
-            no_worse = (usable[:, b] & (fixed[:, b] <= fixed[:, a])
-                        & (unit[:, b, :] <= unit[:, a, :]).all(axis=1))
-            if b > a:  # a tie goes to the lower index: b must be strictly better somewhere
-                no_worse &= (fixed[:, b] < fixed[:, a]) | (unit[:, b, :] < unit[:, a, :]).any(axis=1)
-            out[:, a] |= no_worse
-    return out & usable
+    s = fixed.shape[1]
+    # [:, a, b]: service b is no dearer than a per shipment and per unit of every line.
+    no_worse = (usable[:, None, :] & (fixed[:, None, :] <= fixed[:, :, None])
+                & (unit[:, None, :, :] <= unit[:, :, None, :]).all(axis=3))
+    strictly = ((fixed[:, None, :] < fixed[:, :, None])
+                | (unit[:, None, :, :] < unit[:, :, None, :]).any(axis=3))
+    later = np.arange(s)[None, :] > np.arange(s)[:, None]       # b > a: a tie goes to the lower index
+    beaten = no_worse & (~later[None] | strictly) & ~np.eye(s, dtype=bool)[None]
+    return beaten.any(axis=2) & usable
 
 
 def _shortage_reason(p: Problem) -> str:

@@ -37,12 +37,18 @@ class _Leaderboard:
         self.entries: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []  # cost, nodes, options
 
     def add(self, p: Problem, sets: np.ndarray, costs: np.ndarray) -> None:
-        take = np.argsort(costs, kind="stable")[:_KEEP_PER_LEVEL]
-        for k in take:
-            if np.isfinite(costs[k]):
-                opts = tuple(int(o) for o in sets[k])
-                nodes = tuple(sorted(int(n) for n in p.opt_node[list(opts)]))
-                self.entries.append((float(costs[k]), nodes, opts))
+        if len(costs) > _KEEP_PER_LEVEL:
+            take = np.argpartition(costs, _KEEP_PER_LEVEL - 1)[:_KEEP_PER_LEVEL]
+        else:
+            take = np.arange(len(costs))
+        take = take[np.isfinite(costs[take])]
+        take = take[np.lexsort((take, costs[take]))]  # ties keep the lower index, as a stable sort would
+        if not len(take):
+            return
+        chosen = sets[take]
+        nodes = np.sort(p.opt_node[chosen], axis=1).tolist()  # one conversion for all rows, not per element
+        self.entries.extend((c, tuple(n), tuple(o))
+                            for c, n, o in zip(costs[take].tolist(), nodes, chosen.tolist(), strict=True))
         self.entries.sort(key=lambda e: e[0])
         del self.entries[4 * _KEEP_PER_LEVEL:]
 
@@ -60,11 +66,15 @@ class _Leaderboard:
         return e[0] if e else np.inf
 
 
-def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True) -> Solution:
+def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True,
+                candidates: list[tuple[float, tuple[int, ...]]] | None = None) -> Solution:
     """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets (fewer for orders
     of more than 10 items: the limit is on sets x items), the best plan with fewer shipments
     (proven_optimal False; objective inf if none) and a valid lower bound: every smaller set was
-    evaluated, and larger ones cost at least the level bound."""
+    evaluated, and larger ones cost at least the level bound.
+
+    `candidates`, when given, receives the cheapest option sets evaluated, as (objective, options),
+    cheapest first (batch allocation starts its columns from them)."""
     max_sets = max(100, max_sets * 10 // max(10, p.n_items))
     board = _Leaderboard()
     if p.allow_backorder:
@@ -108,6 +118,8 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
         board.add(p, sets, evaluate_sets(p, sets))
     if want_alternative and dom is not None:
         _add_swaps_of_best(p, board)
+    if candidates is not None:
+        candidates.extend((cost, opts) for cost, _, opts in board.entries)
     sol = _solution(p, board, "fast-search")
     sol.alternative_exact = alt_exact
     return sol

@@ -1,0 +1,9 @@
+"""Batch (wave) allocation: many orders jointly over shared stock and node capacities.
+
+Entry point: `route_batch(orders, stock, network, rate_card, policies, settings, now, time_budget_ms)
+-> BatchResult`.
+"""
+
+from .router import route_batch
+
+__all__ = ["route_batch"]

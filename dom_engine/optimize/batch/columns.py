@@ -1,0 +1,153 @@
+"""Orders of a batch as pricing problems, and their plans as columns over shared resources.
+
+Resources are numbered in one vector so that usage, capacities and dual prices are plain arrays:
+
+    stock of SKU g at node n     n * K + g          (K = SKUs in the batch)
+    shipments at node n          N * K + n
+    units at node n              N * K + N + n
+
+A *column* is one complete plan of one order: its objective (true costs, priority included) and
+the resources it uses. Pricing an order under dual prices `lam` (per unit of each resource) is the
+single-order routing problem with every option's costs raised by the prices of what it uses, so
+the exact single-order search solves it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..problem import Problem
+from ..router import FAST_SEARCH_MAX_SETS, solve
+from ..search import fast_search
+from ..solution import Solution, evaluate_sets, objective_of
+
+# Budget for one order's pricing when the fast search gives up (its bound stays valid regardless).
+HARD_ORDER_BUDGET_MS = 20.0
+# Plans per order the master starts from: the cheapest the order's own search evaluated.
+START_COLUMNS = 8
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How resources are numbered (see the module docstring)."""
+
+    n_nodes: int
+    n_skus: int
+
+    @property
+    def ship_base(self) -> int:
+        return self.n_nodes * self.n_skus
+
+    @property
+    def unit_base(self) -> int:
+        return self.ship_base + self.n_nodes
+
+    @property
+    def size(self) -> int:
+        return self.unit_base + self.n_nodes
+
+
+@dataclass
+class Column:
+    """One plan of one order. `res` are resource ids (unique), `use` the amounts."""
+
+    cost: float
+    options: np.ndarray
+    x: np.ndarray
+    unfilled: np.ndarray
+    res: np.ndarray
+    use: np.ndarray
+
+    @property
+    def shipments(self) -> int:
+        return int((self.x.sum(axis=1) > 0).sum()) if len(self.options) else 0
+
+
+@dataclass
+class Entry:
+    """One order of the batch: its Problem (priority already in the penalties) and the maps
+    from its items to resources."""
+
+    index: int
+    p: Problem
+    gline: np.ndarray        # (L,) batch SKU column of each order line
+    per_item: np.ndarray     # (L, I) units of line l in one unit of item i
+    item_units: np.ndarray   # (I,) units in one unit of item i
+    reach: np.ndarray        # resource ids any option could use (sorted)
+
+    @classmethod
+    def of(cls, index: int, p: Problem, gline: np.ndarray, layout: Layout) -> Entry:
+        n_lines, n_items = len(p.order.lines), p.n_items
+        per_item = np.zeros((n_lines, n_items))
+        for i, members in enumerate(p.items):
+            for j in members:
+                per_item[j, i] = p.order.lines[j].quantity if p.is_kit[i] else 1.0
+        nodes = np.unique(p.opt_node)
+        stock_ids = (nodes[:, None] * layout.n_skus + gline[None, :]).ravel()
+        reach = np.unique(np.concatenate([stock_ids, layout.ship_base + nodes, layout.unit_base + nodes]))
+        return cls(index, p, gline, per_item, per_item.sum(axis=0), reach)
+
+    def empty_column(self) -> Column:
+        """Ship nothing: every unit unfilled at its penalty (always fits; for an order that does
+        not allow backorders it means "not allocated in this batch")."""
+        p = self.p
+        return Column(float(p.P0 + (p.P * p.Q).sum()), np.zeros(0, dtype=np.int64),
+                      np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
+                      np.zeros(0, dtype=np.int64), np.zeros(0))
+
+    def column(self, sol: Solution, layout: Layout) -> Column:
+        """The column of a solution of this order's (possibly priced) problem, at true cost."""
+        p = self.p
+        if len(sol.options) == 0:
+            return self.empty_column()
+        used = sol.x.sum(axis=1) > 0
+        options, x = sol.options[used], sol.x[used]
+        nodes = p.opt_node[options]
+        line_units = x @ self.per_item.T                           # (m, L)
+        stock_ids = nodes[:, None] * layout.n_skus + self.gline[None, :]
+        keep = line_units > 0
+        ids = np.concatenate([stock_ids[keep], layout.ship_base + nodes, layout.unit_base + nodes])
+        amounts = np.concatenate([line_units[keep], np.ones(len(nodes)), line_units.sum(axis=1)])
+        res, inverse = np.unique(ids, return_inverse=True)
+        use = np.zeros(len(res))
+        np.add.at(use, inverse, amounts)
+        cost = objective_of(p, options, x, sol.unfilled)
+        return Column(cost, options, x, sol.unfilled.copy(), res, use)
+
+    def columns_of_sets(self, sets: list[tuple[int, ...]], layout: Layout) -> list[Column]:
+        """Columns of the given option sets (their best allocation), one numpy pass per set size."""
+        out = []
+        for m in sorted({len(t) for t in sets if t}):
+            batch = np.array([t for t in sets if len(t) == m], dtype=np.int64)
+            costs, x, short = evaluate_sets(self.p, batch, with_allocation=True)
+            for k in np.flatnonzero(np.isfinite(costs)):
+                sol = Solution(batch[k], x[k], short[k], float(costs[k]), float(costs[k]), False, "start")
+                out.append(self.column(sol, layout))
+        return out
+
+    def priced(self, lam: np.ndarray, layout: Layout) -> Problem:
+        """This order's problem with each option's costs raised by the prices `lam` (one per
+        resource) of the stock, shipment and units it would use."""
+        p = self.p
+        nodes = p.opt_node
+        lam_stock = lam[nodes[:, None] * layout.n_skus + self.gline[None, :]]     # (O, L)
+        dC = lam_stock @ self.per_item + lam[layout.unit_base + nodes][:, None] * self.item_units[None, :]
+        return replace(p, C=p.C + dC, f=p.f + lam[layout.ship_base + nodes])
+
+
+def solve_exact(p: Problem, candidates: list | None = None) -> tuple[Solution, float]:
+    """Best plan of one order's (priced) problem and a lower bound on its optimum: exact for
+    nearly every order (fast search); the rest get the router's bounded path. `candidates`
+    receives the cheapest option sets the fast search evaluated (see search.fast_search)."""
+    if p.n_options == 0:
+        empty = Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
+                         p.empty_plan_objective(), p.empty_plan_objective(), True, "empty")
+        return empty, float(empty.objective)
+    if not p.shared_skus:
+        sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates)
+        if sol.proven_optimal:
+            return sol, float(sol.objective)
+    sol = solve(p, HARD_ORDER_BUDGET_MS)
+    return sol, float(min(sol.lower_bound, sol.objective))

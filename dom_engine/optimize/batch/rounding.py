@@ -1,0 +1,138 @@
+"""From the master LP to one plan per order, within the shared resources.
+
+1. Orders the LP gives wholly to one column keep it (together they fit: the LP's usage does).
+2. The fractional rest take, by priority, their cheapest generated column that still fits
+   (shipping nothing always fits): a feasible incumbent at once.
+3. CP-SAT then solves the restricted master over those orders' columns exactly (price-and-branch)
+   within what is left of the budget, starting from that incumbent.
+4. Local search re-routes single orders against the stock the others leave, with the exact
+   single-order search, so a plan outside the generated columns can still be found
+   (the order-reassignment neighbourhood of Xu, Allgor & Graves 2009).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..problem import Problem
+from .columns import Column, Entry, Layout, solve_exact
+
+# Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
+CPSAT_SCALE = 1e4
+EPS = 1e-9
+
+
+def fits(col: Column, left: np.ndarray) -> bool:
+    return bool((col.use <= left[col.res] + 1e-6).all())
+
+
+def take(col: Column, left: np.ndarray, sign: float = 1.0) -> None:
+    left[col.res] -= sign * col.use
+
+
+def greedy_fill(orders: Sequence[int], pools: Sequence[list[Column]], weight: Sequence[np.ndarray],
+                left: np.ndarray) -> dict[int, Column]:
+    """For each order in the given sequence, the generated column with most LP weight that fits,
+    else the cheapest that fits (the empty column always does). Updates `left`."""
+    chosen: dict[int, Column] = {}
+    for o in orders:
+        cols = pools[o]
+        rank = sorted(range(len(cols)), key=lambda j: (-round(float(weight[o][j]), 6), cols[j].cost))
+        pick = next((cols[j] for j in rank if weight[o][j] > 1 - 1e-6 and fits(cols[j], left)), None)
+        if pick is None:
+            pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
+        take(pick, left)
+        chosen[o] = pick
+    return chosen
+
+
+def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], left: np.ndarray,
+                          hint: dict[int, Column], time_limit_s: float) -> dict[int, Column] | None:
+    """Exact choice of one generated column per order within `left` (CP-SAT), or None when it
+    finds nothing better than the hint in time. `left` is not modified."""
+    model = cp_model.CpModel()
+    terms: dict[int, list[tuple[cp_model.IntVar, int]]] = {}
+    chooser: dict[int, list[tuple[cp_model.IntVar, Column]]] = {}
+    objective = []
+    for o in orders:
+        vars_o = []
+        for c in pools[o]:
+            v = model.new_bool_var("")
+            vars_o.append((v, c))
+            objective.append(int(round(c.cost * CPSAT_SCALE)) * v)
+            for r, u in zip(c.res.tolist(), c.use.tolist(), strict=True):
+                terms.setdefault(r, []).append((v, int(round(u))))
+            model.add_hint(v, c is hint[o])
+        model.add_exactly_one(v for v, _ in vars_o)
+        chooser[o] = vars_o
+    for r, t in terms.items():
+        if not np.isfinite(left[r]):
+            continue
+        cap = int(np.floor(left[r] + 1e-6))
+        if sum(u for _, u in t) > cap:
+            model.add(sum(u * v for v, u in t) <= cap)
+    model.minimize(sum(objective))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    solver.parameters.num_workers = 1
+    # The LP relaxation inside CP-SAT is what proves these set-partitioning models quickly
+    # (measured: 133 orders, 658 columns: optimal in 0.03 s, versus no proof in 5 s at level 1).
+    solver.parameters.linearization_level = 2
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return {o: next(c for v, c in chooser[o] if solver.boolean_value(v)) for o in orders}
+
+
+def restricted_problem(e: Entry, left: np.ndarray, layout: Layout) -> tuple[Problem, np.ndarray]:
+    """The order's problem on what `left` holds (its own usage already given back): each option
+    ships at most the stock, shipments and units left at its node. Returns the problem over the
+    options that can still ship something and their indices in the full problem."""
+    p = e.p
+    nodes = p.opt_node
+    stock_left = np.maximum(left[nodes[:, None] * layout.n_skus + e.gline[None, :]], 0)   # (O, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_line = np.where(e.per_item[None] > 0, stock_left[:, :, None] / e.per_item[None], np.inf)
+    can = np.floor(per_line.min(axis=1) + 1e-9)                                         # (O, I)
+    units_left = np.maximum(left[layout.unit_base + nodes], 0)
+    can = np.minimum(can, np.floor(units_left[:, None] / np.maximum(e.item_units[None, :], 1) + 1e-9))
+    A = np.minimum(p.A, can).astype(np.int64)
+    A[left[layout.ship_base + nodes] < 1 - 1e-9] = 0
+    keep = np.flatnonzero(A.any(axis=1))
+    sub = replace(p, A=A[keep], C=p.C[keep], f=p.f[keep], opt_node=p.opt_node[keep],
+                  opt_service=p.opt_service[keep], opt_price_row=p.opt_price_row[keep],
+                  ship_offset=p.ship_offset[keep], delivery_offset=p.delivery_offset[keep])
+    return sub, keep
+
+
+def reoptimize(entries: Sequence[Entry], chosen: list[Column], orders: Sequence[int], left: np.ndarray,
+               layout: Layout, deadline: float) -> int:
+    """Re-route each order in turn on the resources the others leave; keep a cheaper plan that
+    fits. Repeats while something improves and time is left. Returns the number of moves."""
+    moves = 0
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for o in orders:
+            if time.perf_counter() >= deadline:
+                break
+            e, current = entries[o], chosen[o]
+            take(current, left, -1.0)
+            sub, keep = restricted_problem(e, left, layout)
+            sol, _ = solve_exact(sub)
+            candidate = e.empty_column()
+            if np.isfinite(sol.objective) and len(sol.options):
+                routed = e.column(replace(sol, options=keep[sol.options]), layout)
+                if routed.cost < candidate.cost:
+                    candidate = routed
+            if candidate.cost < current.cost - 1e-7 * max(1.0, abs(current.cost)) and fits(candidate, left):
+                chosen[o] = current = candidate
+                moves += 1
+                improved = True
+            take(current, left)
+    return moves

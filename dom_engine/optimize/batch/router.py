@@ -1,0 +1,150 @@
+"""One entry point for a batch: `route_batch(...) -> BatchResult`.
+
+Builds every order's problem on the batch's stock read (the same filters, kits, promise dates and
+shipment limits as single-order routing), raises each order's penalty per unfilled unit by its
+priority points, allocates jointly (solver.py) and turns the chosen columns into plans and KPIs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+
+from ...domain import Network, Order, Plan, PolicyProfile, RateCard
+from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, PriorityRule
+from ...domain.stock import StockView
+from ..plan_builder import build_plan, infeasible_plan
+from ..problem import build_problem
+from ..router import explain
+from ..solution import Solution
+from .columns import Column, Entry, Layout
+from .solver import allocate
+
+OPTIMAL_TOLERANCE = 1e-9
+
+
+def route_batch(
+    orders: Sequence[Order],
+    stock: StockView,
+    network: Network,
+    rate_card: RateCard,
+    policies: Sequence[PolicyProfile],
+    settings: BatchSettings,
+    now: datetime,
+    time_budget_ms: float,
+    unit_capacity_left: np.ndarray | None = None,
+) -> BatchResult:
+    """Plans for all `orders` (policies[k] is order k's) sharing `stock` (every SKU of the batch)
+    and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
+    objective within `time_budget_ms`, with a proven lower bound."""
+    started = time.perf_counter()
+    deadline = started + time_budget_ms / 1000
+    layout = Layout(len(network), len(stock.skus))
+    col_of = {sku: j for j, sku in enumerate(stock.skus)}
+    problems, glines = [], []
+    for order, policy in zip(orders, policies, strict=True):
+        cols = np.array([col_of[line.sku] for line in order.lines], dtype=np.int64)
+        uniq = np.unique(cols)
+        view = StockView(stock.version, tuple(stock.skus[j] for j in uniq), stock.atp[:, uniq],
+                         stock.staleness_s, stock.capacity_left, degraded=stock.degraded)
+        problems.append(build_problem(order, view, network, rate_card, policy, now))
+        glines.append(cols)
+    points = np.array([settings.points(order, now) for order in orders])
+    entries = [Entry.of(k, p, g, layout) for k, (p, g) in enumerate(zip(problems, glines, strict=True))]
+    step = _point_value(entries, settings)
+    for e in entries:
+        if points[e.index]:
+            e.p = replace(e.p, P=e.p.P + step * points[e.index] * e.item_units)
+    cap = _capacities(stock, network, policies, layout, unit_capacity_left)
+    build_s = time.perf_counter() - started
+    result = allocate(entries, layout, cap, deadline, points)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    plans = tuple(_plan(e, c, result.stats, network, rate_card, stock, elapsed_ms, lb)
+                  for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
+    objective = result.objective
+    proven = objective - result.lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
+    status = BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE
+    stats = dict(result.stats, build_s=build_s, priority_point_value=step)
+    return BatchResult(status, plans, objective, min(result.lower_bound, objective),
+                       kpis(plans, orders, network), elapsed_ms, stock.version, stats)
+
+
+def _point_value(entries: Sequence[Entry], settings: BatchSettings) -> float:
+    """Objective per unfilled unit that one priority point adds. STRICT: more than any single
+    unit can cost to ship (a shipment's fixed cost plus the dearest unit cost in the batch), so a
+    point always outweighs the cost difference of moving a unit between orders."""
+    if settings.priority_rule is PriorityRule.WEIGHTED:
+        weight = max((e.p.cost_weight for e in entries), default=1.0)
+        return settings.penalty_per_point * weight
+    worst = 0.0
+    for e in entries:
+        if e.p.n_options:
+            worst = max(worst, float(e.p.f.max() + (e.p.C / e.item_units[None, :]).max()))
+    return worst + 1.0
+
+
+def _capacities(stock: StockView, network: Network, policies: Sequence[PolicyProfile], layout: Layout,
+                unit_capacity_left: np.ndarray | None) -> np.ndarray:
+    """Capacity of every resource: ATP after the strictest stock buffer of the batch's policies,
+    shipments left today, units left today (inf where unlimited)."""
+    atp = stock.atp.astype(np.float64, copy=True)
+    buffers: dict = {}
+    for policy in {id(p): p for p in policies}.values():
+        for kind, buffer in policy.min_stock_buffer.items():
+            buffers[kind] = max(buffers.get(kind, 0), buffer)
+    for kind, buffer in buffers.items():
+        atp[network.kinds == kind] -= buffer
+    np.clip(atp, 0, None, out=atp)
+    unlimited = np.full(layout.n_nodes, np.inf)
+    ships = unlimited if stock.capacity_left is None else stock.capacity_left.astype(float)
+    units = unlimited if unit_capacity_left is None else unit_capacity_left.astype(float)
+    return np.concatenate([atp.ravel(), ships, units])
+
+
+def _plan(e: Entry, col: Column, stats: Mapping[str, float], network: Network, rate_card: RateCard,
+          stock: StockView, elapsed_ms: float, lower_bound: float) -> Plan:
+    p = e.p
+    optimal = col.cost <= lower_bound + OPTIMAL_TOLERANCE * max(1.0, abs(col.cost))
+    if not len(col.options):
+        if p.infeasible_reason:
+            return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms, "batch",
+                                   explain(p, None, network))
+        if not p.allow_backorder:
+            # Not allocating is what the batch's objective charged it: the full penalty.
+            reason = "not allocated in this batch: its stock went to orders of higher priority or value"
+            plan = infeasible_plan(p, stock, reason, elapsed_ms, "batch", explain(p, None, network))
+            penalty = p.penalty_money_per_order + float(p.penalty_money_per_unit @ _line_quantities(p))
+            return replace(plan, penalty_cost=penalty, total_cost=penalty, objective=col.cost)
+    sol = Solution(col.options, col.x, col.unfilled, col.cost, min(lower_bound, col.cost), optimal, "batch")
+    return build_plan(p, sol, network, rate_card, stock, elapsed_ms, explain(p, sol, network))
+
+
+def kpis(plans: Sequence[Plan], orders: Sequence[Order], network: Network) -> BatchKpis:
+    units_by_node: dict[str, int] = {}
+    ships_by_node: dict[str, int] = {}
+    for plan in plans:
+        for s in plan.shipments:
+            units_by_node[s.node_id] = units_by_node.get(s.node_id, 0) + s.units
+            ships_by_node[s.node_id] = ships_by_node.get(s.node_id, 0) + 1
+    ordered = sum(o.total_units for o in orders)
+    return BatchKpis(
+        orders=len(plans),
+        orders_complete=sum(1 for pl, o in zip(plans, orders, strict=True)
+                            if pl.units_shipped == o.total_units),
+        orders_unallocated=sum(1 for pl in plans if not pl.shipments),
+        units_ordered=ordered,
+        units_shipped=sum(pl.units_shipped for pl in plans),
+        shipments=sum(len(pl.shipments) for pl in plans),
+        shipping_cost=sum(pl.shipping_cost for pl in plans),
+        penalty_cost=sum(pl.penalty_cost for pl in plans),
+        units_by_node=dict(sorted(units_by_node.items())),
+        shipments_by_node=dict(sorted(ships_by_node.items())),
+    )
+
+
+def _line_quantities(p) -> np.ndarray:
+    return np.array([line.quantity for line in p.order.lines], dtype=np.float64)

@@ -4,6 +4,6 @@ Entry point: `route_batch(orders, stock, network, rate_card, policies, settings,
 -> BatchResult`.
 """
 
-from .router import route_batch
+from .router import PreparedBatch, prepare_batch, route_batch
 
-__all__ = ["route_batch"]
+__all__ = ["PreparedBatch", "prepare_batch", "route_batch"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -22,9 +22,14 @@ from ..problem import build_problem
 from ..router import explain
 from ..solution import Solution
 from .columns import Column, Entry, Layout
-from .solver import allocate
+from .solver import Progress, allocate
 
 OPTIMAL_TOLERANCE = 1e-9
+PROGRESS_EVERY = 500
+
+
+def _silent(phase: str, done: int, total: int) -> None:
+    pass
 
 
 def route_batch(
@@ -37,16 +42,64 @@ def route_batch(
     now: datetime,
     time_budget_ms: float,
     unit_capacity_left: np.ndarray | None = None,
+    progress: Progress | None = None,
 ) -> BatchResult:
     """Plans for all `orders` (policies[k] is order k's) sharing `stock` (every SKU of the batch)
     and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
-    objective within `time_budget_ms`, with a proven lower bound."""
+    objective within `time_budget_ms`, with a proven lower bound. `progress(phase, done, total)`
+    is called now and then (phases "build", "solve", "improve")."""
     started = time.perf_counter()
     deadline = started + time_budget_ms / 1000
+    report = progress or _silent
+    batch = prepare_batch(orders, stock, network, rate_card, policies, settings, now, unit_capacity_left,
+                          report)
+    entries, layout, cap, points = batch.entries, batch.layout, batch.cap, batch.points
+    build_s = time.perf_counter() - started
+    report("build", len(orders), len(orders))
+    result = allocate(entries, layout, cap, deadline, points, report)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    plans = tuple(_plan(e, c, result.stats, network, rate_card, stock, elapsed_ms, lb)
+                  for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
+    objective = result.objective
+    proven = objective - result.lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
+    status = BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE
+    stats = dict(result.stats, build_s=build_s, priority_point_value=batch.point_value)
+    return BatchResult(status, plans, objective, min(result.lower_bound, objective),
+                       kpis(plans, orders, network), elapsed_ms, stock.version, stats)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch as numbers: one Entry per order (priority in its penalties), the resource layout,
+    every resource's capacity, each order's priority points and the value of one point."""
+
+    entries: list[Entry]
+    layout: Layout
+    cap: np.ndarray
+    points: np.ndarray
+    point_value: float
+
+
+def prepare_batch(
+    orders: Sequence[Order],
+    stock: StockView,
+    network: Network,
+    rate_card: RateCard,
+    policies: Sequence[PolicyProfile],
+    settings: BatchSettings,
+    now: datetime,
+    unit_capacity_left: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> PreparedBatch:
+    """Each order's problem on the batch's stock read (as single-order routing builds it) and
+    the shared resources; exact models in tests start from this too."""
+    report = progress or _silent
     layout = Layout(len(network), len(stock.skus))
     col_of = {sku: j for j, sku in enumerate(stock.skus)}
     problems, glines = [], []
-    for order, policy in zip(orders, policies, strict=True):
+    for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
+        if k % PROGRESS_EVERY == 0:
+            report("build", k, len(orders))
         cols = np.array([col_of[line.sku] for line in order.lines], dtype=np.int64)
         uniq = np.unique(cols)
         view = StockView(stock.version, tuple(stock.skus[j] for j in uniq), stock.atp[:, uniq],
@@ -60,17 +113,7 @@ def route_batch(
         if points[e.index]:
             e.p = replace(e.p, P=e.p.P + step * points[e.index] * e.item_units)
     cap = _capacities(stock, network, policies, layout, unit_capacity_left)
-    build_s = time.perf_counter() - started
-    result = allocate(entries, layout, cap, deadline, points)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    plans = tuple(_plan(e, c, result.stats, network, rate_card, stock, elapsed_ms, lb)
-                  for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
-    objective = result.objective
-    proven = objective - result.lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
-    status = BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE
-    stats = dict(result.stats, build_s=build_s, priority_point_value=step)
-    return BatchResult(status, plans, objective, min(result.lower_bound, objective),
-                       kpis(plans, orders, network), elapsed_ms, stock.version, stats)
+    return PreparedBatch(entries, layout, cap, points, step)
 
 
 def _point_value(entries: Sequence[Entry], settings: BatchSettings) -> float:

@@ -22,7 +22,7 @@ and the exact single-order search is exactly that subproblem. So:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,8 @@ import numpy as np
 from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
 from .master import solve_master
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
+
+Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
 # Column generation stops when the master LP is this close to the bound (relative).
 CG_TOLERANCE = 1e-4
@@ -59,7 +61,7 @@ def usage_of(columns: Sequence[Column], size: int, weights: Sequence[float] | No
 
 
 def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: float,
-             priority: np.ndarray) -> Allocation:
+             priority: np.ndarray, progress: Progress) -> Allocation:
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
     total objective, by `deadline` (a time.perf_counter() value). `priority` orders the rounding."""
     started = time.perf_counter()
@@ -69,6 +71,8 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     starts: list[list[tuple[int, ...]]] = []     # other cheap option sets of each order
     lb0 = np.zeros(n)
     for k, e in enumerate(entries):
+        if k % 500 == 0:
+            progress("solve", k, n)
         if time.perf_counter() >= deadline:
             # Out of time: ship nothing for the rest (feasible); their bound is 0 (costs are >= 0).
             chosen.append(e.empty_column())
@@ -86,11 +90,14 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     if len(over) == 0:
         return Allocation(chosen, float(lb0.sum()), float(sum(c.cost for c in chosen)), lb0, stats)
 
+    progress("solve", n, n)
     cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts)
     cg.contest(over)
     cg_deadline = started + CG_SHARE * (deadline - started)
     cg.run(cg_deadline)
+    progress("improve", 0, 1)
     final = _round(cg, deadline, priority)
+    progress("improve", 1, 1)
     stats.update(cg.stats)
     stats["independent_bound"] = float(lb0.sum())
     stats["rounds"] = cg.rounds

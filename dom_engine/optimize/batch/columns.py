@@ -26,7 +26,7 @@ from ..solution import Solution, evaluate_sets, objective_of
 # Budget for one order's pricing when the fast search gives up (its bound stays valid regardless).
 HARD_ORDER_BUDGET_MS = 20.0
 # Plans per order the master starts from: the cheapest the order's own search evaluated.
-START_COLUMNS = 8
+START_COLUMNS = 4
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,14 @@ class Entry:
         return Column(cost, options, x, sol.unfilled.copy(), res, use)
 
     def columns_of_sets(self, sets: list[tuple[int, ...]], layout: Layout) -> list[Column]:
-        """Columns of the given option sets (their best allocation), one numpy pass per set size."""
+        """Columns of the given option sets (their best allocation), one numpy pass per set size;
+        none that costs as much as shipping nothing (the empty column beats it outright)."""
         out = []
+        limit = self.empty_column().cost
         for m in sorted({len(t) for t in sets if t}):
             batch = np.array([t for t in sets if len(t) == m], dtype=np.int64)
             costs, x, short = evaluate_sets(self.p, batch, with_allocation=True)
-            for k in np.flatnonzero(np.isfinite(costs)):
+            for k in np.flatnonzero(costs < limit):
                 sol = Solution(batch[k], x[k], short[k], float(costs[k]), float(costs[k]), False, "start")
                 out.append(self.column(sol, layout))
         return out

@@ -25,6 +25,7 @@ from .columns import Column, Entry, Layout, solve_exact
 # Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
 CPSAT_SCALE = 1e4
 EPS = 1e-9
+MIP_RELATIVE_GAP = 1e-4
 
 
 def fits(col: Column, left: np.ndarray) -> bool:
@@ -43,7 +44,7 @@ def greedy_fill(orders: Sequence[int], pools: Sequence[list[Column]], weight: Se
     for o in orders:
         cols = pools[o]
         rank = sorted(range(len(cols)), key=lambda j: (-round(float(weight[o][j]), 6), cols[j].cost))
-        pick = next((cols[j] for j in rank if weight[o][j] > 1 - 1e-6 and fits(cols[j], left)), None)
+        pick = next((cols[j] for j in rank if weight[o][j] > 0.5 and fits(cols[j], left)), None)
         if pick is None:
             pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
         take(pick, left)
@@ -83,6 +84,8 @@ def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], 
     # The LP relaxation inside CP-SAT is what proves these set-partitioning models quickly
     # (measured: 133 orders, 658 columns: optimal in 0.03 s, versus no proof in 5 s at level 1).
     solver.parameters.linearization_level = 2
+    # Closer than this to its own bound is closer than the batch's gap can show: stop there.
+    solver.parameters.relative_gap_limit = MIP_RELATIVE_GAP
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
-from .master import solve_master
+from .dual import PoolDual
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
@@ -38,6 +38,10 @@ CG_TOLERANCE = 1e-4
 # Share of the budget column generation may use; rounding and local search get the rest.
 CG_SHARE = 0.6
 OVER_EPS = 1e-6
+# An order whose averaged dual solution puts this much weight on one plan counts as decided.
+WHOLE = 0.99
+# Largest restricted-master MIP (orders); CP-SAT's model is built in Python, ~1 ms per order.
+MIP_MAX_ORDERS = 3000
 
 
 @dataclass
@@ -136,6 +140,7 @@ class _ColumnGeneration:
         self.bound = float(lb0.sum())
         self.lp_value = np.inf
         self.master = None
+        self.dual_rows = np.zeros(0, dtype=np.int64)
         self.master_layout: list[tuple[int, int]] = []   # (order, its columns) as the master saw them
         self.rounds = 0
         self.trace: list[tuple] = []
@@ -154,74 +159,56 @@ class _ColumnGeneration:
                 self.pools[k] = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
                 self.free_usage[col.res] -= col.use
 
-    def cover(self) -> None:
-        """Give a capacity row to every resource the active orders' columns could over-subscribe
-        together (each order at its largest use), activating the free orders that use it, until
-        none is left: then no master solution over-subscribes a resource without a row."""
-        while True:
-            res_parts, use_parts, owner = [], [], []
-            for o in self.active:
-                for c in self.pools[o]:
-                    res_parts.append(c.res)
-                    use_parts.append(c.use)
-                    owner.append(np.full(len(c.res), o))
-            if not res_parts:
-                return
-            res, use, who = np.concatenate(res_parts), np.concatenate(use_parts), np.concatenate(owner)
-            order = np.lexsort((res, who))
-            res, use, who = res[order], use[order], who[order]
-            start = np.flatnonzero(np.r_[True, (res[1:] != res[:-1]) | (who[1:] != who[:-1])])
-            worst = np.zeros(self.layout.size)
-            np.add.at(worst, res[start], np.maximum.reduceat(use, start))
-            exposed = worst + self.free_usage > self.cap + OVER_EPS
-            exposed[self.rows] = False
-            if not exposed.any():
-                return
-            self.contest(np.flatnonzero(exposed))
-
     def run(self, deadline: float) -> None:
-        t_master = t_price = 0.0
+        t_dual = t_price = 0.0
+        lam_rows = np.zeros(0)
+        target = np.inf
         while time.perf_counter() < deadline:
-            self.cover()
             self.rounds += 1
             t0 = time.perf_counter()
             pools = [self.pools[o] for o in self.active]
-            ms = solve_master(pools, self.rows, self.cap[self.rows] - self.free_usage[self.rows],
-                              max(deadline - t0, 0.05))
-            t_master += time.perf_counter() - t0
-            self.master = ms
-            # Free orders keep their plans: the LP value of the whole batch adds their costs.
-            self.lp_value = ms.value + sum(c.cost for k, c in enumerate(self.chosen) if not self.is_active[k])
+            caps = self.cap[self.rows] - self.free_usage[self.rows]
+            if not np.isfinite(target):
+                target = _feasible_cost(pools, caps, self.rows)
+            dual = PoolDual(pools, self.rows, caps)
+            res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), target, deadline)
+            lam_rows, self.dual_rows = res.lam, self.rows.copy()
+            t_dual += time.perf_counter() - t0
+            self.master = res
             self.master_layout = [(o, len(self.pools[o])) for o in self.active]
-            # Resources outside the master that its solution over-subscribes join it first.
+            # Free orders keep their plans: the batch's value adds their costs.
+            self.lp_value = res.value + sum(c.cost for k, c in enumerate(self.chosen) if not self.is_active[k])
+            # Resources without a row that the averaged solution over-subscribes get one first.
             flat = [c for cols in pools for c in cols]
-            lp_usage = usage_of(flat, self.layout.size, ms.x) + self.free_usage
+            lp_usage = usage_of(flat, self.layout.size, res.xbar) + self.free_usage
             outside = np.ones(self.layout.size, dtype=bool)
             outside[self.rows] = False
             new_over = np.flatnonzero(outside & (lp_usage > self.cap + OVER_EPS))
-            if len(new_over):
-                self.contest(new_over)
-                continue
             self.lam[:] = 0.0
-            self.lam[self.rows] = ms.lam
+            self.lam[self.rows] = res.lam
+            if len(new_over):
+                # Price anyway (the bound holds for any prices); the new rows join for the next round.
+                self.contest(new_over)
+                target = np.inf
             t0 = time.perf_counter()
-            added, total = self._price(ms.pi, deadline)
+            added, total = self._price(deadline)
             t_price += time.perf_counter() - t0
             if total is not None:
                 self.bound = max(self.bound, total)
-            self.trace.append((self.lp_value, total, added))   # per round: LP value, bound, columns added
-            if not added or self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value)):
+            self.trace.append((self.lp_value, total, added, res.steps))
+            if not len(new_over) and (
+                    not added or self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value))):
                 break
-        self.stats.update(master_s=t_master, pricing_s=t_price, active_orders=len(self.active),
-                          contested_rows=len(self.rows), lp_value=self.lp_value)
+        self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
+                          contested_rows=len(self.rows), pool_dual_value=self.lp_value)
 
-    def _price(self, pi: np.ndarray, deadline: float) -> tuple[int, float | None]:
+    def _price(self, deadline: float) -> tuple[int, float | None]:
         """Re-solve active orders at the current prices; add improving columns. Returns the number
         added and the Lagrangian bound (None when the deadline cut pricing short)."""
         added = 0
         free = ~self.is_active
         total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
-        for pos, o in enumerate(self.active):
+        for o in self.active:
             if time.perf_counter() >= deadline:
                 return added, None
             e = self.entries[o]
@@ -241,11 +228,55 @@ class _ColumnGeneration:
                 col, value = self.chosen[o], self.lb0[o]
             self.priced[o] = (prices, value)
             total += value
-            reduced = col.cost + float(self.lam[col.res] @ col.use) - pi[pos]
+            pool_min = min(c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o])
+            reduced = col.cost + float(self.lam[col.res] @ col.use) - pool_min
             if reduced < -1e-7 * max(1.0, abs(col.cost)) and not any(_same(col, c) for c in self.pools[o]):
                 self.pools[o].append(col)
                 added += 1
         return added, total
+
+
+def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Prices of `old_rows` carried over to `rows` (a superset); new rows start at 0."""
+    out = np.zeros(len(rows))
+    if len(old_rows):
+        out[np.searchsorted(rows, old_rows)] = lam
+    return out
+
+
+def _feasible_cost(pools: Sequence[list[Column]], caps: np.ndarray, rows: np.ndarray) -> float:
+    """Cost of a quick feasible choice over the pools (each order's cheapest column that still
+    fits, in order): the target the dual ascent aims at."""
+    left = np.full(int(rows.max(initial=-1)) + 1, np.inf)
+    left[rows] = caps
+    total = 0.0
+    for cols in pools:
+        for c in sorted(cols, key=lambda c: c.cost):
+            inside = c.res < len(left)
+            if (c.use[inside] <= left[c.res[inside]] + 1e-6).all():
+                left[c.res[inside]] -= c.use[inside]
+                total += c.cost
+                break
+    return total
+
+
+def _neighbourhood(cg: _ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
+    """The fractional orders (the dearest first) plus the active orders whose plans use a contested
+    resource that some fractional order's columns could use; at most MIP_MAX_ORDERS in all."""
+    in_rows = np.zeros(cg.layout.size, dtype=bool)
+    in_rows[cg.rows] = True
+    group = sorted(fractional, key=lambda o: chosen[o].cost, reverse=True)[:MIP_MAX_ORDERS]
+    members = set(group)
+    wanted = np.zeros(cg.layout.size, dtype=bool)
+    for o in group:
+        for c in cg.pools[o]:
+            wanted[c.res[in_rows[c.res]]] = True
+    for o in cg.active:
+        if len(group) >= MIP_MAX_ORDERS:
+            break
+        if o not in members and wanted[chosen[o].res].any():
+            group.append(o)
+    return group
 
 
 def _same(a: Column, b: Column) -> bool:
@@ -263,10 +294,10 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     if cg.master is not None:
         k = 0
         for o, size in cg.master_layout:
-            weights[o][:size] = cg.master.x[k:k + size]
+            weights[o][:size] = cg.master.xbar[k:k + size]
             k += size
-    whole = [o for o in active if weights[o].max(initial=0.0) > 1 - 1e-6]
-    fractional = [o for o in active if weights[o].max(initial=0.0) <= 1 - 1e-6]
+    whole = [o for o in active if weights[o].max(initial=0.0) >= WHOLE]
+    fractional = [o for o in active if weights[o].max(initial=0.0) < WHOLE]
     fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0)))
     picks = greedy_fill(whole + fractional, cg.pools, weights, left)
     for o, c in picks.items():
@@ -274,19 +305,23 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     cg.stats["fractional_orders"] = len(fractional)
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
     t0 = time.perf_counter()
-    if fractional and time.perf_counter() < deadline:
-        # Price-and-branch over every active order's columns: the whole ones may need to move too.
+    objective = sum(c.cost for c in chosen)
+    if fractional and time.perf_counter() < deadline and objective > cg.bound * (1 + CG_TOLERANCE):
+        # Price-and-branch over the fractional orders and those competing with them for the same
+        # contested resources: the whole ones may have to move for the fractional ones to fit.
+        group = _neighbourhood(cg, fractional, chosen)
         spare = left.copy()
-        for o in active:
+        for o in group:
             take(chosen[o], spare, -1.0)
         budget = 0.5 * (deadline - time.perf_counter())
-        better = restricted_master_mip(active, cg.pools, spare, {o: chosen[o] for o in active}, budget)
-        if better is not None and sum(c.cost for c in better.values()) < sum(chosen[o].cost for o in active):
+        better = restricted_master_mip(group, cg.pools, spare, {o: chosen[o] for o in group}, budget)
+        if better is not None and sum(c.cost for c in better.values()) < sum(chosen[o].cost for o in group):
             for o, c in better.items():
                 chosen[o] = c
             left = spare
-            for o in active:
+            for o in group:
                 take(chosen[o], left)
+        cg.stats["mip_orders"] = len(group)
     cg.stats["mip_s"] = time.perf_counter() - t0
     cg.stats["mip_objective"] = sum(c.cost for c in chosen)
     t0 = time.perf_counter()

@@ -90,6 +90,14 @@ class SnapshotStore(Protocol):
         the existing reservation. The hold expires after `ttl_s` (store default when None)."""
         ...
 
+    def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
+                     ttl_s: float | None = None) -> list[Reservation | Exception]:
+        """Reserve several orders (order_id, allocations), each all or nothing and idempotent as in
+        `reserve`; returns per order, in order, its Reservation or the exception `reserve` would
+        raise (ReservationConflict, NotFoundError, ValidationError). StoreUnavailable is raised,
+        not returned. Batch allocation reserves a whole batch with one call."""
+        ...
+
     def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
         """Give held units back: all of them, or only those at `node_id` (a node rejected its
         shipment). Returns what is still held, None when nothing is. NotFoundError if unknown."""
@@ -119,6 +127,11 @@ class SnapshotStore(Protocol):
 
     def reservation_for_order(self, order_id: str) -> Reservation | None:
         """The live reservation of an order, if any (so a retried request returns the same plan)."""
+        ...
+
+    def reservations_for_orders(self, order_ids: Sequence[str]) -> dict[str, Reservation]:
+        """order_id -> live reservation for those of `order_ids` that hold one (a retried batch
+        finds its holds with one call instead of one per order)."""
         ...
 
     def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,

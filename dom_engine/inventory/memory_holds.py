@@ -60,6 +60,20 @@ class MemoryHolds:
             heapq.heappush(self._expiries, (reservation.expires_at, reservation.reservation_id))
             return reservation
 
+    def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],
+                     ttl_s: float | None = None) -> list[Reservation | Exception]:
+        """Reserve several orders, each all or nothing and idempotent as in `reserve`, under one
+        acquisition of the lock; per order its Reservation or the exception `reserve` would raise
+        (ReservationConflict, NotFoundError, ValidationError), as RedisStore.reserve_many does."""
+        results: list[Reservation | Exception] = []
+        with self._lock:
+            for order_id, allocations in orders:
+                try:
+                    results.append(self.reserve(order_id, allocations, ttl_s))
+                except (ReservationConflict, NotFoundError, ValidationError) as exc:
+                    results.append(exc)
+        return results
+
     def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
         """Give held units back: all, or those at `node_id`. Returns what is still held."""
         with self._lock:
@@ -123,6 +137,13 @@ class MemoryHolds:
             self._sweep_locked()
             hold = self._holds.get(reservation_id_for(order_id))
             return None if hold is None else hold.reservation
+
+    def reservations_for_orders(self, order_ids: Sequence[str]) -> dict[str, Reservation]:
+        """The live reservations of those of `order_ids` that hold one."""
+        with self._lock:
+            self._sweep_locked()
+            holds = ((order_id, self._holds.get(reservation_id_for(order_id))) for order_id in order_ids)
+            return {order_id: hold.reservation for order_id, hold in holds if hold is not None}
 
     def reservation(self, reservation_id: str) -> Reservation:
         with self._lock:

@@ -14,9 +14,12 @@ import numpy as np
 
 from ..domain import NotFoundError, ValidationError
 from .base import Allocation, Reservation, ReservationConflict, StoreUnavailable
-from .redis_ops import unavailable
+from .redis_ops import decode_record, unavailable
 
 __all__ = ["RedisHolds"]
+
+# Orders per round trip when looking up many orders' reservations.
+LOOKUP_CHUNK = 1000
 
 
 class RedisHolds:
@@ -271,6 +274,27 @@ class RedisHolds:
         except NotFoundError:
             return None
 
+    def reservations_for_orders(self, order_ids: Sequence[str]) -> dict[str, Reservation]:
+        """The live reservations of those of `order_ids` that hold one: one round trip per
+        LOOKUP_CHUNK orders (an HMGET per shard) instead of one per order (batch retries)."""
+        ids = list(dict.fromkeys(order_ids))
+        found: dict[str, Reservation] = {}
+        with unavailable(f"read the reservations of {len(ids)} orders"):
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                chunk = ids[start:start + LOOKUP_CHUNK]
+                rids = [self.reservation_id(order_id) for order_id in chunk]
+                pipe = self._ops.pipe()
+                for shard in range(self._ops.k.shards):
+                    pipe.hmget(self._ops.k.holds(shard), rids)
+                by_shard = pipe.execute()
+                now_ms = self._now_ms()
+                for i, (order_id, rid) in enumerate(zip(chunk, rids, strict=True)):
+                    raw = {shard: row[i] for shard, row in enumerate(by_shard) if row[i] is not None}
+                    records = self._live_only({s: decode_record(r) for s, r in raw.items()}, now_ms)
+                    if records:
+                        found[order_id] = self._reservation_of(rid, records)
+        return found
+
     def sweep(self) -> int:
         """Give back the units (and capacity) of every expired hold now. Returns how many holds
         (stock shards and capacity records) were swept."""
@@ -305,14 +329,18 @@ class RedisHolds:
 
     def _live_records(self, reservation_id: str) -> dict[int, dict]:
         """Hold records by shard, without those already expired (not yet swept)."""
-        now_ms = self._now_ms()
-        records = {s: r for s, r in self._ops.records(reservation_id).items()
-                   if r["c"] == 1 or r["e"] > now_ms}
-        # live while it holds something or a node rejected it (emptied by rejects: still re-routable);
-        # an empty record without rejects is a tombstone of release(node)
-        if not any(r["a"] or r["r"] for r in records.values()):
+        records = self._live_only(self._ops.records(reservation_id), self._now_ms())
+        if not records:
             raise NotFoundError("reservation_id", f"unknown reservation {reservation_id!r}")
         return records
+
+    @staticmethod
+    def _live_only(records: dict[int, dict], now_ms: int) -> dict[int, dict]:
+        """The unexpired records, or {} when the reservation is not live: it is while it holds
+        something or a node rejected it (emptied by rejects: still re-routable); an empty record
+        without rejects is a tombstone of release(node)."""
+        records = {s: r for s, r in records.items() if r["c"] == 1 or r["e"] > now_ms}
+        return records if any(r["a"] or r["r"] for r in records.values()) else {}
 
     @staticmethod
     def _refuse_committed(reservation_id: str, records: dict[int, dict]) -> None:

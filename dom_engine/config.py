@@ -24,10 +24,28 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   [policies.NAME.penalties] per_order 50, per_unit 25, per_unit_per_max_distance 0, distance_unit "km"
   [policies.NAME.channel_node_kinds]  CHANNEL = ["warehouse", ...]  kinds allowed to ship a channel
   [policies.NAME.min_stock_buffer]    KIND = N  units per SKU kept untouched at nodes of a kind
+[batch]        batch (wave) allocation: RouteBatch and `dom batch` (domain.batch.BatchSettings)
+  max_orders   orders one batch may hold (more: INVALID_ARGUMENT)         default 100000
+  time_budget_ms  solver time per batch unless the request gives one      default 10000.0
+  priority_rule   "strict": a unit is never left unfilled on an order while an order with fewer
+               priority points (by a point or more) gets one it could have had, whatever the
+               cost; "weighted": each point adds penalty_per_point to the order's penalty per
+               unfilled unit, so cost may win                             default "strict"
+  tier_points  table TIER = points for an order's customer_tier (unlisted: 0), e.g.
+               [batch.tier_points] gold = 2.0                             default {}
+  points_per_day_waiting  points per day since the order's created_at    default 0.0
+  due_soon_days   an order whose deliver_by is at most this many days away ... default 0
+  due_soon_points ... earns these points                                  default 0.0
+  penalty_per_point  "weighted" only: money per unfilled unit per point  default 1.0
+  Node capacities apply to a batch: daily_shipment_capacity (net of shipments held today) and
+  daily_unit_capacity (nodes file). Units held earlier today are not counted by the stores, so
+  daily_unit_capacity caps the units of one batch.
 [server]
   address      HOST:PORT the gRPC server listens on                      default "127.0.0.1:50051"
   max_workers  gRPC worker threads                                        default 8
   workers      server processes sharing the port (needs the redis store)  default 1
+  max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
+               for a RouteBatch of 10,000 orders); 1 to 2047              default 64
 [store]        where stock and reservations live
   backend      "memory" (in this process, loaded from [data] inventory) or "redis" (shared by
                every server process; load stock with `dom inventory load`) default "memory"
@@ -50,7 +68,8 @@ Environment overrides (applied over the file; values are parsed like the TOML ke
   DOM_MAX_QUANTITY        [limits] max_quantity   DOM_MAX_UNITS      [limits] max_units
   DOM_SERVER_ADDRESS      [server] address        DOM_SERVER_MAX_WORKERS [server] max_workers
   DOM_STORE_BACKEND       [store] backend         DOM_REDIS_URL      [store] url
-  DOM_SERVER_WORKERS      [server] workers
+  DOM_SERVER_WORKERS      [server] workers        DOM_SERVER_MAX_MESSAGE_MB [server] max_message_mb
+  DOM_BATCH_MAX_ORDERS    [batch] max_orders      DOM_BATCH_TIME_BUDGET_MS  [batch] time_budget_ms
   DOM_HOLD_TTL_S          [store] hold_ttl_s
   DOM_STORE_COALESCE_RESERVES [store] coalesce_reserves (true/false, 1/0, yes/no, on/off)
 Paths given in the environment are relative to the current directory.
@@ -68,12 +87,25 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .demo import DEMO_SEED, demo_inventory, demo_network, demo_policies, demo_rate_card
 from .domain import ConfigError, Limits, Network, PolicyProfile, RateCard
+from .domain.batch import BatchSettings, PriorityRule
 from .inventory.base import SnapshotStore
 from .inventory.loaders import load_inventory
-from .tables import Table, load_network, load_policies, load_rate_card, policies_from_table, read_toml
+from .tables import (  # the writers live with the readers; re-exported here for callers
+    Table,
+    load_network,
+    load_policies,
+    load_rate_card,
+    policies_from_table,
+    policies_to_toml,
+    rate_card_to_toml,
+    read_toml,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+__all__ = ["EngineConfig", "ServerConfig", "StoreConfig", "build_engine", "load_components", "load_config",
+           "parse_config", "policies_to_toml", "rate_card_to_toml"]
 
 DEMO = "demo"
 
@@ -92,12 +124,17 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_SERVER_ADDRESS": ("server", "address", str),
     "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
     "DOM_SERVER_WORKERS": ("server", "workers", int),
+    "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
+    "DOM_BATCH_MAX_ORDERS": ("batch", "max_orders", int),
+    "DOM_BATCH_TIME_BUDGET_MS": ("batch", "time_budget_ms", float),
     "DOM_STORE_BACKEND": ("store", "backend", str),
     "DOM_REDIS_URL": ("store", "url", str),
     "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
     "DOM_STORE_COALESCE_RESERVES": ("store", "coalesce_reserves", bool),
 }
 STORE_BACKENDS = ("memory", "redis")
+# gRPC message lengths are int32 bytes: at most 2 GiB - 1.
+MAX_MESSAGE_MB = 2047
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,7 @@ class ServerConfig:
     address: str = "127.0.0.1:50051"
     max_workers: int = 8
     workers: int = 1
+    max_message_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -137,6 +175,7 @@ class EngineConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     source: Path | None = None
     store: StoreConfig = field(default_factory=StoreConfig)
+    batch: BatchSettings = field(default_factory=BatchSettings)
 
     @property
     def uses_demo(self) -> bool:
@@ -159,7 +198,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data: dict[str, Any] = read_toml(source) if source is not None else {}
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    for section in ("data", "demo", "limits", "routing", "server", "store"):
+    for section in ("data", "demo", "limits", "routing", "server", "store", "batch"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     for var, (section, key, kind) in ENV_OVERRIDES.items():
@@ -219,15 +258,45 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
     s = root.table("server")
     server = ServerConfig(s.get("address", str, ServerConfig.address),
                           s.get("max_workers", int, ServerConfig.max_workers),
-                          s.get("workers", int, ServerConfig.workers))
+                          s.get("workers", int, ServerConfig.workers),
+                          s.get("max_message_mb", int, ServerConfig.max_message_mb))
     s.done()
     check_address(server.address, "server.address")
     if server.max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
+    if not 1 <= server.max_message_mb <= MAX_MESSAGE_MB:
+        raise ConfigError("server.max_message_mb",
+                          f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
     store = _store_config(root.table("store"))
+    batch = _batch_settings(root.table("batch"))
     root.done()
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store)
+                        server, source, store, batch)
+
+
+def _batch_settings(t: Table) -> BatchSettings:
+    """[batch] -> BatchSettings (whose own checks name the key, e.g. "batch.max_orders")."""
+    d = BatchSettings()
+    rule = t.get("priority_rule", str, d.priority_rule.value)
+    try:
+        priority_rule = PriorityRule(rule)
+    except ValueError:
+        choices = [r.value for r in PriorityRule]
+        raise ConfigError(t.key("priority_rule"), f"must be one of {choices}, got {rule!r}") from None
+    tiers = t.table("tier_points")
+    tier_points = {tier: tiers.get(tier, float) for tier in list(tiers.data)}
+    settings = BatchSettings(
+        max_orders=t.get("max_orders", int, d.max_orders),
+        time_budget_ms=t.get("time_budget_ms", float, d.time_budget_ms),
+        priority_rule=priority_rule,
+        tier_points=tier_points,
+        points_per_day_waiting=t.get("points_per_day_waiting", float, d.points_per_day_waiting),
+        due_soon_days=t.get("due_soon_days", int, d.due_soon_days),
+        due_soon_points=t.get("due_soon_points", float, d.due_soon_points),
+        penalty_per_point=t.get("penalty_per_point", float, d.penalty_per_point),
+    )
+    t.done()
+    return settings
 
 
 def _store_config(t: Table) -> StoreConfig:
@@ -274,7 +343,7 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
     config = config if config is not None else EngineConfig()
     c = load_components(config)
     return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
-                  default_policy=config.default_policy, limits=config.limits)
+                  default_policy=config.default_policy, limits=config.limits, batch=config.batch)
 
 
 def network_of(config: EngineConfig) -> Network:
@@ -327,54 +396,3 @@ def check_address(address: str, key: str) -> None:
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(key, f"must be HOST:PORT (e.g. 127.0.0.1:50051), got {address!r}")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return "inf" if math.isinf(value) else repr(value)
-    if isinstance(value, (list, tuple, frozenset, set)):
-        return "[" + ", ".join(_toml_value(v) for v in sorted(value)) + "]"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)
-
-
-def rate_card_to_toml(card: RateCard) -> str:
-    """Serialise a RateCard in the format `load_rate_card` reads."""
-    out = [f"default_unit_weight_kg = {_toml_value(float(card.default_unit_weight_kg))}\n"]
-    for s in card.services:
-        out.append(f"\n[[services]]\nname = {_toml_value(s.name)}\n")
-        out.append(f"distance_unit = {_toml_value(s.distance_unit)}\n")
-        if s.carrier:
-            out.append(f"carrier = {_toml_value(s.carrier)}\n")
-        for key in ("co2e_per_unit_distance", "co2e_per_kg_distance"):
-            if getattr(s, key):
-                out.append(f"{key} = {_toml_value(float(getattr(s, key)))}\n")
-        for b in s.bands:
-            out.append("\n[[services.bands]]\n")
-            for f in dataclasses.fields(b):
-                value = getattr(b, f.name)
-                if f.name in ("max_distance", "transit_days") or value:
-                    out.append(f"{f.name} = {_toml_value(value)}\n")
-    return "".join(out)
-
-
-def policies_to_toml(policies: Mapping[str, PolicyProfile]) -> str:
-    """Serialise policy profiles as [policies.NAME] tables that `parse_config` reads."""
-    out = []
-    for name, p in policies.items():
-        out.append(f"[policies.{name}]\nmode = {_toml_value(p.mode.value)}\n")
-        out.append(f"max_shipments = {p.max_shipments}\n")
-        for section, obj in (("weights", p.weights), ("penalties", p.penalties)):
-            out.append(f"[policies.{name}.{section}]\n")
-            out.extend(f"{f.name} = {_toml_value(getattr(obj, f.name))}\n" for f in dataclasses.fields(obj))
-        if p.channel_node_kinds:
-            out.append(f"[policies.{name}.channel_node_kinds]\n")
-            out.extend(f"{ch} = {_toml_value(kinds)}\n" for ch, kinds in p.channel_node_kinds.items())
-        if p.min_stock_buffer:
-            out.append(f"[policies.{name}.min_stock_buffer]\n")
-            out.extend(f"{kind} = {n}\n" for kind, n in p.min_stock_buffer.items())
-        out.append("\n")
-    return "".join(out)

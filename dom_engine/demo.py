@@ -16,6 +16,7 @@ so `demo_engine()` builds in well under a second. Benchmarks and tests reuse `ra
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -271,11 +272,45 @@ def order_stream(
         yield random_order(rng, n_lines, order_id=f"ORD-{k:06d}", **order_kwargs)
 
 
+def demo_batch_orders(n_orders: int = 50, seed: int = DEMO_SEED) -> list[dict[str, Any]]:
+    """A reproducible wave of demo orders ("BATCH-0001", ...) in the native JSON form that
+    `dom route` and `dom batch` read: lines and destinations from `order_stream`, promise dates
+    relative to the day the file is read (deliver_in_days 2-7, so the file never goes stale),
+    customer tiers gold / silver / standard, channels web / marketplace / store, and a fifth of
+    the orders accepting backorders."""
+    rng = np.random.default_rng([seed, 4])
+    out = []
+    for k, order in enumerate(order_stream(seed, n_orders), 1):
+        data: dict[str, Any] = {
+            "order_id": f"BATCH-{k:04d}",
+            "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
+                       "unit_weight_kg": ln.unit_weight_kg} for ln in order.lines],
+            "destination": {"latitude": order.destination.latitude, "longitude": order.destination.longitude,
+                            "region": order.destination.region},
+            "deliver_in_days": int(rng.integers(2, 8)),
+            "channel": str(rng.choice(["web", "marketplace", "store"], p=[0.7, 0.2, 0.1])),
+            "customer_tier": str(rng.choice(["gold", "silver", "standard"], p=[0.2, 0.3, 0.5])),
+        }
+        if rng.random() < 0.2:
+            data["options"] = {"allow_backorder": True}
+        out.append(data)
+    return out
+
+
+def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
+    """One JSON object per line (the order files `dom batch` reads)."""
+    path = Path(path)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
 # ===================================================================== export
 def export_demo(directory: str | Path, seed: int = DEMO_SEED) -> list[Path]:
-    """Write nodes.csv, inventory.csv, rates.toml and dom.toml describing the demo, so users can
-    edit them and run `dom route --config DIR/dom.toml ORDER.json`. Returns the written paths."""
-    from .config import policies_to_toml, rate_card_to_toml  # config imports demo: avoid a cycle
+    """Write nodes.csv, inventory.csv, rates.toml, dom.toml and orders-batch.jsonl (50 orders)
+    describing the demo, so users can edit them and run `dom route --config DIR/dom.toml
+    ORDER.json` or `dom batch --config DIR/dom.toml DIR/orders-batch.jsonl`. Returns the written
+    paths. examples/orders-batch.jsonl is this orders-batch.jsonl (default seed)."""
+    from .tables import policies_to_toml, rate_card_to_toml
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -286,11 +321,13 @@ def export_demo(directory: str | Path, seed: int = DEMO_SEED) -> list[Path]:
     with nodes_path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["node_id", "kind", "latitude", "longitude", "handling_per_shipment", "handling_per_unit",
-                    "processing_days", "cutoff_hour", "daily_shipment_capacity", "name"])
+                    "processing_days", "cutoff_hour", "daily_shipment_capacity", "daily_unit_capacity",
+                    "name"])
         for n in network.nodes:
             w.writerow([n.node_id, n.kind.value, n.latitude, n.longitude, n.handling_per_shipment,
                         n.handling_per_unit, n.processing_days, n.cutoff_hour,
-                        "" if n.daily_shipment_capacity is None else n.daily_shipment_capacity, n.name])
+                        _blank_if_none(n.daily_shipment_capacity), _blank_if_none(n.daily_unit_capacity),
+                        n.name])
 
     inv_path = out / "inventory.csv"
     rows, cols = np.nonzero((on_hand > 0) | (safety > 0))
@@ -319,4 +356,9 @@ def export_demo(directory: str | Path, seed: int = DEMO_SEED) -> list[Path]:
         + policies_to_toml(demo_policies())
         + '\n[server]\naddress = "127.0.0.1:50051"\nmax_workers = 8\n',
         encoding="utf-8")
-    return [nodes_path, inv_path, rates_path, config_path]
+    orders_path = write_jsonl(out / "orders-batch.jsonl", demo_batch_orders(50, seed))
+    return [nodes_path, inv_path, rates_path, config_path, orders_path]
+
+
+def _blank_if_none(value: int | None) -> int | str:
+    return "" if value is None else value

@@ -1,12 +1,13 @@
 """The application layer: validate an order, read its stock, optimise, optionally reserve.
 
-Both front ends (gRPC service, CLI) call `Engine.route`; neither touches solvers or stores directly.
+Both front ends (gRPC service, CLI) call `Engine.route` (one order) or `Engine.route_batch` (a wave
+of orders allocated jointly); neither touches solvers or stores directly.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -25,9 +26,13 @@ from .domain import (
     check_skus,
     validate_order,
 )
+from .domain.batch import BatchResult, BatchSettings
 from .inventory.base import Allocation, Reservation, ReservationConflict, SnapshotStore
 from .optimize import route as optimize_route
 from .rejects import remaining_order
+
+# progress(phase, done, total) of a batch: phases "build", "solve", "improve", "reserve".
+BatchProgress = Callable[[str, int, int], None]
 
 
 def utc_now() -> datetime:
@@ -45,6 +50,7 @@ class Engine:
     default_policy: str = "default"
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now
+    batch: BatchSettings = field(default_factory=BatchSettings)
 
     def __post_init__(self) -> None:
         if self.default_policy not in self.policies:
@@ -82,6 +88,29 @@ class Engine:
             return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
         return self._route_and_hold(order, policy, budget, started,
                                     lambda allocations: self.store.reserve(order.order_id, allocations))
+
+    def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
+                    time_budget_ms: float | None = None,
+                    progress: BatchProgress | None = None) -> BatchResult:
+        """Allocate `orders` jointly over shared stock and node capacities (optimize.batch) and
+        return one plan per order in request order, with the batch's bound, gap and KPIs.
+
+        Validates the batch (not empty, within [batch] max_orders, unique ids) and every order as
+        `route` does, errors naming `orders[k].<field>`; reads the stock of every SKU of the batch
+        once; solves within `time_budget_ms` ([batch] time_budget_ms by default). Node unit caps
+        (`daily_unit_capacity`) cap the units of this batch: the stores do not count units.
+        `progress(phase, done, total)` reports the phases build, solve, improve (and reserve).
+
+        With `reserve`, each plan with shipments is held all or nothing through the store, in one
+        `reserve_many` call. An order that already holds a reservation (a retried batch) is not
+        solved again: it gets the plan of its held units, never a second hold. An order whose hold
+        hits a ReservationConflict (stock moved since the read) is re-routed alone with
+        `route(reserve=True)` in what is left of the budget; if that keeps losing the race its plan
+        is NO_PLAN_FOUND, holding nothing. Held and re-routed plans enter the objective as they
+        are (held ones in the lower bound too), and the KPIs describe the plans returned."""
+        from .engine_batch import route_batch  # the batch half lives apart; it imports this module
+
+        return route_batch(self, orders, reserve, time_budget_ms, progress)
 
     def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None) -> Plan:
         """A node refused its shipment of a reserved order: give its units back, remember the node,

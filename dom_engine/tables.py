@@ -7,6 +7,7 @@ refused, so a typo fails at start-up instead of being silently ignored.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -86,7 +87,8 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 # ===================================================================== networks
 NODE_FIELDS = ("node_id", "kind", "latitude", "longitude", "handling_per_shipment", "handling_per_unit",
-               "processing_days", "cutoff_hour", "daily_shipment_capacity", "enabled", "tags", "name")
+               "processing_days", "cutoff_hour", "daily_shipment_capacity", "daily_unit_capacity", "enabled",
+               "tags", "name")
 
 
 def node_from_table(t: Table) -> Node:
@@ -108,6 +110,7 @@ def node_from_table(t: Table) -> Node:
         handling_per_unit=t.get("handling_per_unit", float, 0.0),
         processing_days=t.get("processing_days", int, 0), cutoff_hour=t.get("cutoff_hour", float, 24.0),
         daily_shipment_capacity=t.get("daily_shipment_capacity", int, None),
+        daily_unit_capacity=t.get("daily_unit_capacity", int, None),
         enabled=t.get("enabled", bool, True), tags=frozenset(str(x) for x in tags),
         name=t.get("name", str, ""),
     )
@@ -146,6 +149,7 @@ def _network_from_csv(path: Path) -> Network:
     converters: dict[str, Callable[[str], Any]] = {
         "latitude": float, "longitude": float, "handling_per_shipment": float, "handling_per_unit": float,
         "processing_days": int, "cutoff_hour": float, "daily_shipment_capacity": int,
+        "daily_unit_capacity": int,
         "enabled": _parse_bool, "tags": lambda s: [x.strip() for x in s.split(";") if x.strip()],
     }
     nodes = []
@@ -279,3 +283,55 @@ def load_policies(path: str | Path) -> dict[str, PolicyProfile]:
     if set(data) == {"policies"}:
         data = data["policies"]
     return policies_from_table(Table(data, f"{path} policies"))
+
+
+# ===================================================================== writers
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else repr(value)
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return "[" + ", ".join(_toml_value(v) for v in sorted(value)) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def rate_card_to_toml(card: RateCard) -> str:
+    """Serialise a RateCard in the format `load_rate_card` reads."""
+    out = [f"default_unit_weight_kg = {_toml_value(float(card.default_unit_weight_kg))}\n"]
+    for s in card.services:
+        out.append(f"\n[[services]]\nname = {_toml_value(s.name)}\n")
+        out.append(f"distance_unit = {_toml_value(s.distance_unit)}\n")
+        if s.carrier:
+            out.append(f"carrier = {_toml_value(s.carrier)}\n")
+        for key in ("co2e_per_unit_distance", "co2e_per_kg_distance"):
+            if getattr(s, key):
+                out.append(f"{key} = {_toml_value(float(getattr(s, key)))}\n")
+        for b in s.bands:
+            out.append("\n[[services.bands]]\n")
+            for f in dataclasses.fields(b):
+                value = getattr(b, f.name)
+                if f.name in ("max_distance", "transit_days") or value:
+                    out.append(f"{f.name} = {_toml_value(value)}\n")
+    return "".join(out)
+
+
+def policies_to_toml(policies: Mapping[str, PolicyProfile]) -> str:
+    """Serialise policy profiles as [policies.NAME] tables that `parse_config` reads."""
+    out = []
+    for name, p in policies.items():
+        out.append(f"[policies.{name}]\nmode = {_toml_value(p.mode.value)}\n")
+        out.append(f"max_shipments = {p.max_shipments}\n")
+        for section, obj in (("weights", p.weights), ("penalties", p.penalties)):
+            out.append(f"[policies.{name}.{section}]\n")
+            out.extend(f"{f.name} = {_toml_value(getattr(obj, f.name))}\n" for f in dataclasses.fields(obj))
+        if p.channel_node_kinds:
+            out.append(f"[policies.{name}.channel_node_kinds]\n")
+            out.extend(f"{ch} = {_toml_value(kinds)}\n" for ch, kinds in p.channel_node_kinds.items())
+        if p.min_stock_buffer:
+            out.append(f"[policies.{name}.min_stock_buffer]\n")
+            out.extend(f"{kind} = {n}\n" for kind, n in p.min_stock_buffer.items())
+        out.append("\n")
+    return "".join(out)

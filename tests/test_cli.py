@@ -148,7 +148,8 @@ def test_validate_config_reports_bad_data_files(tmp_path):
 
 def test_demo_export_then_route_on_the_exported_files(tmp_path):
     out = _ok(dom("demo", "export", str(tmp_path)))
-    assert {Path(p).name for p in out.split()} == {"nodes.csv", "inventory.csv", "rates.toml", "dom.toml"}
+    assert {Path(p).name for p in out.split()} == {"nodes.csv", "inventory.csv", "rates.toml", "dom.toml",
+                                                   "orders-batch.jsonl"}
     assert "100 nodes" in _ok(dom("validate-config", str(tmp_path / "dom.toml")))
     plan = json.loads(_ok(dom("route", "--config", str(tmp_path / "dom.toml"), "examples/order-simple.json",
                               "--json")))

@@ -121,7 +121,8 @@ def test_order_stream_destinations_follow_cities():
 
 def test_export_round_trips_to_the_same_data(tmp_path):
     paths = export_demo(tmp_path)
-    assert sorted(p.name for p in paths) == ["dom.toml", "inventory.csv", "nodes.csv", "rates.toml"]
+    assert sorted(p.name for p in paths) == ["dom.toml", "inventory.csv", "nodes.csv", "orders-batch.jsonl",
+                                             "rates.toml"]
     config = load_config(tmp_path / "dom.toml", env={})
     parts = load_components(config)
     net = demo_network()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DomainError(Exception):
     """Base class: a request the engine refuses, with the offending field named."""
@@ -34,3 +37,16 @@ def require(condition: bool, field: str, message: str) -> None:
     """Raise ValidationError naming `field` unless `condition` holds."""
     if not condition:
         raise ValidationError(field, message)
+
+
+@contextmanager
+def under_field(prefix: str) -> Iterator[None]:
+    """Re-raise any request error (a DomainError other than ConfigError, which names server
+    configuration, not the request) from the block with its field path prefixed by `prefix`, so
+    an error inside a nested object names the path from the top, e.g. "orders[3].lines[0].sku"."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except DomainError as err:
+        raise type(err)(f"{prefix}.{err.field}", err.message) from err

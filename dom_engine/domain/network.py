@@ -25,6 +25,8 @@ class Node:
 
     `processing_days` is how many days after release a shipment leaves; orders released after
     `cutoff_hour` (UTC, 0-24) are released the next day. `daily_shipment_capacity` None = unlimited.
+    `daily_unit_capacity` (None = unlimited) caps the units a node ships per day; only batch
+    allocation uses it, and the stores do not count units, so it caps the units of one batch.
     """
 
     node_id: str
@@ -39,6 +41,7 @@ class Node:
     enabled: bool = True
     tags: frozenset[str] = frozenset()
     name: str = ""
+    daily_unit_capacity: int | None = None
 
     def __post_init__(self) -> None:
         where = f"nodes[{self.node_id!r}]"
@@ -56,6 +59,8 @@ class Node:
             raise ConfigError(f"{where}.cutoff_hour", "must be within [0, 24]")
         if self.daily_shipment_capacity is not None and self.daily_shipment_capacity < 0:
             raise ConfigError(f"{where}.daily_shipment_capacity", "must be >= 0")
+        if self.daily_unit_capacity is not None and self.daily_unit_capacity < 0:
+            raise ConfigError(f"{where}.daily_unit_capacity", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,12 @@ class Network:
     @cached_property
     def enabled(self) -> np.ndarray:
         return np.array([n.enabled for n in self.nodes], dtype=bool)
+
+    @cached_property
+    def daily_unit_capacities(self) -> np.ndarray:
+        """Units each node may ship per day (float; inf where unlimited)."""
+        return np.array([np.inf if n.daily_unit_capacity is None else float(n.daily_unit_capacity)
+                         for n in self.nodes], dtype=np.float64)
 
     @cached_property
     def kinds(self) -> np.ndarray:

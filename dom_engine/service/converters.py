@@ -10,8 +10,6 @@ field it must fix.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -19,10 +17,8 @@ from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine.domain import (
     Alternative,
     BackorderedLine,
-    ConfigError,
     CostBreakdown,
     Destination,
-    DomainError,
     Explanation,
     Line,
     Order,
@@ -34,9 +30,17 @@ from dom_engine.domain import (
     ShipmentLine,
     ValidationError,
 )
+from dom_engine.domain.batch import BatchResult, BatchStatus
+from dom_engine.domain.errors import under_field
+
+__all__ = ["BatchCall", "RouteCall", "batch_call_from_proto", "batch_result_to_proto", "order_from_proto",
+           "order_to_proto", "plan_from_proto", "plan_to_proto", "reject_call_from_proto",
+           "route_call_from_proto", "under_field", "validate_call_from_proto"]
 
 # Largest time budget one request may ask for: bounds the work a single call can cause.
 MAX_TIME_BUDGET_MS = 60_000.0
+# The same for one RouteBatch call (a batch of 10,000 orders takes seconds, not milliseconds).
+MAX_BATCH_TIME_BUDGET_MS = 600_000.0
 # Longest request_id echoed and logged.
 MAX_REQUEST_ID_LENGTH = 128
 # google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
@@ -52,16 +56,14 @@ _STATUS_TO_PB = {
 _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
 
 
-@contextmanager
-def under_field(prefix: str) -> Iterator[None]:
-    """Re-raise any request error (DomainError other than ConfigError, which names server
-    configuration, not the request) from the block with its field path prefixed by `prefix`."""
-    try:
-        yield
-    except ConfigError:
-        raise
-    except DomainError as err:
-        raise type(err)(f"{prefix}.{err.field}", err.message) from err
+@dataclass(frozen=True, slots=True)
+class BatchCall:
+    """A parsed RouteBatchRequest. `time_budget_ms` None means the server's [batch] default."""
+
+    orders: tuple[Order, ...]
+    reserve: bool
+    time_budget_ms: float | None
+    request_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +189,13 @@ def route_call_from_proto(msg: routing_pb.RouteOrderRequest, *, now: datetime) -
     return RouteCall(_required_order(msg, now), msg.reserve, _time_budget(msg), request_id)
 
 
-def _time_budget(msg: routing_pb.RouteOrderRequest | routing_pb.RejectShipmentRequest) -> float | None:
+def _time_budget(msg: routing_pb.RouteOrderRequest | routing_pb.RejectShipmentRequest
+                 | routing_pb.RouteBatchRequest, limit: float = MAX_TIME_BUDGET_MS) -> float | None:
     if not msg.HasField("time_budget_ms"):
         return None
     budget = msg.time_budget_ms
-    if not (math.isfinite(budget) and 0 < budget <= MAX_TIME_BUDGET_MS):
-        raise ValidationError("time_budget_ms",
-                              f"must be within (0, {MAX_TIME_BUDGET_MS:g}] ms, got {budget!r}")
+    if not (math.isfinite(budget) and 0 < budget <= limit):
+        raise ValidationError("time_budget_ms", f"must be within (0, {limit:g}] ms, got {budget!r}")
     return budget
 
 
@@ -322,3 +324,41 @@ def plan_from_proto(msg: routing_pb.Plan) -> Plan:
                                 e.candidates_pruned),
         reservation_id=msg.reservation_id,
     )
+
+
+# ---------------------------------------------------------------- batches
+
+
+def batch_call_from_proto(msg: routing_pb.RouteBatchRequest, *, now: datetime) -> BatchCall:
+    """Parse a RouteBatchRequest; errors name request field paths ("orders[3].lines[0].quantity").
+    Batch-level checks (empty, size, duplicate ids) are the engine's."""
+    request_id = _request_id(msg.request_id)
+    budget = _time_budget(msg, MAX_BATCH_TIME_BUDGET_MS)
+    orders = []
+    for k, order in enumerate(msg.orders):
+        with under_field(f"orders[{k}]"):
+            orders.append(order_from_proto(order, now=now))
+    return BatchCall(tuple(orders), msg.reserve, budget, request_id)
+
+
+def batch_result_to_proto(result: BatchResult, request_id: str = "") -> routing_pb.RouteBatchResponse:
+    """The wire form of a BatchResult (plans in request order, KPIs with their derived ratios)."""
+    k = result.kpis
+    kpis = routing_pb.BatchKpis(
+        orders=k.orders, orders_complete=k.orders_complete, orders_unallocated=k.orders_unallocated,
+        units_ordered=k.units_ordered, units_shipped=k.units_shipped, shipments=k.shipments,
+        shipments_per_order=k.shipments_per_order, fill_rate=k.fill_rate, shipping_cost=k.shipping_cost,
+        penalty_cost=k.penalty_cost, total_cost=k.total_cost,
+        units_by_node=dict(k.units_by_node), shipments_by_node=dict(k.shipments_by_node),
+    )
+    return routing_pb.RouteBatchResponse(
+        status=_BATCH_STATUS_TO_PB[result.status], plans=[plan_to_proto(p) for p in result.plans],
+        objective=result.objective, lower_bound=result.lower_bound, gap=result.gap, kpis=kpis,
+        solve_time_ms=result.solve_time_ms, snapshot_version=result.snapshot_version, request_id=request_id,
+    )
+
+
+_BATCH_STATUS_TO_PB = {
+    BatchStatus.OPTIMAL: routing_pb.BATCH_STATUS_OPTIMAL,
+    BatchStatus.FEASIBLE: routing_pb.BATCH_STATUS_FEASIBLE,
+}

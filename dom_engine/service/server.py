@@ -28,17 +28,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("dom_engine.service")
 
 MiB = 1024 * 1024
+# [server] max_message_mb: the largest request or response, for every RPC. A single order within
+# the request limits is well under gRPC's default 4 MiB, but a RouteBatch of 10,000 orders and its
+# 10,000 plans are not; anything bigger than the limit is refused (RESOURCE_EXHAUSTED) unparsed.
+DEFAULT_MAX_MESSAGE_MB = 64
 SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Off: with SO_REUSEPORT (gRPC's default) a second server on a busy port starts "fine" and the
     # kernel splits connections between them. Multi-process serving turns it back on explicitly.
     ("grpc.so_reuseport", 0),
-    # An order within the request limits (200 lines, 10k excluded nodes) is well under 4 MiB;
-    # anything bigger is rejected before it is parsed.
-    ("grpc.max_receive_message_length", 4 * MiB),
-    ("grpc.max_send_message_length", 16 * MiB),
     # Concurrent calls per HTTP/2 connection; more wait on the client side instead of piling up.
     ("grpc.max_concurrent_streams", 256),
 )
+
+
+def message_options(max_message_mb: int) -> tuple[tuple[str, Any], ...]:
+    """Channel options for a `max_message_mb` MiB send and receive limit (servers and clients)."""
+    return (("grpc.max_receive_message_length", max_message_mb * MiB),
+            ("grpc.max_send_message_length", max_message_mb * MiB))
 
 
 class _Built:
@@ -54,10 +60,13 @@ def _build(
     max_workers: int,
     options: Sequence[tuple[str, Any]],
     maximum_concurrent_rpcs: int | None,
+    max_message_mb: int,
 ) -> _Built:
     if max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {max_workers}")
-    merged = dict(SERVER_OPTIONS)
+    if max_message_mb < 1:
+        raise ConfigError("server.max_message_mb", f"must be >= 1, got {max_message_mb}")
+    merged = dict(SERVER_OPTIONS + message_options(max_message_mb))
     merged.update(options)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dom-grpc"),
@@ -92,16 +101,18 @@ def build_server(
     *,
     options: Sequence[tuple[str, Any]] = (),
     maximum_concurrent_rpcs: int | None = None,
+    max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started gRPC server for `engine`, and the port it is bound to (port 0 in
     `address` picks a free one). Call `server.start()`; stop with `server.stop(grace)`.
 
     Serves dom.v1.RoutingService, grpc.health.v1.Health (SERVING for "" and the routing service)
     and server reflection. `options` override SERVER_OPTIONS; `maximum_concurrent_rpcs` makes the
-    server answer RESOURCE_EXHAUSTED beyond that many calls in flight (None: queue without limit).
+    server answer RESOURCE_EXHAUSTED beyond that many calls in flight (None: queue without limit);
+    `max_message_mb` bounds every request and response ([server] max_message_mb).
     Raises ConfigError if the address cannot be bound (e.g. already in use).
     """
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs)
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb)
     return built.server, built.port
 
 
@@ -115,6 +126,7 @@ def serve(
     maximum_concurrent_rpcs: int | None = None,
     stop: threading.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
+    max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
@@ -122,7 +134,7 @@ def serve(
     Signal handlers are only installed when called from the main thread (and restored on return);
     from another thread, use `stop`. `on_ready(port)` runs once the server is listening.
     """
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs)
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb)
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

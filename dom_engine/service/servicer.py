@@ -13,6 +13,8 @@ from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import NotFoundError, ValidationError
 
 from .converters import (
+    batch_call_from_proto,
+    batch_result_to_proto,
     plan_to_proto,
     reject_call_from_proto,
     route_call_from_proto,
@@ -68,6 +70,18 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         plan = self.engine.reject(call.order, request.node_id,
                                   time_budget_ms=fit_budget(requested, context.time_remaining()))
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
+
+    def RouteBatch(  # noqa: N802 (gRPC method name)
+        self, request: routing_pb.RouteBatchRequest, context: grpc.ServicerContext
+    ) -> routing_pb.RouteBatchResponse:
+        call = batch_call_from_proto(request, now=self.engine.clock())
+        requested = self.engine.batch.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
+        result = self.engine.route_batch(call.orders, reserve=call.reserve,
+                                         time_budget_ms=fit_budget(requested, context.time_remaining()))
+        log.info("RouteBatch request_id=%s orders=%d reserve=%s status=%s gap=%.4f in %.0f ms",
+                 call.request_id, len(call.orders), call.reserve, result.status.name, result.gap,
+                 result.solve_time_ms)
+        return batch_result_to_proto(result, call.request_id)
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.ValidateOrderRequest, context: grpc.ServicerContext

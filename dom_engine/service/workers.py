@@ -71,5 +71,7 @@ def _worker(config_path: str | None, address: str, max_workers: int) -> None:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
-    engine = build_engine(load_config(config_path))
-    serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),))
+    config = load_config(config_path)
+    engine = build_engine(config)
+    serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
+          max_message_mb=config.server.max_message_mb)

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine.service.errors import ERROR_FIELD_KEY
+from dom_engine.service.server import DEFAULT_MAX_MESSAGE_MB
 
 Mutate = Callable[[routing_pb.RouteOrderRequest], None]
 
@@ -159,8 +160,8 @@ def test_server_keeps_serving_after_bad_requests(stub, channel, valid_request) -
     with pytest.raises(grpc.RpcError) as garbage:
         raw(b"\xff\xff\xff\xff not a protobuf", timeout=10)
     assert garbage.value.code() is not grpc.StatusCode.OK
-    with pytest.raises(grpc.RpcError) as oversized:
-        raw(b"\x00" * (5 * 1024 * 1024), timeout=10)
+    with pytest.raises(grpc.RpcError) as oversized:  # over [server] max_message_mb
+        raw(b"\x00" * ((DEFAULT_MAX_MESSAGE_MB + 1) * 1024 * 1024), timeout=30)
     assert oversized.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
 
     resp = stub.RouteOrder(valid_request("after-bad"), timeout=10)

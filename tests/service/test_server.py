@@ -118,7 +118,8 @@ def test_reflection_serves_the_full_schema(channel) -> None:
     """What grpcurl does: rebuild the descriptors from reflection alone, then describe a method."""
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
     service = pool.FindServiceByName("dom.v1.RoutingService")
-    assert {m.name for m in service.methods} == {"RouteOrder", "ValidateOrder", "RejectShipment"}
+    methods = {m.name for m in service.methods}
+    assert methods == {"RouteOrder", "ValidateOrder", "RejectShipment", "RouteBatch"}
     assert service.file.name == "dom/v1/routing.proto"
     plan = pool.FindMessageTypeByName("dom.v1.Plan")
     assert "reservation_id" in plan.fields_by_name

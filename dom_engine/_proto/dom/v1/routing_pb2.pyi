@@ -17,11 +17,20 @@ class PlanStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLAN_STATUS_FEASIBLE: _ClassVar[PlanStatus]
     PLAN_STATUS_INFEASIBLE: _ClassVar[PlanStatus]
     PLAN_STATUS_NO_PLAN_FOUND: _ClassVar[PlanStatus]
+
+class BatchStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BATCH_STATUS_UNSPECIFIED: _ClassVar[BatchStatus]
+    BATCH_STATUS_OPTIMAL: _ClassVar[BatchStatus]
+    BATCH_STATUS_FEASIBLE: _ClassVar[BatchStatus]
 PLAN_STATUS_UNSPECIFIED: PlanStatus
 PLAN_STATUS_OPTIMAL: PlanStatus
 PLAN_STATUS_FEASIBLE: PlanStatus
 PLAN_STATUS_INFEASIBLE: PlanStatus
 PLAN_STATUS_NO_PLAN_FOUND: PlanStatus
+BATCH_STATUS_UNSPECIFIED: BatchStatus
+BATCH_STATUS_OPTIMAL: BatchStatus
+BATCH_STATUS_FEASIBLE: BatchStatus
 
 class Date(_message.Message):
     __slots__ = ("year", "month", "day")
@@ -286,3 +295,81 @@ class Plan(_message.Message):
     reservation_id: str
     stock_from_cache: bool
     def __init__(self, order_id: _Optional[str] = ..., status: _Optional[_Union[PlanStatus, str]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., backordered: _Optional[_Iterable[_Union[BackorderedLine, _Mapping]]] = ..., total_cost: _Optional[float] = ..., shipping_cost: _Optional[float] = ..., penalty_cost: _Optional[float] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_ms: _Optional[float] = ..., solver: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., staleness_s: _Optional[float] = ..., currency: _Optional[str] = ..., co2e_kg: _Optional[float] = ..., infeasible_reason: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., reservation_id: _Optional[str] = ..., stock_from_cache: _Optional[bool] = ...) -> None: ...
+
+class RouteBatchRequest(_message.Message):
+    __slots__ = ("orders", "reserve", "time_budget_ms", "request_id")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    TIME_BUDGET_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    reserve: bool
+    time_budget_ms: float
+    request_id: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., reserve: _Optional[bool] = ..., time_budget_ms: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class BatchKpis(_message.Message):
+    __slots__ = ("orders", "orders_complete", "orders_unallocated", "units_ordered", "units_shipped", "shipments", "shipments_per_order", "fill_rate", "shipping_cost", "penalty_cost", "total_cost", "units_by_node", "shipments_by_node")
+    class UnitsByNodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ShipmentsByNodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_UNALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    UNITS_ORDERED_FIELD_NUMBER: _ClassVar[int]
+    UNITS_SHIPPED_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENTS_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENTS_PER_ORDER_FIELD_NUMBER: _ClassVar[int]
+    FILL_RATE_FIELD_NUMBER: _ClassVar[int]
+    SHIPPING_COST_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_COST_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    UNITS_BY_NODE_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENTS_BY_NODE_FIELD_NUMBER: _ClassVar[int]
+    orders: int
+    orders_complete: int
+    orders_unallocated: int
+    units_ordered: int
+    units_shipped: int
+    shipments: int
+    shipments_per_order: float
+    fill_rate: float
+    shipping_cost: float
+    penalty_cost: float
+    total_cost: float
+    units_by_node: _containers.ScalarMap[str, int]
+    shipments_by_node: _containers.ScalarMap[str, int]
+    def __init__(self, orders: _Optional[int] = ..., orders_complete: _Optional[int] = ..., orders_unallocated: _Optional[int] = ..., units_ordered: _Optional[int] = ..., units_shipped: _Optional[int] = ..., shipments: _Optional[int] = ..., shipments_per_order: _Optional[float] = ..., fill_rate: _Optional[float] = ..., shipping_cost: _Optional[float] = ..., penalty_cost: _Optional[float] = ..., total_cost: _Optional[float] = ..., units_by_node: _Optional[_Mapping[str, int]] = ..., shipments_by_node: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class RouteBatchResponse(_message.Message):
+    __slots__ = ("status", "plans", "objective", "lower_bound", "gap", "kpis", "solve_time_ms", "snapshot_version", "request_id")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    KPIS_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    status: BatchStatus
+    plans: _containers.RepeatedCompositeFieldContainer[Plan]
+    objective: float
+    lower_bound: float
+    gap: float
+    kpis: BatchKpis
+    solve_time_ms: float
+    snapshot_version: int
+    request_id: str
+    def __init__(self, status: _Optional[_Union[BatchStatus, str]] = ..., plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., kpis: _Optional[_Union[BatchKpis, _Mapping]] = ..., solve_time_ms: _Optional[float] = ..., snapshot_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...

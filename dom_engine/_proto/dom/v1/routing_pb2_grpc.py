@@ -50,6 +50,11 @@ class RoutingServiceStub:
                 request_serializer=dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.SerializeToString,
                 response_deserializer=dom_dot_v1_dot_routing__pb2.RouteOrderResponse.FromString,
                 _registered_method=True)
+        self.RouteBatch = channel.unary_unary(
+                '/dom.v1.RoutingService/RouteBatch',
+                request_serializer=dom_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
+                response_deserializer=dom_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -84,6 +89,22 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RouteBatch(self, request, context):
+        """Allocates a batch (wave) of orders jointly over shared stock and node capacities (shipments
+        and units per day), minimising their total cost with order priorities respected ([batch] in
+        the server config), and returns one plan per order in request order, a proven lower bound on
+        the total and the batch's KPIs. Every order is checked as RouteOrder checks it; the first bad
+        field fails the whole call with INVALID_ARGUMENT naming it, e.g. "orders[3].lines[0].quantity"
+        (also an empty batch, duplicate order ids, more orders than [batch] max_orders). With
+        `reserve`, each order's plan is held all or nothing as in RouteOrder; a retried batch returns
+        the reservations it already made and holds nothing twice. Large batches need a client channel
+        whose "grpc.max_receive_message_length" fits the response (the server's limit is [server]
+        max_message_mb).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -101,6 +122,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RejectShipment,
                     request_deserializer=dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.FromString,
                     response_serializer=dom_dot_v1_dot_routing__pb2.RouteOrderResponse.SerializeToString,
+            ),
+            'RouteBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteBatch,
+                    request_deserializer=dom_dot_v1_dot_routing__pb2.RouteBatchRequest.FromString,
+                    response_serializer=dom_dot_v1_dot_routing__pb2.RouteBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -185,6 +211,33 @@ class RoutingService:
             '/dom.v1.RoutingService/RejectShipment',
             dom_dot_v1_dot_routing__pb2.RejectShipmentRequest.SerializeToString,
             dom_dot_v1_dot_routing__pb2.RouteOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dom.v1.RoutingService/RouteBatch',
+            dom_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
+            dom_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,20 +36,43 @@ def take(col: Column, left: np.ndarray, sign: float = 1.0) -> None:
     left[col.res] -= sign * col.use
 
 
-def greedy_fill(orders: Sequence[int], pools: Sequence[list[Column]], weight: Sequence[np.ndarray],
-                left: np.ndarray) -> dict[int, Column]:
-    """For each order in the given sequence, the generated column with most LP weight that fits,
-    else the cheapest that fits (the empty column always does). Updates `left`."""
+def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: dict[int, np.ndarray],
+                left: np.ndarray, entries: Sequence[Entry], layout: Layout,
+                deadline: float) -> dict[int, Column]:
+    """Plans order by order on what is left: the column the LP leans to (weight > 1/2) when it
+    still fits, else the better of the cheapest generated column that fits and a fresh exact
+    route on the remaining stock (which joins the order's pool: the MIP can use it). After the
+    deadline only generated columns are used. Updates `left`."""
     chosen: dict[int, Column] = {}
     for o in orders:
         cols = pools[o]
-        rank = sorted(range(len(cols)), key=lambda j: (-round(float(weight[o][j]), 6), cols[j].cost))
-        pick = next((cols[j] for j in rank if weight[o][j] > 0.5 and fits(cols[j], left)), None)
-        if pick is None:
+        lean = int(np.argmax(weight[o])) if len(weight[o]) else -1
+        if lean >= 0 and weight[o][lean] > 0.5 and fits(cols[lean], left):
+            pick = cols[lean]
+        else:
             pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
+            if time.perf_counter() < deadline:
+                fresh = route_on(entries[o], left, layout)
+                if fresh.cost < pick.cost - 1e-9 * max(1.0, abs(pick.cost)) and fits(fresh, left):
+                    pick = fresh
+                    cols.append(fresh)
         take(pick, left)
         chosen[o] = pick
     return chosen
+
+
+def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
+    """The order's best plan on the resources `left` (exact single-order search), or the empty
+    column when that is cheaper or nothing fits."""
+    sub, keep = restricted_problem(e, left, layout)
+    best = e.empty_column()
+    if sub.n_options:
+        sol, _ = solve_exact(sub)
+        if np.isfinite(sol.objective) and len(sol.options):
+            routed = e.column(replace(sol, options=keep[sol.options]), layout)
+            if routed.cost < best.cost:
+                best = routed
+    return best
 
 
 def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], left: np.ndarray,
@@ -126,13 +149,7 @@ def reoptimize(entries: Sequence[Entry], chosen: list[Column], orders: Sequence[
                 break
             e, current = entries[o], chosen[o]
             take(current, left, -1.0)
-            sub, keep = restricted_problem(e, left, layout)
-            sol, _ = solve_exact(sub)
-            candidate = e.empty_column()
-            if np.isfinite(sol.objective) and len(sol.options):
-                routed = e.column(replace(sol, options=keep[sol.options]), layout)
-                if routed.cost < candidate.cost:
-                    candidate = routed
+            candidate = route_on(e, left, layout)
             if candidate.cost < current.cost - 1e-7 * max(1.0, abs(current.cost)) and fits(candidate, left):
                 chosen[o] = current = candidate
                 moves += 1

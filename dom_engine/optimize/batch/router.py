@@ -117,9 +117,10 @@ def prepare_batch(
 
 
 def _point_value(entries: Sequence[Entry], settings: BatchSettings) -> float:
-    """Objective per unfilled unit that one priority point adds. STRICT: more than any single
-    unit can cost to ship (a shipment's fixed cost plus the dearest unit cost in the batch), so a
-    point always outweighs the cost difference of moving a unit between orders."""
+    """Objective per unfilled unit that one priority point adds. STRICT: more than moving one unit
+    between two orders can ever save: a shipment's fixed cost plus the dearest unit cost in the
+    batch (what serving the unit costs) plus the largest per-order penalty (what the order losing
+    it may start to pay). So a point always wins the unit, whatever the costs."""
     if settings.priority_rule is PriorityRule.WEIGHTED:
         weight = max((e.p.cost_weight for e in entries), default=1.0)
         return settings.penalty_per_point * weight
@@ -127,7 +128,8 @@ def _point_value(entries: Sequence[Entry], settings: BatchSettings) -> float:
     for e in entries:
         if e.p.n_options:
             worst = max(worst, float(e.p.f.max() + (e.p.C / e.item_units[None, :]).max()))
-    return worst + 1.0
+    worst_p0 = max((float(e.p.P0) for e in entries), default=0.0)
+    return worst + worst_p0 + 1.0
 
 
 def _capacities(stock: StockView, network: Network, policies: Sequence[PolicyProfile], layout: Layout,
@@ -153,15 +155,14 @@ def _plan(e: Entry, col: Column, stats: Mapping[str, float], network: Network, r
     p = e.p
     optimal = col.cost <= lower_bound + OPTIMAL_TOLERANCE * max(1.0, abs(col.cost))
     if not len(col.options):
-        if p.infeasible_reason:
-            return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms, "batch",
-                                   explain(p, None, network))
-        if not p.allow_backorder:
+        if p.infeasible_reason or not p.allow_backorder:
             # Not allocating is what the batch's objective charged it: the full penalty.
-            reason = "not allocated in this batch: its stock went to orders of higher priority or value"
+            reason = p.infeasible_reason or ("not allocated in this batch: its stock went to orders "
+                                             "of higher priority or value")
             plan = infeasible_plan(p, stock, reason, elapsed_ms, "batch", explain(p, None, network))
             penalty = p.penalty_money_per_order + float(p.penalty_money_per_unit @ _line_quantities(p))
-            return replace(plan, penalty_cost=penalty, total_cost=penalty, objective=col.cost)
+            return replace(plan, penalty_cost=penalty, total_cost=penalty, objective=col.cost,
+                           lower_bound=min(lower_bound, col.cost))
     sol = Solution(col.options, col.x, col.unfilled, col.cost, min(lower_bound, col.cost), optimal, "batch")
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms, explain(p, sol, network))
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
 from .dual import PoolDual
+from .exact import EXACT_MAX_VARS, model_size, solve_joint
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
@@ -42,6 +43,8 @@ OVER_EPS = 1e-6
 WHOLE = 0.99
 # Largest restricted-master MIP (orders); CP-SAT's model is built in Python, ~1 ms per order.
 MIP_MAX_ORDERS = 3000
+# Rounds of shuffled sequential routing + MIP after the first rounding (stops earlier on time).
+MAX_ENRICH_ROUNDS = 20
 
 
 @dataclass
@@ -101,11 +104,20 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     cg.run(cg_deadline)
     progress("improve", 0, 1)
     final = _round(cg, deadline, priority)
+    bound = cg.bound
+    if model_size(entries) <= EXACT_MAX_VARS and time.perf_counter() < deadline:
+        # Small enough to finish exactly: the joint model, from the rounding's plans.
+        t0 = time.perf_counter()
+        plans, exact_bound = solve_joint(entries, layout, cap, final, deadline - t0)
+        if plans is not None and sum(c.cost for c in plans) < sum(c.cost for c in final):
+            final = plans
+        bound = max(bound, exact_bound)
+        cg.stats["exact_s"] = time.perf_counter() - t0
     progress("improve", 1, 1)
     stats.update(cg.stats)
     stats["independent_bound"] = float(lb0.sum())
     stats["rounds"] = cg.rounds
-    return Allocation(final, cg.bound, float(sum(c.cost for c in final)), lb0, stats)
+    return Allocation(final, bound, float(sum(c.cost for c in final)), lb0, stats)
 
 
 def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int, ...]]]:
@@ -177,7 +189,8 @@ class _ColumnGeneration:
             self.master = res
             self.master_layout = [(o, len(self.pools[o])) for o in self.active]
             # Free orders keep their plans: the batch's value adds their costs.
-            self.lp_value = res.value + sum(c.cost for k, c in enumerate(self.chosen) if not self.is_active[k])
+            self.lp_value = res.value + sum(c.cost for k, c in enumerate(self.chosen)
+                                            if not self.is_active[k])
             # Resources without a row that the averaged solution over-subscribes get one first.
             flat = [c for cols in pools for c in cols]
             lp_usage = usage_of(flat, self.layout.size, res.xbar) + self.free_usage
@@ -261,10 +274,13 @@ def _feasible_cost(pools: Sequence[list[Column]], caps: np.ndarray, rows: np.nda
 
 
 def _neighbourhood(cg: _ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
-    """The fractional orders (the dearest first) plus the active orders whose plans use a contested
-    resource that some fractional order's columns could use; at most MIP_MAX_ORDERS in all."""
+    """Every active order when there are at most MIP_MAX_ORDERS; else the fractional orders (the
+    dearest first) plus the active orders whose plans use a contested resource that some
+    fractional order's columns could use, MIP_MAX_ORDERS in all."""
     in_rows = np.zeros(cg.layout.size, dtype=bool)
     in_rows[cg.rows] = True
+    if len(cg.active) <= MIP_MAX_ORDERS:
+        return list(cg.active)
     group = sorted(fractional, key=lambda o: chosen[o].cost, reverse=True)[:MIP_MAX_ORDERS]
     members = set(group)
     wanted = np.zeros(cg.layout.size, dtype=bool)
@@ -285,11 +301,12 @@ def _same(a: Column, b: Column) -> bool:
 
 
 def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
-    """Plans for every order from the last master solution (see rounding.py)."""
+    """Plans for every order from the last dual solution (see rounding.py), then, while time is
+    left, more rounds of sequential routing in shuffled order (priority first) whose fresh plans
+    enrich the pools, each followed by the restricted-master MIP over the enriched pools."""
     chosen = list(cg.chosen)
-    left = cg.cap - cg.free_usage
     active = cg.active
-    # LP weight of every column (0 for columns the last master did not see).
+    # LP weight of every column (0 for columns the last dual solution did not see).
     weights = {o: np.zeros(len(cg.pools[o])) for o in active}
     if cg.master is not None:
         k = 0
@@ -299,29 +316,16 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     whole = [o for o in active if weights[o].max(initial=0.0) >= WHOLE]
     fractional = [o for o in active if weights[o].max(initial=0.0) < WHOLE]
     fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0)))
-    picks = greedy_fill(whole + fractional, cg.pools, weights, left)
+    cg.stats["fractional_orders"] = len(fractional)
+    left = cg.cap - cg.free_usage
+    picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline)
     for o, c in picks.items():
         chosen[o] = c
-    cg.stats["fractional_orders"] = len(fractional)
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
     t0 = time.perf_counter()
-    objective = sum(c.cost for c in chosen)
-    if fractional and time.perf_counter() < deadline and objective > cg.bound * (1 + CG_TOLERANCE):
-        # Price-and-branch over the fractional orders and those competing with them for the same
-        # contested resources: the whole ones may have to move for the fractional ones to fit.
-        group = _neighbourhood(cg, fractional, chosen)
-        spare = left.copy()
-        for o in group:
-            take(chosen[o], spare, -1.0)
-        budget = 0.5 * (deadline - time.perf_counter())
-        better = restricted_master_mip(group, cg.pools, spare, {o: chosen[o] for o in group}, budget)
-        if better is not None and sum(c.cost for c in better.values()) < sum(chosen[o].cost for o in group):
-            for o, c in better.items():
-                chosen[o] = c
-            left = spare
-            for o in group:
-                take(chosen[o], left)
-        cg.stats["mip_orders"] = len(group)
+    group = _neighbourhood(cg, fractional, chosen)
+    left = _improve_by_mip(cg, chosen, group, left, deadline)
+    cg.stats["mip_orders"] = len(group)
     cg.stats["mip_s"] = time.perf_counter() - t0
     cg.stats["mip_objective"] = sum(c.cost for c in chosen)
     t0 = time.perf_counter()
@@ -330,4 +334,53 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     movable.sort(key=lambda o: -priority[o])
     cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline)
     cg.stats["local_s"] = time.perf_counter() - t0
+    cg.stats["enrich_rounds"] = _enrich(cg, chosen, group, priority, deadline)
     return chosen
+
+
+def _improve_by_mip(cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
+                    deadline: float) -> np.ndarray:
+    """Re-choose the plans of `group` by the restricted-master MIP (half the time left); returns
+    the resources left afterwards."""
+    if not group or time.perf_counter() >= deadline:
+        return left
+    if sum(c.cost for c in chosen) <= cg.bound * (1 + CG_TOLERANCE):
+        return left
+    spare = left.copy()
+    for o in group:
+        take(chosen[o], spare, -1.0)
+    budget = 0.5 * (deadline - time.perf_counter())
+    better = restricted_master_mip(group, cg.pools, spare, {o: chosen[o] for o in group}, budget)
+    if better is None or sum(c.cost for c in better.values()) >= sum(chosen[o].cost for o in group):
+        return left
+    for o, c in better.items():
+        chosen[o] = c
+        take(c, spare)
+    return spare
+
+
+def _enrich(cg: _ColumnGeneration, chosen: list[Column], group: list[int], priority: np.ndarray,
+            deadline: float) -> int:
+    """While time is left (and the gap is open): route the active orders one by one on what the
+    others leave, in a shuffled order within each priority level; keep the result when cheaper,
+    and let the MIP recombine the plans it generated. Returns the rounds run."""
+    rng = np.random.default_rng(len(cg.active))
+    rounds = 0
+    no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
+    while time.perf_counter() < deadline and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE):
+        rounds += 1
+        sequence = sorted(rng.permutation(cg.active).tolist(), key=lambda o: -priority[o])
+        for o in cg.active:
+            no_weights[o] = np.zeros(len(cg.pools[o]))
+        left = cg.cap - cg.free_usage
+        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline)
+        if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
+            for o in cg.active:
+                chosen[o] = picks[o]
+        left = cg.cap - cg.free_usage
+        for o in cg.active:
+            take(chosen[o], left)
+        _improve_by_mip(cg, chosen, group, left, deadline)
+        if rounds >= MAX_ENRICH_ROUNDS:
+            break
+    return rounds

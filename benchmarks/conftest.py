@@ -77,6 +77,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     route_rows = [res["route-row", n] for n in N_LINES if ("route-row", n) in res]
     grpc_rows = [res["grpc-row", n] for n in N_LINES if ("grpc-row", n) in res]
     health = res["grpc-health"][0] if "grpc-health" in res else []
+    batch_rows = [v for k, v in sorted(res.items(), key=lambda kv: str(kv[0])) if k[0] == "batch-row"]
+    if batch_rows:
+        from benchmarks.batch_measure import cost_table, time_table
+
+        terminalreporter.section("dom_engine batch benchmark summary (scarce waves, same run)")
+        terminalreporter.write_line(cost_table(sorted(batch_rows, key=lambda r: r.n_orders)))
+        terminalreporter.write_line("")
+        terminalreporter.write_line(time_table(sorted(batch_rows, key=lambda r: r.n_orders)))
     if not (route_rows or grpc_rows or health):
         return
     tr = terminalreporter

@@ -45,22 +45,32 @@ class ServicePrices:
         return self.unit + self.unit_distance + self.handling_unit
 
 
-_BANDS: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}
+_CARDS: dict[int, tuple] = {}
 
 
-def _band_arrays(service) -> tuple[np.ndarray, np.ndarray]:
-    """A service's band edges and fee table as arrays, built once per service object (pricing
-    runs per order; rebuilding them was a third of its time)."""
-    cached = _BANDS.get(id(service))
-    if cached is None or cached[0] is not service:
-        bands = service.bands
-        edges = np.array([b.max_distance for b in bands])
-        table = np.array([[b.per_package, b.per_package_distance, b.per_unit, b.per_unit_distance,
-                           b.per_kg, b.per_kg_distance, b.transit_days] for b in bands])
-        if len(_BANDS) > 1024:   # rate cards are few; this only guards against unbounded growth
-            _BANDS.clear()
-        cached = _BANDS[id(service)] = (service, edges, table)
-    return cached[1], cached[2]
+def _card_arrays(card: RateCard) -> tuple[np.ndarray, ...]:
+    """A rate card as arrays, built once per card object (pricing runs per order; rebuilding the
+    band tables was a third of its time): band edges (S, B) padded with inf, fee tables (S, B, 7),
+    distance unit per service, CO2e per unit and per kg distance."""
+    cached = _CARDS.get(id(card))
+    if cached is None or cached[0] is not card:
+        services = card.services
+        width = max(len(s.bands) for s in services)
+        edges = np.full((len(services), width), np.inf)
+        tables = np.zeros((len(services), width, 7))
+        for j, service in enumerate(services):
+            for k, b in enumerate(service.bands):
+                edges[j, k] = b.max_distance
+                tables[j, k] = (b.per_package, b.per_package_distance, b.per_unit, b.per_unit_distance,
+                                b.per_kg, b.per_kg_distance, b.transit_days)
+        n_bands = np.array([len(s.bands) for s in services], dtype=np.int64)
+        arrays = (edges, n_bands, tables, np.array([s.km_per_unit for s in services], dtype=np.float64),
+                  np.array([s.co2e_per_unit_distance for s in services], dtype=np.float64),
+                  np.array([s.co2e_per_kg_distance for s in services], dtype=np.float64))
+        if len(_CARDS) > 64:   # cards are few; this only guards against unbounded growth
+            _CARDS.clear()
+        cached = _CARDS[id(card)] = (card, *arrays)
+    return cached[1:]
 
 
 def price(
@@ -78,28 +88,20 @@ def price(
         dist_km = haversine_km(lat, lon, network.latitudes[node_idx], network.longitudes[node_idx])
     else:
         dist_km = distance_km[node_idx]
-    n, s, n_lines = len(node_idx), len(rate_card.services), len(unit_weights_kg)
-    available = np.zeros((n, s), dtype=bool)
-    transit = np.zeros((n, s), dtype=np.int64)
-    package = np.zeros((n, s))
-    package_distance = np.zeros((n, s))
-    unit = np.zeros((n, s, n_lines))
-    unit_distance = np.zeros((n, s, n_lines))
-    co2e = np.zeros((n, s, n_lines))
-    w = unit_weights_kg[None, :]
-    for j, service in enumerate(rate_card.services):  # few services: a loop over services is fine
-        d = dist_km / service.km_per_unit
-        edges, bands_table = _band_arrays(service)
-        band = np.searchsorted(edges, d, side="left")
-        ok = band < len(edges)
-        table = bands_table[np.minimum(band, len(edges) - 1)]
-        available[:, j] = ok
-        transit[:, j] = table[:, 6].astype(np.int64)
-        package[:, j] = table[:, 0]
-        package_distance[:, j] = table[:, 1] * d
-        unit[:, j, :] = table[:, 2:3] + table[:, 4:5] * w
-        unit_distance[:, j, :] = (table[:, 3:4] + table[:, 5:6] * w) * d[:, None]
-        co2e[:, j, :] = d[:, None] * (service.co2e_per_unit_distance + service.co2e_per_kg_distance * w)
+    edges, n_bands, tables, km_per_unit, co2e_unit_km, co2e_kg_km = _card_arrays(rate_card)
+    d = dist_km[:, None] / km_per_unit[None, :]                               # (n, S) rate-card units
+    # All services at once: bands are padded with +inf edges, so "first edge >= d" is a count.
+    band = (edges[None, :, :] < d[:, :, None]).sum(axis=2)                    # (n, S)
+    available = band < n_bands[None, :]
+    band = np.minimum(band, edges.shape[1] - 1)
+    table = tables[np.arange(len(km_per_unit))[None, :], band]                # (n, S, 7)
+    w = unit_weights_kg[None, None, :]
+    transit = table[:, :, 6].astype(np.int64)
+    package = table[:, :, 0]
+    package_distance = table[:, :, 1] * d
+    unit = table[:, :, 2:3] + table[:, :, 4:5] * w
+    unit_distance = (table[:, :, 3:4] + table[:, :, 5:6] * w) * d[:, :, None]
+    co2e = d[:, :, None] * (co2e_unit_km[None, :, None] + co2e_kg_km[None, :, None] * w)
     return ServicePrices(
         distance_km=dist_km,
         available=available,

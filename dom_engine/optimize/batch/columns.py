@@ -75,7 +75,8 @@ class Entry:
     gline: np.ndarray        # (L,) batch SKU column of each order line
     per_item: np.ndarray     # (L, I) units of line l in one unit of item i
     item_units: np.ndarray   # (I,) units in one unit of item i
-    reach: np.ndarray        # resource ids any option could use (sorted)
+    layout: Layout
+    _reach: np.ndarray | None = None
 
     @classmethod
     def of(cls, index: int, p: Problem, gline: np.ndarray, layout: Layout) -> Entry:
@@ -84,10 +85,17 @@ class Entry:
         for i, members in enumerate(p.items):
             for j in members:
                 per_item[j, i] = p.order.lines[j].quantity if p.is_kit[i] else 1.0
-        nodes = np.unique(p.opt_node)
-        stock_ids = (nodes[:, None] * layout.n_skus + gline[None, :]).ravel()
-        reach = np.unique(np.concatenate([stock_ids, layout.ship_base + nodes, layout.unit_base + nodes]))
-        return cls(index, p, gline, per_item, per_item.sum(axis=0), reach)
+        return cls(index, p, gline, per_item, per_item.sum(axis=0), layout)
+
+    @property
+    def reach(self) -> np.ndarray:
+        """Resource ids any option could use (sorted); computed for active orders only."""
+        if self._reach is None:
+            nodes = np.unique(self.p.opt_node)
+            lay = self.layout
+            stock_ids = (nodes[:, None] * lay.n_skus + self.gline[None, :]).ravel()
+            self._reach = np.unique(np.concatenate([stock_ids, lay.ship_base + nodes, lay.unit_base + nodes]))
+        return self._reach
 
     def empty_column(self) -> Column:
         """Ship nothing: every unit unfilled at its penalty (always fits; for an order that does

@@ -3,6 +3,8 @@
   dom serve [--config FILE] [--address HOST:PORT] [--workers N]
                                                        gRPC server (no config: the bundled demo)
   dom route ORDER.json [--config FILE] [--json] [--policy NAME] [--reserve] [--time-budget-ms MS]
+  dom batch ORDERS.(jsonl|csv|parquet) [--config FILE] [--reserve] [--time-budget-ms MS]
+            [--out PLANS.jsonl] [--json]               allocate a wave of orders jointly, print a summary
   dom validate-config FILE                             load every file a config names, print a summary
   dom inventory load FILE [--config FILE] [--redis URL [--cluster]]
                                                        load a stock snapshot into the shared Redis store
@@ -64,7 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); Ctrl-C stops",
               file=sys.stderr, flush=True)
 
-    serve(engine, address, max_workers=config.server.max_workers, on_ready=ready)
+    serve(engine, address, max_workers=config.server.max_workers, on_ready=ready,
+          max_message_mb=config.server.max_message_mb)
     return EXIT_OK
 
 
@@ -83,6 +86,63 @@ def cmd_route(args: argparse.Namespace) -> int:
     plan = engine.route(order, reserve=args.reserve or request.reserve, time_budget_ms=budget)
     print(plan_to_json(plan) if args.json else format_plan(plan))
     return EXIT_OK
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Allocate a file of orders jointly (progress bar on stderr), print the summary, write plans."""
+    import json
+
+    from .config import build_engine
+    from .order_files import read_orders
+    from .render import batch_to_dict, format_batch, plan_to_dict
+
+    if args.time_budget_ms is not None and not args.time_budget_ms > 0:
+        raise DomainError("--time-budget-ms", f"must be > 0, got {args.time_budget_ms}")
+    orders = read_orders(args.orders)  # before the engine is built: a bad file fails fast
+    engine = build_engine(_config(args.config))
+    try:
+        with _phase_bar() as progress:
+            result = engine.route_batch(orders.orders, reserve=args.reserve,
+                                        time_budget_ms=args.time_budget_ms, progress=progress)
+    except DomainError as err:
+        # name the file line / row the engine's orders[k] came from
+        raise type(err)(orders.locate(err.field), err.message) from err
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(plan_to_dict(plan)) + "\n" for plan in result.plans)
+    if args.json:
+        print(json.dumps(batch_to_dict(result, include_plans=not args.out), indent=2))
+    else:
+        print(format_batch(result, engine.network.currency))
+        if args.out:
+            print(f"Plans:     written to {args.out} (one JSON plan per line, in file order)")
+    return EXIT_OK
+
+
+def _phase_bar():
+    """A context manager yielding progress(phase, done, total) for Engine.route_batch: one tqdm bar
+    on stderr that starts over, labelled, at each phase (build, solve, improve, reserve)."""
+    from contextlib import contextmanager
+
+    from tqdm import tqdm
+
+    @contextmanager
+    def bar():
+        with tqdm(total=0, file=sys.stderr, disable=None, leave=False) as t:
+            phase = [""]
+
+            def update(name: str, done: int, total: int) -> None:
+                if name != phase[0]:
+                    phase[0] = name
+                    t.set_description(name, refresh=False)
+                    t.reset(total=total)
+                elif total != t.total:
+                    t.total = total
+                t.update(done - t.n)
+
+            yield update
+
+    return bar()
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
@@ -193,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--time-budget-ms", type=float, metavar="MS",
                    help="solver time budget (default: [limits])")
     r.set_defaults(func=cmd_route)
+
+    b = sub.add_parser("batch", help="allocate a file of orders jointly and print a summary")
+    b.add_argument("orders", metavar="ORDERS",
+                   help="orders: .jsonl (one order JSON per line, as `dom route` reads) or .csv / "
+                        ".parquet (one row per order line: order_id, line_id, sku, quantity, latitude, "
+                        "longitude, ...)")
+    b.add_argument("--config", metavar="FILE", help="config TOML (default: $DOM_CONFIG or the bundled demo)")
+    b.add_argument("--reserve", action="store_true",
+                   help="also reserve every plan (all or nothing per order)")
+    b.add_argument("--time-budget-ms", type=float, metavar="MS",
+                   help="solver time for the whole batch (default: [batch] time_budget_ms)")
+    b.add_argument("--out", metavar="PLANS.jsonl", help="write the plans, one JSON object per line")
+    b.add_argument("--json", action="store_true",
+                   help="print the summary as JSON (with the plans unless --out is given)")
+    b.set_defaults(func=cmd_batch)
 
     v = sub.add_parser("validate-config", help="check a config and every file it names")
     v.add_argument("file", metavar="FILE")

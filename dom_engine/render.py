@@ -1,4 +1,4 @@
-"""Order files in, plans out: the CLI's JSON and text formats.
+"""Order files in, plans (and batch summaries) out: the CLI's JSON and text formats.
 
 Order JSON comes in two spellings, both accepted by `order_from_dict`:
 - native: {"order_id", "lines": [{"line_id", "sku", "quantity", "unit_weight_kg", "ship_group"}],
@@ -31,6 +31,7 @@ from .domain import (
     PlanStatus,
     ValidationError,
 )
+from .domain.batch import BatchResult
 
 _ORDER_KEYS = {"order_id", "lines", "destination", "deliver_by", "deliver_in_days", "channel",
                "customer_tier", "options", "created_at"}
@@ -326,3 +327,58 @@ def format_plan(plan: Plan) -> str:
     if plan.reservation_id:
         out.append(f"Reservation: {plan.reservation_id}")
     return "\n".join(out)
+
+
+# ===================================================================== batches out
+def batch_to_dict(result: BatchResult, include_plans: bool = True) -> dict[str, Any]:
+    """A JSON-ready dict of a batch: status, objective, bound, gap, KPIs (and the plans)."""
+    k = result.kpis
+    out: dict[str, Any] = {
+        "status": result.status.value, "objective": result.objective, "lower_bound": result.lower_bound,
+        "gap": result.gap, "solve_time_ms": result.solve_time_ms, "snapshot_version": result.snapshot_version,
+        "kpis": {"orders": k.orders, "orders_complete": k.orders_complete,
+                 "orders_unallocated": k.orders_unallocated, "units_ordered": k.units_ordered,
+                 "units_shipped": k.units_shipped, "shipments": k.shipments,
+                 "shipments_per_order": k.shipments_per_order, "fill_rate": k.fill_rate,
+                 "shipping_cost": k.shipping_cost, "penalty_cost": k.penalty_cost, "total_cost": k.total_cost,
+                 "units_by_node": dict(k.units_by_node), "shipments_by_node": dict(k.shipments_by_node)},
+        "plan_statuses": _status_counts(result.plans),
+        "reserved_orders": sum(1 for p in result.plans if p.reservation_id),
+    }
+    if include_plans:
+        out["plans"] = [plan_to_dict(p) for p in result.plans]
+    return out
+
+
+def format_batch(result: BatchResult, currency: str = "USD") -> str:
+    """A readable summary of a batch: status, objective and bound, KPIs, the busiest nodes."""
+    k = result.kpis
+    statuses = ", ".join(f"{n} {s}" for s, n in _status_counts(result.plans).items())
+    out = [f"Batch of {k.orders} orders: {result.status.value}   {result.solve_time_ms:,.0f} ms   "
+           f"snapshot v{result.snapshot_version}",
+           f"Objective {result.objective:,.4f}   lower bound {result.lower_bound:,.4f}   "
+           f"gap {result.gap:.2%}",
+           f"Plans:     {statuses}",
+           f"Orders:    {k.orders_complete} complete, {k.orders - k.orders_complete - k.orders_unallocated} "
+           f"partly filled, {k.orders_unallocated} unallocated",
+           f"Units:     {k.units_shipped:,} of {k.units_ordered:,} shipped (fill rate {k.fill_rate:.1%})",
+           f"Shipments: {k.shipments:,} ({k.shipments_per_order:.2f} per order)",
+           f"Cost:      shipping {k.shipping_cost:,.2f} + penalties {k.penalty_cost:,.2f} "
+           f"= total {k.total_cost:,.2f} {currency}"]
+    busiest = sorted(k.units_by_node.items(), key=lambda item: (-item[1], item[0]))
+    if busiest:
+        shown = ", ".join(f"{node} {units} units / {k.shipments_by_node.get(node, 0)} shipments"
+                          for node, units in busiest[:5])
+        more = f" (+{len(busiest) - 5} more nodes)" if len(busiest) > 5 else ""
+        out.append(f"By node:   {shown}{more}")
+    reserved = sum(1 for p in result.plans if p.reservation_id)
+    if reserved:
+        out.append(f"Reserved:  {reserved} orders (reservation id res-<order_id>)")
+    return "\n".join(out)
+
+
+def _status_counts(plans) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for plan in plans:
+        counts[plan.status.value] = counts.get(plan.status.value, 0) + 1
+    return counts

@@ -139,7 +139,8 @@ def build_model(batch: PreparedBatch) -> BatchModel:
 @dataclass
 class ExactResult:
     proven: bool
-    objective: float            # the optimal plans re-priced in floating point
+    objective: float            # the best (if proven: optimal) plans re-priced in floating point
+    bound: float                # proven lower bound on the optimum (= objective when proven, up to tolerance)
     per_order: list[float]
     solutions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]   # per order: options, x, unfilled
     tolerance: float            # how far the float optimum can be from `objective` (cost scaling)
@@ -180,8 +181,9 @@ def solve_exact(batch: PreparedBatch, time_limit_s: float = 30.0, workers: int =
     # Each cost was rounded by at most 0.5/SCALE; at most `ub` of each variable: the float optimum
     # is within twice that total of the scaled optimum's float value.
     tol = 2 * 0.5 / SCALE * float(np.sum(m.ub)) + 1e-9 * abs(sum(per_order))
-    return ExactResult(status == cp_model.OPTIMAL, float(sum(per_order)), per_order, solutions, tol,
-                       solver.wall_time)
+    proven = status == cp_model.OPTIMAL
+    bound = float(sum(per_order)) if proven else solver.best_objective_bound / SCALE
+    return ExactResult(proven, float(sum(per_order)), bound, per_order, solutions, tol, solver.wall_time)
 
 
 def exact_plans(batch: PreparedBatch, exact: ExactResult, network: Network, rate_card: RateCard,

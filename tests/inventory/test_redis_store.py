@@ -56,8 +56,11 @@ def test_readers_never_see_a_mix_of_versions(stores):
     seen: list[tuple[int, set[int]]] = []
     errors: list[BaseException] = []
 
+    reading = threading.Event()
+
     def load() -> None:
         try:
+            reading.wait(10)   # start loading once the reader is reading, however busy the machine
             for k in range(12):
                 version = loader.load_snapshot(*_rows(lambda i, j, k=k: 1000 + k))
                 value_of[version] = 1000 + k
@@ -67,9 +70,12 @@ def test_readers_never_see_a_mix_of_versions(stores):
             loaded.set()
 
     def read() -> None:
-        while not loaded.is_set():
+        # Until the loads are done, and at least 11 reads in all (reads after the last load still
+        # check that the version read matches its values).
+        while not loaded.is_set() or len(seen) <= 10:
             view = reader.read(SKUS)
             seen.append((view.version, set(np.unique(view.atp).tolist())))
+            reading.set()
 
     threads = [threading.Thread(target=load), threading.Thread(target=read)]
     for t in threads:

@@ -14,7 +14,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   seed         seed of the demo network / stock                           default 2026
 [limits]       request limits, each bounds work one request can cause (domain.Limits)
   max_lines 200, max_quantity 1000000, max_units 10000000, max_excluded_nodes 10000,
-  max_id_length 128, max_promise_days 365, time_budget_ms 50.0
+  max_id_length 128, max_promise_days 365, time_budget_ms 50.0, max_rejects 3
 [routing]
   default_policy   profile used when an order names none                  default "default"
 [policies.NAME]    one sourcing profile (domain.PolicyProfile); none given = the demo profiles

@@ -67,18 +67,26 @@ class _Leaderboard:
 
 
 def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True,
-                candidates: list[tuple[float, tuple[int, ...]]] | None = None) -> Solution:
+                candidates: list[tuple[float, tuple[int, ...]]] | None = None,
+                incumbent: tuple[float, tuple[int, ...]] | None = None) -> Solution:
     """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets (fewer for orders
     of more than 10 items: the limit is on sets x items), the best plan with fewer shipments
     (proven_optimal False; objective inf if none) and a valid lower bound: every smaller set was
     evaluated, and larger ones cost at least the level bound.
 
     `candidates`, when given, receives the cheapest option sets evaluated, as (objective, options),
-    cheapest first (batch allocation starts its columns from them)."""
+    cheapest first (batch allocation starts its columns from them). `incumbent` (objective,
+    options) is a known plan: every set that cannot beat it is pruned, and the result is still
+    exact (batch pricing passes the order's best plan so far)."""
     max_sets = max(100, max_sets * 10 // max(10, p.n_items))
     board = _Leaderboard()
     if p.allow_backorder:
         board.entries.append((p.empty_plan_objective(), (), ()))
+    if incumbent is not None and incumbent[1]:
+        opts = tuple(int(o) for o in incumbent[1])
+        nodes = tuple(sorted(int(n) for n in p.opt_node[list(opts)]))
+        board.entries.append((float(incumbent[0]), nodes, opts))
+        board.entries.sort(key=lambda e: e[0])
     n_opt = p.n_options
     g = allocation_lower_bound(p)
     perm = np.argsort(p.f, kind="stable")

@@ -21,7 +21,7 @@ import numpy as np
 from ..problem import Problem
 from ..router import FAST_SEARCH_MAX_SETS, solve
 from ..search import fast_search
-from ..solution import Solution, evaluate_sets, objective_of
+from ..solution import Solution, allocation_lower_bound, evaluate_sets, objective_of
 
 # Budget for one order's pricing when the fast search gives up (its bound stays valid regardless).
 HARD_ORDER_BUDGET_MS = 20.0
@@ -147,17 +147,23 @@ class Entry:
         return replace(p, C=p.C + dC, f=p.f + lam[layout.ship_base + nodes])
 
 
-def solve_exact(p: Problem, candidates: list | None = None) -> tuple[Solution, float]:
+def solve_exact(p: Problem, candidates: list | None = None,
+                incumbent: tuple[float, tuple[int, ...]] | None = None) -> tuple[Solution, float]:
     """Best plan of one order's (priced) problem and a lower bound on its optimum: exact for
     nearly every order (fast search); the rest get the router's bounded path. `candidates`
-    receives the cheapest option sets the fast search evaluated (see search.fast_search)."""
+    receives the cheapest option sets the fast search evaluated; `incumbent` (objective, options)
+    is a plan known to cost that much in `p` (see search.fast_search)."""
     if p.n_options == 0:
         empty = Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
                          p.empty_plan_objective(), p.empty_plan_objective(), True, "empty")
         return empty, float(empty.objective)
     if not p.shared_skus:
-        sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates)
+        sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates,
+                          incumbent=incumbent)
         if sol.proven_optimal:
             return sol, float(sol.objective)
     sol = solve(p, HARD_ORDER_BUDGET_MS)
-    return sol, float(min(sol.lower_bound, sol.objective))
+    # When CP-SAT proved nothing in time, the one-shipment bound still holds: any plan pays at
+    # least the cheapest shipment plus the cheapest allocation, or leaves everything unfilled.
+    floor = min(float(p.f.min()) - p.split_credit + allocation_lower_bound(p), p.empty_plan_objective())
+    return sol, float(min(max(sol.lower_bound, floor), sol.objective))

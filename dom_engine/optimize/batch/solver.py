@@ -235,8 +235,14 @@ class _ColumnGeneration:
                 continue
             empty = e.empty_column()
             value, col = empty.cost, empty
+            # The pool's cheapest plan at these prices seeds the search: whatever cannot beat it
+            # is pruned, and the search stays exact.
+            priced_costs = [c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]]
+            best = int(np.argmin(priced_costs))
+            pool_min = priced_costs[best]
             if prices.any():
-                sol, bound = solve_exact(e.priced(self.lam, self.layout))
+                seed = (pool_min, tuple(self.pools[o][best].options.tolist()))
+                sol, bound = solve_exact(e.priced(self.lam, self.layout), incumbent=seed)
                 value = min(value, bound)
                 if np.isfinite(sol.objective) and len(sol.options):
                     col = e.column(sol, self.layout)
@@ -244,7 +250,6 @@ class _ColumnGeneration:
                 col, value = self.chosen[o], self.lb0[o]
             self.priced[o] = (prices, value)
             total += value
-            pool_min = min(c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o])
             reduced = col.cost + float(self.lam[col.res] @ col.use) - pool_min
             if reduced < -1e-7 * max(1.0, abs(col.cost)) and not any(_same(col, c) for c in self.pools[o]):
                 self.pools[o].append(col)

@@ -37,12 +37,13 @@ def take(col: Column, left: np.ndarray, sign: float = 1.0) -> None:
 
 
 def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: dict[int, np.ndarray],
-                left: np.ndarray, entries: Sequence[Entry], layout: Layout,
-                deadline: float) -> dict[int, Column]:
+                left: np.ndarray, entries: Sequence[Entry], layout: Layout, deadline: float,
+                floor: np.ndarray) -> dict[int, Column]:
     """Plans order by order on what is left: the column the LP leans to (weight > 1/2) when it
     still fits, else the better of the cheapest generated column that fits and a fresh exact
-    route on the remaining stock (which joins the order's pool: the MIP can use it). After the
-    deadline only generated columns are used. Updates `left`."""
+    route on the remaining stock (which joins the order's pool: the MIP can use it) — unless that
+    column already costs the order's lower bound `floor[o]` (its optimum alone: nothing beats it).
+    After the deadline only generated columns are used. Updates `left`."""
     chosen: dict[int, Column] = {}
     for o in orders:
         cols = pools[o]
@@ -51,7 +52,7 @@ def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: d
             pick = cols[lean]
         else:
             pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
-            if time.perf_counter() < deadline:
+            if pick.cost > floor[o] + 1e-9 * max(1.0, abs(pick.cost)) and time.perf_counter() < deadline:
                 fresh = route_on(entries[o], left, layout)
                 if fresh.cost < pick.cost - 1e-9 * max(1.0, abs(pick.cost)) and fits(fresh, left):
                     pick = fresh

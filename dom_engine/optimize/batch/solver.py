@@ -30,7 +30,7 @@ import numpy as np
 from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
 from .dual import PoolDual
 from .exact import EXACT_MAX_VARS, model_size, solve_joint
-from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
+from .rounding import fits, greedy_fill, reoptimize, restricted_master_mip, route_on, take
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
@@ -75,30 +75,45 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     started = time.perf_counter()
     n = len(entries)
     stats: dict[str, float] = {"orders": n}
-    chosen: list[Column] = []
-    starts: list[list[tuple[int, ...]]] = []     # other cheap option sets of each order
+    chosen: list[Column] = [None] * n           # type: ignore[list-item]  # each order alone
+    sequential: list[Column] = [None] * n       # type: ignore[list-item]  # in turn, on what is left
+    starts: list[list[tuple[int, ...]]] = [[] for _ in range(n)]   # other cheap option sets
     lb0 = np.zeros(n)
-    for k, e in enumerate(entries):
-        if k % 500 == 0:
-            progress("solve", k, n)
+    left = cap.copy()
+    # One pass gives both each order's optimum alone (the bound, the start of column generation)
+    # and a feasible incumbent: the order takes that plan if it still fits, else it is re-routed
+    # on what the orders before it (by priority) left. Never worse than routing one at a time.
+    for step, k in enumerate(sorted(range(n), key=lambda k: -priority[k])):
+        e = entries[k]
+        if step % 500 == 0:
+            progress("solve", step, n)
         if time.perf_counter() >= deadline:
             # Out of time: ship nothing for the rest (feasible); their bound is 0 (costs are >= 0).
-            chosen.append(e.empty_column())
-            starts.append([])
-            lb0[k] = 0.0
+            chosen[k] = sequential[k] = e.empty_column()
             continue
-        col, bound, sets = _best_alone(e, layout)
-        chosen.append(col)
-        starts.append(sets)
-        lb0[k] = bound
+        col, lb0[k], starts[k] = _best_alone(e, layout)
+        chosen[k] = col
+        if not fits(col, left):
+            # route_on bounds each item by what is left, not items sharing a SKU or a node's
+            # unit cap jointly: check, and ship nothing when its plan does not fit after all.
+            col = route_on(e, left, layout)
+            if not fits(col, left):
+                col = e.empty_column()
+        sequential[k] = col
+        take(col, left)
     stats["independent_s"] = time.perf_counter() - started
     usage = usage_of(chosen, layout.size)
     over = np.flatnonzero(usage > cap + OVER_EPS)
     stats["contested_resources"] = len(over)
+    stats["sequential_objective"] = float(sum(c.cost for c in sequential))
     if len(over) == 0:
         return Allocation(chosen, float(lb0.sum()), float(sum(c.cost for c in chosen)), lb0, stats)
 
     progress("solve", n, n)
+    if time.perf_counter() >= deadline:
+        # No time to improve on the sequential plans: they are feasible, the bound is lb0.
+        stats["independent_bound"] = float(lb0.sum())
+        return Allocation(sequential, float(lb0.sum()), float(sum(c.cost for c in sequential)), lb0, stats)
     cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts)
     cg.contest(over)
     now = time.perf_counter()
@@ -107,6 +122,8 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     cg.run(cg_deadline)
     progress("improve", 0, 1)
     final = _round(cg, deadline, priority)
+    if sum(c.cost for c in sequential) < sum(c.cost for c in final):
+        final = sequential
     bound = cg.bound
     if model_size(entries) <= EXACT_MAX_VARS and time.perf_counter() < deadline:
         # Small enough to finish exactly: the joint model, from the rounding's plans.
@@ -323,10 +340,13 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
             k += size
     whole = [o for o in active if weights[o].max(initial=0.0) >= WHOLE]
     fractional = [o for o in active if weights[o].max(initial=0.0) < WHOLE]
-    fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0)))
+    # Priority first; then the orders the LP is surest of; then those with most to lose (regret:
+    # how much dearer their next plan is), so that the inflexible ones are served first.
+    fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0), -_regret(cg.pools[o])))
     cg.stats["fractional_orders"] = len(fractional)
     left = cg.cap - cg.free_usage
-    picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline)
+    picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline,
+                        cg.lb0)
     for o, c in picks.items():
         chosen[o] = c
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
@@ -344,6 +364,11 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     cg.stats["local_s"] = time.perf_counter() - t0
     cg.stats["enrich_rounds"] = _enrich(cg, chosen, group, priority, deadline)
     return chosen
+
+
+def _regret(pool: list[Column]) -> float:
+    costs = sorted(c.cost for c in pool)
+    return costs[1] - costs[0] if len(costs) > 1 else 0.0
 
 
 def _improve_by_mip(cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
@@ -381,7 +406,7 @@ def _enrich(cg: _ColumnGeneration, chosen: list[Column], group: list[int], prior
         for o in cg.active:
             no_weights[o] = np.zeros(len(cg.pools[o]))
         left = cg.cap - cg.free_usage
-        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline)
+        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline, cg.lb0)
         if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
             for o in cg.active:
                 chosen[o] = picks[o]

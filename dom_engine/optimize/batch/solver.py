@@ -21,6 +21,7 @@ and the exact single-order search is exactly that subproblem. So:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -110,8 +111,12 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
         return Allocation(chosen, float(lb0.sum()), float(sum(c.cost for c in chosen)), lb0, stats)
 
     progress("solve", n, n)
-    if time.perf_counter() >= deadline:
-        # No time to improve on the sequential plans: they are feasible, the bound is lb0.
+    is_over = np.zeros(layout.size, dtype=bool)
+    is_over[over] = True
+    touching = sum(1 for c in chosen if is_over[c.res].any())
+    if time.perf_counter() + ROUND_SECONDS_PER_ORDER * touching >= deadline:
+        # No time to improve on the sequential plans (not even to round once): they are feasible,
+        # the bound is the sum of the orders' optima alone.
         stats["independent_bound"] = float(lb0.sum())
         return Allocation(sequential, float(lb0.sum()), float(sum(c.cost for c in sequential)), lb0, stats)
     cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts)
@@ -326,9 +331,9 @@ def _same(a: Column, b: Column) -> bool:
 
 
 def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
-    """Plans for every order from the last dual solution (see rounding.py), then, while time is
-    left, more rounds of sequential routing in shuffled order (priority first) whose fresh plans
-    enrich the pools, each followed by the restricted-master MIP over the enriched pools."""
+    """Plans for every order from the last dual solution (see rounding.py); then, until the
+    deadline, the restricted-master MIP in a thread alongside local search and shuffled rounds of
+    sequential routing here; the cheaper outcome wins."""
     chosen = list(cg.chosen)
     active = cg.active
     # LP weight of every column (0 for columns the last dual solution did not see).
@@ -352,18 +357,56 @@ def _round(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
     t0 = time.perf_counter()
     group = _neighbourhood(cg, fractional, chosen)
-    left = _improve_by_mip(cg, chosen, group, left, deadline)
     cg.stats["mip_orders"] = len(group)
-    cg.stats["mip_s"] = time.perf_counter() - t0
-    cg.stats["mip_objective"] = sum(c.cost for c in chosen)
-    t0 = time.perf_counter()
+    # The restricted-master MIP runs in a thread (CP-SAT releases the GIL, so it has the other
+    # core) over the pools as they are now, while local search and shuffled sequential rounds run
+    # here; the cheaper of the two outcomes is kept.
+    mip = _MipThread(cg, chosen, group, left, deadline)
     # Local search: orders whose plan is not their independent optimum, priority first.
     movable = [o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9]
     movable.sort(key=lambda o: -priority[o])
     cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline)
-    cg.stats["local_s"] = time.perf_counter() - t0
-    cg.stats["enrich_rounds"] = _enrich(cg, chosen, group, priority, deadline)
+    cg.stats["enrich_rounds"] = _enrich(cg, chosen, priority, deadline)
+    cg.stats["local_objective"] = sum(c.cost for c in chosen)
+    found = mip.wait()
+    cg.stats["mip_s"] = time.perf_counter() - t0
+    if found is not None and sum(c.cost for c in found) < sum(c.cost for c in chosen):
+        chosen = found
+    cg.stats["mip_objective"] = -1.0 if found is None else sum(c.cost for c in found)
     return chosen
+
+
+class _MipThread:
+    """The restricted-master MIP over `group`'s current pools, from `chosen`, until `deadline`, in
+    a thread. `wait()` gives the full plan list it found (None when it found nothing better)."""
+
+    def __init__(self, cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
+                 deadline: float) -> None:
+        self.base = list(chosen)
+        self.group = list(group)
+        self.pools = {o: list(cg.pools[o]) for o in group}
+        self.spare = left.copy()
+        for o in group:
+            take(chosen[o], self.spare, -1.0)
+        self.result: list[Column] | None = None
+        worth_it = group and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)
+        self.thread = threading.Thread(target=self._run, args=(deadline,), daemon=True) if worth_it else None
+        if self.thread is not None:
+            self.thread.start()
+
+    def _run(self, deadline: float) -> None:
+        better = restricted_master_mip(self.group, self.pools, self.spare,
+                                       {o: self.base[o] for o in self.group}, deadline - time.perf_counter())
+        if better is not None:
+            plans = list(self.base)
+            for o, c in better.items():
+                plans[o] = c
+            self.result = plans
+
+    def wait(self) -> list[Column] | None:
+        if self.thread is not None:
+            self.thread.join()
+        return self.result
 
 
 def _regret(pool: list[Column]) -> float:
@@ -371,32 +414,10 @@ def _regret(pool: list[Column]) -> float:
     return costs[1] - costs[0] if len(costs) > 1 else 0.0
 
 
-def _improve_by_mip(cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
-                    deadline: float) -> np.ndarray:
-    """Re-choose the plans of `group` by the restricted-master MIP (half the time left); returns
-    the resources left afterwards."""
-    if not group or time.perf_counter() >= deadline:
-        return left
-    if sum(c.cost for c in chosen) <= cg.bound * (1 + CG_TOLERANCE):
-        return left
-    spare = left.copy()
-    for o in group:
-        take(chosen[o], spare, -1.0)
-    budget = 0.5 * (deadline - time.perf_counter())
-    better = restricted_master_mip(group, cg.pools, spare, {o: chosen[o] for o in group}, budget)
-    if better is None or sum(c.cost for c in better.values()) >= sum(chosen[o].cost for o in group):
-        return left
-    for o, c in better.items():
-        chosen[o] = c
-        take(c, spare)
-    return spare
-
-
-def _enrich(cg: _ColumnGeneration, chosen: list[Column], group: list[int], priority: np.ndarray,
-            deadline: float) -> int:
+def _enrich(cg: _ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: float) -> int:
     """While time is left (and the gap is open): route the active orders one by one on what the
-    others leave, in a shuffled order within each priority level; keep the result when cheaper,
-    and let the MIP recombine the plans it generated. Returns the rounds run."""
+    others leave, in a shuffled order within each priority level; keep the result when cheaper.
+    Returns the rounds run."""
     rng = np.random.default_rng(len(cg.active))
     rounds = 0
     no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
@@ -410,10 +431,6 @@ def _enrich(cg: _ColumnGeneration, chosen: list[Column], group: list[int], prior
         if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
             for o in cg.active:
                 chosen[o] = picks[o]
-        left = cg.cap - cg.free_usage
-        for o in cg.active:
-            take(chosen[o], left)
-        _improve_by_mip(cg, chosen, group, left, deadline)
         if rounds >= MAX_ENRICH_ROUNDS:
             break
     return rounds

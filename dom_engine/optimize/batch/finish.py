@@ -1,0 +1,158 @@
+"""Turning the column generation's state into one plan per order, within the budget.
+
+Greedy rounding guided by the dual's averaged solution (with exact re-routing where the leaning
+plan no longer fits), then, until the deadline, the restricted-master MIP in a thread (CP-SAT
+releases the GIL, so it has the other core) alongside local search and shuffled sequential rounds
+in this one; the cheaper outcome wins.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .columns import Column
+from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
+
+if TYPE_CHECKING:
+    from .solver import _ColumnGeneration
+
+# Column generation stops, and rounding stops improving, this close (relative) to the bound.
+CG_TOLERANCE = 1e-4
+# An order whose averaged dual solution puts this much weight on one plan counts as decided.
+WHOLE = 0.99
+# Largest restricted-master MIP (orders); CP-SAT's model is built in Python, ~1 ms per order.
+MIP_MAX_ORDERS = 3000
+# Rounds of shuffled sequential routing after the first rounding (stops earlier on time).
+MAX_ENRICH_ROUNDS = 20
+
+
+def _neighbourhood(cg: _ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
+    """Every active order when there are at most MIP_MAX_ORDERS; else the fractional orders (the
+    dearest first) plus the active orders whose plans use a contested resource that some
+    fractional order's columns could use, MIP_MAX_ORDERS in all."""
+    in_rows = np.zeros(cg.layout.size, dtype=bool)
+    in_rows[cg.rows] = True
+    if len(cg.active) <= MIP_MAX_ORDERS:
+        return list(cg.active)
+    group = sorted(fractional, key=lambda o: chosen[o].cost, reverse=True)[:MIP_MAX_ORDERS]
+    members = set(group)
+    wanted = np.zeros(cg.layout.size, dtype=bool)
+    for o in group:
+        for c in cg.pools[o]:
+            wanted[c.res[in_rows[c.res]]] = True
+    for o in cg.active:
+        if len(group) >= MIP_MAX_ORDERS:
+            break
+        if o not in members and wanted[chosen[o].res].any():
+            group.append(o)
+    return group
+
+
+def finish(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
+    """Plans for every order from the last dual solution (see rounding.py); then, until the
+    deadline, the restricted-master MIP in a thread alongside local search and shuffled rounds of
+    sequential routing here; the cheaper outcome wins."""
+    chosen = list(cg.chosen)
+    active = cg.active
+    # LP weight of every column (0 for columns the last dual solution did not see).
+    weights = {o: np.zeros(len(cg.pools[o])) for o in active}
+    if cg.master is not None:
+        k = 0
+        for o, size in cg.master_layout:
+            weights[o][:size] = cg.master.xbar[k:k + size]
+            k += size
+    whole = [o for o in active if weights[o].max(initial=0.0) >= WHOLE]
+    fractional = [o for o in active if weights[o].max(initial=0.0) < WHOLE]
+    # Priority first; then the orders the LP is surest of; then those with most to lose (regret:
+    # how much dearer their next plan is), so that the inflexible ones are served first.
+    fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0), -_regret(cg.pools[o])))
+    cg.stats["fractional_orders"] = len(fractional)
+    left = cg.cap - cg.free_usage
+    picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline,
+                        cg.lb0)
+    for o, c in picks.items():
+        chosen[o] = c
+    cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
+    t0 = time.perf_counter()
+    group = _neighbourhood(cg, fractional, chosen)
+    cg.stats["mip_orders"] = len(group)
+    # The restricted-master MIP runs in a thread (CP-SAT releases the GIL, so it has the other
+    # core) over the pools as they are now, while local search and shuffled sequential rounds run
+    # here; the cheaper of the two outcomes is kept.
+    mip = _MipThread(cg, chosen, group, left, deadline)
+    # Local search: orders whose plan is not their independent optimum, priority first.
+    movable = [o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9]
+    movable.sort(key=lambda o: -priority[o])
+    cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline)
+    cg.stats["enrich_rounds"] = _enrich(cg, chosen, priority, deadline)
+    cg.stats["local_objective"] = sum(c.cost for c in chosen)
+    found = mip.wait()
+    cg.stats["mip_s"] = time.perf_counter() - t0
+    if found is not None and sum(c.cost for c in found) < sum(c.cost for c in chosen):
+        chosen = found
+    cg.stats["mip_objective"] = -1.0 if found is None else sum(c.cost for c in found)
+    return chosen
+
+
+class _MipThread:
+    """The restricted-master MIP over `group`'s current pools, from `chosen`, until `deadline`, in
+    a thread. `wait()` gives the full plan list it found (None when it found nothing better)."""
+
+    def __init__(self, cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
+                 deadline: float) -> None:
+        self.base = list(chosen)
+        self.group = list(group)
+        self.pools = {o: list(cg.pools[o]) for o in group}
+        self.spare = left.copy()
+        for o in group:
+            take(chosen[o], self.spare, -1.0)
+        self.result: list[Column] | None = None
+        worth_it = group and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)
+        self.thread = threading.Thread(target=self._run, args=(deadline,), daemon=True) if worth_it else None
+        if self.thread is not None:
+            self.thread.start()
+
+    def _run(self, deadline: float) -> None:
+        better = restricted_master_mip(self.group, self.pools, self.spare,
+                                       {o: self.base[o] for o in self.group}, deadline - time.perf_counter())
+        if better is not None:
+            plans = list(self.base)
+            for o, c in better.items():
+                plans[o] = c
+            self.result = plans
+
+    def wait(self) -> list[Column] | None:
+        if self.thread is not None:
+            self.thread.join()
+        return self.result
+
+
+def _regret(pool: list[Column]) -> float:
+    costs = sorted(c.cost for c in pool)
+    return costs[1] - costs[0] if len(costs) > 1 else 0.0
+
+
+def _enrich(cg: _ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: float) -> int:
+    """While time is left (and the gap is open): route the active orders one by one on what the
+    others leave, in a shuffled order within each priority level; keep the result when cheaper.
+    Returns the rounds run."""
+    rng = np.random.default_rng(len(cg.active))
+    rounds = 0
+    no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
+    while time.perf_counter() < deadline and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE):
+        rounds += 1
+        sequence = sorted(rng.permutation(cg.active).tolist(), key=lambda o: -priority[o])
+        for o in cg.active:
+            no_weights[o] = np.zeros(len(cg.pools[o]))
+        left = cg.cap - cg.free_usage
+        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline, cg.lb0)
+        if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
+            for o in cg.active:
+                chosen[o] = picks[o]
+        if rounds >= MAX_ENRICH_ROUNDS:
+            break
+    return rounds

@@ -74,26 +74,35 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     starts: list[list[tuple[int, ...]]] = [[] for _ in range(n)]   # other cheap option sets
     lb0 = np.zeros(n)
     left = cap.copy()
-    # One pass gives both each order's optimum alone (the bound, the start of column generation)
-    # and a feasible incumbent: the order takes that plan if it still fits, else it is re-routed
-    # on what the orders before it (by priority) left. Never worse than routing one at a time.
-    for step, k in enumerate(sorted(range(n), key=lambda k: -priority[k])):
-        e = entries[k]
-        if step % 500 == 0:
-            progress("solve", step, n)
+    rerouted = 0
+    regret = np.zeros(n)
+    # Each order's optimum alone: the bound, the start of column generation, and where the
+    # orders collide. Then a feasible incumbent: in priority order, and within a level the orders
+    # with most to lose first (regret: how much dearer their next plan is), each takes its plan
+    # if it still fits, else it is re-routed on what is left. Never worse than routing one at a
+    # time in the best of those orders.
+    for k, e in enumerate(entries):
+        if k % 500 == 0:
+            progress("solve", k, n)
         if time.perf_counter() >= deadline:
-            continue   # out of time: the rest ship nothing (feasible); their bound stays 0 (costs >= 0)
-        col, lb0[k], starts[k] = _best_alone(e, layout)
-        chosen[k] = col
-        if not fits(col, left):
-            # route_on bounds each item by what is left, not items sharing a SKU or a node's
-            # unit cap jointly: check, and ship nothing when its plan does not fit after all.
-            col = route_on(e, left, layout)
-            if not fits(col, left):
-                col = e.empty_column()
+            break   # out of time: the rest ship nothing (feasible); their bound stays 0 (costs >= 0)
+        chosen[k], lb0[k], starts[k], regret[k] = _best_alone(e, layout)
+    for k in np.lexsort((-regret, -priority)).tolist():
+        col = chosen[k]
+        if len(col.res) and not fits(col, left):
+            if time.perf_counter() >= deadline:
+                col = entries[k].empty_column()
+            else:
+                # route_on bounds each item by what is left, not items sharing a SKU or a node's
+                # unit cap jointly: check, and ship nothing when its plan does not fit after all.
+                rerouted += 1
+                col = route_on(entries[k], left, layout)
+                if not fits(col, left):
+                    col = entries[k].empty_column()
         sequential[k] = col
         take(col, left)
     stats["independent_s"] = time.perf_counter() - started
+    stats["sequential_rerouted"] = rerouted
     usage = usage_of(chosen, layout.size)
     over = np.flatnonzero(usage > cap + OVER_EPS)
     stats["contested_resources"] = len(over)
@@ -136,19 +145,22 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     return Allocation(final, bound, float(sum(c.cost for c in final)), lb0, stats)
 
 
-def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int, ...]]]:
-    """The order's optimum on the full stock (or the empty column when cheaper), a bound, and the
-    next cheapest option sets its search saw (start columns, should the order become active)."""
+def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int, ...]], float]:
+    """The order's optimum on the full stock (or the empty column when cheaper), a bound, the
+    next cheapest option sets its search saw (start columns, should the order become active),
+    and its regret: how much dearer the next of those (or shipping nothing) is."""
     empty = e.empty_column()
     if e.p.n_options == 0:
-        return empty, empty.cost, []
+        return empty, empty.cost, [], 0.0
     seen: list = []
     sol, bound = solve_exact(e.p, seen)
     col = e.column(sol, layout) if np.isfinite(sol.objective) else empty
     if empty.cost < col.cost:
         col = empty
-    sets = [opts for _, opts in seen[:START_COLUMNS + 1] if opts and tuple(opts) != tuple(sol.options)]
-    return col, min(bound, empty.cost), sets[:START_COLUMNS]
+    others = [(cost, opts) for cost, opts in seen if opts and tuple(opts) != tuple(sol.options)]
+    runner = min([empty.cost] + [cost for cost, _ in others[:1]])
+    sets = [opts for _, opts in others[:START_COLUMNS]]
+    return col, min(bound, empty.cost), sets, max(0.0, runner - col.cost)
 
 
 class _ColumnGeneration:

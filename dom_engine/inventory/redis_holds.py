@@ -42,8 +42,33 @@ class RedisHolds:
             outcome = self._reserve_outcome(request)
             self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
             if outcome[0] == "EXISTS":
+                if self.cluster and self._has_caps:
+                    self._ensure_capacity(request)
                 return self.reservation(request[0])
         return self._reserved_or_raise(request, outcome)
+
+    def _ensure_capacity(self, request: tuple) -> None:
+        """Cluster: a retry found the order held (an earlier attempt may have held its shards and
+        never reached the capacity step, e.g. a one-shard order whose reply was lost): make sure
+        the uncommitted reservation holds one shipment per capped node it holds units at. The
+        capacity hold is made only if the order has none (never counted twice). If the day is
+        full, a reservation no reject or extend touched yet is released and ReservationConflict
+        raised (nothing stays held without its capacity); any other keeps what it holds."""
+        rid, order_id, _, now_ms = request[:4]
+        records = self._live_records(rid)
+        if any(r["c"] == 1 for r in records.values()):
+            return  # committing: its capacity hold was dropped on purpose, its shipments counted
+        nodes = sorted({int(a[1]) for r in records.values() for a in r["a"] if self._limits[int(a[1])] >= 0})
+        if not nodes:
+            return
+        outcome = self._ops.hold_capacity(rid, order_id, [(i, int(self._limits[i])) for i in nodes], now_ms,
+                                          max(r["e"] for r in records.values()),
+                                          min(r.get("t", now_ms) for r in records.values()), *request[7:9])
+        self._cache.invalidate([], capacity=True)
+        if outcome[0] == "CAPACITY" and not any(r["r"] or r.get("u") for r in records.values()):
+            self._ops.compensate(rid, sorted(records), now_ms)
+            self._cache.invalidate([a[0] for r in records.values() for a in r["a"]], capacity=True)
+            self._raise_for([], outcome)
 
     def _reserve_outcome(self, request: tuple) -> tuple:
         """Ops.reserve's outcome for `request`: through `reserve_batcher` when there is one

@@ -247,29 +247,51 @@ class Ops(SnapshotWrites):
             out = call(shards, cap is not None)
             return ("OK", max(versions.values())) if out[0] == "OK" else tuple(out)
         held: list[int] = []
-        existed = False
+        existed: list[int] = []
         try:
             for shard in shards:
                 out = call([shard], False)
                 if out[0] == "OK":
                     held.append(shard)
                 elif out[0] == "EXISTS":
-                    existed = True
+                    existed.append(shard)
                 else:
-                    self.compensate(rid, held, now_ms)
+                    self.compensate(rid, sorted({*held, *self.unfinished(rid, existed)}), now_ms)
                     return tuple(out)
             if not held:
                 return ("EXISTS",)
             if cap is not None:
                 out = call([], True)
                 if out[0] == "CAPACITY":
-                    self.compensate(rid, held, now_ms)
+                    self.compensate(rid, sorted({*held, *self.unfinished(rid, existed)}), now_ms)
                     return tuple(out)
         except _DOWN:
             with contextlib.suppress(Exception):
                 self.compensate(rid, held, now_ms)
             raise
         return ("EXISTS",) if existed else ("OK", max(versions.values()))
+
+    def unfinished(self, rid: str, existed: list[int]) -> list[int]:
+        """Cluster, a reserve retry that ends in a conflict after finding `existed` shards held
+        already: the shards of the order's records when they are an earlier attempt cut short (some
+        shard a record lists in `s` has no record, none is committed), so the conflict leaves
+        nothing held; [] when the reservation is complete (a successful one stands)."""
+        if not existed:
+            return []
+        records = self.records(rid)
+        if not records or any(r["c"] == 1 for r in records.values()):
+            return []
+        wanted = {int(s) for r in records.values() for s in r.get("s") or []}
+        return sorted(set(records) | set(existed)) if wanted - set(records) else []
+
+    def hold_capacity(self, rid: str, order_id: str, cap_nodes: list[tuple[int, int]], now_ms: int,
+                      expires_ms: int, created_ms: int, day: str, oldest_day: str) -> tuple:
+        """Cluster, a reserve retry that found every stock shard of the order held: the order's
+        capacity hold (RESERVE with no stock group), made only if the order has none, so it never
+        counts twice. ("OK",) | ("EXISTS",) | ("CAPACITY", node, limit)."""
+        args = [now_ms, expires_ms, rid, order_id, self.n, 0, 1, "[]", created_ms, day, oldest_day,
+                len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
+        return tuple(self.run("RESERVE", self.k.cap_keys(), args))
 
     def compensate(self, rid: str, shards: list[int], now_ms: int) -> None:
         """Cluster: release the shards this attempt already held (a later shard failed), and the

@@ -116,7 +116,13 @@ class Engine:
         """A node refused its shipment of a reserved order: give its units back, remember the node,
         and re-route what it was to ship (every node that rejected excluded) into the same
         reservation. Returns the plan of the re-routed units; shipments held elsewhere stand.
-        PreconditionError once the order has been rejected `limits.max_rejects` times."""
+        PreconditionError once the order has been rejected `limits.max_rejects` times.
+
+        Idempotent per (order, node): a retry (the node is among `rejected_nodes` already) finishes
+        a reject cut short (units still held at the node) and re-routes what is still not held; if
+        the first call's re-route holds everything already, it returns the plan of the whole
+        reservation as it stands. The extension carries a token derived from reservation id and
+        node, so duplicate calls re-routing the same units hold them once."""
         started = time.perf_counter()
         self._validate_request(order)
         self.network.index_of(node_id, "node_id")
@@ -125,17 +131,29 @@ class Engine:
         held = self.store.reservation_for_order(order.order_id)
         if held is None:
             raise NotFoundError("reservation_id", f"order {order.order_id!r} holds no reservation")
-        if len(held.rejected_nodes) >= self.limits.max_rejects:
+        retry = node_id in held.rejected_nodes
+        if not retry and len(held.rejected_nodes) >= self.limits.max_rejects:
             raise PreconditionError("node_id", f"order {order.order_id!r} was already rejected by "
                                     f"{len(held.rejected_nodes)} nodes (limit {self.limits.max_rejects}); "
                                     "route it by hand")
-        held = self.store.reject(held.reservation_id, node_id)
+        if not retry or any(a.node_id == node_id for a in held.allocations):
+            try:
+                held = self.store.reject(held.reservation_id, node_id)
+            except NotFoundError as exc:  # a duplicate call may have rejected the node meanwhile
+                again = self.store.reservation_for_order(order.order_id)
+                if exc.field != "node_id" or again is None or node_id not in again.rejected_nodes:
+                    raise
+                held, retry = again, True
         rest = remaining_order(order, held, policy.max_shipments)
         if rest is None:
+            if retry:
+                return self._plan_of_reservation(order, held, _skus_of(order), policy, budget)
             return Plan(order.order_id, PlanStatus.OPTIMAL, snapshot_version=self.store.version,
                         reservation_id=held.reservation_id)
+        token = f"reject:{held.reservation_id}:{node_id}"
         return self._route_and_hold(rest, policy, budget, started,
-                                    lambda allocations: self.store.extend(held.reservation_id, allocations))
+                                    lambda allocations: self.store.extend(held.reservation_id, allocations,
+                                                                          token=token))
 
     def _route_and_hold(self, order: Order, policy: PolicyProfile, budget_ms: float, started: float,
                         hold: Callable[[list[Allocation]], Reservation] | None) -> Plan:

@@ -110,10 +110,12 @@ class SnapshotStore(Protocol):
         unknown or holds nothing at the node; ValidationError if it is committed."""
         ...
 
-    def extend(self, reservation_id: str, allocations: Sequence[Allocation]) -> Reservation:
+    def extend(self, reservation_id: str, allocations: Sequence[Allocation], *,
+               token: str | None = None) -> Reservation:
         """Hold more units under a live, uncommitted reservation (all or nothing, with a shipment of
         capacity for each node it did not use yet; ReservationConflict if they do not fit). The
-        expiry stays as it was."""
+        expiry stays as it was. With `token` (an idempotency key, bound to the allocations) a
+        repeat with the same token and allocations adds nothing twice; without, every call adds."""
         ...
 
     def commit(self, reservation_id: str) -> Reservation:

@@ -27,6 +27,7 @@ class _Hold:
     cols: np.ndarray
     qty: np.ndarray
     day: date
+    tokens: frozenset = frozenset()  # extensions applied (idempotency tokens bound to their cells)
 
 
 def reservation_id_for(order_id: str) -> str:
@@ -93,11 +94,17 @@ class MemoryHolds:
             hold.reservation = replace(hold.reservation, rejected_nodes=rejected)
             return hold.reservation
 
-    def extend(self, reservation_id: str, allocations: Sequence[Allocation]) -> Reservation:
-        """Hold more units under a live reservation, all or nothing."""
+    def extend(self, reservation_id: str, allocations: Sequence[Allocation], *,
+               token: str | None = None) -> Reservation:
+        """Hold more units under a live reservation, all or nothing. With `token`, a repeat with
+        the same token and allocations adds nothing twice (as RedisStore.extend)."""
         with self._lock:
             hold = self._open_hold(reservation_id)
             rows, cols, qty = self._merge(allocations)
+            if token is not None:
+                token = repr((token, sorted(zip(rows.tolist(), cols.tolist(), qty.tolist(), strict=True))))
+                if token in hold.tokens:
+                    return hold.reservation
             self._check_fits(rows, cols, qty, np.setdiff1d(np.unique(rows), hold.rows))
             np.add.at(self._reserved, (rows, cols), qty)
             self._shipments_today[np.setdiff1d(np.unique(rows), hold.rows)] += 1
@@ -113,6 +120,8 @@ class MemoryHolds:
             self._version += 1
             hold.reservation = replace(hold.reservation, allocations=self._allocations(hold),
                                        version=self._version)
+            if token is not None:
+                hold.tokens = hold.tokens | {token}
             return hold.reservation
 
     def commit(self, reservation_id: str) -> Reservation:

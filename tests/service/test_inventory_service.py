@@ -108,8 +108,8 @@ def test_unknown_reservation_is_not_found_with_the_field(live):
 
 
 def test_reject_shipment_reroutes_and_then_needs_a_human(live, valid_request):
-    """SKU-A ships from EAST (nearest to New York); EAST rejects: WEST takes it. Rejecting a node
-    that no longer holds anything for the order is INVALID_ARGUMENT naming node_id."""
+    """SKU-A ships from EAST (nearest to New York); EAST rejects: WEST takes it. The same reject
+    again (a retry) returns the reservation's plan as it stands, not an error."""
     engine, routing, _ = live
     request = valid_request("rj-1", reserve=True)
     first = routing.RouteOrder(request, timeout=10).plan
@@ -120,10 +120,11 @@ def test_reject_shipment_reroutes_and_then_needs_a_human(live, valid_request):
     assert plan.reservation_id == first.reservation_id
     assert [s.node_id for s in plan.shipments] == ["WEST"]
     assert engine.store.reservation_for_order("rj-1").rejected_nodes == ("EAST",)
-    with pytest.raises(grpc.RpcError) as err:
-        routing.RejectShipment(reject, timeout=10)   # EAST holds nothing any more
-    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert dict(err.value.trailing_metadata())[ERROR_FIELD_KEY] == "node_id"
+    again = routing.RejectShipment(reject, timeout=10).plan   # a retry: the plan as it stands
+    assert again.reservation_id == first.reservation_id
+    nodes = {s.node_id for s in again.shipments}
+    assert "WEST" in nodes and "EAST" not in nodes
+    assert engine.store.reservation_for_order("rj-1").rejected_nodes == ("EAST",)
 
 
 def test_reject_shipment_of_an_unreserved_order_is_not_found(live, valid_request):

@@ -64,14 +64,26 @@ Cluster edge cases (each script is atomic on its shard; a call across shards is 
   what landed on a master it cannot reach, typically the one that failed, stays held until the
   hold's TTL, unless a retry finishes the call (the same order for `reserve`; the same token and
   allocations for `extend`).
-- `reserve`: a retry that ends in ReservationConflict leaves the shards a cut-short earlier attempt
-  holds as they are (held, and shown by `reservation_for_order`) until the TTL. A retry that finds
-  every stock shard held already (a one-shard order whose reply was lost, or an attempt that died
-  before it compensated) skips the capacity step: the order holds its units with its shipment
-  uncounted against the day's capacity (until release/expiry).
-- `extend` without a token (RejectShipment calls it so today; a retried RejectShipment gets
-  NOT_FOUND anyway, its node being rejected already): an extension cut short by a crash stays held,
-  as far as it got, until the hold's expiry, and a retry adds everything again.
+- `reserve`: a retry that ends in ReservationConflict after finding shards held already releases
+  the order's records (and capacity hold) when they are a cut-short earlier attempt (a shard some
+  record lists in `s` has no record, none committed; Ops.unfinished), so nothing stays held for an
+  order that got a conflict; a complete reservation of the order (other allocations under the
+  same order_id) stands. A retry that finds every stock shard held already (a one-shard order
+  whose reply was lost, or an attempt that died before the capacity step) makes the order's
+  capacity hold if it has none (RESERVE with no stock group: never counted twice) for the capped
+  nodes its records hold units at, expiring with the records; if the day is full, a reservation
+  no reject / extend touched is released and the retry gets ReservationConflict (one that was
+  touched keeps its units, uncounted). Left open: a retry racing its own first attempt still in
+  flight can release the shards that attempt holds (it then returns a reservation missing them);
+  a retry after a `commit` died between its capacity call and its first shard counts the
+  shipment again. `Engine.route` finds a held order with `reservation_for_order` and never calls
+  `reserve` again, so there the capacity of such an order stays uncounted until release/expiry.
+- `extend` without a token: an extension cut short by a crash stays held, as far as it got,
+  until the hold's expiry, and a retry adds everything again. RejectShipment (`Engine.reject`)
+  passes `reject:<reservation id>:<node>`: duplicates re-routing the same units hold them once.
+  A retried RejectShipment re-plans only what is not held, so after an extension cut short by a
+  crash (no compensation) it holds the rest under another token; the cut-short part stays held,
+  its node's shipment uncounted if it was new and capped, until release/expiry.
 - Lost capacity replies: `reserve` (compensation releases the order's capacity hold) and `extend`
   (UNEXTEND_CAP takes out what the last extension added) give the shipment back; if the {cap}
   master cannot be reached then, it stays counted until the hold's release or expiry, and a retry

@@ -31,7 +31,7 @@ from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
 from .dual import PoolDual
 from .exact import EXACT_MAX_VARS, model_size, solve_joint
 from .finish import CG_TOLERANCE, finish
-from .rounding import fits, route_on, take
+from .rounding import fits, reoptimize, route_on, take
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
@@ -115,8 +115,11 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     is_over[over] = True
     touching = sum(1 for c in chosen if is_over[c.res].any())
     if time.perf_counter() + ROUND_SECONDS_PER_ORDER * touching >= deadline:
-        # No time to improve on the sequential plans (not even to round once): they are feasible,
-        # the bound is the sum of the orders' optima alone.
+        # No time for column generation (not even to round once): improve the sequential plans
+        # by re-routing single orders while time is left; the bound is the orders' optima alone.
+        movable = [k for k in np.lexsort((-regret, -priority)).tolist()
+                   if sequential[k].cost > lb0[k] + 1e-9]
+        stats["local_moves"] = reoptimize(entries, sequential, movable, left, layout, deadline)
         stats["independent_bound"] = float(lb0.sum())
         return Allocation(sequential, float(lb0.sum()), float(sum(c.cost for c in sequential)), lb0, stats)
     cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts)

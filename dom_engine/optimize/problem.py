@@ -82,7 +82,10 @@ def build_problem(
     rate_card: RateCard,
     policy: PolicyProfile,
     now: datetime,
+    distance_km: np.ndarray | None = None,
 ) -> Problem:
+    """The numeric problem of one order. `distance_km` (destination to every node) may be passed
+    when the caller computed it already (a batch does it for all orders at once)."""
     weights = policy.effective_weights()
     lines = order.lines
     n_lines = len(lines)
@@ -142,7 +145,8 @@ def build_problem(
     per_order = pen.per_order if override.per_order is None else override.per_order
     per_unit = pen.per_unit if override.per_unit is None else override.per_unit
     dest = order.destination
-    dist_all = haversine_km(dest.latitude, dest.longitude, network.latitudes, network.longitudes)
+    dist_all = distance_km if distance_km is not None else haversine_km(
+        dest.latitude, dest.longitude, network.latitudes, network.longitudes)
     if pen.per_unit_per_max_distance and override.per_unit is None:
         far_km = dist_all[network.enabled].max(initial=0.0)
         per_unit += pen.per_unit_per_max_distance * far_km / DISTANCE_UNITS[pen.distance_unit]

@@ -17,6 +17,7 @@ import numpy as np
 from ...domain import Network, Order, Plan, PolicyProfile, RateCard
 from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, PriorityRule
 from ...domain.stock import StockView
+from ...network.geo import haversine_km
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..router import explain
@@ -104,6 +105,10 @@ def prepare_batch(
     layout = Layout(len(network), len(stock.skus))
     col_of = {sku: j for j, sku in enumerate(stock.skus)}
     problems, glines = [], []
+    # Destination-to-node distances of the whole batch in one numpy call, not one per order.
+    lat = np.array([o.destination.latitude for o in orders])[:, None]
+    lon = np.array([o.destination.longitude for o in orders])[:, None]
+    distances = haversine_km(lat, lon, network.latitudes[None, :], network.longitudes[None, :])
     for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
         if k % PROGRESS_EVERY == 0:
             report("build", k, len(orders))
@@ -111,7 +116,7 @@ def prepare_batch(
         uniq = np.unique(cols)
         view = StockView(stock.version, tuple(stock.skus[j] for j in uniq), stock.atp[:, uniq],
                          stock.staleness_s, stock.capacity_left, degraded=stock.degraded)
-        problems.append(build_problem(order, view, network, rate_card, policy, now))
+        problems.append(build_problem(order, view, network, rate_card, policy, now, distances[k]))
         glines.append(cols)
     points = np.array([settings.points(order, now) for order in orders])
     entries = [Entry.of(k, p, g, layout) for k, (p, g) in enumerate(zip(problems, glines, strict=True))]

@@ -118,7 +118,7 @@ class _MipThread:
 
     def _run(self, deadline: float) -> None:
         better = restricted_master_mip(self.group, self.pools, self.spare,
-                                       {o: self.base[o] for o in self.group}, deadline - time.perf_counter())
+                                       {o: self.base[o] for o in self.group}, deadline)
         if better is not None:
             plans = list(self.base)
             for o, c in better.items():

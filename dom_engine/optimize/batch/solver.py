@@ -136,7 +136,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     if model_size(entries) <= EXACT_MAX_VARS and time.perf_counter() < deadline:
         # Small enough to finish exactly: the joint model, from the rounding's plans.
         t0 = time.perf_counter()
-        plans, exact_bound = solve_joint(entries, layout, cap, final, deadline - t0)
+        plans, exact_bound = solve_joint(entries, layout, cap, final, deadline)
         if plans is not None and sum(c.cost for c in plans) < sum(c.cost for c in final):
             final = plans
         bound = max(bound, exact_bound)

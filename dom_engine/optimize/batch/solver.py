@@ -40,6 +40,8 @@ CG_SHARE = 0.6
 # Rounding re-routes orders one by one: about this long per active order (measured).
 ROUND_SECONDS_PER_ORDER = 4e-4
 OVER_EPS = 1e-6
+# New capacity rows alone (no new plans) earn another round only while the bound is this far off.
+NEW_ROWS_WORTH = 0.01
 
 
 @dataclass
@@ -240,9 +242,11 @@ class _ColumnGeneration:
             if total is not None:
                 self.bound = max(self.bound, total)
             self.trace.append((self.lp_value, total, added, res.steps))
-            if not len(new_over) and (
-                    not added or self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value))):
+            scale = max(1.0, abs(self.lp_value))
+            if not len(new_over) and (not added or self.lp_value - self.bound <= CG_TOLERANCE * scale):
                 break
+            if not added and self.lp_value - self.bound <= NEW_ROWS_WORTH * scale:
+                break   # only new rows, nothing priced in: their prices would change the bound little
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
                           contested_rows=len(self.rows), pool_dual_value=self.lp_value)
 

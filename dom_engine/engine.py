@@ -83,7 +83,7 @@ class Engine:
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         if not reserve:
             return self._route_and_hold(order, policy, budget, started, None)
-        existing = self.store.reservation_for_order(order.order_id)
+        existing = self._confirmed_hold(order.order_id)
         if existing is not None:
             return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
         return self._route_and_hold(order, policy, budget, started,
@@ -111,6 +111,19 @@ class Engine:
         from .engine_batch import route_batch  # the batch half lives apart; it imports this module
 
         return route_batch(self, orders, reserve, time_budget_ms, progress)
+
+    def _confirmed_hold(self, order_id: str) -> Reservation | None:
+        """The order's reservation when a retried request finds one. Reserving its own units again
+        is idempotent and lets the store finish what a lost reply cut short (a Cluster counts the
+        shipment against the day's capacity then); if the day turned out full, the store gave the
+        untouched units back (ReservationConflict) and the order is routed afresh."""
+        existing = self.store.reservation_for_order(order_id)
+        if existing is None or existing.committed or not existing.allocations:
+            return existing
+        try:
+            return self.store.reserve(order_id, list(existing.allocations))
+        except ReservationConflict:
+            return self.store.reservation_for_order(order_id)
 
     def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None) -> Plan:
         """A node refused its shipment of a reserved order: give its units back, remember the node,

@@ -76,8 +76,8 @@ Cluster edge cases (each script is atomic on its shard; a call across shards is 
   touched keeps its units, uncounted). Left open: a retry racing its own first attempt still in
   flight can release the shards that attempt holds (it then returns a reservation missing them);
   a retry after a `commit` died between its capacity call and its first shard counts the
-  shipment again. `Engine.route` finds a held order with `reservation_for_order` and never calls
-  `reserve` again, so there the capacity of such an order stays uncounted until release/expiry.
+  shipment again. A retried RouteOrder (`Engine.route`) that finds the order held reserves its
+  held units again, so the same path counts its capacity.
 - `extend` without a token: an extension cut short by a crash stays held, as far as it got,
   until the hold's expiry, and a retry adds everything again. RejectShipment (`Engine.reject`)
   passes `reject:<reservation id>:<node>`: duplicates re-routing the same units hold them once.

@@ -186,6 +186,25 @@ def test_a_reserve_retry_that_ends_in_a_conflict_keeps_a_complete_reservation(st
     assert store.capacity_left()[0] == 4
 
 
+def test_a_retried_route_order_counts_the_capacity_a_lost_reply_left_uncounted(stores, monkeypatch):
+    """RouteOrder(reserve) whose reply was lost holds the units without counting the shipment; the
+    retried request finds the hold and makes the store count it (once)."""
+    store = stores()
+    engine = _engine(store)
+    order = Order("O-9", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
+    tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
+    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    with pytest.raises(StoreUnavailable):
+        engine.route(order, reserve=True)
+    monkeypatch.undo()
+    assert _reserved(store, SKUS[0])[0] == 1 and store.capacity_left()[0] == 5   # held, uncounted
+    plan = engine.route(order, reserve=True)
+    assert plan.shipments[0].node_id == "N0" and plan.reservation_id == "res-O-9"
+    assert store.capacity_left()[0] == 4 and _reserved(store, SKUS[0])[0] == 1
+    engine.route(order, reserve=True)                                            # never twice
+    assert store.capacity_left()[0] == 4 and _reserved(store, SKUS[0])[0] == 1
+
+
 # ----------------------------------------------------------------- 3. retried RejectShipment
 def _engine(store, max_rejects: int = 3) -> Engine:
     return Engine(NET, us_network_rate_card(), store, {"default": PolicyProfile()},

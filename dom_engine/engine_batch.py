@@ -26,12 +26,11 @@ from .domain.errors import under_field
 from .engine import BatchProgress, plan_allocations
 from .inventory.base import Reservation, ReservationConflict
 from .optimize.batch import route_batch as optimize_batch
+from .optimize.batch.router import OPTIMAL_TOLERANCE
 from .optimize.batch.router import kpis as batch_kpis
 
 if TYPE_CHECKING:
     from .engine import Engine
-
-OPTIMAL_TOLERANCE = 1e-9
 
 
 def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_budget_ms: float | None,
@@ -46,7 +45,7 @@ def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_bud
         with under_field(f"orders[{k}]"):
             engine._validate_request(order)
             policies.append(engine.policy_for(order))
-    held = engine.store.reservations_for_orders([o.order_id for o in orders]) if reserve else {}
+    held = _confirmed_holds(engine, [o.order_id for o in orders]) if reserve else {}
     stock = engine.store.read(list(dict.fromkeys(line.sku for o in orders for line in o.lines)))
     for k, order in enumerate(orders):
         with under_field(f"orders[{k}]"):
@@ -133,6 +132,26 @@ def _result(engine: Engine, orders: list[Order], plans: list, solved: BatchResul
     proven = objective - lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
     return BatchResult(BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE, tuple(plans), objective,
                        lower_bound, batch_kpis(plans, orders, engine.network), elapsed_ms, version, stats)
+
+
+def _confirmed_holds(engine: Engine, order_ids: list[str]) -> dict[str, Reservation]:
+    """The reservations a retried batch finds, each reserved again with its own units (idempotent,
+    one reserve_many): the store finishes what a lost reply cut short, e.g. a Cluster counts the
+    shipment against the day's capacity. One the store gave back because the day is full is
+    routed afresh with the batch."""
+    held = engine.store.reservations_for_orders(order_ids)
+    again = [(oid, list(r.allocations)) for oid, r in held.items() if not r.committed and r.allocations]
+    if again:
+        for (oid, _), outcome in zip(again, engine.store.reserve_many(again), strict=True):
+            if isinstance(outcome, Reservation):
+                held[oid] = outcome
+            elif isinstance(outcome, ReservationConflict):
+                still = engine.store.reservation_for_order(oid)
+                if still is None:
+                    del held[oid]
+                else:
+                    held[oid] = still
+    return held
 
 
 def _unit_caps(engine: Engine, held: Iterable[Reservation]) -> np.ndarray | None:

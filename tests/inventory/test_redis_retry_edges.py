@@ -205,6 +205,24 @@ def test_a_retried_route_order_counts_the_capacity_a_lost_reply_left_uncounted(s
     assert store.capacity_left()[0] == 4 and _reserved(store, SKUS[0])[0] == 1
 
 
+def test_a_retried_route_batch_counts_the_capacity_a_lost_reply_left_uncounted(stores, monkeypatch):
+    """The same through RouteBatch: a retried batch re-reserves the units its orders hold."""
+    store = stores()
+    engine = _engine(store)
+    order = Order("O-8", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
+    tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
+    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    with pytest.raises(StoreUnavailable):
+        engine.route_batch([order], reserve=True)
+    monkeypatch.undo()
+    assert _reserved(store, SKUS[0])[0] == 1 and store.capacity_left()[0] == 5   # held, uncounted
+    result = engine.route_batch([order], reserve=True)
+    assert result.plans[0].reservation_id == "res-O-8" and result.plans[0].shipments[0].node_id == "N0"
+    assert store.capacity_left()[0] == 4 and _reserved(store, SKUS[0])[0] == 1
+    engine.route_batch([order], reserve=True)                                    # never twice
+    assert store.capacity_left()[0] == 4 and _reserved(store, SKUS[0])[0] == 1
+
+
 # ----------------------------------------------------------------- 3. retried RejectShipment
 def _engine(store, max_rejects: int = 3) -> Engine:
     return Engine(NET, us_network_rate_card(), store, {"default": PolicyProfile()},

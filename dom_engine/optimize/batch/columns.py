@@ -60,10 +60,6 @@ class Column:
     res: np.ndarray
     use: np.ndarray
 
-    @property
-    def shipments(self) -> int:
-        return int((self.x.sum(axis=1) > 0).sum()) if len(self.options) else 0
-
 
 @dataclass
 class Entry:

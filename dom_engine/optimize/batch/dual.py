@@ -38,8 +38,6 @@ class DualResult:
     lam: np.ndarray         # prices of the rows, >= 0
     value: float            # L_pool(lam)
     xbar: np.ndarray        # (n_columns,) averaged choices, sum 1 per order
-    choice: np.ndarray      # (n_orders,) column index (flat) each order picks at lam
-    order_min: np.ndarray   # (n_orders,) each order's cheapest priced column at lam
     steps: int
 
 
@@ -65,22 +63,22 @@ class PoolDual:
         self.caps = caps
         self.n_orders = len(pools)
 
-    def evaluate(self, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """L_pool(lam), the flat index of each order's cheapest priced column, and its price."""
+    def evaluate(self, lam: np.ndarray) -> tuple[float, np.ndarray]:
+        """L_pool(lam) and the flat index of each order's cheapest priced column."""
         priced = self.cost + self.UT @ lam
         best = np.minimum.reduceat(priced, self.starts)
         # First column per order that attains the minimum (ties: the earlier column).
         hits = np.flatnonzero(priced <= best[self.owner])
         first = np.r_[True, self.owner[hits][1:] != self.owner[hits][:-1]]
         choice = hits[first]
-        return float(best.sum() - lam @ self.caps), choice, best
+        return float(best.sum() - lam @ self.caps), choice
 
     def ascend(self, lam: np.ndarray, target: float, deadline: float) -> DualResult:
         """Volume-algorithm ascent from `lam` towards `target` (an upper estimate of the maximum,
         e.g. a feasible plan's objective) until the step size vanishes, MAX_STEPS or `deadline`."""
         lam = np.maximum(lam, 0.0)
-        value, choice, order_min = self.evaluate(lam)
-        best_lam, best_value, best_choice, best_min = lam.copy(), value, choice, order_min
+        value, choice = self.evaluate(lam)
+        best_lam, best_value = lam.copy(), value
         xbar = np.zeros(len(self.cost))
         xbar[choice] = 1.0
         theta, stall, steps = 1.0, 0, 0
@@ -94,16 +92,16 @@ class PoolDual:
                 break                                   # xbar fits everywhere at these prices: done
             gap = max(target - best_value, 1e-9 * max(1.0, abs(best_value)))
             lam = np.maximum(best_lam + theta * gap / norm * g, 0.0)
-            value, choice, order_min = self.evaluate(lam)
+            value, choice = self.evaluate(lam)
             x = np.zeros(len(self.cost))
             x[choice] = 1.0
             xbar = VOLUME_ALPHA * x + (1 - VOLUME_ALPHA) * xbar
             if value > best_value + 1e-9 * max(1.0, abs(best_value)):
-                best_lam, best_value, best_choice, best_min = lam, value, choice, order_min
+                best_lam, best_value = lam, value
                 stall = 0
             else:
                 stall += 1
                 if stall >= STALL_STEPS:
                     theta *= 0.5
                     stall = 0
-        return DualResult(best_lam, best_value, xbar, best_choice, best_min, steps)
+        return DualResult(best_lam, best_value, xbar, steps)

@@ -24,7 +24,6 @@ from .columns import Column, Entry, Layout, solve_exact
 
 # Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
 CPSAT_SCALE = 1e4
-EPS = 1e-9
 MIP_RELATIVE_GAP = 1e-4
 
 

@@ -8,7 +8,7 @@ priority points, allocates jointly (solver.py) and turns the chosen columns into
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -65,7 +65,7 @@ def route_batch(
     result = allocate(entries, layout, cap, solve_deadline, points, report)
     elapsed_ms = (time.perf_counter() - started) * 1000
     t0 = time.perf_counter()
-    plans = tuple(_plan(e, c, result.stats, network, rate_card, stock, elapsed_ms, lb)
+    plans = tuple(_plan(e, c, network, rate_card, stock, elapsed_ms, lb)
                   for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
     result.stats["plans_s"] = time.perf_counter() - t0
     objective = result.objective
@@ -162,7 +162,7 @@ def _capacities(stock: StockView, network: Network, policies: Sequence[PolicyPro
     return np.concatenate([atp.ravel(), ships, units])
 
 
-def _plan(e: Entry, col: Column, stats: Mapping[str, float], network: Network, rate_card: RateCard,
+def _plan(e: Entry, col: Column, network: Network, rate_card: RateCard,
           stock: StockView, elapsed_ms: float, lower_bound: float) -> Plan:
     p = e.p
     optimal = col.cost <= lower_bound + OPTIMAL_TOLERANCE * max(1.0, abs(col.cost))

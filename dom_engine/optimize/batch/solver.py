@@ -124,7 +124,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
         stats["local_moves"] = reoptimize(entries, sequential, movable, left, layout, deadline)
         stats["independent_bound"] = float(lb0.sum())
         return Allocation(sequential, float(lb0.sum()), float(sum(c.cost for c in sequential)), lb0, stats)
-    cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts)
+    cg = _ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage)
     cg.contest(over)
     now = time.perf_counter()
     # Rounding re-routes orders one by one (~0.4 ms each, measured): leave it the time to do so.
@@ -172,14 +172,14 @@ class _ColumnGeneration:
     """State of the column generation: active orders, their columns, contested rows, the bound."""
 
     def __init__(self, entries: Sequence[Entry], layout: Layout, cap: np.ndarray, chosen: list[Column],
-                 lb0: np.ndarray, starts: list[list[tuple[int, ...]]]) -> None:
+                 lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray) -> None:
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
         self.active: list[int] = []
         self.is_active = np.zeros(len(entries), dtype=bool)
         self.pools: dict[int, list[Column]] = {}
         self.rows = np.zeros(0, dtype=np.int64)
-        self.free_usage = usage_of(chosen, layout.size)
+        self.free_usage = usage          # of the orders' plans alone; active orders' use leaves it
         self.lam = np.zeros(layout.size)
         self.priced: dict[int, tuple[np.ndarray, float]] = {}   # order -> (prices on its reach, value)
         self.bound = float(lb0.sum())
@@ -188,7 +188,6 @@ class _ColumnGeneration:
         self.dual_rows = np.zeros(0, dtype=np.int64)
         self.master_layout: list[tuple[int, int]] = []   # (order, its columns) as the master saw them
         self.rounds = 0
-        self.trace: list[tuple] = []
         self.stats: dict[str, float] = {}
 
     def contest(self, resources: np.ndarray) -> None:
@@ -241,7 +240,6 @@ class _ColumnGeneration:
             t_price += time.perf_counter() - t0
             if total is not None:
                 self.bound = max(self.bound, total)
-            self.trace.append((self.lp_value, total, added, res.steps))
             scale = max(1.0, abs(self.lp_value))
             if not len(new_over) and (not added or self.lp_value - self.bound <= CG_TOLERANCE * scale):
                 break

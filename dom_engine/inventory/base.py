@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..domain.errors import NotFoundError, ValidationError
 from ..domain.stock import StockView
 
 __all__ = ["Allocation", "Progress", "Reservation", "ReservationConflict", "SnapshotStore", "StockDelta",
@@ -58,6 +59,23 @@ class StockDelta:
 
 class ReservationConflict(Exception):
     """Stock moved since the plan: some allocation no longer fits. Nothing was reserved."""
+
+
+# What one order of a reserve_many gets back instead of its Reservation (the others go on).
+ORDER_ERRORS = (ReservationConflict, NotFoundError, ValidationError)
+
+
+def reserve_each(reserve: Callable[..., Reservation], orders: Sequence[tuple[str, Sequence[Allocation]]],
+                 ttl_s: float | None) -> list[Reservation | Exception]:
+    """reserve_many as one `reserve(order_id, allocations, ttl_s)` per order: its Reservation or
+    its ORDER_ERRORS exception; anything else (StoreUnavailable) ends the call."""
+    results: list[Reservation | Exception] = []
+    for order_id, allocations in orders:
+        try:
+            results.append(reserve(order_id, allocations, ttl_s))
+        except ORDER_ERRORS as exc:
+            results.append(exc)
+    return results
 
 
 class StoreUnavailable(Exception):

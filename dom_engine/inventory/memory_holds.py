@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import Allocation, Reservation, ReservationConflict
+from .base import Allocation, Reservation, ReservationConflict, reserve_each
 
 
 @dataclass
@@ -66,14 +66,8 @@ class MemoryHolds:
         """Reserve several orders, each all or nothing and idempotent as in `reserve`, under one
         acquisition of the lock; per order its Reservation or the exception `reserve` would raise
         (ReservationConflict, NotFoundError, ValidationError), as RedisStore.reserve_many does."""
-        results: list[Reservation | Exception] = []
         with self._lock:
-            for order_id, allocations in orders:
-                try:
-                    results.append(self.reserve(order_id, allocations, ttl_s))
-                except (ReservationConflict, NotFoundError, ValidationError) as exc:
-                    results.append(exc)
-        return results
+            return reserve_each(self.reserve, orders, ttl_s)
 
     def release(self, reservation_id: str, node_id: str | None = None) -> Reservation | None:
         """Give held units back: all, or those at `node_id`. Returns what is still held."""

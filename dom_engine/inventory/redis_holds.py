@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import Allocation, Reservation, ReservationConflict, StoreUnavailable
+from .base import ORDER_ERRORS, Allocation, Reservation, ReservationConflict, StoreUnavailable, reserve_each
 from .redis_ops import decode_record, unavailable
 
 __all__ = ["RedisHolds"]
@@ -97,13 +97,7 @@ class RedisHolds:
         orders go out in one pipelined round trip (batch allocation, replays); a Cluster reserves
         them one by one."""
         if self.cluster:
-            results: list[Reservation | Exception] = []
-            for order_id, allocations in orders:
-                try:
-                    results.append(self.reserve(order_id, allocations, ttl_s))
-                except (ReservationConflict, NotFoundError, ValidationError) as exc:
-                    results.append(exc)
-            return results
+            return reserve_each(self.reserve, orders, ttl_s)
         requests: list = []
         for order_id, allocations in orders:
             try:
@@ -126,7 +120,7 @@ class RedisHolds:
                     results.append(self.reserve(order_id, allocations, ttl_s))
                 else:
                     results.append(self._reserved_or_raise(request, outcome))
-            except (ReservationConflict, NotFoundError, ValidationError) as exc:
+            except ORDER_ERRORS as exc:
                 results.append(exc)
         return results
 

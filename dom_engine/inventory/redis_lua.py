@@ -27,6 +27,18 @@ local function read_skus(k, ki, ai)
   end
   return skus, ki, ai
 end
+-- The capacity part from KEYS[ki..ki+2] / ARGV[ai..]: [day, oldest day kept, c, c x (node, limit)].
+local function read_cap(ki, ai)
+  local cap = {used = KEYS[ki], holds = KEYS[ki + 1], exp = KEYS[ki + 2], day = ARGV[ai],
+               oldest = ARGV[ai + 1], nodes = {}}
+  local c = tonumber(ARGV[ai + 2])
+  ai = ai + 3
+  for _ = 1, c do
+    cap.nodes[#cap.nodes + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])}
+    ai = ai + 2
+  end
+  return cap
+end
 local function geti(s, i)
   if not s or #s < i * 8 + 8 then return 0 end
   return struct.unpack('<i8', s, i * 8 + 1)
@@ -130,16 +142,7 @@ for g = 1, n_groups do
   groups[g] = grp
 end
 local cap
-if has_cap then
-  cap = {used = KEYS[ki], holds = KEYS[ki + 1], exp = KEYS[ki + 2], day = ARGV[ai],
-         oldest = ARGV[ai + 1], nodes = {}}
-  local c = tonumber(ARGV[ai + 2])
-  ai = ai + 3
-  for _ = 1, c do
-    cap.nodes[#cap.nodes + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])}
-    ai = ai + 2
-  end
-end
+if has_cap then cap = read_cap(ki, ai) end
 
 for _, grp in ipairs(groups) do sweep(grp.res, grp.holds, grp.exp, now, n) end
 if cap then cap_sweep(cap.used, cap.holds, cap.exp, now, n) end

@@ -51,14 +51,8 @@ for g = 1, n_groups do
 end
 local cap
 if has_cap then
-  cap = {used = KEYS[ki], holds = KEYS[ki + 1], exp = KEYS[ki + 2], day = ARGV[ai],
-         oldest = ARGV[ai + 1], nodes = {}, new = {}}
-  local c = tonumber(ARGV[ai + 2])
-  ai = ai + 3
-  for _ = 1, c do
-    cap.nodes[#cap.nodes + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])}
-    ai = ai + 2
-  end
+  cap = read_cap(ki, ai)
+  cap.new = {}
 end
 
 for _, grp in ipairs(groups) do sweep(grp.res, grp.holds, grp.exp, now, n) end

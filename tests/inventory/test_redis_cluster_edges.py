@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-import redis
+from redis_faults import wrap_ops_run
 from redis_servers import client_url, new_namespace
 
 from dom_engine.domain import Network, Node, NodeKind
@@ -20,7 +20,6 @@ from dom_engine.inventory.redis_store import RedisStore
 NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
                          else None) for i in range(5)))
 SKUS = [f"SKU-{j:03d}" for j in range(20)]
-LOST = redis.exceptions.ConnectionError("connection lost")
 
 
 class Clock:
@@ -69,29 +68,6 @@ def _two_shard_skus(store: RedisStore) -> tuple[str, str]:
     return first, next(s for s in by_shard if store.keys.shard_of(s) != store.keys.shard_of(first))
 
 
-def _wrap(monkeypatch, store: RedisStore, when, *, before: bool = False, action=None) -> dict:
-    """Wrap store._ops.run: for a call where `when(name, keys)` holds, run `action()` first if
-    given, else raise LOST before the call (`before`: the request is lost) or after it (the call
-    ran on the cluster, its reply is lost). Returns a counter of the calls it intercepted."""
-    real_run = store._ops.run
-    hits = {"n": 0}
-
-    def run(name, keys, args, client=None):
-        if not when(name, keys):
-            return real_run(name, keys, args, client)
-        hits["n"] += 1
-        if action is not None:
-            action()
-            return real_run(name, keys, args, client)
-        if before:
-            raise LOST
-        real_run(name, keys, args, client)
-        raise LOST
-
-    monkeypatch.setattr(store._ops, "run", run)
-    return hits
-
-
 def _on_capacity(store: RedisStore, script: str):
     return lambda name, keys: name == script and store.keys.cap_used in keys
 
@@ -104,7 +80,7 @@ def test_an_extend_cut_short_by_a_crash_is_finished_by_its_retry_with_the_same_t
     more = [Allocation("N1", first, 1), Allocation("N0", second, 1)]  # a live shard, a new one, capacity
     second_tag = store.keys.tag(store.keys.shard_of(second))
     # the process dies after extending the live shard: the new shard fails and nothing compensates
-    _wrap(monkeypatch, store, lambda name, keys: (name == "EXTEND" and second_tag in keys[0])
+    wrap_ops_run(monkeypatch, store, lambda name, keys: (name == "EXTEND" and second_tag in keys[0])
           or name.startswith("UNEXTEND"), before=True)
     with pytest.raises(StoreUnavailable):
         store.extend(res.reservation_id, more, token="reject-N3")
@@ -129,7 +105,7 @@ def test_an_extend_whose_capacity_reply_is_lost_gives_the_shipment_back(stores, 
     store = stores()
     first, second = _two_shard_skus(store)
     res = store.reserve("O1", [Allocation("N1", first, 1)])
-    hits = _wrap(monkeypatch, store, _on_capacity(store, "EXTEND"))
+    hits = wrap_ops_run(monkeypatch, store, _on_capacity(store, "EXTEND"))
     with pytest.raises(StoreUnavailable):
         store.extend(res.reservation_id, [Allocation("N0", second, 1)])
     monkeypatch.undo()
@@ -143,7 +119,7 @@ def test_an_extend_whose_capacity_reply_is_lost_gives_the_shipment_back(stores, 
 def test_a_reserve_whose_capacity_reply_is_lost_gives_the_shipment_back(stores, monkeypatch):
     store = stores()
     first, second = _two_shard_skus(store)
-    _wrap(monkeypatch, store, _on_capacity(store, "RESERVE"))
+    wrap_ops_run(monkeypatch, store, _on_capacity(store, "RESERVE"))
     with pytest.raises(StoreUnavailable):
         store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", second, 1)])
     monkeypatch.undo()
@@ -157,7 +133,7 @@ def test_a_release_whose_capacity_reply_is_lost_is_finished_by_its_retry(stores,
     first, second = _two_shard_skus(store)
     res = store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", second, 1)])
     assert store.capacity_left()[0] == 4
-    _wrap(monkeypatch, store, _on_capacity(store, "RELEASE"))
+    wrap_ops_run(monkeypatch, store, _on_capacity(store, "RELEASE"))
     with pytest.raises(StoreUnavailable):
         store.release(res.reservation_id)
     monkeypatch.undo()
@@ -170,7 +146,7 @@ def test_a_commit_whose_capacity_call_fails_keeps_the_shipment_counted(stores, m
     store = stores()
     first, second = _two_shard_skus(store)
     res = store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", second, 1)])
-    _wrap(monkeypatch, store, _on_capacity(store, "COMMIT"), before=True)
+    wrap_ops_run(monkeypatch, store, _on_capacity(store, "COMMIT"), before=True)
     with pytest.raises(StoreUnavailable):
         store.commit(res.reservation_id)
     monkeypatch.undo()
@@ -192,7 +168,7 @@ def test_a_commit_commits_a_shard_an_extend_added_after_it_read_the_records(stor
         if not fired:
             fired.append(extender.extend(res.reservation_id, [Allocation("N2", second, 2)]))
 
-    _wrap(monkeypatch, committer, lambda name, keys: name == "COMMIT", action=extend_now)
+    wrap_ops_run(monkeypatch, committer, lambda name, keys: name == "COMMIT", action=extend_now)
     done = committer.commit(res.reservation_id)
     assert fired and done.committed
     assert set(done.allocations) == {Allocation("N1", first, 1), Allocation("N2", second, 2)}
@@ -213,7 +189,7 @@ def test_an_extend_onto_a_new_shard_racing_a_commit_is_committed_too(stores, mon
             commits.append(committer.commit(res.reservation_id))
 
     # the extend has checked the hold is live; the commit lands before it writes the new shard
-    _wrap(monkeypatch, extender, lambda name, keys: name == "EXTEND" and second_tag in keys[0],
+    wrap_ops_run(monkeypatch, extender, lambda name, keys: name == "EXTEND" and second_tag in keys[0],
           action=commit_now)
     done = extender.extend(res.reservation_id, [Allocation("N0", second, 2)])
     assert commits and commits[0].allocations == (Allocation("N1", first, 1),)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-import redis
+from redis_faults import wrap_ops_run
 from redis_servers import client_url, new_namespace
 
 from dom_engine.domain import (
@@ -34,7 +34,6 @@ from dom_engine.inventory.redis_store import RedisStore
 NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
                          else None) for i in range(5)))
 SKUS = [f"SKU-{j:03d}" for j in range(20)]
-LOST = redis.exceptions.ConnectionError("connection lost")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -77,34 +76,12 @@ def _by_shard(store: RedisStore) -> list[str]:
     return [firsts[s] for s in sorted(firsts)]
 
 
-def _wrap(monkeypatch, store: RedisStore, when, *, before: bool = False, action=None) -> dict:
-    """Wrap store._ops.run: where `when(name, keys)` holds, run `action()` and then the call, or
-    raise LOST before the call (`before`: the request is lost) or after it (its reply is lost)."""
-    real_run = store._ops.run
-    hits = {"n": 0}
-
-    def run(name, keys, args, client=None):
-        if not when(name, keys):
-            return real_run(name, keys, args, client)
-        hits["n"] += 1
-        if action is not None:
-            action()
-            return real_run(name, keys, args, client)
-        if before:
-            raise LOST
-        real_run(name, keys, args, client)
-        raise LOST
-
-    monkeypatch.setattr(store._ops, "run", run)
-    return hits
-
-
 # ----------------------------------------------------------------- 1. retry finds every shard held
 def test_a_reserve_retry_that_finds_the_order_held_counts_its_capacity_once(stores, monkeypatch):
     store = stores()
     sku = SKUS[0]
     tag = store.keys.tag(store.keys.shard_of(sku))
-    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
     with pytest.raises(StoreUnavailable):
         store.reserve("O1", [Allocation("N0", sku, 1)])
     monkeypatch.undo()
@@ -136,7 +113,7 @@ def test_a_reserve_retry_that_finds_the_day_full_gives_the_held_units_back(store
     skus = _by_shard(store)
     sku = skus[0]
     tag = store.keys.tag(store.keys.shard_of(sku))
-    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])
     with pytest.raises(StoreUnavailable):
         store.reserve("O1", [Allocation("N0", sku, 1)])
     monkeypatch.undo()
@@ -153,7 +130,7 @@ def test_a_reserve_retry_that_finds_the_day_full_gives_the_held_units_back(store
 def _cut_short(store: RedisStore, monkeypatch, order_id: str, allocations, dead_tag: str) -> None:
     """An attempt that holds the shards before `dead_tag`, then dies (that call and every
     compensation fail), leaving them held."""
-    _wrap(monkeypatch, store, lambda name, keys: (name == "RESERVE" and dead_tag in keys[0])
+    wrap_ops_run(monkeypatch, store, lambda name, keys: (name == "RESERVE" and dead_tag in keys[0])
           or name == "RELEASE", before=True)
     with pytest.raises(StoreUnavailable):
         store.reserve(order_id, allocations)
@@ -193,7 +170,7 @@ def test_a_retried_route_order_counts_the_capacity_a_lost_reply_left_uncounted(s
     engine = _engine(store)
     order = Order("O-9", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
     tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
-    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
     with pytest.raises(StoreUnavailable):
         engine.route(order, reserve=True)
     monkeypatch.undo()
@@ -211,7 +188,7 @@ def test_a_retried_route_batch_counts_the_capacity_a_lost_reply_left_uncounted(s
     engine = _engine(store)
     order = Order("O-8", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
     tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
-    _wrap(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
     with pytest.raises(StoreUnavailable):
         engine.route_batch([order], reserve=True)
     monkeypatch.undo()
@@ -267,7 +244,7 @@ def test_a_reject_whose_reply_was_lost_is_finished_by_its_retry(stores, monkeypa
     store = stores()
     engine = _engine(store)
     node = engine.route(_order(), reserve=True).shipments[0].node_id
-    _wrap(monkeypatch, store, lambda name, keys: name == "EXTEND")  # the re-route's reply is lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "EXTEND")  # the re-route's reply is lost
     with pytest.raises(StoreUnavailable):
         engine.reject(_order(), node)
     monkeypatch.undo()
@@ -289,7 +266,7 @@ def test_duplicate_rejects_racing_each_other_hold_the_rerouted_units_once(stores
         if not fired:
             fired.append(second_engine.reject(_order(), node))
 
-    _wrap(monkeypatch, one, lambda name, keys: name == "EXTEND", action=duplicate)
+    wrap_ops_run(monkeypatch, one, lambda name, keys: name == "EXTEND", action=duplicate)
     plan = first_engine.reject(_order(), node)
     monkeypatch.undo()
     assert fired and fired[0].shipments == plan.shipments

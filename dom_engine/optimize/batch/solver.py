@@ -213,7 +213,7 @@ class _ColumnGeneration:
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
             if not np.isfinite(target):
-                target = _feasible_cost(pools, caps, self.rows)
+                target = _feasible_cost(pools, caps, self.rows, self.layout.size)
             dual = PoolDual(pools, self.rows, caps)
             res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), target, deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
@@ -295,19 +295,16 @@ def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndar
     return out
 
 
-def _feasible_cost(pools: Sequence[list[Column]], caps: np.ndarray, rows: np.ndarray) -> float:
-    """Cost of a quick feasible choice over the pools (each order's cheapest column that still
-    fits, in order): the target the dual ascent aims at."""
-    left = np.full(int(rows.max(initial=-1)) + 1, np.inf)
+def _feasible_cost(pools: Sequence[list[Column]], caps: np.ndarray, rows: np.ndarray, size: int) -> float:
+    """Cost of a quick choice over the pools that respects the rows (each order's cheapest column
+    that still fits, in order; the empty column always does): the target the dual ascent aims at."""
+    left = np.full(size, np.inf)
     left[rows] = caps
     total = 0.0
     for cols in pools:
-        for c in sorted(cols, key=lambda c: c.cost):
-            inside = c.res < len(left)
-            if (c.use[inside] <= left[c.res[inside]] + 1e-6).all():
-                left[c.res[inside]] -= c.use[inside]
-                total += c.cost
-                break
+        pick = next(c for c in sorted(cols, key=lambda c: c.cost) if fits(c, left))
+        take(pick, left)
+        total += pick.cost
     return total
 
 

@@ -47,6 +47,11 @@ local function seti(s, i, v)
   return string.sub(s, 1, i * 8) .. struct.pack('<i8', v) .. string.sub(s, i * 8 + 9)
 end
 local function zeros(n) return string.rep('\0', n * 8) end
+-- A hold goes together with its entry in the expiry index.
+local function drop_hold(holds, exp, rid)
+  redis.call('HDEL', holds, rid)
+  redis.call('ZREM', exp, rid)
+end
 -- Every allocation fits the ATP of its SKU (loading each SKU's reserved row into sku.res), or the
 -- reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
 local function check_stock(groups, n)
@@ -222,8 +227,7 @@ for _, r in ipairs(recs) do
   give_back(res, drop, n)
   left = left + #keep
   if node < 0 then
-    redis.call('HDEL', holds, rid)
-    redis.call('ZREM', exp, rid)
+    drop_hold(holds, exp, rid)
   else
     h.a = keep  -- an empty record stays as a tombstone: a retried reserve must not hold again
     if reject then
@@ -247,8 +251,7 @@ if has_cap then
     end
     cap_give_back(used, h.d, drop, n)
     if #keep == 0 then
-      redis.call('HDEL', holds, rid)
-      redis.call('ZREM', exp, rid)
+      drop_hold(holds, exp, rid)
     else
       h.n = keep
       redis.call('HSET', holds, rid, cjson.encode(h))
@@ -309,8 +312,7 @@ if has_cap then
   local used, holds, exp = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2]
   cap_sweep(used, holds, exp, now, n)
   -- the shipments stay counted for their day; only the hold (and its expiry) goes
-  redis.call('HDEL', holds, rid)
-  redis.call('ZREM', exp, rid)
+  drop_hold(holds, exp, rid)
 end
 return {'OK', found}
 """

@@ -163,8 +163,7 @@ local tokens = {}
 for _, y in ipairs(h.u) do if y ~= token then tokens[#tokens + 1] = y end end
 h.a, h.u = keep, tokens
 if h.xc == token and #keep == 0 then
-  redis.call('HDEL', holds, rid)
-  redis.call('ZREM', exp, rid)
+  drop_hold(holds, exp, rid)
 else
   redis.call('HSET', holds, rid, cjson.encode(h))
 end
@@ -190,8 +189,7 @@ for _, node in ipairs(h.n) do if not has(h.x.n, node) then keep[#keep + 1] = nod
 for _, y in ipairs(h.u or {}) do if y ~= token then tokens[#tokens + 1] = y end end
 h.n, h.u, h.x = keep, tokens, nil
 if #keep == 0 then
-  redis.call('HDEL', holds, rid)
-  redis.call('ZREM', exp, rid)
+  drop_hold(holds, exp, rid)
 else
   redis.call('HSET', holds, rid, cjson.encode(h))
 end

@@ -1,4 +1,4 @@
-"""The restricted master's Lagrangian dual, maximised by the volume algorithm in numpy.
+"""The restricted master's Lagrangian dual, maximised through a smoothed dual with L-BFGS-B.
 
 Over the generated columns (plans) of the active orders, with prices lam >= 0 on the contested
 resources R:
@@ -6,11 +6,20 @@ resources R:
     L_pool(lam) = sum_o min_{j of o} (c_j + lam . u_j) - lam . cap_R
 
 Its maximum is the restricted master LP's value, and its maximiser the LP's duals. Why not the
-LP itself: on heavily contested waves (8k orders, 46k columns, 1.2k rows) GLOP took 9.6 s and
-HiGHS 13 s on one master (degenerate simplex), while one evaluation here is a sparse product and
-a segmented minimum (~1 ms), so hundreds of steps cost well under a second. The volume algorithm
-(Barahona & Anbil 2000) also averages the per-order choices into an approximate LP solution
-`xbar`, which guides the rounding.
+LP itself: on heavily contested waves the simplex is slow (an 8.6k-order master with 56k columns
+and 5.7k rows: HiGHS 21-23 s, GLOP 9.6 s on a smaller one). Why not plain subgradient steps: the
+volume algorithm used before stalled 4-5 % below that master's LP value (154.0k vs 161.6k), so
+column generation priced at poor duals and stopped early with a weak bound.
+
+Instead each order's min is replaced by a soft-min at temperature mu,
+
+    L_mu(lam) = sum_o -mu log sum_j exp(-(c_j + lam . u_j) / mu) - lam . cap_R,
+
+which is smooth and concave, lies within mu * sum_o log |pool_o| below L_pool, and whose gradient
+is the soft-min-weighted usage minus capacity. L-BFGS-B (bounds lam >= 0) maximises it for a
+falling mu (Nesterov's smoothing). Measured on that master: 160.9k in 1.2 s, 161.58k in 2.7 s.
+The soft-min weights at the last mu are an approximate (entropy-regularised) LP solution `xbar`,
+which guides the rounding.
 
 L_pool is not a bound for the batch (the pool lacks plans); the bound comes from pricing every
 active order exactly at the prices found here (solver.py).
@@ -24,21 +33,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import Bounds, minimize
 
 from .columns import Column
 
-MAX_STEPS = 400
-STALL_STEPS = 15          # steps without improvement before the step size is halved
-MIN_THETA = 1e-4
-VOLUME_ALPHA = 0.1
+# Temperatures, as shares of the mean cost of an order's cheapest column: smooth first (the
+# landscape of L_pool is a polyhedral ridge), then close to L_pool itself.
+MU_SHARES = (0.06, 0.006, 0.0006)
+# L-BFGS-B iterations per temperature (each ~1-4 ms on a 56k-column pool).
+STAGE_ITERATIONS = 150
+LBFGS_MEMORY = 20
 
 
 @dataclass
 class DualResult:
     lam: np.ndarray         # prices of the rows, >= 0
     value: float            # L_pool(lam)
-    xbar: np.ndarray        # (n_columns,) averaged choices, sum 1 per order
+    xbar: np.ndarray        # (n_columns,) approximate LP solution, sum 1 per order
     steps: int
+
+
+class _Deadline(Exception):
+    pass
 
 
 class PoolDual:
@@ -73,35 +89,52 @@ class PoolDual:
         choice = hits[first]
         return float(best.sum() - lam @ self.caps), choice
 
-    def ascend(self, lam: np.ndarray, target: float, deadline: float) -> DualResult:
-        """Volume-algorithm ascent from `lam` towards `target` (an upper estimate of the maximum,
-        e.g. a feasible plan's objective) until the step size vanishes, MAX_STEPS or `deadline`."""
+    def _smoothed(self, lam: np.ndarray, mu: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """L_mu(lam), its gradient and the soft-min weights of the columns."""
+        priced = self.cost + self.UT @ lam
+        best = np.minimum.reduceat(priced, self.starts)
+        z = np.exp(-(priced - best[self.owner]) / mu)
+        total = np.add.reduceat(z, self.starts)
+        weights = z / total[self.owner]
+        value = float((best - mu * np.log(total)).sum() - lam @ self.caps)
+        return value, self.U @ weights - self.caps, weights
+
+    def ascend(self, lam: np.ndarray, deadline: float) -> DualResult:
+        """Maximise L_pool from `lam` (smoothed, see the module docstring) until the last
+        temperature's iterations are done or `deadline`; the best prices seen are returned."""
         lam = np.maximum(lam, 0.0)
-        value, choice = self.evaluate(lam)
-        best_lam, best_value = lam.copy(), value
+        best_value, choice = self.evaluate(lam)
+        best_lam = lam.copy()
         xbar = np.zeros(len(self.cost))
         xbar[choice] = 1.0
-        theta, stall, steps = 1.0, 0, 0
-        while steps < MAX_STEPS and theta > MIN_THETA and time.perf_counter() < deadline:
-            steps += 1
-            usage = self.U @ xbar
-            g = usage - self.caps                       # ascent direction: over-used rows cost more
-            g[(best_lam <= 0) & (g < 0)] = 0.0
-            norm = float(g @ g)
-            if norm <= 1e-12:
-                break                                   # xbar fits everywhere at these prices: done
-            gap = max(target - best_value, 1e-9 * max(1.0, abs(best_value)))
-            lam = np.maximum(best_lam + theta * gap / norm * g, 0.0)
-            value, choice = self.evaluate(lam)
-            x = np.zeros(len(self.cost))
-            x[choice] = 1.0
-            xbar = VOLUME_ALPHA * x + (1 - VOLUME_ALPHA) * xbar
-            if value > best_value + 1e-9 * max(1.0, abs(best_value)):
-                best_lam, best_value = lam, value
-                stall = 0
-            else:
-                stall += 1
-                if stall >= STALL_STEPS:
-                    theta *= 0.5
-                    stall = 0
+        if not len(lam) or not len(self.cost):
+            return DualResult(best_lam, best_value, xbar, 0)
+        scale = max(float(np.abs(np.minimum.reduceat(self.cost, self.starts)).mean()), 1e-9)
+        steps = 0
+        for share in MU_SHARES:
+            mu = share * scale
+            seen: dict[str, np.ndarray] = {}
+
+            def negated(x: np.ndarray, mu: float = mu, seen: dict = seen) -> tuple[float, np.ndarray]:
+                if time.perf_counter() >= deadline:
+                    raise _Deadline
+                value, grad, weights = self._smoothed(x, mu)
+                seen["x"], seen["w"] = x, weights
+                return -value, -grad
+
+            try:
+                res = minimize(negated, lam, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, np.inf),
+                               options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY})
+                lam, steps = np.maximum(res.x, 0.0), steps + int(res.nit)
+                weights = seen.get("w")
+            except _Deadline:
+                lam = np.maximum(seen.get("x", lam), 0.0)
+                weights = seen.get("w")
+            value, _ = self.evaluate(lam)
+            if value > best_value:
+                best_value, best_lam = value, lam.copy()
+                if weights is not None:
+                    xbar = weights
+            if time.perf_counter() >= deadline:
+                break
         return DualResult(best_lam, best_value, xbar, steps)

@@ -11,8 +11,9 @@ and the exact single-order search is exactly that subproblem. So:
    order that needs none keeps its plan, which stays optimal for it under any prices of the
    contested resources. Resources that the LP's solution over-subscribes join the master on the
    way, with the orders that use them.
-3. Column generation: the master's duals price the contested resources, every active order is
-   re-solved exactly at those prices (only when a price it could pay changed), and its plan joins
+3. Column generation: the master's duals (dual.py), averaged with the prices of the best bound
+   so far (Wentges smoothing), price the contested resources, every active order is re-solved
+   exactly at those prices (only when a price it could pay changed), and its plan joins
    the master when its reduced cost is negative. Each round gives a valid Lagrangian bound
        sum_o v_o(lam) - lam . cap
    (v_o: the order's exact priced optimum, or a proven lower bound on it), whatever the master did.
@@ -42,6 +43,10 @@ ROUND_SECONDS_PER_ORDER = 4e-4
 OVER_EPS = 1e-6
 # New capacity rows alone (no new plans) earn another round only while the bound is this far off.
 NEW_ROWS_WORTH = 0.01
+# Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing).
+SMOOTHING = 0.5
+SMOOTHING_STEP = 0.1      # ... lowered after a round that raised the bound, raised after one that did not
+SMOOTHING_MAX = 0.9
 
 
 @dataclass
@@ -180,7 +185,8 @@ class _ColumnGeneration:
         self.pools: dict[int, list[Column]] = {}
         self.rows = np.zeros(0, dtype=np.int64)
         self.free_usage = usage          # of the orders' plans alone; active orders' use leaves it
-        self.lam = np.zeros(layout.size)
+        self.lam = np.zeros(layout.size)            # the prices of the last pricing round
+        self.center = np.zeros(layout.size)         # the prices of the best bound so far
         self.priced: dict[int, tuple[np.ndarray, float]] = {}   # order -> (prices on its reach, value)
         self.bound = float(lb0.sum())
         self.lp_value = np.inf
@@ -206,16 +212,14 @@ class _ColumnGeneration:
     def run(self, deadline: float) -> None:
         t_dual = t_price = 0.0
         lam_rows = np.zeros(0)
-        target = np.inf
+        alpha = SMOOTHING
         while time.perf_counter() < deadline:
             self.rounds += 1
             t0 = time.perf_counter()
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
-            if not np.isfinite(target):
-                target = _feasible_cost(pools, caps, self.rows, self.layout.size)
             dual = PoolDual(pools, self.rows, caps)
-            res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), target, deadline)
+            res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
             t_dual += time.perf_counter() - t0
             self.master = res
@@ -229,20 +233,32 @@ class _ColumnGeneration:
             outside = np.ones(self.layout.size, dtype=bool)
             outside[self.rows] = False
             new_over = np.flatnonzero(outside & (lp_usage > self.cap + OVER_EPS))
-            self.lam[:] = 0.0
-            self.lam[self.rows] = res.lam
+            # Price at a point between the master's duals and the prices of the best bound so far
+            # (Wentges smoothing): the master's own duals swing far while its pool is thin, and
+            # the bound priced there can fall below the start (measured on a 10k wave).
+            rmp = np.zeros(self.layout.size)
+            rmp[self.rows] = res.lam
+            self.lam = alpha * self.center + (1.0 - alpha) * rmp
             if len(new_over):
                 # Price anyway (the bound holds for any prices); the new rows join for the next round.
                 self.contest(new_over)
-                target = np.inf
             t0 = time.perf_counter()
             added, total = self._price(deadline)
             t_price += time.perf_counter() - t0
-            if total is not None:
-                self.bound = max(self.bound, total)
+            improved = total is not None and total > self.bound
+            if improved:
+                self.bound, self.center = total, self.lam.copy()
             scale = max(1.0, abs(self.lp_value))
-            if not len(new_over) and (not added or self.lp_value - self.bound <= CG_TOLERANCE * scale):
+            if self.lp_value - self.bound <= CG_TOLERANCE * scale and not len(new_over):
                 break
+            if not added and not len(new_over):
+                if alpha == 0.0:
+                    break   # nothing improves at the master's own duals: the master LP is optimal
+                alpha = 0.0  # a mis-price (the bound rose to the smoothed point): try the duals
+                continue
+            # Trust the master's duals more while they raise the bound, less when they do not.
+            step = -SMOOTHING_STEP if improved else SMOOTHING_STEP
+            alpha = min(max(round(alpha + step, 6), 0.0), SMOOTHING_MAX)
             if not added and self.lp_value - self.bound <= NEW_ROWS_WORTH * scale:
                 break   # only new rows, nothing priced in: their prices would change the bound little
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
@@ -293,19 +309,6 @@ def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndar
     if len(old_rows):
         out[np.searchsorted(rows, old_rows)] = lam
     return out
-
-
-def _feasible_cost(pools: Sequence[list[Column]], caps: np.ndarray, rows: np.ndarray, size: int) -> float:
-    """Cost of a quick choice over the pools that respects the rows (each order's cheapest column
-    that still fits, in order; the empty column always does): the target the dual ascent aims at."""
-    left = np.full(size, np.inf)
-    left[rows] = caps
-    total = 0.0
-    for cols in pools:
-        pick = next(c for c in sorted(cols, key=lambda c: c.cost) if fits(c, left))
-        take(pick, left)
-        total += pick.cost
-    return total
 
 
 def _same(a: Column, b: Column) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..compiled_search import allocation_of, search_compiled
 from ..problem import Problem
 from ..router import FAST_SEARCH_MAX_SETS, solve
 from ..search import fast_search
@@ -27,6 +28,8 @@ from ..solution import Solution, allocation_lower_bound, evaluate_sets, objectiv
 HARD_ORDER_BUDGET_MS = 20.0
 # Plans per order the master starts from: the cheapest the order's own search evaluated.
 START_COLUMNS = 4
+# Cheapest option sets an order's first solve reports: its plan, START_COLUMNS others and spares.
+CANDIDATES_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ def solve_exact(p: Problem, candidates: list | None = None,
                          p.empty_plan_objective(), p.empty_plan_objective(), True, "empty")
         return empty, float(empty.objective)
     if not p.shared_skus:
+        sol = _compiled(p, incumbent, candidates)
+        if sol is not None:
+            return sol, float(sol.objective)
+    if not p.shared_skus:
         sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates,
                           incumbent=incumbent)
         if sol.proven_optimal:
@@ -163,3 +170,23 @@ def solve_exact(p: Problem, candidates: list | None = None,
     # least the cheapest shipment plus the cheapest allocation, or leaves everything unfilled.
     floor = min(float(p.f.min()) - p.split_credit + allocation_lower_bound(p), p.empty_plan_objective())
     return sol, float(min(max(sol.lower_bound, floor), sol.objective))
+
+
+def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None
+              ) -> Solution | None:
+    """The proven optimum by the compiled search (compiled_search.py), or None when it gave up;
+    `candidates` receives the cheapest sets it evaluated."""
+    keep = 0 if candidates is None else CANDIDATES_KEPT
+    proven, best, options, _, cheapest = search_compiled(p, np.inf if incumbent is None else incumbent[0],
+                                                         keep)
+    if not proven:
+        return None
+    if candidates is not None:
+        candidates.extend(cheapest)
+    if not len(options) and incumbent is not None and incumbent[1] and best >= incumbent[0]:
+        options = np.array(incumbent[1], dtype=np.int64)   # nothing beat the known plan
+    if not len(options):
+        return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
+                        best, best, True, "compiled-search")
+    x, short, cost = allocation_of(p, options)
+    return Solution(options, x, short, cost, cost, True, "compiled-search")

@@ -18,6 +18,7 @@ from ...domain import Network, Order, Plan, PolicyProfile, RateCard
 from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, PriorityRule
 from ...domain.stock import StockView
 from ...network.geo import haversine_km
+from ..compiled_search import warm_up
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..router import explain
@@ -52,6 +53,7 @@ def route_batch(
     and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
     objective within `time_budget_ms`, with a proven lower bound. `progress(phase, done, total)`
     is called now and then (phases "build", "solve", "improve")."""
+    warm_up()   # compiled kernels: no-op once loaded (a server loads them before it listens)
     started = time.perf_counter()
     deadline = started + time_budget_ms / 1000
     report = progress or _silent

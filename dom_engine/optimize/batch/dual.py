@@ -43,6 +43,10 @@ MU_SHARES = (0.06, 0.006, 0.0006)
 # L-BFGS-B iterations per temperature (each ~1-4 ms on a 56k-column pool).
 STAGE_ITERATIONS = 150
 LBFGS_MEMORY = 20
+# A stage ends when an iteration improves L_mu by less than this share: on the captured 10k
+# master, 0.86 s to within 0.4 % of the LP instead of 1.5 s to within 0.2 %; column generation
+# gains more from the extra rounds.
+STAGE_TOLERANCE = 1e-5
 
 
 @dataclass
@@ -51,6 +55,7 @@ class DualResult:
     value: float            # L_pool(lam)
     xbar: np.ndarray        # (n_columns,) approximate LP solution, sum 1 per order
     steps: int
+    finished: bool = True   # False when the deadline cut the ascent short
 
 
 class _Deadline(Exception):
@@ -110,8 +115,8 @@ class PoolDual:
         if not len(lam) or not len(self.cost):
             return DualResult(best_lam, best_value, xbar, 0)
         scale = max(float(np.abs(np.minimum.reduceat(self.cost, self.starts)).mean()), 1e-9)
-        steps = 0
-        for share in MU_SHARES:
+        steps, finished = 0, True
+        for stage, share in enumerate(MU_SHARES):
             mu = share * scale
             seen: dict[str, np.ndarray] = {}
 
@@ -124,17 +129,20 @@ class PoolDual:
 
             try:
                 res = minimize(negated, lam, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, np.inf),
-                               options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY})
+                               options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY,
+                                        "ftol": STAGE_TOLERANCE})
                 lam, steps = np.maximum(res.x, 0.0), steps + int(res.nit)
                 weights = seen.get("w")
             except _Deadline:
                 lam = np.maximum(seen.get("x", lam), 0.0)
                 weights = seen.get("w")
+                finished = False
             value, _ = self.evaluate(lam)
             if value > best_value:
                 best_value, best_lam = value, lam.copy()
                 if weights is not None:
                     xbar = weights
             if time.perf_counter() >= deadline:
+                finished = finished and stage == len(MU_SHARES) - 1
                 break
-        return DualResult(best_lam, best_value, xbar, steps)
+        return DualResult(best_lam, best_value, xbar, steps, finished)

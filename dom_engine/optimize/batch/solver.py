@@ -9,8 +9,9 @@ and the exact single-order search is exactly that subproblem. So:
    over-subscribed it is also the optimum (most waves are mostly uncontested).
 2. Only orders whose plans touch an over-subscribed resource enter the master LP ("active"); an
    order that needs none keeps its plan, which stays optimal for it under any prices of the
-   contested resources. Resources that the LP's solution over-subscribes join the master on the
-   way, with the orders that use them.
+   contested resources. Each active order starts with its cheapest plans and its best plan
+   avoiding every contested resource. Before each master solve, every resource that the plans in
+   the pools could over-subscribe joins the master, with the orders whose plans use it.
 3. Column generation: the master's duals (dual.py), averaged with the prices of the best bound
    so far (Wentges smoothing), price the contested resources, every active order is re-solved
    exactly at those prices (only when a price it could pay changed), and its plan joins
@@ -22,6 +23,7 @@ and the exact single-order search is exactly that subproblem. So:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from .exact import EXACT_MAX_VARS, model_size, solve_joint
 from .finish import CG_TOLERANCE, finish
 from .rounding import fits, reoptimize, route_on, take
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
 # Share of the budget column generation may use; rounding and local search get the rest.
@@ -41,8 +45,9 @@ CG_SHARE = 0.6
 # Rounding re-routes orders one by one: about this long per active order (measured).
 ROUND_SECONDS_PER_ORDER = 4e-4
 OVER_EPS = 1e-6
-# New capacity rows alone (no new plans) earn another round only while the bound is this far off.
-NEW_ROWS_WORTH = 0.01
+# Passes of "add the rows the pools could over-subscribe" per round (new rows activate orders,
+# whose plans may reach further resources).
+ROW_PASSES = 4
 # Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing).
 SMOOTHING = 0.5
 SMOOTHING_STEP = 0.1      # ... lowered after a round that raised the bound, raised after one that did not
@@ -58,14 +63,12 @@ class Allocation:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def usage_of(columns: Sequence[Column], size: int, weights: Sequence[float] | None = None) -> np.ndarray:
-    """Total use of every resource by `columns` (optionally weighted, e.g. by LP values)."""
+def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
+    """Total use of every resource by `columns`."""
     out = np.zeros(size)
     if not columns:
         return out
-    res = np.concatenate([c.res for c in columns])
-    use = np.concatenate([c.use * (1.0 if weights is None else weights[k]) for k, c in enumerate(columns)])
-    np.add.at(out, res, use)
+    np.add.at(out, np.concatenate([c.res for c in columns]), np.concatenate([c.use for c in columns]))
     return out
 
 
@@ -201,12 +204,21 @@ class _ColumnGeneration:
         self.rows = np.union1d(self.rows, resources)
         in_rows = np.zeros(self.layout.size, dtype=bool)
         in_rows[self.rows] = True
+        # Each new order also gets its best plan that avoids every contested resource: with an
+        # escape in its pool from the start, the master's first duals are the prices at which
+        # orders would move, not arbitrary (on the 1k wave: 8 rounds to converge instead of 12).
+        avoid = self.cap.copy()
+        avoid[self.rows] = 0.0
         for k, col in enumerate(self.chosen):
             if not self.is_active[k] and in_rows[col.res].any():
                 self.is_active[k] = True
                 self.active.append(k)
                 e = self.entries[k]
-                self.pools[k] = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
+                pool = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
+                escape = route_on(e, avoid, self.layout)
+                if len(escape.res) and not any(_same(escape, c) for c in pool):
+                    pool.append(escape)
+                self.pools[k] = pool
                 self.free_usage[col.res] -= col.use
 
     def run(self, deadline: float) -> None:
@@ -216,42 +228,45 @@ class _ColumnGeneration:
         while time.perf_counter() < deadline:
             self.rounds += 1
             t0 = time.perf_counter()
+            # Every resource the pools could over-subscribe gets its row before the master is
+            # solved (rows added only after the master's solution over-used them cost a round
+            # each time, and at 10k orders a thousand rows came in per round).
+            for _ in range(ROW_PASSES):
+                extra = self._reachable_over()
+                if not len(extra):
+                    break
+                self.contest(extra)
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
             dual = PoolDual(pools, self.rows, caps)
             res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
             t_dual += time.perf_counter() - t0
+            if not res.finished and self.master is not None:
+                break   # out of time mid-ascent: rounding follows the last complete master
             self.master = res
             self.master_layout = [(o, len(self.pools[o])) for o in self.active]
             # Free orders keep their plans: the batch's value adds their costs.
             self.lp_value = res.value + sum(c.cost for k, c in enumerate(self.chosen)
                                             if not self.is_active[k])
-            # Resources without a row that the averaged solution over-subscribes get one first.
-            flat = [c for cols in pools for c in cols]
-            lp_usage = usage_of(flat, self.layout.size, res.xbar) + self.free_usage
-            outside = np.ones(self.layout.size, dtype=bool)
-            outside[self.rows] = False
-            new_over = np.flatnonzero(outside & (lp_usage > self.cap + OVER_EPS))
             # Price at a point between the master's duals and the prices of the best bound so far
             # (Wentges smoothing): the master's own duals swing far while its pool is thin, and
             # the bound priced there can fall below the start (measured on a 10k wave).
             rmp = np.zeros(self.layout.size)
             rmp[self.rows] = res.lam
             self.lam = alpha * self.center + (1.0 - alpha) * rmp
-            if len(new_over):
-                # Price anyway (the bound holds for any prices); the new rows join for the next round.
-                self.contest(new_over)
             t0 = time.perf_counter()
             added, total = self._price(deadline)
             t_price += time.perf_counter() - t0
             improved = total is not None and total > self.bound
             if improved:
                 self.bound, self.center = total, self.lam.copy()
-            scale = max(1.0, abs(self.lp_value))
-            if self.lp_value - self.bound <= CG_TOLERANCE * scale and not len(new_over):
+            log.debug("round %d: prices at %.2f of the best bound's, master %.1f, priced %s, bound %.1f, "
+                      "%d plans added, %d rows, %d dual steps", self.rounds, alpha, self.lp_value, total,
+                      self.bound, added, len(self.rows), res.steps)
+            if self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value)):
                 break
-            if not added and not len(new_over):
+            if not added:
                 if alpha == 0.0:
                     break   # nothing improves at the master's own duals: the master LP is optimal
                 alpha = 0.0  # a mis-price (the bound rose to the smoothed point): try the duals
@@ -259,10 +274,30 @@ class _ColumnGeneration:
             # Trust the master's duals more while they raise the bound, less when they do not.
             step = -SMOOTHING_STEP if improved else SMOOTHING_STEP
             alpha = min(max(round(alpha + step, 6), 0.0), SMOOTHING_MAX)
-            if not added and self.lp_value - self.bound <= NEW_ROWS_WORTH * scale:
-                break   # only new rows, nothing priced in: their prices would change the bound little
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
                           contested_rows=len(self.rows), pool_dual_value=self.lp_value)
+
+    def _reachable_over(self) -> np.ndarray:
+        """Resources without a row that the pools could over-subscribe: the free orders' use plus
+        each active order's largest use over its columns exceeds the capacity."""
+        res_parts, use_parts, owner_parts = [], [], []
+        for k, o in enumerate(self.active):
+            for c in self.pools[o]:
+                res_parts.append(c.res)
+                use_parts.append(c.use)
+                owner_parts.append(np.full(len(c.res), k, dtype=np.int64))
+        if not res_parts:
+            return np.zeros(0, dtype=np.int64)
+        res, use, owner = np.concatenate(res_parts), np.concatenate(use_parts), np.concatenate(owner_parts)
+        key = owner * self.layout.size + res
+        order = np.lexsort((use, key))
+        key, res, use = key[order], res[order], use[order]
+        last = np.r_[key[1:] != key[:-1], True]          # the largest use of each (order, resource)
+        most = self.free_usage.copy()
+        np.add.at(most, res[last], use[last])
+        over = most > self.cap + OVER_EPS
+        over[self.rows] = False
+        return np.flatnonzero(over)
 
     def _price(self, deadline: float) -> tuple[int, float | None]:
         """Re-solve active orders at the current prices; add improving columns. Returns the number

@@ -242,6 +242,51 @@ def _dominance(A, C, f, node, cand_mask):
 
 
 @nb.njit(cache=True)
+def _dominator_lists(Dn, ndom, width):
+    """Per option, its dominating nodes (the first ndom of the row; only for options with at most
+    `width` of them: the others are in no canonical set)."""
+    n_opt = Dn.shape[1]
+    out = np.full((n_opt, max(width, 1)), -1, dtype=np.int64)
+    for b in range(n_opt):
+        if ndom[b] > width:
+            continue
+        t = 0
+        for k in range(Dn.shape[0]):
+            if Dn[k, b]:
+                out[b, t] = k
+                t += 1
+    return out
+
+
+@nb.njit(cache=True)
+def _push(o, node, dom_nodes, ndom, required, used_node, missing):
+    """Option o joins the set: its node is used, its dominators are required. Returns `missing`."""
+    if required[node[o]] > 0:
+        missing -= 1
+    used_node[node[o]] = True
+    for t in range(ndom[o]):
+        k = dom_nodes[o, t]
+        if required[k] == 0 and not used_node[k]:
+            missing += 1
+        required[k] += 1
+    return missing
+
+
+@nb.njit(cache=True)
+def _pop(o, node, dom_nodes, ndom, required, used_node, missing):
+    """Undo _push(o). Returns `missing`."""
+    for t in range(ndom[o]):
+        k = dom_nodes[o, t]
+        required[k] -= 1
+        if required[k] == 0 and not used_node[k]:
+            missing -= 1
+    used_node[node[o]] = False
+    if required[node[o]] > 0:
+        missing += 1
+    return missing
+
+
+@nb.njit(cache=True)
 def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node, incumbent, max_sets,
             keep):
     """(status, objective, options of the best set found (empty: none beat the incumbent or
@@ -274,6 +319,8 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
     kept_sets = np.full((keep, max(top, 1)), -1, dtype=np.int64)
     Dn = np.zeros((1, 1), dtype=np.bool_)
     ndom = np.zeros(n_opt, dtype=np.int64)
+    dom_nodes = np.zeros((n_opt, 1), dtype=np.int64)
+    required = np.zeros(len(used_node), dtype=np.int64)
     pool = perm
     for m in range(1, top + 1):
         level_bound = -split_credit + g
@@ -285,6 +332,7 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
             # Only options that fit in some set under the best plan can matter (as fast_search).
             cand = f + fs[0] - split_credit + g < best - eps
             Dn, ndom = _dominance(A, C, f, node, cand)
+            dom_nodes = _dominator_lists(Dn, ndom, top - 1)
         if m >= 2:
             count = 0
             for t in range(n_opt):
@@ -302,6 +350,9 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
         # fast_search does), so the runner-ups of this level are evaluated too.
         level_best = best
         # Depth-first over m-subsets of pool (ascending positions, so ascending fixed cost).
+        # `missing` counts the nodes some chosen member needs (its dominators) that are not in
+        # the set yet: more than the free slots, and no canonical set can follow.
+        missing = 0
         depth = 0
         pos[0] = -1
         sums[0] = 0.0
@@ -309,42 +360,35 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
             pos[depth] += 1
             p_ = pos[depth]
             slots = m - depth
-            if p_ + slots > n_pool:
-                depth -= 1
-                if depth >= 0:
-                    used_node[node[opts[depth]]] = False
-                continue
-            # Cheapest completion: this option and the next slots-1 of the pool.
-            completion = sums[depth]
-            for t in range(slots):
-                completion += f[pool[p_ + t]]
-            if completion - split_credit + g >= (level_best if keep else best) - eps:
+            prune = p_ + slots > n_pool
+            if not prune:
+                # Cheapest completion: this option and the next slots-1 of the pool.
+                completion = sums[depth]
+                for t in range(slots):
+                    completion += f[pool[p_ + t]]
+                prune = completion - split_credit + g >= (level_best if keep else best) - eps
+            if prune:
                 depth -= 1     # later positions only cost more
                 if depth >= 0:
-                    used_node[node[opts[depth]]] = False
+                    missing = _pop(opts[depth], node, dom_nodes, ndom, required, used_node, missing)
                 continue
             o = pool[p_]
             if used_node[node[o]]:
                 continue
+            if m >= 2:
+                after = missing - (1 if required[node[o]] > 0 else 0)
+                for t in range(ndom[o]):
+                    k = dom_nodes[o, t]
+                    if required[k] == 0 and not used_node[k]:
+                        after += 1
+                if after > slots - 1:
+                    continue   # not canonical whatever completes it (at a leaf: after == 0 passes)
             opts[depth] = o
             if depth + 1 < m:
-                used_node[node[o]] = True
+                missing = _push(o, node, dom_nodes, ndom, required, used_node, missing)
                 sums[depth + 1] = sums[depth] + f[o]
                 depth += 1
                 pos[depth] = p_
-                continue
-            # A full set: canonical (for m >= 2), then evaluated.
-            ok = True
-            if m >= 2:
-                for j in range(m):
-                    covered = 0
-                    for k in range(m):
-                        if k != j and Dn[node[opts[k]], opts[j]]:
-                            covered += 1
-                    if covered < ndom[opts[j]]:
-                        ok = False
-                        break
-            if not ok:
                 continue
             evaluated += 1
             if evaluated > max_sets:
@@ -364,6 +408,80 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
                 kept_sets[at] = -1
                 kept_sets[at, :m] = opts[:m]
     return PROVEN, best, best_set, best, kept_cost, kept_sets
+
+
+@nb.njit(cache=True)
+def plan_resources(options, x, unfilled, opt_node, per_item, gline, n_skus, ship_base, unit_base, f, C, P, P0,
+                   split_credit):
+    """Batch allocation's view of a plan (options, x (m, I), unfilled): the resources it uses
+    (stock of each SKU at each node, a shipment and its units at each node: ids as in
+    batch/columns.py, sorted, unique), the amounts, and its objective (solution.objective_of).
+    Options that ship nothing are left out. Returns (used options, their x, res, use, cost)."""
+    m, n_items = x.shape
+    n_lines = per_item.shape[0]
+    keep = np.zeros(m, dtype=np.bool_)
+    n_used = 0
+    for j in range(m):
+        for i in range(n_items):
+            if x[j, i] > 0:
+                keep[j] = True
+        if keep[j]:
+            n_used += 1
+    used_options = np.empty(n_used, dtype=np.int64)
+    used_x = np.empty((n_used, n_items), dtype=x.dtype)
+    ids = np.empty(n_used * (n_lines + 2), dtype=np.int64)
+    amounts = np.empty(n_used * (n_lines + 2))
+    n_ids = 0
+    cost = 0.0
+    u = 0
+    for j in range(m):
+        if not keep[j]:
+            continue
+        o = options[j]
+        used_options[u] = o
+        node = opt_node[o]
+        units = 0.0
+        for i in range(n_items):
+            used_x[u, i] = x[j, i]
+            cost += x[j, i] * C[o, i]
+        for line in range(n_lines):
+            amount = 0.0
+            for i in range(n_items):
+                amount += x[j, i] * per_item[line, i]
+            if amount > 0:
+                ids[n_ids] = node * n_skus + gline[line]
+                amounts[n_ids] = amount
+                n_ids += 1
+                units += amount
+        ids[n_ids] = ship_base + node
+        amounts[n_ids] = 1.0
+        ids[n_ids + 1] = unit_base + node
+        amounts[n_ids + 1] = units
+        n_ids += 2
+        cost += f[o]
+        u += 1
+    if n_used:
+        cost -= split_credit
+    short = False
+    for i in range(n_items):
+        cost += unfilled[i] * P[i]
+        if unfilled[i] > 0:
+            short = True
+    if short:
+        cost += P0
+    order = np.argsort(ids[:n_ids])
+    res = np.empty(n_ids, dtype=np.int64)
+    use = np.empty(n_ids)
+    n_res = 0
+    for t in range(n_ids):
+        k = order[t]
+        if n_res and res[n_res - 1] == ids[k]:
+            use[n_res - 1] += amounts[k]     # two lines of one SKU
+        else:
+            res[n_res] = ids[k]
+            use[n_res] = amounts[k]
+            n_res += 1
+    return used_options, used_x, res[:n_res].copy(), use[:n_res].copy(), cost
 
 
 def allocation_of(p: Problem, options: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -398,4 +516,6 @@ def warm_up() -> None:
     Q, P = np.array([2], dtype=np.int64), np.array([20.0])
     node = np.array([0, 1], dtype=np.int64)
     _search(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, MAX_SETS, 2)
-    _best_allocation(np.array([0, 1], dtype=np.int64), A, C, f, 0.0, Q, P, 1.0, True)
+    x, short, _ = _best_allocation(np.array([0, 1], dtype=np.int64), A, C, f, 0.0, Q, P, 1.0, True)
+    plan_resources(np.array([0, 1], dtype=np.int64), x, short, node, np.ones((1, 1)),
+                   np.zeros(1, dtype=np.int64), 1, 2, 4, f, C, P, 1.0, 0.0)

@@ -117,3 +117,28 @@ def test_gives_up_when_a_level_is_too_large():
             assert full[0] and bound <= full[1] + 1e-9
             return
     raise AssertionError("no instance needed more than one set: the effort limit is untested")
+
+
+@settings(max_examples=60, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(knobs)
+def test_pricing_with_a_small_effort_limit_brackets_the_optimum(k):
+    """Batch pricing settles for the compiled search's bound when the effort limit is hit: the
+    bound never exceeds the optimum and the plan it returns is a real plan (never cheaper)."""
+    from dom_engine.optimize.batch import columns
+
+    sc, p = _problem(k)
+    if p.infeasible_reason or p.shared_skus or p.n_options == 0:
+        return
+    p = _priced(p, k["seed"] + 2)
+    optimum = search_compiled(p)[1]
+    saved = columns.PRICING_MAX_SETS
+    columns.PRICING_MAX_SETS = 1
+    try:
+        sol, bound = columns.price_order(p, (np.inf, ()))
+    finally:
+        columns.PRICING_MAX_SETS = saved
+    assert bound <= optimum + 1e-9
+    assert sol.objective >= optimum - 1e-6
+    if len(sol.options):
+        assert close(float(evaluate_sets(p, sol.options[None, :])[0]), sol.objective)

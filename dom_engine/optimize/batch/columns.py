@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..compiled_search import allocation_of, search_compiled
+from ..compiled_search import MAX_SETS, allocation_of, plan_resources, search_compiled
 from ..problem import Problem
 from ..router import FAST_SEARCH_MAX_SETS, solve
 from ..search import fast_search
-from ..solution import Solution, allocation_lower_bound, evaluate_sets, objective_of
+from ..solution import Solution, allocation_lower_bound
 
 # Budget for one order's pricing when the fast search gives up (its bound stays valid regardless).
 HARD_ORDER_BUDGET_MS = 20.0
@@ -30,6 +30,8 @@ HARD_ORDER_BUDGET_MS = 20.0
 START_COLUMNS = 4
 # Cheapest option sets an order's first solve reports: its plan, START_COLUMNS others and spares.
 CANDIDATES_KEPT = 8
+# Sets per search level pricing may evaluate before it settles for the bound (see price_order).
+PRICING_MAX_SETS = 5_000
 
 
 @dataclass(frozen=True)
@@ -109,31 +111,25 @@ class Entry:
         p = self.p
         if len(sol.options) == 0:
             return self.empty_column()
-        used = sol.x.sum(axis=1) > 0
-        options, x = sol.options[used], sol.x[used]
-        nodes = p.opt_node[options]
-        line_units = x @ self.per_item.T                           # (m, L)
-        stock_ids = nodes[:, None] * layout.n_skus + self.gline[None, :]
-        keep = line_units > 0
-        ids = np.concatenate([stock_ids[keep], layout.ship_base + nodes, layout.unit_base + nodes])
-        amounts = np.concatenate([line_units[keep], np.ones(len(nodes)), line_units.sum(axis=1)])
-        res, inverse = np.unique(ids, return_inverse=True)
-        use = np.zeros(len(res))
-        np.add.at(use, inverse, amounts)
-        cost = objective_of(p, options, x, sol.unfilled)
-        return Column(cost, options, x, sol.unfilled.copy(), res, use)
+        # int64 throughout: the kernel is compiled (and warmed up) for those types only.
+        options, x, res, use, cost = plan_resources(
+            sol.options.astype(np.int64), sol.x.astype(np.int64), sol.unfilled.astype(np.int64),
+            p.opt_node, self.per_item, self.gline, layout.n_skus, layout.ship_base, layout.unit_base,
+            p.f, p.C, p.P, float(p.P0), float(p.split_credit))
+        return Column(float(cost), options, x, sol.unfilled.copy(), res, use)
 
     def columns_of_sets(self, sets: list[tuple[int, ...]], layout: Layout) -> list[Column]:
-        """Columns of the given option sets (their best allocation), one numpy pass per set size;
-        none that costs as much as shipping nothing (the empty column beats it outright)."""
+        """Columns of the given option sets (their best allocation); none that costs as much as
+        shipping nothing (the empty column beats it outright)."""
         out = []
         limit = self.empty_column().cost
-        for m in sorted({len(t) for t in sets if t}):
-            batch = np.array([t for t in sets if len(t) == m], dtype=np.int64)
-            costs, x, short = evaluate_sets(self.p, batch, with_allocation=True)
-            for k in np.flatnonzero(costs < limit):
-                sol = Solution(batch[k], x[k], short[k], float(costs[k]), float(costs[k]), False, "start")
-                out.append(self.column(sol, layout))
+        for t in sets:
+            if not t:
+                continue
+            options = np.array(t, dtype=np.int64)
+            x, short, cost = allocation_of(self.p, options)
+            if cost < limit:
+                out.append(self.column(Solution(options, x, short, cost, cost, False, "start"), layout))
         return out
 
     def priced(self, lam: np.ndarray, layout: Layout) -> Problem:
@@ -157,7 +153,7 @@ def solve_exact(p: Problem, candidates: list | None = None,
                          p.empty_plan_objective(), p.empty_plan_objective(), True, "empty")
         return empty, float(empty.objective)
     if not p.shared_skus:
-        sol = _compiled(p, incumbent, candidates)
+        sol, _ = _compiled(p, incumbent, candidates)
         if sol is not None:
             return sol, float(sol.objective)
     if not p.shared_skus:
@@ -172,21 +168,34 @@ def solve_exact(p: Problem, candidates: list | None = None,
     return sol, float(min(max(sol.lower_bound, floor), sol.objective))
 
 
-def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None
-              ) -> Solution | None:
-    """The proven optimum by the compiled search (compiled_search.py), or None when it gave up;
-    `candidates` receives the cheapest sets it evaluated."""
+def price_order(p: Problem, incumbent: tuple[float, tuple[int, ...]]) -> tuple[Solution, float]:
+    """Pricing's solve of one order's priced problem: (best plan found, lower bound on the
+    optimum). Exact unless the order needs more than PRICING_MAX_SETS sets per level (a few
+    5-6 item orders with five shipments allowed: up to 0.1 s each, 60 % of a 10k pricing round);
+    then the best plan the effort found and the compiled search's proven bound, which keeps the
+    Lagrangian bound valid."""
+    if p.n_options == 0 or p.shared_skus:
+        return solve_exact(p, incumbent=incumbent)
+    sol, bound = _compiled(p, incumbent, None, PRICING_MAX_SETS)
+    return sol, bound
+
+
+def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None,
+              max_sets: int | None = None) -> tuple[Solution | None, float]:
+    """The best plan of the compiled search (compiled_search.py) and its proven lower bound;
+    (None, bound) when it gave up and `max_sets` is None (the caller falls back to an exact
+    path). `candidates` receives the cheapest sets it evaluated."""
     keep = 0 if candidates is None else CANDIDATES_KEPT
-    proven, best, options, _, cheapest = search_compiled(p, np.inf if incumbent is None else incumbent[0],
-                                                         keep)
-    if not proven:
-        return None
+    proven, best, options, bound, cheapest = search_compiled(
+        p, np.inf if incumbent is None else incumbent[0], keep, MAX_SETS if max_sets is None else max_sets)
+    if not proven and max_sets is None:
+        return None, bound
     if candidates is not None:
         candidates.extend(cheapest)
     if not len(options) and incumbent is not None and incumbent[1] and best >= incumbent[0]:
         options = np.array(incumbent[1], dtype=np.int64)   # nothing beat the known plan
     if not len(options):
         return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
-                        best, best, True, "compiled-search")
+                        best, bound, proven, "compiled-search"), bound
     x, short, cost = allocation_of(p, options)
-    return Solution(options, x, short, cost, cost, True, "compiled-search")
+    return Solution(options, x, short, cost, bound, proven, "compiled-search"), bound

@@ -72,11 +72,13 @@ def finish(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list
     fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0), -_regret(cg.pools[o])))
     cg.stats["fractional_orders"] = len(fractional)
     left = cg.cap - cg.free_usage
+    t0 = time.perf_counter()
     picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline,
                         cg.lb0)
     for o, c in picks.items():
         chosen[o] = c
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
+    cg.stats["greedy_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     group = _neighbourhood(cg, fractional, chosen)
     cg.stats["mip_orders"] = len(group)

@@ -193,7 +193,9 @@ class _ColumnGeneration:
         self.free_usage = usage          # of the orders' plans alone; active orders' use leaves it
         self.lam = np.zeros(layout.size)            # the prices of the last pricing round
         self.center = np.zeros(layout.size)         # the prices of the best bound so far
-        self.priced: dict[int, tuple[np.ndarray, float]] = {}   # order -> (prices on its reach, value)
+        self.capped_now: dict[int, float] = {}       # order -> its bound where pricing hit its cap
+        self.center_capped: dict[int, float] = {}    # ... in the round that priced the best bound
+        self.priced: dict[int, tuple[np.ndarray, float, bool]] = {}   # order -> (prices, value, capped)
         self.bound = float(lb0.sum())
         self.lp_value = np.inf
         self.master = None
@@ -264,6 +266,7 @@ class _ColumnGeneration:
             improved = total is not None and total > self.bound
             if improved:
                 self.bound, self.center = total, self.lam.copy()
+                self.center_capped = dict(self.capped_now)
             log.debug("round %d: prices at %.2f of the best bound's, master %.1f, priced %s, bound %.1f, "
                       "%d plans added, %d rows, %d dual steps", self.rounds, alpha, self.lp_value, total,
                       self.bound, added, len(self.rows), res.steps)
@@ -277,8 +280,25 @@ class _ColumnGeneration:
             # Trust the master's duals more while they raise the bound, less when they do not.
             step = -SMOOTHING_STEP if improved else SMOOTHING_STEP
             alpha = min(max(round(alpha + step, 6), 0.0), SMOOTHING_MAX)
+        self._tighten(deadline)
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
                           contested_rows=len(self.rows), pool_dual_value=self.lp_value)
+
+    def _tighten(self, deadline: float) -> None:
+        """Raise the bound by re-pricing exactly, at the best bound's prices, the orders whose
+        pricing there stopped at its effort cap (their value was only a bound)."""
+        raised = 0.0
+        for o, value in sorted(self.center_capped.items()):
+            if time.perf_counter() >= deadline:
+                break
+            e = self.entries[o]
+            _, exact = solve_exact(e.priced(self.center, self.layout))
+            exact = min(exact, e.empty_column().cost)
+            if exact > value:
+                raised += exact - value
+        self.bound += raised
+        self.stats["bound_tightened"] = raised
+        self.center_capped = {}
 
     def _reachable_over(self) -> np.ndarray:
         """Resources without a row that the pools could over-subscribe: the free orders' use plus
@@ -308,6 +328,7 @@ class _ColumnGeneration:
         added = 0
         free = ~self.is_active
         total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
+        self.capped_now = {}
         for o in self.active:
             if time.perf_counter() >= deadline:
                 return added, None
@@ -316,6 +337,8 @@ class _ColumnGeneration:
             cached = self.priced.get(o)
             if cached is not None and np.array_equal(cached[0], prices):
                 total += cached[1]
+                if cached[2]:
+                    self.capped_now[o] = cached[1]
                 continue
             empty = e.empty_column()
             value, col = empty.cost, empty
@@ -327,7 +350,7 @@ class _ColumnGeneration:
             if pool_min <= self.lb0[o] + 1e-9 * max(1.0, abs(pool_min)):
                 # A pool plan costs the order's optimum alone even at these prices: prices only
                 # add cost, so nothing beats it and the search can be skipped.
-                self.priced[o] = (prices, self.lb0[o])
+                self.priced[o] = (prices, self.lb0[o], False)
                 total += self.lb0[o]
                 self.stats["pricing_skipped"] = self.stats.get("pricing_skipped", 0) + 1
                 continue
@@ -339,7 +362,10 @@ class _ColumnGeneration:
                     col = e.column(sol, self.layout)
             else:
                 col, value = self.chosen[o], self.lb0[o]
-            self.priced[o] = (prices, value)
+            capped = value < col.cost + float(self.lam[col.res] @ col.use) - 1e-9 * max(1.0, abs(value))
+            if capped:
+                self.capped_now[o] = value
+            self.priced[o] = (prices, value, capped)
             total += value
             reduced = col.cost + float(self.lam[col.res] @ col.use) - pool_min
             if reduced < -1e-7 * max(1.0, abs(col.cost)) and not any(_same(col, c) for c in self.pools[o]):

@@ -145,7 +145,10 @@ def _enrich(cg: _ColumnGeneration, chosen: list[Column], priority: np.ndarray, d
     rng = np.random.default_rng(len(cg.active))
     rounds = 0
     no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
-    while time.perf_counter() < deadline and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE):
+    last = 0.0   # the last round's duration: a round that would end past the deadline is not begun
+    while (time.perf_counter() + last < deadline
+           and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)):
+        started = time.perf_counter()
         rounds += 1
         sequence = sorted(rng.permutation(cg.active).tolist(), key=lambda o: -priority[o])
         for o in cg.active:
@@ -155,6 +158,7 @@ def _enrich(cg: _ColumnGeneration, chosen: list[Column], priority: np.ndarray, d
         if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
             for o in cg.active:
                 chosen[o] = picks[o]
+        last = time.perf_counter() - started
         if rounds >= MAX_ENRICH_ROUNDS:
             break
     return rounds

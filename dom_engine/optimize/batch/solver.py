@@ -146,7 +146,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     if sum(c.cost for c in sequential) < sum(c.cost for c in final):
         final = sequential
     bound = cg.bound
-    if model_size(entries) <= EXACT_MAX_VARS and time.perf_counter() < deadline:
+    if time.perf_counter() < deadline and model_size(entries) <= EXACT_MAX_VARS:
         # Small enough to finish exactly: the joint model, from the rounding's plans.
         t0 = time.perf_counter()
         plans, exact_bound = solve_joint(entries, layout, cap, final, deadline)

@@ -49,8 +49,10 @@ OVER_EPS = 1e-6
 # Passes of "add the rows the pools could over-subscribe" per round (new rows activate orders,
 # whose plans may reach further resources).
 ROW_PASSES = 4
-# Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing).
-SMOOTHING = 0.5
+# Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing),
+# at the start. The first master's duals overshoot: on the 10k wave, pricing at half of them gave
+# a bound below the start (130.7k vs 144.8k), at a fifth of them 148.1k (and 159.1k after 9 rounds).
+SMOOTHING = 0.8
 SMOOTHING_STEP = 0.1      # ... lowered after a round that raised the bound, raised after one that did not
 SMOOTHING_MAX = 0.9
 

@@ -215,6 +215,27 @@ def test_column_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
           f"{100 * worst:.2f}% above the optimum")
 
 
+def test_bound_stays_valid_when_pricing_stops_at_its_effort_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pricing settles for the compiled search's bound when an order needs more sets than
+    columns.PRICING_MAX_SETS (5-6 item orders on big waves); the orders capped in the best bound's
+    round are re-priced exactly at the end. With a cap of one set per level nearly every priced
+    order is capped: the plans must stay feasible and the bound below the optimum, and the exact
+    re-pricing must have raised it."""
+    monkeypatch.setattr(batch_solver, "EXACT_MAX_VARS", 0)
+    monkeypatch.setattr(batch_columns, "PRICING_MAX_SETS", 1)
+    raised = 0.0
+    for seed in SEEDS[1::4]:
+        reference = seeded_case(seed)
+        inst = reference.inst
+        result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                             reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
+        case = Case(inst, reference.settings, result, reference.batch, reference.exact)
+        check_plans(case)
+        check_against_optimum(case)
+        raised += result.stats.get("bound_tightened", 0.0)
+    assert raised > 0, "no order was capped and re-priced: the test does not reach that path"
+
+
 def test_bound_stays_finite_when_an_orders_own_solve_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """Orders with a SKU on two lines are solved alone by CP-SAT within a few milliseconds; on a
     busy machine it can stop before any plan or bound (seen in a full test run: seed 0 came back

@@ -54,6 +54,41 @@ def _allocation_lower_bound(A, C, Q, P, allow_backorder):
 
 
 @nb.njit(cache=True)
+def _rank_by_unit_cost(opts, m, C, i, rank):
+    """rank[:m] = positions of opts[:m] by item i's unit cost, ties in set order (a stable
+    insertion sort: m is the number of shipments, tiny)."""
+    for j in range(m):
+        rank[j] = j
+    for a in range(1, m):
+        key = rank[a]
+        c = C[opts[key], i]
+        b = a - 1
+        while b >= 0 and C[opts[rank[b]], i] > c:
+            rank[b + 1] = rank[b]
+            b -= 1
+        rank[b + 1] = key
+
+
+@nb.njit(cache=True)
+def _fill_item(opts, m, A, C, i, rank, left, price_cap, shipped):
+    """Fill `left` units of item i from opts[:m] in `rank` order, stopping at an option whose unit
+    cost reaches `price_cap`; adds the units to shipped[j]. Returns (their cost, units left)."""
+    cost = 0.0
+    for t in range(m):
+        if left <= 0:
+            break
+        j = rank[t]
+        if C[opts[j], i] >= price_cap:
+            break
+        take = min(A[opts[j], i], left)
+        if take > 0:
+            cost += take * C[opts[j], i]
+            shipped[j] += take
+            left -= take
+    return cost, left
+
+
+@nb.njit(cache=True)
 def _set_cost(opts, m, A, C, f, split_credit, Q, P, P0, allow_backorder, rank, ship_full, ship_b):
     """Objective of the option set opts[:m] (solution.evaluate_sets for one set)."""
     fixed = -split_credit
@@ -67,62 +102,24 @@ def _set_cost(opts, m, A, C, f, split_credit, Q, P, P0, allow_backorder, rank, s
     penalty_b = 0.0
     short_b = False
     for i in range(Q.shape[0]):
-        # The set's options by this item's unit cost (stable insertion sort: m is tiny).
-        for j in range(m):
-            rank[j] = j
-        for a in range(1, m):
-            key = rank[a]
-            c = C[opts[key], i]
-            b = a - 1
-            while b >= 0 and C[opts[rank[b]], i] > c:
-                rank[b + 1] = rank[b]
-                b -= 1
-            rank[b + 1] = key
-        left = Q[i]
-        for t in range(m):
-            if left <= 0:
-                break
-            j = rank[t]
-            take = min(A[opts[j], i], left)
-            if take > 0:
-                units_full += take * C[opts[j], i]
-                ship_full[j] += take
-                left -= take
+        _rank_by_unit_cost(opts, m, C, i, rank)
+        cost, left = _fill_item(opts, m, A, C, i, rank, Q[i], np.inf, ship_full)
+        units_full += cost
         if left > 0:
             full_ok = False
         if allow_backorder:
-            left = Q[i]
-            for t in range(m):
-                if left <= 0:
-                    break
-                j = rank[t]
-                if C[opts[j], i] >= P[i]:
-                    break   # dearer than leaving the unit unfilled, and so is every later option
-                take = min(A[opts[j], i], left)
-                if take > 0:
-                    units_b += take * C[opts[j], i]
-                    ship_b[j] += take
-                    left -= take
+            # Units dearer than their penalty stay unfilled (and so are all later options').
+            cost, left = _fill_item(opts, m, A, C, i, rank, Q[i], P[i], ship_b)
+            units_b += cost
             if left > 0:
                 short_b = True
                 penalty_b += left * P[i]
+    # A set with an option that ships nothing is the smaller set's plan: never a plan of its own.
     cost = np.inf
-    if full_ok:
-        every = True
-        for j in range(m):
-            if ship_full[j] == 0:
-                every = False
-        if every:
-            cost = fixed + units_full
-    if allow_backorder:
-        every = True
-        for j in range(m):
-            if ship_b[j] == 0:
-                every = False
-        if every:
-            value = fixed + units_b + penalty_b + (P0 if short_b else 0.0)
-            if value < cost:
-                cost = value
+    if full_ok and (ship_full[:m] > 0).all():
+        cost = fixed + units_full
+    if allow_backorder and (ship_b[:m] > 0).all():
+        cost = min(cost, fixed + units_b + penalty_b + (P0 if short_b else 0.0))
     return cost
 
 
@@ -135,28 +132,14 @@ def _set_allocation(opts, A, C, Q, P, allow_backorder, backorder):
     x = np.zeros((m, n_items), dtype=np.int64)
     short = np.zeros(n_items, dtype=np.int64)
     rank = np.zeros(m, dtype=np.int64)
+    shipped = np.zeros(m, dtype=np.int64)
     for i in range(n_items):
-        for j in range(m):
-            rank[j] = j
-        for a in range(1, m):
-            key = rank[a]
-            c = C[opts[key], i]
-            b = a - 1
-            while b >= 0 and C[opts[rank[b]], i] > c:
-                rank[b + 1] = rank[b]
-                b -= 1
-            rank[b + 1] = key
-        left = Q[i]
-        for t in range(m):
-            if left <= 0:
-                break
-            j = rank[t]
-            if backorder and allow_backorder and C[opts[j], i] >= P[i]:
-                break
-            take = min(A[opts[j], i], left)
-            x[j, i] = take
-            left -= take
+        _rank_by_unit_cost(opts, m, C, i, rank)
+        shipped[:] = 0
+        cap = P[i] if backorder and allow_backorder else np.inf
+        _, left = _fill_item(opts, m, A, C, i, rank, Q[i], cap, shipped)
         short[i] = left
+        x[:, i] = shipped
     return x, short
 
 

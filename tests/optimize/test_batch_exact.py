@@ -194,6 +194,15 @@ def test_usually_exact() -> None:
     assert sum(exact) >= MIN_EXACT_SHARE * len(cases), summary
 
 
+def rerun(reference: Case) -> Case:
+    """route_batch again on a seeded case's wave (as the solver is patched now), against the same
+    reference optimum."""
+    inst = reference.inst
+    result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                         reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
+    return Case(inst, reference.settings, result, reference.batch, reference.exact)
+
+
 def test_column_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Large waves never reach route_batch's exact joint model (solver.EXACT_MAX_VARS): with it off,
     column generation, rounding and local search must still give feasible plans and a valid bound
@@ -201,12 +210,9 @@ def test_column_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch_solver, "EXACT_MAX_VARS", 0)
     exact, worst = 0, 0.0
     for seed in SEEDS[::2]:
-        reference = seeded_case(seed)
-        inst = reference.inst
-        result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-                             reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
+        case = rerun(seeded_case(seed))
+        result = case.result
         assert "exact_s" not in result.stats
-        case = Case(inst, reference.settings, result, reference.batch, reference.exact)
         check_plans(case)
         check_against_optimum(case)
         exact += abs(result.objective - case.exact.objective) <= case.exact.tolerance + 1e-6
@@ -225,14 +231,10 @@ def test_bound_stays_valid_when_pricing_stops_at_its_effort_cap(monkeypatch: pyt
     monkeypatch.setattr(batch_columns, "PRICING_MAX_SETS", 1)
     raised = 0.0
     for seed in SEEDS[1::4]:
-        reference = seeded_case(seed)
-        inst = reference.inst
-        result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-                             reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
-        case = Case(inst, reference.settings, result, reference.batch, reference.exact)
+        case = rerun(seeded_case(seed))
         check_plans(case)
         check_against_optimum(case)
-        raised += result.stats.get("bound_tightened", 0.0)
+        raised += case.result.stats.get("bound_tightened", 0.0)
     assert raised > 0, "no order was capped and re-priced: the test does not reach that path"
 
 

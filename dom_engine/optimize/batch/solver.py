@@ -46,6 +46,9 @@ CG_SHARE = 0.6
 # the 10k wave with the compiled search; kept with a margin).
 ROUND_SECONDS_PER_ORDER = 6e-5
 OVER_EPS = 1e-6
+# Time the first round of column generation leaves at least for rounding and local search.
+FINISH_MIN_SECONDS = 1.0
+FINISH_MIN_SHARE = 0.2
 # Passes of "add the rows the pools could over-subscribe" per round (new rows activate orders,
 # whose plans may reach further resources).
 ROW_PASSES = 4
@@ -141,8 +144,13 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
     # Rounding re-routes orders one by one: leave it the time to do so.
-    cg_deadline = min(now + CG_SHARE * (deadline - now), deadline - ROUND_SECONDS_PER_ORDER * len(cg.active))
-    cg.run(cg_deadline)
+    reserve = ROUND_SECONDS_PER_ORDER * len(cg.active)
+    cg_deadline = min(now + CG_SHARE * (deadline - now), deadline - reserve)
+    # The first round may run longer: only a complete pricing pass gives a bound (and its plans
+    # guide rounding); on the 10k wave in 10 s it is the only round and ends just past CG_SHARE.
+    first_deadline = max(cg_deadline, deadline - reserve - max(FINISH_MIN_SECONDS,
+                                                               FINISH_MIN_SHARE * (deadline - now)))
+    cg.run(cg_deadline, first_deadline)
     progress("improve", 0, 1)
     final = finish(cg, deadline, priority)
     if sum(c.cost for c in sequential) < sum(c.cost for c in final):
@@ -228,10 +236,12 @@ class _ColumnGeneration:
                 self.pools[k] = pool
                 self.free_usage[col.res] -= col.use
 
-    def run(self, deadline: float) -> None:
+    def run(self, last_deadline: float, first_deadline: float | None = None) -> None:
+        """Rounds until convergence or `last_deadline`; the first round until `first_deadline`."""
         t_dual = t_price = 0.0
         lam_rows = np.zeros(0)
         alpha = SMOOTHING
+        deadline = max(last_deadline, first_deadline or last_deadline)
         while time.perf_counter() < deadline:
             self.rounds += 1
             t0 = time.perf_counter()
@@ -265,6 +275,7 @@ class _ColumnGeneration:
             t0 = time.perf_counter()
             added, total = self._price(deadline)
             t_price += time.perf_counter() - t0
+            deadline = last_deadline
             improved = total is not None and total > self.bound
             if improved:
                 self.bound, self.center = total, self.lam.copy()

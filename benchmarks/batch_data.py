@@ -69,6 +69,11 @@ def batch_sizes(quick: bool | None = None) -> tuple[int, ...]:
 
 
 def budget_ms(n_orders: int) -> float:
+    """route_batch's budget for a wave of this size; DOM_BENCH_BATCH_BUDGET_MS overrides it (e.g.
+    how the gap closes with more time: `python -m benchmarks.batch_report --budget-ms 60000`)."""
+    explicit = os.environ.get("DOM_BENCH_BATCH_BUDGET_MS")
+    if explicit:
+        return float(explicit)
     return BUDGET_MS.get(n_orders, max(3_000.0, n_orders))
 
 

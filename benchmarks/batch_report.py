@@ -3,6 +3,7 @@
     python -m benchmarks.batch_report                    # 1k, 10k (with baselines) and 50k orders
     python -m benchmarks.batch_report --quick            # 300 orders
     python -m benchmarks.batch_report --sizes 1000 10000 --no-baselines
+    python -m benchmarks.batch_report --sizes 10000 --no-baselines --budget-ms 60000
 
 The same waves and work as benchmarks/test_batch.py (benchmarks/batch_data.py,
 benchmarks/batch_measure.py): per size, (a) sequential nearest-node routing, (b) sequential
@@ -14,6 +15,7 @@ node's capacity.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -76,8 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="300 orders (CI)")
     parser.add_argument("--sizes", type=int, nargs="+", help="orders per wave (default 1000 10000 50000)")
     parser.add_argument("--no-baselines", action="store_true", help="only route_batch and its bound")
+    parser.add_argument("--budget-ms", type=float, help="route_batch's budget for every size (default: 10 s "
+                        "up to 10,000 orders, 60 s for 50,000)")
     args = parser.parse_args(argv)
     sizes = tuple(args.sizes) if args.sizes else batch_sizes(args.quick or None)
+    if args.budget_ms is not None:
+        if not args.budget_ms > 0:
+            parser.error(f"--budget-ms must be > 0, got {args.budget_ms}")
+        os.environ["DOM_BENCH_BATCH_BUDGET_MS"] = str(args.budget_ms)
     if any(n < 1 for n in sizes):
         parser.error("--sizes must be >= 1")
     started = time.perf_counter()

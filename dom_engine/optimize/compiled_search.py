@@ -317,16 +317,7 @@ def _search(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, nod
             Dn, ndom = _dominance(A, C, f, node, cand)
             dom_nodes = _dominator_lists(Dn, ndom, top - 1)
         if m >= 2:
-            count = 0
-            for t in range(n_opt):
-                if ndom[perm[t]] <= m - 1:
-                    count += 1
-            pool = np.empty(count, dtype=np.int64)
-            count = 0
-            for t in range(n_opt):
-                if ndom[perm[t]] <= m - 1:
-                    pool[count] = perm[t]
-                    count += 1
+            pool = perm[ndom[perm] <= m - 1]   # in fixed-cost order
         n_pool = len(pool)
         evaluated = 0
         # Collecting the cheapest sets, prune against the best at the level's start (as

@@ -156,7 +156,6 @@ def solve_exact(p: Problem, candidates: list | None = None,
         sol, _ = _compiled(p, incumbent, candidates)
         if sol is not None:
             return sol, float(sol.objective)
-    if not p.shared_skus:
         sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates,
                           incumbent=incumbent)
         if sol.proven_optimal:
@@ -176,8 +175,7 @@ def price_order(p: Problem, incumbent: tuple[float, tuple[int, ...]]) -> tuple[S
     Lagrangian bound valid."""
     if p.n_options == 0 or p.shared_skus:
         return solve_exact(p, incumbent=incumbent)
-    sol, bound = _compiled(p, incumbent, None, PRICING_MAX_SETS)
-    return sol, bound
+    return _compiled(p, incumbent, None, PRICING_MAX_SETS)
 
 
 def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None,

@@ -375,12 +375,13 @@ class _ColumnGeneration:
                     col = e.column(sol, self.layout)
             else:
                 col, value = self.chosen[o], self.lb0[o]
-            capped = value < col.cost + float(self.lam[col.res] @ col.use) - 1e-9 * max(1.0, abs(value))
+            col_priced = col.cost + float(self.lam[col.res] @ col.use)
+            capped = value < col_priced - 1e-9 * max(1.0, abs(value))
             if capped:
                 self.capped_now[o] = value
             self.priced[o] = (prices, value, capped)
             total += value
-            reduced = col.cost + float(self.lam[col.res] @ col.use) - pool_min
+            reduced = col_priced - pool_min
             if reduced < -1e-7 * max(1.0, abs(col.cost)) and not any(_same(col, c) for c in self.pools[o]):
                 self.pools[o].append(col)
                 added += 1

@@ -3,7 +3,8 @@
 Inventory files have one row per (node, SKU): node_id, sku, on_hand and optional safety_stock.
 Quantities are parsed as whole columns with numpy / pyarrow; only when a column fails do we walk
 it to name the first bad row. Every error is a ConfigError whose field names the file, the row and
-the column, e.g. ``inventory.csv line 7, column 'on_hand': must be a non-negative integer``.
+the column, e.g. ``inventory.csv line 7, column 'on_hand': must be an integer from 0 to ...``.
+Quantities are bounded by rows.MAX_QUANTITY (10^12), as in every store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..domain import ConfigError, Network
 from .memory import MemoryStore
+from .rows import LIMIT, MAX_QUANTITY
 
 INVENTORY_COLUMNS = ("node_id", "sku", "on_hand", "safety_stock")
 _REQUIRED = ("node_id", "sku", "on_hand")
@@ -111,8 +113,8 @@ def read_inventory_json(path: str | Path) -> Columns:
                 value = value.strip()
             elif value is None:
                 value = 0
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{where(i)}.{name}", f"must be a non-negative integer, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_QUANTITY:
+                raise ConfigError(f"{where(i)}.{name}", f"must be an integer from {LIMIT}, got {value!r}")
             out[name].append(value)
     return (np.array(out["node_id"], dtype=object), np.array(out["sku"], dtype=object),
             np.array(out["on_hand"], dtype=np.int64), np.array(out["safety_stock"], dtype=np.int64), where)
@@ -159,11 +161,12 @@ def read_inventory_parquet(path: str | Path) -> Columns:
                 raise ConfigError(f"{path} column {name!r}", f"must be integers, got {col.type}")
             if nulls.size and name == "on_hand":
                 raise ConfigError(f"{where(int(nulls[0]))}, column {name!r}", "must not be empty")
-            values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-            neg = np.flatnonzero(values < 0)
-            if neg.size:
-                raise ConfigError(f"{where(int(neg[0]))}, column {name!r}",
-                                  f"must be >= 0, got {int(values[neg[0]])}")
+            values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+            out = np.flatnonzero((values < 0) | (values > MAX_QUANTITY))  # compared before any cast
+            if out.size:
+                raise ConfigError(f"{where(int(out[0]))}, column {name!r}",
+                                  f"must be an integer from {LIMIT}, got {int(values[out[0]])}")
+            values = values.astype(np.int64)
         cols[name] = values
     return cols["node_id"], cols["sku"], cols["on_hand"], cols["safety_stock"], where
 
@@ -184,18 +187,20 @@ def _no_blanks(values: np.ndarray, name: str, where: Callable[[int], str]) -> No
 def _int_column(raw: np.ndarray, name: str, where: Callable[[int], str]) -> np.ndarray:
     try:
         values = raw.astype(np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # not an integer, or one past int64: name the first such row
         for i, text in enumerate(raw):
             try:
-                int(text)
+                if -(2**63) <= int(text) < 2**63:
+                    continue
             except ValueError:
-                raise ConfigError(f"{where(i)}, column {name!r}",
-                                  f"must be a non-negative integer, got {str(text)!r}") from None
+                pass
+            raise ConfigError(f"{where(i)}, column {name!r}",
+                              f"must be an integer from {LIMIT}, got {str(text)!r}") from None
         raise
-    neg = np.flatnonzero(values < 0)
-    if neg.size:
-        i = int(neg[0])
-        raise ConfigError(f"{where(i)}, column {name!r}", f"must be a non-negative integer, got {values[i]}")
+    out = np.flatnonzero((values < 0) | (values > MAX_QUANTITY))
+    if out.size:
+        i = int(out[0])
+        raise ConfigError(f"{where(i)}, column {name!r}", f"must be an integer from {LIMIT}, got {values[i]}")
     return values
 
 

@@ -2,7 +2,9 @@
 
 Rows follow the Network's node order, columns a SKU -> column dict. Every change bumps `version`,
 so a Plan can say exactly which state it was computed on. Reads fancy-index the columns of one order
-and never loop over nodes in Python.
+and never loop over nodes in Python. The matrices keep spare columns (capacity doubles when SKUs
+are added), so new SKUs cost amortized O(1) copies; a snapshot load builds its matrices outside the
+lock and swaps them in under it. Quantities are bounded by rows.MAX_QUANTITY.
 
 Daily shipment capacity: a node's `daily_shipment_capacity` (from the Network) minus the shipments
 held today, where each reservation counts one shipment per distinct node it takes stock from. The
@@ -19,13 +21,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 
 import numpy as np
 
 from ..domain import ConfigError, Network, NotFoundError, ValidationError
 from .base import Allocation, Progress, StockDelta, StockView
 from .memory_holds import MemoryHolds, _Hold
-from .rows import check_rows
+from .rows import LIMIT, MAX_QUANTITY, check_deltas, check_rows, level_error
 
 DEFAULT_HOLD_TTL_S = 900.0
 # Event ids remembered for delta deduplication (oldest forgotten first).
@@ -54,7 +57,8 @@ class MemoryStore(MemoryHolds):
         self._network = network
         self._skus: list[str] = list(skus)
         self._col: dict[str, int] = {sku: j for j, sku in enumerate(self._skus)}
-        self._known = frozenset(self._col)  # rebuilt only when a SKU is added: validation reads it per order
+        # frozen lazily after SKUs are added (validation reads it per order); None = to be rebuilt
+        self._known: frozenset[str] | None = frozenset(self._col)
         if len(self._col) != m:
             raise ConfigError("skus", "SKU ids must be unique")
         self._on_hand = _matrix(on_hand, (n, m), "on_hand")
@@ -140,7 +144,13 @@ class MemoryStore(MemoryHolds):
         return tuple(self._skus)
 
     def known_skus(self) -> frozenset[str]:
-        return self._known
+        known = self._known
+        if known is None:
+            with self._lock:
+                if self._known is None:
+                    self._known = frozenset(self._col)
+                known = self._known
+        return known
 
     def read(self, skus: Sequence[str]) -> StockView:
         """ATP of `skus` at every node; unknown SKUs read as 0 everywhere."""
@@ -150,7 +160,7 @@ class MemoryStore(MemoryHolds):
             cols = np.fromiter((self._col.get(s, -1) for s in skus), dtype=np.int64, count=len(skus))
             missing = cols < 0
             safe_cols = np.where(missing, 0, cols)
-            if self._on_hand.shape[1] == 0:
+            if not self._skus:
                 atp = np.zeros((len(self._network), len(skus)), dtype=np.int64)
             else:
                 atp = (self._on_hand[:, safe_cols] - self._reserved[:, safe_cols]
@@ -168,57 +178,96 @@ class MemoryStore(MemoryHolds):
 
     def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
                       safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
-        """Replace all on-hand and safety stock at once; holds stay. Returns the new version."""
-        fresh = MemoryStore.from_columns(self._network, node_ids, skus, on_hand, safety,
-                                         where=lambda i: f"rows[{i}]")
-        with self._lock:
-            for sku in fresh._skus:
-                self._column(sku, create=True)
-            cols = np.array([self._col[sku] for sku in fresh._skus], dtype=np.int64)
-            self._on_hand[:] = 0
-            self._safety[:] = 0
-            self._on_hand[:, cols] = fresh._on_hand
-            self._safety[:, cols] = fresh._safety
-            self._version += 1
-            version = self._version
+        """Replace all on-hand and safety stock at once; holds stay. Returns the new version.
+        Bad rows raise ValidationError naming `rows[i]` (duplicate, unknown node, out of range).
+
+        One vectorised pass (rows scattered into fresh matrices by node index and SKU column),
+        built outside the lock; under the lock only references are swapped (and the reserved
+        matrix widened when the new SKUs need more columns than it has), so readers wait O(1)."""
+        checked = check_rows(self._network, node_ids, skus, on_hand, safety, where=lambda i: f"rows[{i}]",
+                             error=ValidationError)
+        while True:
+            known, capacity = len(self._skus), self._on_hand.shape[1]
+            cols = np.fromiter(map(self._col.get, checked.skus, repeat(-1)), dtype=np.int64,
+                               count=len(checked.skus))
+            new = np.flatnonzero(cols < 0)
+            cols[new] = known + np.arange(new.size)
+            width = capacity if known + new.size <= capacity else max(known + new.size, 2 * capacity)
+            shape = (len(self._network), width)
+            on_hand_m, safety_m = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+            at = cols[checked.codes]
+            on_hand_m[checked.nodes, at] = checked.on_hand
+            safety_m[checked.nodes, at] = checked.safety
+            names = [checked.skus[j] for j in new.tolist()]
+            sku_list = self._skus + names
+            col = dict(self._col)
+            col.update(zip(names, range(known, known + len(names)), strict=True))
+            with self._lock:
+                if len(self._skus) != known:  # a delta added a SKU meanwhile: build again
+                    continue
+                if width > self._reserved.shape[1]:
+                    self._reserved = _widen(self._reserved, known, width)
+                self._on_hand, self._safety = on_hand_m, safety_m
+                self._skus, self._col = sku_list, col
+                if names:
+                    self._known = None
+                self._version += 1
+                version = self._version
+                break
         if progress is not None:
             progress(len(node_ids), len(node_ids))
         return version
 
     def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
-        """Apply warehouse changes in order, all or none; event ids already applied are skipped."""
+        """Apply warehouse changes in order, all or none; event ids already applied are skipped.
+        Every delta is checked (rows.check_deltas: fields in range; the level each leaves within
+        0 to MAX_QUANTITY) before any is written. Linear: levels per touched cell in a dict, new
+        SKUs given columns once, one scatter per matrix."""
+        nodes = check_deltas(self._network, deltas)
         with self._lock:
-            todo = []
-            levels: dict[tuple[int, str], tuple[int, int]] = {}
+            levels: dict[tuple[int, str], list[int]] = {}   # (node, sku) -> [on hand, safety]
+            todo: list[str] = []
+            seen: set[str] = set()
             for k, d in enumerate(deltas):
-                if d.event_id in self._events or any(d.event_id == t[0].event_id for t in todo):
+                if d.event_id in self._events or d.event_id in seen:
                     continue
-                i = self._network.index_of(d.node_id, f"deltas[{k}].node_id")
-                j = self._col.get(d.sku)
-                on, saf = levels.get((i, d.sku), (0, 0) if j is None else
-                                     (int(self._on_hand[i, j]), int(self._safety[i, j])))
-                on = (on if d.on_hand is None else d.on_hand) + d.adjust
-                saf = saf if d.safety_stock is None else d.safety_stock
-                if on < 0 or saf < 0:
-                    raise ValidationError(f"deltas[{k}]", f"would leave on hand {on}, safety {saf} at "
-                                          f"{d.node_id!r} for {d.sku!r} (must be >= 0)")
-                levels[i, d.sku] = (on, saf)
-                todo.append((d, i))
-            for d, i in todo:
-                j = self._column(d.sku, create=True)
-                self._on_hand[i, j], self._safety[i, j] = levels[i, d.sku]
-                self._events[d.event_id] = None
-            while len(self._events) > EVENT_MEMORY:
-                del self._events[next(iter(self._events))]
-            if todo:
-                self._version += 1
+                seen.add(d.event_id)
+                cell = levels.get((nodes[k], d.sku))
+                if cell is None:
+                    j = self._col.get(d.sku)
+                    cell = [0, 0] if j is None else [int(self._on_hand[nodes[k], j]),
+                                                     int(self._safety[nodes[k], j])]
+                    levels[nodes[k], d.sku] = cell
+                on = (cell[0] if d.on_hand is None else int(d.on_hand)) + int(d.adjust)
+                if not 0 <= on <= MAX_QUANTITY:
+                    raise level_error(k, d, on)
+                cell[0] = on
+                if d.safety_stock is not None:
+                    cell[1] = int(d.safety_stock)
+                todo.append(d.event_id)
+            if not todo:
+                return 0
+            new = [sku for sku in dict.fromkeys(sku for _, sku in levels) if sku not in self._col]
+            if new:
+                self._add_columns(new)
+            rows = np.fromiter((i for i, _ in levels), dtype=np.int64, count=len(levels))
+            cols = np.fromiter((self._col[sku] for _, sku in levels), dtype=np.int64, count=len(levels))
+            values = np.array(list(levels.values()), dtype=np.int64).reshape(-1, 2)
+            self._on_hand[rows, cols] = values[:, 0]
+            self._safety[rows, cols] = values[:, 1]
+            self._events.update(dict.fromkeys(todo))
+            if len(self._events) > EVENT_MEMORY:  # forget the oldest in one pass
+                self._events = dict.fromkeys(list(self._events)[-EVENT_MEMORY:])
+            self._version += 1
             return len(todo)
 
     # ----------------------------------------------------------------- helpers
     def set_stock(self, node_id: str, sku: str, on_hand: int, safety_stock: int | None = None) -> int:
         """Set on-hand (and optionally safety) stock; a new SKU gets a column. Returns the version."""
-        if on_hand < 0 or (safety_stock is not None and safety_stock < 0):
-            raise ValidationError("on_hand", "stock levels must be >= 0")
+        if not 0 <= on_hand <= MAX_QUANTITY:
+            raise ValidationError("on_hand", f"must be {LIMIT}, got {on_hand}")
+        if safety_stock is not None and not 0 <= safety_stock <= MAX_QUANTITY:
+            raise ValidationError("safety_stock", f"must be {LIMIT}, got {safety_stock}")
         with self._lock:
             i = self._network.index_of(node_id)
             j = self._column(sku, create=True)
@@ -234,8 +283,9 @@ class MemoryStore(MemoryHolds):
             i = self._network.index_of(node_id)
             j = self._column(sku, create=delta >= 0)
             new = int(self._on_hand[i, j]) + int(delta)
-            if new < 0:
-                raise ValidationError("delta", f"would leave {new} units on hand at {node_id!r} for {sku!r}")
+            if not 0 <= new <= MAX_QUANTITY:
+                raise ValidationError("delta", f"would leave {new} units on hand at {node_id!r} for {sku!r}; "
+                                               f"must be {LIMIT}")
             self._on_hand[i, j] = new
             self._version += 1
             return new
@@ -252,7 +302,9 @@ class MemoryStore(MemoryHolds):
     def arrays(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
         """Copies of (skus, on_hand, reserved, safety) for export and tests."""
         with self._lock:
-            return tuple(self._skus), self._on_hand.copy(), self._reserved.copy(), self._safety.copy()
+            m = len(self._skus)
+            return (tuple(self._skus), self._on_hand[:, :m].copy(), self._reserved[:, :m].copy(),
+                    self._safety[:, :m].copy())
 
     def _column(self, sku: str, create: bool) -> int:
         j = self._col.get(sku)
@@ -260,14 +312,21 @@ class MemoryStore(MemoryHolds):
             return j
         if not create or not sku:
             raise NotFoundError("sku", f"unknown SKU {sku!r}")
-        pad = ((0, 0), (0, 1))
-        self._on_hand, self._reserved, self._safety = (
-            np.pad(a, pad) for a in (self._on_hand, self._reserved, self._safety)
-        )
-        self._skus.append(sku)
-        self._col[sku] = len(self._skus) - 1
-        self._known = frozenset(self._col)
+        self._add_columns([sku])
         return self._col[sku]
+
+    def _add_columns(self, new: Sequence[str]) -> None:
+        """Columns for `new` (distinct, unknown SKUs), under the lock. The matrices grow to at
+        least twice their width when full, so adding SKUs one at a time stays linear overall."""
+        m = len(self._skus)
+        need = m + len(new)
+        if need > self._on_hand.shape[1]:
+            width = max(need, 2 * self._on_hand.shape[1], 16)
+            self._on_hand, self._reserved, self._safety = (
+                _widen(a, m, width) for a in (self._on_hand, self._reserved, self._safety))
+        self._skus.extend(new)
+        self._col.update(zip(new, range(m, need), strict=True))
+        self._known = None
 
     def _merge(self, allocations: Sequence[Allocation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_skus = max(len(self._skus), 1)
@@ -301,14 +360,21 @@ class MemoryStore(MemoryHolds):
         left = (self._capacity - self._shipments_today).clip(0)
         return np.where(self._capacity < 0, np.int64(2**62), left)
 
+def _widen(a: np.ndarray, used: int, width: int) -> np.ndarray:
+    """A copy of the first `used` columns of `a` in a zero matrix `width` columns wide."""
+    out = np.zeros((a.shape[0], width), dtype=a.dtype)
+    out[:, :used] = a[:, :used]
+    return out
+
+
 def _matrix(values: np.ndarray | None, shape: tuple[int, int], name: str) -> np.ndarray:
     if values is None:
         return np.zeros(shape, dtype=np.int64)
     arr = np.array(values, dtype=np.int64, copy=True)
     if arr.shape != shape:
         raise ConfigError(name, f"expected shape {shape} (nodes x SKUs), got {arr.shape}")
-    if (arr < 0).any():
-        raise ConfigError(name, "stock levels must be >= 0")
+    if (arr < 0).any() or (arr > MAX_QUANTITY).any():
+        raise ConfigError(name, f"stock levels must be {LIMIT}")
     return arr
 
 

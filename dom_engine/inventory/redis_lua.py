@@ -10,6 +10,8 @@ reply is harmless.
 
 from __future__ import annotations
 
+from .rows import MAX_QUANTITY
+
 _HELPERS = r"""
 -- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position)] each.
 local function read_skus(k, ki, ai)
@@ -321,8 +323,8 @@ return {'OK', found}
 # ARGV: now, n, window_ms, n_groups, then per group [version, k, d, d x (event_id, key 1..k, sku, node,
 #   set (-1 = keep on hand), adjust, safety (-1 = keep))]
 # All or none: every delta is checked (in order, per cell) before any is written.
-# -> {'OK', applied} | {'STALE', group, version} | {'NEGATIVE', event_id, on_hand}
-DELTAS = _HELPERS + r"""
+# -> {'OK', applied} | {'STALE', group, version} | {'RANGE', event_id, on_hand} (outside 0..MAX_QUANTITY)
+DELTAS = _HELPERS + f"local MAX_QUANTITY = {MAX_QUANTITY}\n" + r"""
 local now, n, window, n_groups = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ki, ai = 1, 5
 local groups = {}
@@ -360,7 +362,7 @@ for _, grp in ipairs(groups) do
       if d.set >= 0 then on = on + d.set else on = on + lv[1] end
       local saf = lv[2]
       if d.saf >= 0 then saf = d.saf end
-      if on < 0 then return {'NEGATIVE', d.eid, on} end
+      if on < 0 or on > MAX_QUANTITY then return {'RANGE', d.eid, on} end
       levels[cell] = {on, saf}
       todo[#todo + 1] = {grp, d, cell}
     end

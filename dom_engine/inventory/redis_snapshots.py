@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain import Network
+from ..domain import Network, ValidationError
 from .base import Progress, StoreUnavailable
 from .rows import check_rows
 
@@ -27,8 +27,9 @@ class Snapshot:
 
 def build_snapshot(network: Network, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
                    safety: np.ndarray | None) -> Snapshot:
-    """Validate parallel row columns and scatter them into per-SKU blocks, vectorised."""
-    checked = check_rows(network, node_ids, skus, on_hand, safety)
+    """Validate parallel row columns (ValidationError naming `rows[i]`) and scatter them into
+    per-SKU blocks, vectorised."""
+    checked = check_rows(network, node_ids, skus, on_hand, safety, error=ValidationError)
     blocks = np.zeros((len(checked.skus), 2, len(network)), dtype="<i8")
     blocks[checked.codes, 0, checked.nodes] = checked.on_hand
     blocks[checked.codes, 1, checked.nodes] = checked.safety
@@ -42,8 +43,10 @@ class SnapshotWrites:
     and `run` from the class it is mixed into (Ops)."""
 
     def deltas(self, rows, seen: int, now_ms: int, window_ms: int) -> tuple[str, object]:
-        """("OK", applied) or ("NEGATIVE", event_id, on_hand): nothing applied. Standalone Redis
-        applies the whole batch atomically; a Cluster applies it shard by shard."""
+        """("OK", applied) or ("RANGE", (event_id, on_hand, applied before)): a delta would leave
+        on hand outside 0..MAX_QUANTITY and nothing of its call was applied. Standalone Redis
+        applies the whole batch in one atomic call; a Cluster applies it shard by shard, so shards
+        called before the refused one keep their deltas (their event ids are consumed)."""
         by_shard: dict[int, list[tuple]] = {}
         for row in rows:
             by_shard.setdefault(self.k.shard_of(row[1]), []).append(row)
@@ -69,8 +72,8 @@ class SnapshotWrites:
                 versions[part[out[1] - 1]] = int(out[2])
             else:
                 raise StoreUnavailable("the snapshot version kept moving while applying deltas")
-            if out[0] == "NEGATIVE":
-                return "NEGATIVE", (out[1], out[2], applied)
+            if out[0] == "RANGE":
+                return "RANGE", (out[1], int(out[2]), applied)
             applied += int(out[1])
         return "OK", applied
 

@@ -128,7 +128,7 @@ import numpy as np
 import redis
 from redis.cluster import RedisCluster
 
-from ..domain import ConfigError, Network, ValidationError
+from ..domain import ConfigError, Network
 from .base import (
     Progress,
     StockDelta,
@@ -140,6 +140,7 @@ from .redis_cache import ReadCache
 from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
 from .redis_ops import Ops, build_snapshot, connect, unavailable
+from .rows import check_deltas, level_error
 
 __all__ = ["RedisStore"]
 
@@ -285,19 +286,11 @@ class RedisStore(RedisHolds):
 
     def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
         """Apply warehouse changes in order: on hand becomes `on_hand` (when given) plus `adjust`;
-        a redelivered event id is skipped. All or none (per shard on a Cluster): a change that
-        would leave negative stock raises ValidationError. Returns how many were applied."""
+        a redelivered event id is skipped. All or none (per shard on a Cluster): every field is
+        checked first (rows.check_deltas), and a change that would leave on hand outside 0 to
+        MAX_QUANTITY raises ValidationError. Returns how many were applied."""
         rows = []
-        for k, d in enumerate(deltas):
-            node = self._network.index_of(d.node_id, f"deltas[{k}].node_id")
-            if not d.event_id:
-                raise ValidationError(f"deltas[{k}].event_id", "must not be empty")
-            if not d.sku:
-                raise ValidationError(f"deltas[{k}].sku", "must not be empty")
-            if d.on_hand is not None and d.on_hand < 0:
-                raise ValidationError(f"deltas[{k}].on_hand", f"must be >= 0, got {d.on_hand}")
-            if d.safety_stock is not None and d.safety_stock < 0:
-                raise ValidationError(f"deltas[{k}].safety_stock", f"must be >= 0, got {d.safety_stock}")
+        for d, node in zip(deltas, check_deltas(self._network, deltas), strict=True):
             rows.append((d.event_id, d.sku, node, -1 if d.on_hand is None else int(d.on_hand),
                          int(d.adjust), -1 if d.safety_stock is None else int(d.safety_stock)))
         if not rows:
@@ -308,12 +301,10 @@ class RedisStore(RedisHolds):
                                               int(self.dedupe_window_s * 1000))
         self._cache.invalidate([r[1] for r in rows])
         self._catalogue = None
-        if status == "NEGATIVE":
+        if status == "RANGE":
             event_id, on_hand, applied = result
             k = next(i for i, d in enumerate(deltas) if d.event_id == event_id)
-            d = deltas[k]
-            raise ValidationError(f"deltas[{k}]", f"would leave on hand {on_hand} at {d.node_id!r} for "
-                                                  f"{d.sku!r} (must be >= 0); {applied} applied before it")
+            raise level_error(k, deltas[k], on_hand, applied)
         return int(result)
 
     # ----------------------------------------------------------------- helpers

@@ -1,7 +1,10 @@
 """InventoryService (protos/dom/v1/inventory.proto): stock feeds and the reservation lifecycle.
 
 Thin like RoutingServicer: parse -> the engine's store -> convert. Errors are mapped by
-service.errors (unknown reservation -> NOT_FOUND, unreachable store -> UNAVAILABLE).
+service.errors (unknown reservation -> NOT_FOUND, unreachable store -> UNAVAILABLE). The stores
+validate rows and deltas (inventory.rows: quantities within MAX_QUANTITY, duplicate rows) naming
+`rows[i]` / `deltas[k]`; this servicer prefixes the request path (`snapshot.rows[i]`,
+`deltas.deltas[k]`), so every bad value is INVALID_ARGUMENT naming the field of the request.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine.domain import ValidationError
+from dom_engine.domain.errors import under_field
 from dom_engine.inventory.base import Reservation, StockDelta
 
 if TYPE_CHECKING:
@@ -37,10 +41,13 @@ class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
         if kind == "snapshot":
             rows = request.snapshot.rows
             node_ids, skus, on_hand, safety = snapshot_columns(rows)
-            version = store.load_snapshot(node_ids, skus, on_hand, safety)
+            with under_field("snapshot"):
+                version = store.load_snapshot(node_ids, skus, on_hand, safety)
             applied = len(rows)
         elif kind == "deltas":
-            applied = store.apply_deltas(deltas_from_proto(request.deltas.deltas))
+            deltas = deltas_from_proto(request.deltas.deltas)
+            with under_field("deltas"):
+                applied = store.apply_deltas(deltas)
             version = store.version
         else:
             raise ValidationError("change", "set either snapshot or deltas")
@@ -74,15 +81,11 @@ def _reservation_id(request: inventory_pb.ReservationRequest) -> str:
 
 
 def snapshot_columns(rows) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Parallel columns of snapshot rows; negative quantities are refused naming the row."""
+    """Parallel columns of snapshot rows (quantities are checked by the store, inventory.rows)."""
     node_ids = [r.node_id for r in rows]
     skus = [r.sku for r in rows]
     on_hand = np.fromiter((r.on_hand for r in rows), dtype=np.int64, count=len(rows))
     safety = np.fromiter((r.safety_stock for r in rows), dtype=np.int64, count=len(rows))
-    for name, values in (("on_hand", on_hand), ("safety_stock", safety)):
-        bad = np.flatnonzero(values < 0)
-        if bad.size:
-            raise ValidationError(f"snapshot.rows[{int(bad[0])}].{name}", "must be >= 0")
     for k, (node_id, sku) in enumerate(zip(node_ids, skus, strict=True)):
         if not node_id or not sku:
             raise ValidationError(f"snapshot.rows[{k}]", "node_id and sku are required")
@@ -90,17 +93,12 @@ def snapshot_columns(rows) -> tuple[list[str], list[str], np.ndarray, np.ndarray
 
 
 def deltas_from_proto(deltas) -> list[StockDelta]:
+    """StockDeltas of the request; event ids are bounded here, every other field by the store
+    (inventory.rows.check_deltas, the one validation both stores use)."""
     out = []
     for k, d in enumerate(deltas):
-        where = f"deltas.deltas[{k}]"
         if not d.event_id or len(d.event_id) > MAX_ID_LENGTH:
-            raise ValidationError(f"{where}.event_id", f"must be 1 to {MAX_ID_LENGTH} characters")
-        if not d.node_id or not d.sku:
-            raise ValidationError(where, "node_id and sku are required")
-        if d.HasField("on_hand") and d.on_hand < 0:
-            raise ValidationError(f"{where}.on_hand", "must be >= 0")
-        if d.HasField("safety_stock") and d.safety_stock < 0:
-            raise ValidationError(f"{where}.safety_stock", "must be >= 0")
+            raise ValidationError(f"deltas.deltas[{k}].event_id", f"must be 1 to {MAX_ID_LENGTH} characters")
         out.append(StockDelta(d.event_id, d.node_id, d.sku,
                               d.on_hand if d.HasField("on_hand") else None, d.adjust,
                               d.safety_stock if d.HasField("safety_stock") else None))

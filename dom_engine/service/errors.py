@@ -11,6 +11,9 @@ Domain errors carry the field path; the status details read "<field>: <reason>" 
 metadata key `dom-error-field` carries the field alone, so clients can point at the input without
 parsing text. An unexpected exception never reaches the client as text: it gets an error id that
 matches the logged traceback.
+
+Details, field and log lines never echo a huge input whole (`dom_engine.domain.errors.shorten`),
+and the details are bounded in bytes so they always fit the client's metadata limit.
 """
 
 from __future__ import annotations
@@ -23,11 +26,17 @@ from typing import Any
 import grpc
 
 from dom_engine.domain import ConfigError, DomainError, NotFoundError, PreconditionError
+from dom_engine.domain.errors import shorten
 from dom_engine.inventory.base import ReservationConflict, StoreUnavailable
 
 log = logging.getLogger("dom_engine.service")
 
 ERROR_FIELD_KEY = "dom-error-field"
+# Status details travel in the grpc-message trailer, percent-encoded (a non-ASCII byte takes 3), and
+# a client refuses trailers over its metadata limit (8 KiB by default) with RESOURCE_EXHAUSTED, so
+# the details and the escaped field are bounded in bytes, whatever characters they hold.
+MAX_DETAILS_BYTES = 1536
+MAX_FIELD_BYTES = 512
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
@@ -78,6 +87,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
 def abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     """Log `exc` and end the call with its mapped status (context.abort raises)."""
     code, details, field = status_for(exc)
+    details = _fit(shorten(details), MAX_DETAILS_BYTES)
     if code is grpc.StatusCode.INTERNAL:
         error_id = uuid.uuid4().hex[:12]
         log.exception("%s failed (error id %s)", method, error_id)
@@ -85,13 +95,22 @@ def abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     else:
         log.info("%s -> %s: %s", method, code.name, details)
     if field is not None:
-        context.set_trailing_metadata(((ERROR_FIELD_KEY, _printable(field)),))
+        context.set_trailing_metadata(((ERROR_FIELD_KEY, _fit(_printable(shorten(field)), MAX_FIELD_BYTES)),))
     context.abort(code, details)
 
 
 def _printable(text: str) -> str:
     """Metadata values must be printable ASCII: escape anything else rather than fail the call."""
     return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def _fit(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` bytes of UTF-8 (then "... (N chars)" names its length)."""
+    encoded = text.encode("utf-8", "replace")
+    if len(encoded) <= max_bytes:
+        return text
+    head = encoded[: max_bytes - 24].decode("utf-8", "ignore")  # "ignore": a split last character
+    return f"{head}... ({len(text)} chars)"
 
 
 def _already_aborted(context: grpc.ServicerContext) -> bool:

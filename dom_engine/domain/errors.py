@@ -10,9 +10,10 @@ from contextlib import contextmanager
 # whole would exceed the client's metadata limit (it then sees RESOURCE_EXHAUSTED instead of the
 # error) and be copied into every log line, so echoes are cut: a run of more than MAX_ECHO
 # characters without a space keeps its first ECHO_PREFIX and says how long it was; a text still
-# longer than MAX_TEXT (a value with spaces in it) keeps its first MAX_TEXT the same way.
-MAX_ECHO = 120
-ECHO_PREFIX = 40
+# longer than MAX_TEXT (a value with spaces in it) keeps its first MAX_TEXT the same way. MAX_ECHO
+# is the longest id the service accepts (256) so legitimate ids and file paths echo whole.
+MAX_ECHO = 256
+ECHO_PREFIX = 64
 MAX_TEXT = 1000
 _LONG_RUN = re.compile(rf"\S{{{MAX_ECHO + 1},}}")
 

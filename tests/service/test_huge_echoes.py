@@ -16,7 +16,7 @@ from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import ValidationError
-from dom_engine.domain.errors import MAX_TEXT, shorten, under_field
+from dom_engine.domain.errors import ECHO_PREFIX, MAX_TEXT, shorten, under_field
 from dom_engine.service.errors import ERROR_FIELD_KEY, MAX_DETAILS_BYTES, MAX_FIELD_BYTES
 
 MB = 1 << 20
@@ -109,7 +109,7 @@ def test_validate_order_violation_is_bounded(stubs, value) -> None:
 def test_shorten_cuts_long_runs_to_a_prefix_and_their_length() -> None:
     text = f"unknown SKU {HUGE!r} at row 3"
     short = shorten(text)
-    assert short == f"unknown SKU '{'X' * 39}... ({MB + 2} chars) at row 3"
+    assert short == f"unknown SKU '{'X' * (ECHO_PREFIX - 1)}... ({MB + 2} chars) at row 3"
     assert shorten(short) == short  # idempotent: re-wrapping an error changes nothing
 
 
@@ -119,6 +119,8 @@ def test_shorten_caps_the_whole_text_and_leaves_short_text_alone() -> None:
     assert shorten(short) == short
     plain = "lines[1].quantity: must be a positive integer, got -5"
     assert shorten(plain) == plain
+    longest_id = f"unknown order {'o' * 254!r}"  # a 256-character run: ids up to 256 echo whole
+    assert shorten(longest_id) == longest_id
 
 
 def test_domain_error_field_and_message_are_shortened_also_under_a_prefix() -> None:
@@ -126,4 +128,4 @@ def test_domain_error_field_and_message_are_shortened_also_under_a_prefix() -> N
         raise ValidationError(f"lines[{HUGE}]", f"unknown SKU {HUGE!r}")
     err = info.value
     assert err.field.startswith("order.lines[XXX") and err.field.endswith(" chars)")
-    assert len(str(err)) < 200 and err.message.endswith(f"... ({MB + 2} chars)")
+    assert len(str(err)) < 300 and err.message.endswith(f"... ({MB + 2} chars)")

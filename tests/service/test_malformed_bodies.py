@@ -128,3 +128,11 @@ def test_malformed_reflection_message_is_invalid_argument_and_connection_stays_u
         assert _health_on_new_channel(target) == health_pb2.HealthCheckResponse.SERVING
         assert {code for code, _ in codes} == {grpc.StatusCode.INVALID_ARGUMENT}
         assert all("grpc.reflection.v1alpha.ServerReflectionRequest" in details for _, details in codes)
+
+
+def test_well_formed_health_watch_still_streams(target) -> None:
+    """The streaming handlers now get raw bytes parsed by the interceptor: a good Watch still works."""
+    with grpc.insecure_channel(target) as channel:
+        responses = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=10)
+        assert next(responses).status == health_pb2.HealthCheckResponse.SERVING
+        responses.cancel()

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# Error texts echo what the caller sent (an unknown SKU, a duplicate order id). A 1 MB value echoed
+# whole would exceed the client's metadata limit (it then sees RESOURCE_EXHAUSTED instead of the
+# error) and be copied into every log line, so echoes are cut: a run of more than MAX_ECHO
+# characters without a space keeps its first ECHO_PREFIX and says how long it was; a text still
+# longer than MAX_TEXT (a value with spaces in it) keeps its first MAX_TEXT the same way. MAX_ECHO
+# is the longest id the service accepts (256) so legitimate ids and file paths echo whole.
+MAX_ECHO = 256
+ECHO_PREFIX = 64
+MAX_TEXT = 1000
+_LONG_RUN = re.compile(rf"\S{{{MAX_ECHO + 1},}}")
+
+
+def shorten(text: str) -> str:
+    """`text` with over-long echoed values cut to "<prefix>... (N chars)" (see MAX_ECHO, MAX_TEXT).
+    Short texts come back unchanged, and shortening a shortened text changes nothing."""
+    if len(text) <= MAX_ECHO:
+        return text
+    text = _LONG_RUN.sub(lambda m: _cut(m.group(), ECHO_PREFIX), text)
+    # The tail "... (N chars)" is at most 24 characters: a cut text is at most MAX_TEXT long.
+    return _cut(text, MAX_TEXT - 24) if len(text) > MAX_TEXT else text
+
+
+def _cut(text: str, keep: int) -> str:
+    return f"{text[:keep]}... ({len(text)} chars)"
+
 
 class DomainError(Exception):
-    """Base class: a request the engine refuses, with the offending field named."""
+    """Base class: a request the engine refuses, with the offending field named. Both the field
+    and the message are shortened (see `shorten`), so no error repeats a huge input whole."""
 
     def __init__(self, field: str, message: str) -> None:
+        field, message = shorten(field), shorten(message)
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message

@@ -65,8 +65,8 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         requested = self.engine.limits.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
         with under_field("order"):
             self.engine.validate(call.order)
-        log.info("RejectShipment order_id=%s node_id=%s reason=%r", call.order.order_id, request.node_id,
-                 request.reason[:200])
+        log.info("RejectShipment order_id=%s node_id=%s reason=%r", call.order.order_id,
+                 request.node_id[:200], request.reason[:200])
         plan = self.engine.reject(call.order, request.node_id,
                                   time_budget_ms=fit_budget(requested, context.time_remaining()))
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # The largest on-hand, safety-stock or adjust quantity (and on-hand level) any store accepts.
 MAX_QUANTITY = 10**12
 LIMIT = f"0 to {MAX_QUANTITY:,} (MAX_QUANTITY)"
+# The longest SKU id a store accepts: ids are Redis key parts and echo in plans and errors, and
+# a megabyte "SKU" in a feed is a defect upstream, not a product.
+MAX_SKU_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def check_rows(network: Network, node_ids: Sequence[str] | np.ndarray, skus: Seq
     """Parallel columns checked in vectorised passes (node ids and SKUs factorized once through a
     dict, no per-row Python beyond that); an `error` (ConfigError for files, ValidationError for a
     request) names the first bad row with `where(i)`: unknown node, quantity outside 0 to
-    MAX_QUANTITY, empty SKU, duplicate (node, SKU)."""
+    MAX_QUANTITY, empty SKU or longer than MAX_SKU_LENGTH, duplicate (node, SKU)."""
     node_col = np.asarray(node_ids, dtype=object)
     qty = _int64(on_hand, where, "on_hand", error)
     saf = np.zeros_like(qty) if safety is None else _int64(safety, where, "safety_stock", error)
@@ -71,6 +74,10 @@ def check_rows(network: Network, node_ids: Sequence[str] | np.ndarray, skus: Seq
     if "" in names:
         i = int(np.flatnonzero(codes == names.index(""))[0])
         raise error(f"{where(i)}.sku", "must not be empty")
+    if names and max(map(len, names)) > MAX_SKU_LENGTH:
+        j = next(j for j, name in enumerate(names) if len(name) > MAX_SKU_LENGTH)
+        i = int(np.flatnonzero(codes == j)[0])
+        raise error(f"{where(i)}.sku", f"longer than {MAX_SKU_LENGTH} characters ({len(names[j])})")
     keys = codes * max(len(network), 1) + nodes
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
@@ -99,7 +106,7 @@ def _int64(values: Sequence[int] | np.ndarray, where: Callable[[int], str], name
 
 def check_deltas(network: Network, deltas: Sequence[StockDelta]) -> list[int]:
     """Node index of each delta, once every field of every delta is checked, before a store applies
-    any (so a refused batch changes nothing): event id and SKU non-empty, node in the network,
+    any (so a refused batch changes nothing): event id non-empty, SKU 1 to MAX_SKU_LENGTH characters, node in the network,
     on_hand and safety_stock integers from 0 to MAX_QUANTITY, adjust within +-MAX_QUANTITY.
     ValidationError / NotFoundError name `deltas[k].<field>`."""
     nodes = []
@@ -107,8 +114,9 @@ def check_deltas(network: Network, deltas: Sequence[StockDelta]) -> list[int]:
         if not d.event_id:
             raise ValidationError(f"deltas[{k}].event_id", "must not be empty")
         nodes.append(network.index_of(d.node_id, f"deltas[{k}].node_id"))
-        if not d.sku:
-            raise ValidationError(f"deltas[{k}].sku", "must not be empty")
+        if not d.sku or len(d.sku) > MAX_SKU_LENGTH:
+            raise ValidationError(f"deltas[{k}].sku", f"must be 1 to {MAX_SKU_LENGTH} characters, "
+                                                      f"got {len(d.sku)}")
         for name, value, low in (("on_hand", d.on_hand, 0), ("safety_stock", d.safety_stock, 0),
                                  ("adjust", d.adjust, -MAX_QUANTITY)):
             if value is None:

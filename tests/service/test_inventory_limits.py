@@ -17,7 +17,7 @@ from redis_servers import client_url, new_namespace
 from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine.inventory.redis_store import RedisStore
-from dom_engine.inventory.rows import MAX_QUANTITY
+from dom_engine.inventory.rows import MAX_QUANTITY, MAX_SKU_LENGTH
 from dom_engine.service.errors import ERROR_FIELD_KEY
 from dom_engine.service.server import build_server
 
@@ -149,3 +149,22 @@ def test_a_duplicate_snapshot_row_is_invalid_argument_naming_the_row(live):
                                         ("EAST", "SKU-A", 3, 0)), "snapshot.rows[2]")
     assert "duplicate" in err.details() and "rows[0]" in err.details()
     assert engine.store.version == version and _on_hand(engine, "EAST", "SKU-A") == 1000
+
+
+def test_oversized_sku_ids_and_unknown_nodes_are_invalid_argument(live):
+    """A 1 MB SKU id in a delta was stored as a new SKU on the memory store; in a snapshot it was
+    accepted too. SKU ids are bounded (MAX_SKU_LENGTH); an unknown node is the client's input as
+    well. Nothing is applied."""
+    engine, inventory = live
+    version = engine.store.version
+    huge = "S" * (1 << 20)
+    err = _refused(inventory, _deltas(
+        inventory_pb.StockDelta(event_id="ok", node_id="EAST", sku="SKU-A", adjust=1),
+        inventory_pb.StockDelta(event_id="huge", node_id="EAST", sku=huge, adjust=1)),
+        "deltas.deltas[1].sku")
+    assert str(MAX_SKU_LENGTH) in err.details() and len(err.details()) < 2000
+    _refused(inventory, _snapshot(("EAST", "SKU-A", 1, 0), ("WEST", huge, 2, 0)), "snapshot.rows[1].sku")
+    _refused(inventory, _snapshot(("EAST", "SKU-A", 1, 0), ("NOWHERE", "SKU-A", 2, 0)),
+             "snapshot.rows[1].node_id")
+    assert engine.store.version == version and _on_hand(engine, "EAST", "SKU-A") == 1000
+    assert huge not in engine.store.known_skus()

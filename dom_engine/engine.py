@@ -87,7 +87,8 @@ class Engine:
         if existing is not None:
             return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
         return self._route_and_hold(order, policy, budget, started,
-                                    lambda allocations: self.store.reserve(order.order_id, allocations))
+                                    lambda allocations: self.store.reserve(order.order_id, allocations),
+                                    whole=True)
 
     def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
                     time_budget_ms: float | None = None,
@@ -169,9 +170,12 @@ class Engine:
                                                                           token=token))
 
     def _route_and_hold(self, order: Order, policy: PolicyProfile, budget_ms: float, started: float,
-                        hold: Callable[[list[Allocation]], Reservation] | None) -> Plan:
+                        hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
-        read (ReservationConflict), re-plan on fresh stock, up to three attempts in all."""
+        read (ReservationConflict), re-plan on fresh stock, up to three attempts in all. With
+        `whole` (the hold is the order's whole reservation), a reservation that holds other units
+        than the plan's (another request of the same order held first) answers the plan of what it
+        holds: the answer is always what is held."""
         skus = _skus_of(order)
         attempts = 1 if hold is None else 3
         for attempt in range(attempts):
@@ -181,12 +185,15 @@ class Engine:
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
+            allocations = plan_allocations(plan)
             try:
-                reservation = hold(plan_allocations(plan))
+                reservation = hold(allocations)
             except ReservationConflict:
                 if attempt == attempts - 1:
                     raise
                 continue
+            if whole and units_of(reservation.allocations) != units_of(allocations):
+                return self._plan_of_reservation(order, reservation, skus, policy, budget_ms)
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
 
@@ -209,6 +216,14 @@ class Engine:
 
 def _skus_of(order: Order) -> list[str]:
     return list(dict.fromkeys(line.sku for line in order.lines))
+
+
+def units_of(allocations: Sequence[Allocation]) -> dict[tuple[str, str], int]:
+    """(node, SKU) -> units, however the allocations are split or ordered."""
+    out: dict[tuple[str, str], int] = {}
+    for a in allocations:
+        out[(a.node_id, a.sku)] = out.get((a.node_id, a.sku), 0) + a.quantity
+    return out
 
 
 def plan_allocations(plan: Plan) -> list[Allocation]:

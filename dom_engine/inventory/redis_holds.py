@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import ORDER_ERRORS, Allocation, Reservation, ReservationConflict, StoreUnavailable, reserve_each
+from .base import (
+    ORDER_ERRORS,
+    Allocation,
+    Reservation,
+    ReservationConflict,
+    StoreUnavailable,
+    check_keep,
+    reserve_each,
+)
 from .redis_ops import decode_record, unavailable
 
 __all__ = ["RedisHolds"]
@@ -136,7 +144,7 @@ class RedisHolds:
         merged = self._merge(allocations)
         now = self._clock()
         now_ms = int(now.timestamp() * 1000)
-        cap_nodes = sorted({node for node, _, _, _ in merged if self._limits[node] >= 0})
+        cap_nodes = sorted({m[0] for m in merged if self._limits[m[0]] >= 0})
         return (self.reservation_id(order_id), order_id, merged, now_ms, now_ms + int(ttl * 1000), self._seen,
                 [(i, int(self._limits[i])) for i in cap_nodes], self._day(now),
                 (now - timedelta(days=1)).date().isoformat())
@@ -151,12 +159,13 @@ class RedisHolds:
         """Raise what a failed RESERVE / EXTEND outcome means for the allocations `merged`."""
         status = outcome[0]
         if status == "SHORT":
-            _, sku, node, atp = outcome
-            qty = next(q for i, s, q, _ in merged if i == node and s == sku)
+            _, sku, node, atp = outcome[:4]
+            qty, keep = next((m[2], m[4]) for m in merged if m[0] == node and m[1] == sku)
+            kept = f" and the stock buffer keeps {keep}" if keep else ""
             raise ReservationConflict(f"node {self._network.nodes[node].node_id!r} SKU {sku!r}: "
-                                      f"wants {qty}, ATP is {atp}")
+                                      f"wants {qty}, ATP is {atp}{kept}")
         if status == "NOSKU":
-            k = next(k for _, s, _, k in merged if s == outcome[1])
+            k = next(m[3] for m in merged if m[1] == outcome[1])
             raise NotFoundError(f"allocations[{k}].sku", f"unknown SKU {outcome[1]!r}")
         if status == "CAPACITY":
             node_id = self._network.nodes[outcome[1]].node_id
@@ -225,7 +234,7 @@ class RedisHolds:
         if token is None:
             token = uuid.uuid4().hex
         else:  # bound to the allocations: other units under the same token are another extension
-            cells = sorted((node, sku, qty) for node, sku, qty, _ in merged)
+            cells = sorted((node, sku, qty) for node, sku, qty, _, _ in merged)
             token = hashlib.sha1(json.dumps([token, cells]).encode()).hexdigest()
         with unavailable(f"extend {reservation_id!r}"):
             self._check_layout()
@@ -234,7 +243,7 @@ class RedisHolds:
                 self._refuse_committed(reservation_id, {})
             live = {s: r for s, r in records.items() if r["c"] == 0}
             base = 1 + max((int(a[3]) for r in records.values() for a in r["a"]), default=-1)
-            placed = [(node, sku, qty, base + k) for node, sku, qty, k in merged]
+            placed = [(node, sku, qty, base + k, keep) for node, sku, qty, k, keep in merged]
             some = next(iter(live.values()))
             shards = sorted(set(records) | {self.keys.shard_of(m[1]) for m in merged})
             template = {"o": some["o"], "e": max(r["e"] for r in live.values()), "t": some.get("t", 0),
@@ -325,8 +334,9 @@ class RedisHolds:
 
 
     # ----------------------------------------------------------------- helpers
-    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int]]:
-        """(node index, sku, quantity, position) per distinct (node, SKU), in first-seen order."""
+    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int, int]]:
+        """(node index, sku, quantity, position, keep) per distinct (node, SKU), in first-seen
+        order; keep is the largest asked for the cell."""
         merged: dict[tuple[int, str], list[int]] = {}
         for k, a in enumerate(allocations):
             qty = a.quantity
@@ -336,15 +346,17 @@ class RedisHolds:
             if not a.sku:
                 raise ValidationError(f"allocations[{k}].sku", "must not be empty")
             node = self._network.index_of(a.node_id, f"allocations[{k}].node_id")
-            entry = merged.setdefault((node, a.sku), [0, k])
+            keep = check_keep(a.keep, f"allocations[{k}].keep")
+            entry = merged.setdefault((node, a.sku), [0, k, 0])
             entry[0] += int(a.quantity)
+            entry[2] = max(entry[2], keep)
         if not merged:
             raise ValidationError("allocations", "must not be empty")
-        return [(node, sku, qty, k) for (node, sku), (qty, k) in merged.items()]
+        return [(node, sku, qty, k, keep) for (node, sku), (qty, k, keep) in merged.items()]
 
     def _allocations(self, merged) -> tuple[Allocation, ...]:
         ordered = sorted(merged, key=lambda m: m[3])
-        return tuple(Allocation(self._network.nodes[node].node_id, sku, qty) for node, sku, qty, _ in ordered)
+        return tuple(Allocation(self._network.nodes[m[0]].node_id, m[1], m[2]) for m in ordered)
 
     def _live_records(self, reservation_id: str) -> dict[int, dict]:
         """Hold records by shard, without those already expired (not yet swept)."""

@@ -11,7 +11,8 @@ reply is harmless.
 from __future__ import annotations
 
 _HELPERS = r"""
--- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position)] each.
+-- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position, keep)]
+-- each; keep: units of the SKU that must stay available at the node after the hold (stock buffer).
 local function read_skus(k, ki, ai)
   local skus = {}
   for j = 1, k do
@@ -19,8 +20,9 @@ local function read_skus(k, ki, ai)
     local m = tonumber(ARGV[ai + 1])
     ai = ai + 2
     for _ = 1, m do
-      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])}
-      ai = ai + 3
+      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]),
+                                     tonumber(ARGV[ai + 3])}
+      ai = ai + 4
     end
     skus[j] = sku
     ki = ki + 1
@@ -52,8 +54,8 @@ local function drop_hold(holds, exp, rid)
   redis.call('HDEL', holds, rid)
   redis.call('ZREM', exp, rid)
 end
--- Every allocation fits the ATP of its SKU (loading each SKU's reserved row into sku.res), or the
--- reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
+-- Every allocation fits the ATP of its SKU less its keep (loading each SKU's reserved row into
+-- sku.res), or the reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
 local function check_stock(groups, n)
   for _, grp in ipairs(groups) do
     for _, sku in ipairs(grp.skus) do
@@ -62,7 +64,7 @@ local function check_stock(groups, n)
       sku.res = redis.call('HGET', grp.res, sku.name) or zeros(n)
       for _, a in ipairs(sku.allocs) do
         local atp = geti(stock, a[1]) - geti(sku.res, a[1]) - geti(stock, n + a[1])
-        if atp < a[2] then return {'SHORT', sku.name, a[1], atp} end
+        if atp - a[4] < a[2] then return {'SHORT', sku.name, a[1], atp} end
       end
     end
   end
@@ -128,7 +130,7 @@ end
 
 # KEYS: per group [ver, res, holds, exp, stock_1..stock_k], then (has_cap) [used, capholds, capexp]
 # ARGV: now, expires, rid, order_id, n, n_groups, has_cap, shards_json, created, then per group
-#   [shard, version, k, per sku [sku, m, m x (node, qty, k)]], then (has_cap)
+#   [shard, version, k, per sku [sku, m, m x (node, qty, k, keep)]], then (has_cap)
 #   [day, oldest_day, c, c x (node, limit)]
 # -> {'OK'} | {'EXISTS'} | {'STALE', group, version} | {'NOSKU', sku} | {'SHORT', sku, node, atp}
 #    | {'CAPACITY', node, limit}

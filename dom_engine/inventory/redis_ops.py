@@ -171,8 +171,8 @@ class Ops(SnapshotWrites):
     def _reserve_request(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
         """(shards, versions, cap, build) where build(part, with_cap) gives RESERVE's keys and args."""
         groups: dict[int, dict[str, list[int]]] = {}
-        for node, sku, qty, k in merged:
-            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, k))
+        for node, sku, qty, k, keep in merged:
+            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, k, keep))
         shards = sorted(groups)
         versions = dict.fromkeys(shards, seen)
         cap = (day, oldest_day, cap_nodes) if cap_nodes else None
@@ -186,7 +186,7 @@ class Ops(SnapshotWrites):
                 args += [shard, versions[shard], len(groups[shard])]
                 for sku, flat in groups[shard].items():
                     keys.append(self.k.stock(shard, versions[shard], sku))
-                    args += [sku, len(flat) // 3, *flat]
+                    args += [sku, len(flat) // 4, *flat]
             if with_cap:
                 keys += self.k.cap_keys()
                 args += [cap[0], cap[1], len(cap[2])] + [x for pair in cap[2] for x in pair]
@@ -340,7 +340,7 @@ class Ops(SnapshotWrites):
 
     def extend(self, rid: str, merged, live: list[int], template: dict, token: str, seen: int, now_ms: int,
                cap_nodes, day: str, oldest_day: str) -> tuple:
-        """Add `merged` (node, sku, qty, position) to the live reservation whose uncommitted records
+        """Add `merged` (node, sku, qty, position, keep) to the live reservation whose uncommitted records
         are in shards `live`; capacity for the capped nodes it does not hold yet. Outcomes as
         EXTEND returns them. Standalone: one atomic call over the new and the live shards. Cluster:
         one call per shard (live shards first: they prove the hold still exists), then capacity;
@@ -348,8 +348,8 @@ class Ops(SnapshotWrites):
         call whose reply was lost included). `token` makes the whole call idempotent: a retry
         with the same token skips what landed and does the rest."""
         groups: dict[int, dict[str, list[int]]] = {}
-        for node, sku, qty, pos in merged:
-            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos))
+        for node, sku, qty, pos, keep in merged:
+            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos, keep))
         versions = dict.fromkeys(set(groups) | set(live), seen)
         head = [now_ms, rid, self.n]
         tail = [token, json.dumps(template)]
@@ -363,7 +363,7 @@ class Ops(SnapshotWrites):
                     args += [versions[shard], int(shard in live), len(skus)]
                     for sku, flat in skus.items():
                         keys.append(self.k.stock(shard, versions[shard], sku))
-                        args += [sku, len(flat) // 3, *flat]
+                        args += [sku, len(flat) // 4, *flat]
                 if with_cap:
                     keys += self.k.cap_keys()
                     args += [day, oldest_day, len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
@@ -409,7 +409,7 @@ class Ops(SnapshotWrites):
         calls = []
         for shard in shards:
             cells = [x for sku, flat in groups[shard].items()
-                     for i in range(0, len(flat), 3) for x in (sku, flat[i], flat[i + 1])]
+                     for i in range(0, len(flat), 4) for x in (sku, flat[i], flat[i + 1])]
             args = [now_ms, rid, self.n, token, len(cells) // 3, *cells]
             calls.append(("UNEXTEND", self.k.hold_keys(shard), args))
         if capacity:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -43,25 +44,62 @@ class RedisHolds:
     def reserve(self, order_id: str, allocations: Sequence[Allocation],
                 ttl_s: float | None = None) -> Reservation:
         """Hold every allocation and one shipment of capacity per capped node, or nothing
-        (ReservationConflict). Idempotent per order_id."""
-        request = self._reserve_request(order_id, allocations, ttl_s)
-        with unavailable(f"reserve order {order_id!r}"):
-            self._check_layout()
-            outcome = self._reserve_outcome(request)
-            self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
-            if outcome[0] == "EXISTS":
-                if self.cluster and self._has_caps:
+        (ReservationConflict). Idempotent per order_id: the order's reservation once it is
+        settled (on a Cluster, an attempt under way elsewhere is waited for; see _settled)."""
+        for _ in range(3):
+            request = self._reserve_request(order_id, allocations, ttl_s)
+            with unavailable(f"reserve order {order_id!r}"):
+                self._check_layout()
+                outcome = self._reserve_outcome(request)
+                self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
+                if outcome[0] != "EXISTS":
+                    return self._reserved_or_raise(request, outcome)
+                if not self.cluster:
+                    return self.reservation(request[0])
+                if self._settled(request[0]) is None:
+                    continue  # the other attempt gave up (or was abandoned): try afresh
+                if self._has_caps:
                     self._ensure_capacity(request)
                 return self.reservation(request[0])
-        return self._reserved_or_raise(request, outcome)
+        with unavailable(f"reserve order {order_id!r}"):
+            return self.reservation(self.reservation_id(order_id))
+
+    def _settled(self, rid: str) -> dict[int, dict] | None:
+        """Cluster: the order's records once no attempt is under way (every shard some record
+        lists holds one, or a commit, reject or extend touched them), or None when there are none
+        any more. Another attempt's records are only waited for: they are released only when every
+        one is older than twice the attempt lease (an attempt gives up at one lease, so those are
+        abandoned: their process died). StoreUnavailable if the other attempt does not settle
+        within a fifth of the lease (the caller retries later)."""
+        lease = self._ops.attempt_lease_s
+        give_up = time.monotonic() + lease / 5
+        pause = 0.002
+        while True:
+            now_ms = self._now_ms()
+            records = self._live_only(self._ops.records(rid), now_ms)
+            if not records:
+                return None
+            wanted = {int(s) for r in records.values() for s in r.get("s") or []}
+            if wanted <= set(records) or any(r["c"] == 1 or r["r"] or r.get("u") for r in records.values()):
+                return records
+            if all(now_ms - int(r.get("t", 0)) > 2000 * lease for r in records.values()):
+                self._ops.compensate(rid, sorted(records), now_ms)
+                self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
+                                       capacity=self._has_caps)
+                return None
+            if time.monotonic() > give_up:
+                raise StoreUnavailable(f"reservation {rid!r} is being made by another request; retry")
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _ensure_capacity(self, request: tuple) -> None:
         """Cluster: a retry found the order held (an earlier attempt may have held its shards and
         never reached the capacity step, e.g. a one-shard order whose reply was lost): make sure
         the uncommitted reservation holds one shipment per capped node it holds units at. The
         capacity hold is made only if the order has none (never counted twice). If the day is
-        full, a reservation no reject or extend touched yet is released and ReservationConflict
-        raised (nothing stays held without its capacity); any other keeps what it holds."""
+        full, ReservationConflict; a reservation no reject or extend touched yet is then released
+        if abandoned (every record older than twice the attempt lease): a younger one may be an
+        attempt still on its way to its own capacity step, which gives back its units itself."""
         rid, order_id, _, now_ms = request[:4]
         records = self._live_records(rid)
         if any(r["c"] == 1 for r in records.values()):
@@ -73,10 +111,14 @@ class RedisHolds:
                                           max(r["e"] for r in records.values()),
                                           min(r.get("t", now_ms) for r in records.values()), *request[7:9])
         self._cache.invalidate([], capacity=True)
-        if outcome[0] == "CAPACITY" and not any(r["r"] or r.get("u") for r in records.values()):
+        if outcome[0] != "CAPACITY":
+            return
+        lease_ms = 1000 * self._ops.attempt_lease_s
+        abandoned = all(now_ms - int(r.get("t", 0)) > 2 * lease_ms for r in records.values())
+        if abandoned and not any(r["r"] or r.get("u") for r in records.values()):
             self._ops.compensate(rid, sorted(records), now_ms)
             self._cache.invalidate([a[0] for r in records.values() for a in r["a"]], capacity=True)
-            self._raise_for([], outcome)
+        self._raise_for([], outcome)
 
     def _reserve_outcome(self, request: tuple) -> tuple:
         """Ops.reserve's outcome for `request`: through `reserve_batcher` when there is one

@@ -83,11 +83,12 @@ class Engine:
         budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         if not reserve:
             return self._route_and_hold(order, policy, budget, started, None)
-        existing = self._confirmed_hold(order.order_id)
+        existing = self._confirmed_hold(order.order_id, policy)
         if existing is not None:
             return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
         return self._route_and_hold(order, policy, budget, started,
-                                    lambda allocations: self.store.reserve(order.order_id, allocations))
+                                    lambda allocations: self.store.reserve(order.order_id, allocations),
+                                    whole=True)
 
     def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
                     time_budget_ms: float | None = None,
@@ -112,7 +113,7 @@ class Engine:
 
         return route_batch(self, orders, reserve, time_budget_ms, progress)
 
-    def _confirmed_hold(self, order_id: str) -> Reservation | None:
+    def _confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
         """The order's reservation when a retried request finds one. Reserving its own units again
         is idempotent and lets the store finish what a lost reply cut short (a Cluster counts the
         shipment against the day's capacity then); if the day turned out full, the store gave the
@@ -121,7 +122,8 @@ class Engine:
         if existing is None or existing.committed or not existing.allocations:
             return existing
         try:
-            return self.store.reserve(order_id, list(existing.allocations))
+            again = self.with_buffers(existing.allocations, policy.min_stock_buffer)
+            return self.store.reserve(order_id, again)
         except ReservationConflict:
             return self.store.reservation_for_order(order_id)
 
@@ -169,9 +171,12 @@ class Engine:
                                                                           token=token))
 
     def _route_and_hold(self, order: Order, policy: PolicyProfile, budget_ms: float, started: float,
-                        hold: Callable[[list[Allocation]], Reservation] | None) -> Plan:
+                        hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
-        read (ReservationConflict), re-plan on fresh stock, up to three attempts in all."""
+        read (ReservationConflict), re-plan on fresh stock, up to three attempts in all. With
+        `whole` (the hold is the order's whole reservation), a reservation that holds other units
+        than the plan's (another request of the same order held first) answers the plan of what it
+        holds: the answer is always what is held."""
         skus = _skus_of(order)
         attempts = 1 if hold is None else 3
         for attempt in range(attempts):
@@ -181,14 +186,27 @@ class Engine:
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
+            allocations = self.with_buffers(plan_allocations(plan), policy.min_stock_buffer)
             try:
-                reservation = hold(plan_allocations(plan))
+                reservation = hold(allocations)
             except ReservationConflict:
                 if attempt == attempts - 1:
                     raise
                 continue
+            if whole and units_of(reservation.allocations) != units_of(allocations):
+                return self._plan_of_reservation(order, reservation, skus, policy, budget_ms)
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
+
+    def with_buffers(self, allocations: Sequence[Allocation], buffers: Mapping[str, int]) -> list[Allocation]:
+        """`allocations` carrying the stock buffer each node's kind keeps under `buffers` (a policy's
+        min_stock_buffer): the store then refuses a hold that would break the buffer the plan was
+        made with, atomically (two servers planning on cached stock cannot both spend it)."""
+        if not buffers:
+            return list(allocations)
+        kinds = self.network.kinds
+        return [replace(a, keep=buffers.get(str(kinds[self.network.index_of(a.node_id)]), 0))
+                for a in allocations]
 
     def _plan_of_reservation(self, order: Order, reservation: Reservation, skus: list[str],
                              policy: PolicyProfile, budget_ms: float) -> Plan:
@@ -209,6 +227,14 @@ class Engine:
 
 def _skus_of(order: Order) -> list[str]:
     return list(dict.fromkeys(line.sku for line in order.lines))
+
+
+def units_of(allocations: Sequence[Allocation]) -> dict[tuple[str, str], int]:
+    """(node, SKU) -> units, however the allocations are split or ordered."""
+    out: dict[tuple[str, str], int] = {}
+    for a in allocations:
+        out[(a.node_id, a.sku)] = out.get((a.node_id, a.sku), 0) + a.quantity
+    return out
 
 
 def plan_allocations(plan: Plan) -> list[Allocation]:

@@ -45,7 +45,7 @@ def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_bud
         with under_field(f"orders[{k}]"):
             engine._validate_request(order)
             policies.append(engine.policy_for(order))
-    held = _confirmed_holds(engine, [o.order_id for o in orders]) if reserve else {}
+    held = _confirmed_holds(engine, orders, policies) if reserve else {}
     stock = engine.store.read(list(dict.fromkeys(line.sku for o in orders for line in o.lines)))
     for k, order in enumerate(orders):
         with under_field(f"orders[{k}]"):
@@ -80,7 +80,13 @@ def _hold(engine: Engine, orders: list[Order], plans: list, todo: list[int], pol
     want = [k for k in todo if plans[k].status.has_plan and plans[k].shipments]
     if progress is not None:
         progress("reserve", 0, len(want))
-    outcomes = engine.store.reserve_many([(orders[k].order_id, plan_allocations(plans[k])) for k in want])
+    # the batch planned with the strictest buffer of its policies (optimize.batch), so holds keep that
+    buffers: dict[str, int] = {}
+    for policy in (policies[k] for k in todo):
+        for kind, buffer in policy.min_stock_buffer.items():
+            buffers[kind] = max(buffers.get(kind, 0), buffer)
+    outcomes = engine.store.reserve_many([(orders[k].order_id, engine.with_buffers(plan_allocations(plans[k]),
+                                                                                   buffers)) for k in want])
     lost = []
     for k, outcome in zip(want, outcomes, strict=True):
         if isinstance(outcome, ReservationConflict):
@@ -134,13 +140,15 @@ def _result(engine: Engine, orders: list[Order], plans: list, solved: BatchResul
                        lower_bound, batch_kpis(plans, orders, engine.network), elapsed_ms, version, stats)
 
 
-def _confirmed_holds(engine: Engine, order_ids: list[str]) -> dict[str, Reservation]:
+def _confirmed_holds(engine: Engine, orders: list[Order], policies: list) -> dict[str, Reservation]:
     """The reservations a retried batch finds, each reserved again with its own units (idempotent,
     one reserve_many): the store finishes what a lost reply cut short, e.g. a Cluster counts the
     shipment against the day's capacity. One the store gave back because the day is full is
     routed afresh with the batch."""
-    held = engine.store.reservations_for_orders(order_ids)
-    again = [(oid, list(r.allocations)) for oid, r in held.items() if not r.committed and r.allocations]
+    held = engine.store.reservations_for_orders([o.order_id for o in orders])
+    buffers = {o.order_id: p.min_stock_buffer for o, p in zip(orders, policies, strict=True)}
+    again = [(oid, engine.with_buffers(r.allocations, buffers[oid])) for oid, r in held.items()
+             if not r.committed and r.allocations]
     if again:
         for (oid, _), outcome in zip(again, engine.store.reserve_many(again), strict=True):
             if isinstance(outcome, Reservation):

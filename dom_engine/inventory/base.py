@@ -8,7 +8,7 @@ ATP = on hand - reserved - safety stock, clipped at 0. Node order is the Network
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -23,11 +23,17 @@ __all__ = ["Allocation", "Progress", "Reservation", "ReservationConflict", "Snap
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """Units to hold at one node for one SKU (a reservation is a list of these)."""
+    """Units to hold at one node for one SKU (a reservation is a list of these).
+
+    `keep` is the stock buffer the plan was made with (the policy's `min_stock_buffer` for the
+    node's kind): the store holds the units only if at least `keep` units of the SKU stay available
+    (ATP) at the node afterwards, else ReservationConflict. It is a condition of the request, not
+    part of what is held: stores report held allocations with keep 0, and equality ignores it."""
 
     node_id: str
     sku: str
     quantity: int
+    keep: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,13 @@ class StockDelta:
 
 class ReservationConflict(Exception):
     """Stock moved since the plan: some allocation no longer fits. Nothing was reserved."""
+
+
+def check_keep(keep: object, where: str) -> int:
+    """An allocation's `keep` as an int >= 0 (ValidationError naming `where` otherwise)."""
+    if isinstance(keep, bool) or not isinstance(keep, int | np.integer) or keep < 0:
+        raise ValidationError(where, f"must be an integer >= 0, got {keep!r}")
+    return int(keep)
 
 
 # What one order of a reserve_many gets back instead of its Reservation (the others go on).
@@ -104,8 +117,10 @@ class SnapshotStore(Protocol):
     def reserve(self, order_id: str, allocations: Sequence[Allocation],
                 ttl_s: float | None = None) -> Reservation:
         """All or nothing: hold every allocation (and one shipment of daily capacity per node) or
-        raise ReservationConflict. Idempotent per order_id: reserving the same order again returns
-        the existing reservation. The hold expires after `ttl_s` (store default when None)."""
+        raise ReservationConflict; an allocation fits when the ATP left after it is at least its
+        `keep` (the plan's stock buffer), checked atomically with the hold. Idempotent per
+        order_id: reserving the same order again returns the existing reservation. The hold
+        expires after `ttl_s` (store default when None)."""
         ...
 
     def reserve_many(self, orders: Sequence[tuple[str, Sequence[Allocation]]],

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import Allocation, Reservation, ReservationConflict, reserve_each
+from .base import Allocation, Reservation, ReservationConflict, check_keep, reserve_each
 
 
 @dataclass
@@ -48,7 +48,7 @@ class MemoryHolds:
                 return existing.reservation
             rows, cols, qty = self._merge(allocations)
             nodes = np.unique(rows)
-            self._check_fits(rows, cols, qty, nodes)
+            self._check_fits(rows, cols, qty, nodes, self._keeps(allocations, rows, cols))
             np.add.at(self._reserved, (rows, cols), qty)
             self._shipments_today[nodes] += 1
             self._version += 1
@@ -99,7 +99,8 @@ class MemoryHolds:
                 token = repr((token, sorted(zip(rows.tolist(), cols.tolist(), qty.tolist(), strict=True))))
                 if token in hold.tokens:
                     return hold.reservation
-            self._check_fits(rows, cols, qty, np.setdiff1d(np.unique(rows), hold.rows))
+            self._check_fits(rows, cols, qty, np.setdiff1d(np.unique(rows), hold.rows),
+                             self._keeps(allocations, rows, cols))
             np.add.at(self._reserved, (rows, cols), qty)
             self._shipments_today[np.setdiff1d(np.unique(rows), hold.rows)] += 1
             # Merge with the cells already held.
@@ -158,14 +159,18 @@ class MemoryHolds:
         with self._lock:
             return self._sweep_locked()
 
-    def _check_fits(self, rows: np.ndarray, cols: np.ndarray, qty: np.ndarray, new_nodes: np.ndarray) -> None:
-        """ReservationConflict unless every cell has the ATP and every new node a shipment left."""
-        short = np.flatnonzero(self._atp_cells(rows, cols) < qty)
+    def _check_fits(self, rows: np.ndarray, cols: np.ndarray, qty: np.ndarray, new_nodes: np.ndarray,
+                    keep: np.ndarray) -> None:
+        """ReservationConflict unless every cell has the ATP (and `keep` left after it) and every
+        new node a shipment left."""
+        atp = self._atp_cells(rows, cols)
+        short = np.flatnonzero(atp - keep < qty)
         if short.size:
             k = int(short[0])
+            kept = f" and the stock buffer keeps {int(keep[k])}" if keep[k] else ""
             raise ReservationConflict(
                 f"node {self._network.nodes[rows[k]].node_id!r} SKU {self._skus[cols[k]]!r}: "
-                f"wants {int(qty[k])}, ATP is {int(self._atp_cells(rows, cols)[k])}"
+                f"wants {int(qty[k])}, ATP is {int(atp[k])}{kept}"
             )
         self._roll_day()
         left = self._capacity_left_locked()
@@ -174,6 +179,17 @@ class MemoryHolds:
             if full.size:
                 node_id = self._network.nodes[int(full[0])].node_id
                 raise ReservationConflict(f"node {node_id!r} has no shipment capacity left today")
+
+    def _keeps(self, allocations: Sequence[Allocation], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The `keep` of each merged cell (rows, cols from _merge): the largest asked for it."""
+        n_skus = max(len(self._skus), 1)
+        wanted: dict[int, int] = {}
+        for k, a in enumerate(allocations):
+            keep = check_keep(a.keep, f"allocations[{k}].keep")
+            if keep:
+                cell = self._network.index_of(a.node_id) * n_skus + self._col[a.sku]
+                wanted[cell] = max(wanted.get(cell, 0), keep)
+        return np.array([wanted.get(c, 0) for c in (rows * n_skus + cols).tolist()], dtype=np.int64)
 
     def _allocations(self, hold: _Hold) -> tuple[Allocation, ...]:
         cells = zip(hold.rows.tolist(), hold.cols.tolist(), hold.qty.tolist(), strict=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ..domain import NotFoundError, ValidationError
-from .base import ORDER_ERRORS, Allocation, Reservation, ReservationConflict, StoreUnavailable, reserve_each
+from .base import (
+    ORDER_ERRORS,
+    Allocation,
+    Reservation,
+    ReservationConflict,
+    StoreUnavailable,
+    check_keep,
+    reserve_each,
+)
 from .redis_ops import decode_record, unavailable
 
 __all__ = ["RedisHolds"]
@@ -35,25 +44,62 @@ class RedisHolds:
     def reserve(self, order_id: str, allocations: Sequence[Allocation],
                 ttl_s: float | None = None) -> Reservation:
         """Hold every allocation and one shipment of capacity per capped node, or nothing
-        (ReservationConflict). Idempotent per order_id."""
-        request = self._reserve_request(order_id, allocations, ttl_s)
-        with unavailable(f"reserve order {order_id!r}"):
-            self._check_layout()
-            outcome = self._reserve_outcome(request)
-            self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
-            if outcome[0] == "EXISTS":
-                if self.cluster and self._has_caps:
+        (ReservationConflict). Idempotent per order_id: the order's reservation once it is
+        settled (on a Cluster, an attempt under way elsewhere is waited for; see _settled)."""
+        for _ in range(3):
+            request = self._reserve_request(order_id, allocations, ttl_s)
+            with unavailable(f"reserve order {order_id!r}"):
+                self._check_layout()
+                outcome = self._reserve_outcome(request)
+                self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
+                if outcome[0] != "EXISTS":
+                    return self._reserved_or_raise(request, outcome)
+                if not self.cluster:
+                    return self.reservation(request[0])
+                if self._settled(request[0]) is None:
+                    continue  # the other attempt gave up (or was abandoned): try afresh
+                if self._has_caps:
                     self._ensure_capacity(request)
                 return self.reservation(request[0])
-        return self._reserved_or_raise(request, outcome)
+        with unavailable(f"reserve order {order_id!r}"):
+            return self.reservation(self.reservation_id(order_id))
+
+    def _settled(self, rid: str) -> dict[int, dict] | None:
+        """Cluster: the order's records once no attempt is under way (every shard some record
+        lists holds one, or a commit, reject or extend touched them), or None when there are none
+        any more. Another attempt's records are only waited for: they are released only when every
+        one is older than twice the attempt lease (an attempt gives up at one lease, so those are
+        abandoned: their process died). StoreUnavailable if the other attempt does not settle
+        within a fifth of the lease (the caller retries later)."""
+        lease = self._ops.attempt_lease_s
+        give_up = time.monotonic() + lease / 5
+        pause = 0.002
+        while True:
+            now_ms = self._now_ms()
+            records = self._live_only(self._ops.records(rid), now_ms)
+            if not records:
+                return None
+            wanted = {int(s) for r in records.values() for s in r.get("s") or []}
+            if wanted <= set(records) or any(r["c"] == 1 or r["r"] or r.get("u") for r in records.values()):
+                return records
+            if all(now_ms - int(r.get("t", 0)) > 2000 * lease for r in records.values()):
+                self._ops.compensate(rid, sorted(records), now_ms)
+                self._cache.invalidate([a[0] for r in records.values() for a in r["a"]],
+                                       capacity=self._has_caps)
+                return None
+            if time.monotonic() > give_up:
+                raise StoreUnavailable(f"reservation {rid!r} is being made by another request; retry")
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _ensure_capacity(self, request: tuple) -> None:
         """Cluster: a retry found the order held (an earlier attempt may have held its shards and
         never reached the capacity step, e.g. a one-shard order whose reply was lost): make sure
         the uncommitted reservation holds one shipment per capped node it holds units at. The
         capacity hold is made only if the order has none (never counted twice). If the day is
-        full, a reservation no reject or extend touched yet is released and ReservationConflict
-        raised (nothing stays held without its capacity); any other keeps what it holds."""
+        full, ReservationConflict; a reservation no reject or extend touched yet is then released
+        if abandoned (every record older than twice the attempt lease): a younger one may be an
+        attempt still on its way to its own capacity step, which gives back its units itself."""
         rid, order_id, _, now_ms = request[:4]
         records = self._live_records(rid)
         if any(r["c"] == 1 for r in records.values()):
@@ -65,10 +111,14 @@ class RedisHolds:
                                           max(r["e"] for r in records.values()),
                                           min(r.get("t", now_ms) for r in records.values()), *request[7:9])
         self._cache.invalidate([], capacity=True)
-        if outcome[0] == "CAPACITY" and not any(r["r"] or r.get("u") for r in records.values()):
+        if outcome[0] != "CAPACITY":
+            return
+        lease_ms = 1000 * self._ops.attempt_lease_s
+        abandoned = all(now_ms - int(r.get("t", 0)) > 2 * lease_ms for r in records.values())
+        if abandoned and not any(r["r"] or r.get("u") for r in records.values()):
             self._ops.compensate(rid, sorted(records), now_ms)
             self._cache.invalidate([a[0] for r in records.values() for a in r["a"]], capacity=True)
-            self._raise_for([], outcome)
+        self._raise_for([], outcome)
 
     def _reserve_outcome(self, request: tuple) -> tuple:
         """Ops.reserve's outcome for `request`: through `reserve_batcher` when there is one
@@ -136,7 +186,7 @@ class RedisHolds:
         merged = self._merge(allocations)
         now = self._clock()
         now_ms = int(now.timestamp() * 1000)
-        cap_nodes = sorted({node for node, _, _, _ in merged if self._limits[node] >= 0})
+        cap_nodes = sorted({m[0] for m in merged if self._limits[m[0]] >= 0})
         return (self.reservation_id(order_id), order_id, merged, now_ms, now_ms + int(ttl * 1000), self._seen,
                 [(i, int(self._limits[i])) for i in cap_nodes], self._day(now),
                 (now - timedelta(days=1)).date().isoformat())
@@ -151,12 +201,13 @@ class RedisHolds:
         """Raise what a failed RESERVE / EXTEND outcome means for the allocations `merged`."""
         status = outcome[0]
         if status == "SHORT":
-            _, sku, node, atp = outcome
-            qty = next(q for i, s, q, _ in merged if i == node and s == sku)
+            _, sku, node, atp = outcome[:4]
+            qty, keep = next((m[2], m[4]) for m in merged if m[0] == node and m[1] == sku)
+            kept = f" and the stock buffer keeps {keep}" if keep else ""
             raise ReservationConflict(f"node {self._network.nodes[node].node_id!r} SKU {sku!r}: "
-                                      f"wants {qty}, ATP is {atp}")
+                                      f"wants {qty}, ATP is {atp}{kept}")
         if status == "NOSKU":
-            k = next(k for _, s, _, k in merged if s == outcome[1])
+            k = next(m[3] for m in merged if m[1] == outcome[1])
             raise NotFoundError(f"allocations[{k}].sku", f"unknown SKU {outcome[1]!r}")
         if status == "CAPACITY":
             node_id = self._network.nodes[outcome[1]].node_id
@@ -225,7 +276,7 @@ class RedisHolds:
         if token is None:
             token = uuid.uuid4().hex
         else:  # bound to the allocations: other units under the same token are another extension
-            cells = sorted((node, sku, qty) for node, sku, qty, _ in merged)
+            cells = sorted((node, sku, qty) for node, sku, qty, _, _ in merged)
             token = hashlib.sha1(json.dumps([token, cells]).encode()).hexdigest()
         with unavailable(f"extend {reservation_id!r}"):
             self._check_layout()
@@ -234,7 +285,7 @@ class RedisHolds:
                 self._refuse_committed(reservation_id, {})
             live = {s: r for s, r in records.items() if r["c"] == 0}
             base = 1 + max((int(a[3]) for r in records.values() for a in r["a"]), default=-1)
-            placed = [(node, sku, qty, base + k) for node, sku, qty, k in merged]
+            placed = [(node, sku, qty, base + k, keep) for node, sku, qty, k, keep in merged]
             some = next(iter(live.values()))
             shards = sorted(set(records) | {self.keys.shard_of(m[1]) for m in merged})
             template = {"o": some["o"], "e": max(r["e"] for r in live.values()), "t": some.get("t", 0),
@@ -325,8 +376,9 @@ class RedisHolds:
 
 
     # ----------------------------------------------------------------- helpers
-    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int]]:
-        """(node index, sku, quantity, position) per distinct (node, SKU), in first-seen order."""
+    def _merge(self, allocations: Sequence[Allocation]) -> list[tuple[int, str, int, int, int]]:
+        """(node index, sku, quantity, position, keep) per distinct (node, SKU), in first-seen
+        order; keep is the largest asked for the cell."""
         merged: dict[tuple[int, str], list[int]] = {}
         for k, a in enumerate(allocations):
             qty = a.quantity
@@ -336,15 +388,17 @@ class RedisHolds:
             if not a.sku:
                 raise ValidationError(f"allocations[{k}].sku", "must not be empty")
             node = self._network.index_of(a.node_id, f"allocations[{k}].node_id")
-            entry = merged.setdefault((node, a.sku), [0, k])
+            keep = check_keep(a.keep, f"allocations[{k}].keep")
+            entry = merged.setdefault((node, a.sku), [0, k, 0])
             entry[0] += int(a.quantity)
+            entry[2] = max(entry[2], keep)
         if not merged:
             raise ValidationError("allocations", "must not be empty")
-        return [(node, sku, qty, k) for (node, sku), (qty, k) in merged.items()]
+        return [(node, sku, qty, k, keep) for (node, sku), (qty, k, keep) in merged.items()]
 
     def _allocations(self, merged) -> tuple[Allocation, ...]:
         ordered = sorted(merged, key=lambda m: m[3])
-        return tuple(Allocation(self._network.nodes[node].node_id, sku, qty) for node, sku, qty, _ in ordered)
+        return tuple(Allocation(self._network.nodes[m[0]].node_id, m[1], m[2]) for m in ordered)
 
     def _live_records(self, reservation_id: str) -> dict[int, dict]:
         """Hold records by shard, without those already expired (not yet swept)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from .rows import MAX_QUANTITY
 
 _HELPERS = r"""
--- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position)] each.
+-- The k SKUs of a group from KEYS[ki..] / ARGV[ai..]: [sku, m, m x (node, qty, position, keep)]
+-- each; keep: units of the SKU that must stay available at the node after the hold (stock buffer).
 local function read_skus(k, ki, ai)
   local skus = {}
   for j = 1, k do
@@ -21,8 +22,9 @@ local function read_skus(k, ki, ai)
     local m = tonumber(ARGV[ai + 1])
     ai = ai + 2
     for _ = 1, m do
-      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])}
-      ai = ai + 3
+      sku.allocs[#sku.allocs + 1] = {tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2]),
+                                     tonumber(ARGV[ai + 3])}
+      ai = ai + 4
     end
     skus[j] = sku
     ki = ki + 1
@@ -54,8 +56,8 @@ local function drop_hold(holds, exp, rid)
   redis.call('HDEL', holds, rid)
   redis.call('ZREM', exp, rid)
 end
--- Every allocation fits the ATP of its SKU (loading each SKU's reserved row into sku.res), or the
--- reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
+-- Every allocation fits the ATP of its SKU less its keep (loading each SKU's reserved row into
+-- sku.res), or the reply that says why not: {'NOSKU', sku} or {'SHORT', sku, node, atp}.
 local function check_stock(groups, n)
   for _, grp in ipairs(groups) do
     for _, sku in ipairs(grp.skus) do
@@ -64,7 +66,7 @@ local function check_stock(groups, n)
       sku.res = redis.call('HGET', grp.res, sku.name) or zeros(n)
       for _, a in ipairs(sku.allocs) do
         local atp = geti(stock, a[1]) - geti(sku.res, a[1]) - geti(stock, n + a[1])
-        if atp < a[2] then return {'SHORT', sku.name, a[1], atp} end
+        if atp - a[4] < a[2] then return {'SHORT', sku.name, a[1], atp} end
       end
     end
   end
@@ -129,16 +131,17 @@ end
 """
 
 # KEYS: per group [ver, res, holds, exp, stock_1..stock_k], then (has_cap) [used, capholds, capexp]
-# ARGV: now, expires, rid, order_id, n, n_groups, has_cap, shards_json, created, then per group
-#   [shard, version, k, per sku [sku, m, m x (node, qty, k)]], then (has_cap)
+# ARGV: now, expires, rid, order_id, n, n_groups, has_cap, shards_json, created, token, then per group
+#   [shard, version, k, per sku [sku, m, m x (node, qty, k, keep)]], then (has_cap)
 #   [day, oldest_day, c, c x (node, limit)]
-# -> {'OK'} | {'EXISTS'} | {'STALE', group, version} | {'NOSKU', sku} | {'SHORT', sku, node, atp}
-#    | {'CAPACITY', node, limit}
+# token: the attempt's (every record it makes notes it in `k`, so compensation takes out only its own)
+# -> {'OK'} | {'EXISTS', token of the record found} | {'STALE', group, version} | {'NOSKU', sku}
+#    | {'SHORT', sku, node, atp} | {'CAPACITY', node, limit}
 RESERVE = _HELPERS + r"""
 local now, expires, rid, order_id = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local n, n_groups, has_cap = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
-local shards, created = cjson.decode(ARGV[8]), tonumber(ARGV[9])
-local ki, ai = 1, 10
+local shards, created, token = cjson.decode(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local ki, ai = 1, 11
 local groups = {}
 for g = 1, n_groups do
   local grp = {ver = KEYS[ki], res = KEYS[ki + 1], holds = KEYS[ki + 2], exp = KEYS[ki + 3],
@@ -154,9 +157,13 @@ if has_cap then cap = read_cap(ki, ai) end
 for _, grp in ipairs(groups) do sweep(grp.res, grp.holds, grp.exp, now, n) end
 if cap then cap_sweep(cap.used, cap.holds, cap.exp, now, n) end
 for _, grp in ipairs(groups) do
-  if redis.call('HEXISTS', grp.holds, rid) == 1 then return {'EXISTS'} end
+  local raw = redis.call('HGET', grp.holds, rid)
+  if raw then return {'EXISTS', cjson.decode(raw).k or ''} end
 end
-if cap and redis.call('HEXISTS', cap.holds, rid) == 1 then return {'EXISTS'} end
+if cap then
+  local raw = redis.call('HGET', cap.holds, rid)
+  if raw then return {'EXISTS', cjson.decode(raw).k or ''} end
+end
 for g, grp in ipairs(groups) do
   local cur = redis.call('GET', grp.ver) or '0'
   if cur ~= grp.version then return {'STALE', g, cur} end
@@ -182,7 +189,8 @@ for _, grp in ipairs(groups) do
     redis.call('HSET', grp.res, sku.name, arr)
   end
   redis.call('HSET', grp.holds, rid, cjson.encode(
-    {o = order_id, v = tonumber(grp.version), e = expires, c = 0, a = rec, s = shards, t = created}))
+    {o = order_id, v = tonumber(grp.version), e = expires, c = 0, a = rec, s = shards, t = created,
+     k = token}))
   redis.call('ZADD', grp.exp, expires, rid)
 end
 if cap then
@@ -195,19 +203,22 @@ if cap then
   for _, day in ipairs(redis.call('HKEYS', cap.used)) do
     if day < cap.oldest then redis.call('HDEL', cap.used, day) end
   end
-  redis.call('HSET', cap.holds, rid, cjson.encode({d = cap.day, n = nodes, o = order_id}))
+  redis.call('HSET', cap.holds, rid, cjson.encode({d = cap.day, n = nodes, o = order_id, k = token}))
   redis.call('ZADD', cap.exp, expires, rid)
 end
 return {'OK'}
 """
 
 # KEYS: per group [res, holds, exp], then (has_cap) [used, capholds, capexp]
-# ARGV: now, rid, node (-1 = all), n, n_groups, has_cap[, reject]
+# ARGV: now, rid, node (-1 = all), n, n_groups, has_cap[, reject[, token]]
 # reject = 1 (with a node): the node refused its shipment; each record notes it in `r` (once).
+# token (compensation of one reserve attempt): only records (and the capacity hold) it made.
 # -> {'COMMITTED'} | {found_records, allocations_left}
 RELEASE = _HELPERS + r"""
 local now, rid, node, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local n_groups, has_cap, reject = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
+local only = ARGV[8]
+if only == '' then only = nil end
 local recs = {}
 for g = 1, n_groups do
   local res, holds, exp = KEYS[3 * g - 2], KEYS[3 * g - 1], KEYS[3 * g]
@@ -215,8 +226,10 @@ for g = 1, n_groups do
   local raw = redis.call('HGET', holds, rid)
   if raw then
     local h = cjson.decode(raw)
-    if h.c == 1 then return {'COMMITTED'} end
-    recs[#recs + 1] = {res, holds, exp, h}
+    if not only or h.k == only then
+      if h.c == 1 then return {'COMMITTED'} end
+      recs[#recs + 1] = {res, holds, exp, h}
+    end
   end
 end
 local left = 0
@@ -245,6 +258,7 @@ if has_cap then
   local used, holds, exp = KEYS[3 * n_groups + 1], KEYS[3 * n_groups + 2], KEYS[3 * n_groups + 3]
   cap_sweep(used, holds, exp, now, n)
   local raw = redis.call('HGET', holds, rid)
+  if raw and only and cjson.decode(raw).k ~= only then raw = nil end
   if raw then
     local h = cjson.decode(raw)
     local keep, drop = {}, {}

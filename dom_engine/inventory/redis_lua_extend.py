@@ -31,7 +31,7 @@ end
 # KEYS: per group [ver, res, holds, exp, stock_1..stock_k], then (has_cap) [used, capholds, capexp]
 # ARGV: now, rid, n, n_groups, has_cap, token, template (JSON record for a shard the reservation
 #   does not use yet: o, e, t, s, r), then per group [version, must_exist, k, per sku
-#   [sku, m, m x (node, qty, position)]], then (has_cap) [day, oldest_day, c, c x (node, limit)]
+#   [sku, m, m x (node, qty, position, keep)]], then (has_cap) [day, oldest_day, c, c x (node, limit)]
 # A group with k = 0 only checks that the hold still exists there (must_exist = 1).
 # -> {'OK'} | {'GONE'} | {'COMMITTED'} | {'STALE', group, version} | {'NOSKU', sku}
 #    | {'SHORT', sku, node, atp} | {'CAPACITY', node, limit}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -66,8 +68,10 @@ def decode_record(raw: bytes) -> dict:
 class Ops(SnapshotWrites):
     """Round trips over one client. Stateless apart from the registered scripts."""
 
-    def __init__(self, client, keys: RedisKeys, n_nodes: int, cluster: bool) -> None:
+    def __init__(self, client, keys: RedisKeys, n_nodes: int, cluster: bool,
+                 attempt_lease_s: float = 5.0) -> None:
         self.r = client
+        self.attempt_lease_s = attempt_lease_s  # see Ops.reserve
         self.k = keys
         self.n = n_nodes
         self.cluster = cluster
@@ -169,37 +173,39 @@ class Ops(SnapshotWrites):
 
     # ----------------------------------------------------------------- reservations
     def _reserve_request(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
-        """(shards, versions, cap, build) where build(part, with_cap) gives RESERVE's keys and args."""
+        """(shards, versions, cap, build) where build(part, with_cap) gives RESERVE's keys and args,
+        and the attempt's token (a fresh one per call: each call is one attempt)."""
         groups: dict[int, dict[str, list[int]]] = {}
-        for node, sku, qty, k in merged:
-            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, k))
+        for node, sku, qty, k, keep in merged:
+            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, k, keep))
         shards = sorted(groups)
         versions = dict.fromkeys(shards, seen)
         cap = (day, oldest_day, cap_nodes) if cap_nodes else None
         head = [now_ms, expires_ms, rid, order_id, self.n]
         shards_json = json.dumps(shards)
+        token = uuid.uuid4().hex
 
         def build(part: list[int], with_cap: bool) -> tuple[list, list]:
-            keys, args = [], [*head, len(part), int(with_cap), shards_json, now_ms]
+            keys, args = [], [*head, len(part), int(with_cap), shards_json, now_ms, token]
             for shard in part:
                 keys += [self.k.shard_version(shard), *self.k.hold_keys(shard)]
                 args += [shard, versions[shard], len(groups[shard])]
                 for sku, flat in groups[shard].items():
                     keys.append(self.k.stock(shard, versions[shard], sku))
-                    args += [sku, len(flat) // 3, *flat]
+                    args += [sku, len(flat) // 4, *flat]
             if with_cap:
                 keys += self.k.cap_keys()
                 args += [cap[0], cap[1], len(cap[2])] + [x for pair in cap[2] for x in pair]
             return keys, args
 
-        return shards, versions, cap, build
+        return shards, versions, cap, build, token
 
     def reserve_pipelined(self, requests: list[tuple]) -> list[tuple]:
         """Standalone Redis: many orders' RESERVE calls in one round trip. Outcomes as reserve()
         gives them, except ("STALE",) where the version moved (the caller retries that order)."""
         script, calls, versions = self.scripts["RESERVE"], [], []
         for request in requests:
-            shards, vers, cap, build = self._reserve_request(*request)
+            shards, vers, cap, build, _ = self._reserve_request(*request)
             calls.append(build(shards, cap is not None))
             versions.append(max(vers.values()))
         outs: list = [None] * len(calls)
@@ -232,8 +238,17 @@ class Ops(SnapshotWrites):
         return outcomes
 
     def reserve(self, rid, order_id, merged, now_ms, expires_ms, seen, cap_nodes, day, oldest_day):
-        shards, versions, cap, build = self._reserve_request(rid, order_id, merged, now_ms, expires_ms, seen,
-                                                             cap_nodes, day, oldest_day)
+        """RESERVE the order: ("OK", version) | ("EXISTS", ...) | a conflict outcome. Standalone:
+        one atomic call. Cluster: one call per shard in shard order, then capacity; every record
+        (and the capacity hold) this attempt makes carries its token, and its compensation takes
+        out only those, so it never releases what another attempt of the same order holds. An
+        attempt that meets another attempt's record backs off (gives back what it holds) and
+        answers EXISTS: the caller waits for that attempt to settle (RedisHolds). An attempt that
+        runs longer than `attempt_lease_s` before a call gives back what it holds and raises
+        StoreUnavailable: another attempt may treat records older than twice the lease as abandoned
+        (a call sent within the lease lands long before that: the client's socket timeout is 2 s)."""
+        shards, versions, cap, build, token = self._reserve_request(rid, order_id, merged, now_ms, expires_ms,
+                                                                    seen, cap_nodes, day, oldest_day)
 
         def call(part: list[int], with_cap: bool) -> list:
             for _ in range(8):
@@ -246,61 +261,59 @@ class Ops(SnapshotWrites):
         if not self.cluster:
             out = call(shards, cap is not None)
             return ("OK", max(versions.values())) if out[0] == "OK" else tuple(out)
-        held: list[int] = []
-        existed: list[int] = []
+        started = time.monotonic()
+        sent: list[int] = []   # shards called, the one in flight included (its reply may be lost)
         try:
             for shard in shards:
+                self._within_lease(rid, sent, now_ms, token, started)
+                sent.append(shard)
                 out = call([shard], False)
-                if out[0] == "OK":
-                    held.append(shard)
-                elif out[0] == "EXISTS":
-                    existed.append(shard)
-                else:
-                    self.compensate(rid, sorted({*held, *self.unfinished(rid, existed)}), now_ms)
+                if out[0] == "EXISTS" and out[1] != token:
+                    sent.pop()  # another attempt's record: not ours to give back
+                    self.compensate(rid, sent, now_ms, token)
+                    return ("EXISTS",)
+                if out[0] not in ("OK", "EXISTS"):
+                    self.compensate(rid, sent[:-1], now_ms, token)
                     return tuple(out)
-            if not held:
-                return ("EXISTS",)
             if cap is not None:
+                self._within_lease(rid, sent, now_ms, token, started)
                 out = call([], True)
                 if out[0] == "CAPACITY":
-                    self.compensate(rid, sorted({*held, *self.unfinished(rid, existed)}), now_ms)
+                    self.compensate(rid, sent, now_ms, token)
                     return tuple(out)
         except _DOWN:
             with contextlib.suppress(Exception):
-                self.compensate(rid, held, now_ms)
+                self.compensate(rid, sent, now_ms, token)
             raise
-        return ("EXISTS",) if existed else ("OK", max(versions.values()))
+        return ("OK", max(versions.values()))
 
-    def unfinished(self, rid: str, existed: list[int]) -> list[int]:
-        """Cluster, a reserve retry that ends in a conflict after finding `existed` shards held
-        already: the shards of the order's records when they are an earlier attempt cut short (some
-        shard a record lists in `s` has no record, none is committed), so the conflict leaves
-        nothing held; [] when the reservation is complete (a successful one stands)."""
-        if not existed:
-            return []
-        records = self.records(rid)
-        if not records or any(r["c"] == 1 for r in records.values()):
-            return []
-        wanted = {int(s) for r in records.values() for s in r.get("s") or []}
-        return sorted(set(records) | set(existed)) if wanted - set(records) else []
+    def _within_lease(self, rid: str, sent: list[int], now_ms: int, token: str, started: float) -> None:
+        """Cluster: give back what this attempt holds and raise StoreUnavailable once it has run
+        past its lease (another attempt may then release its records as abandoned)."""
+        if time.monotonic() - started > self.attempt_lease_s:
+            with contextlib.suppress(*_DOWN):
+                self.compensate(rid, sent, now_ms, token)
+            raise StoreUnavailable(f"reserving {rid!r} took longer than its lease of "
+                                   f"{self.attempt_lease_s} s; nothing is held, retry")
 
     def hold_capacity(self, rid: str, order_id: str, cap_nodes: list[tuple[int, int]], now_ms: int,
                       expires_ms: int, created_ms: int, day: str, oldest_day: str) -> tuple:
         """Cluster, a reserve retry that found every stock shard of the order held: the order's
         capacity hold (RESERVE with no stock group), made only if the order has none, so it never
-        counts twice. ("OK",) | ("EXISTS",) | ("CAPACITY", node, limit)."""
-        args = [now_ms, expires_ms, rid, order_id, self.n, 0, 1, "[]", created_ms, day, oldest_day,
+        counts twice. ("OK",) | ("EXISTS", token) | ("CAPACITY", node, limit)."""
+        args = [now_ms, expires_ms, rid, order_id, self.n, 0, 1, "[]", created_ms, uuid.uuid4().hex, day,
+                oldest_day,
                 len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
         return tuple(self.run("RESERVE", self.k.cap_keys(), args))
 
-    def compensate(self, rid: str, shards: list[int], now_ms: int) -> None:
-        """Cluster: release the shards this attempt already held (a later shard failed), and the
-        order's capacity hold: this attempt held those shards anew, so a capacity hold of the
-        order can only be its own (its capacity call's reply was lost) or one left by an earlier
-        attempt that lost it the same way. Every call is tried even if one fails."""
+    def compensate(self, rid: str, shards: list[int], now_ms: int, token: str = "") -> None:
+        """Cluster: release the order's records in `shards` and its capacity hold; with `token`
+        (an attempt undoing itself) only those that attempt made, so a record or capacity hold of
+        another attempt of the same order stays. Every call is tried even if one fails."""
         if shards:
-            calls = [("RELEASE", self.k.hold_keys(s), [now_ms, rid, -1, self.n, 1, 0]) for s in shards]
-            self._each([*calls, ("RELEASE", self.k.cap_keys(), [now_ms, rid, -1, self.n, 0, 1])])
+            args = [now_ms, rid, -1, self.n, 1, 0, 0, token]
+            calls = [("RELEASE", self.k.hold_keys(s), args) for s in shards]
+            self._each([*calls, ("RELEASE", self.k.cap_keys(), [now_ms, rid, -1, self.n, 0, 1, 0, token])])
 
     def _each(self, calls: list[tuple[str, list, list]]) -> None:
         """Run every script call (compensation: a call whose master is down must not stop the
@@ -340,7 +353,7 @@ class Ops(SnapshotWrites):
 
     def extend(self, rid: str, merged, live: list[int], template: dict, token: str, seen: int, now_ms: int,
                cap_nodes, day: str, oldest_day: str) -> tuple:
-        """Add `merged` (node, sku, qty, position) to the live reservation whose uncommitted records
+        """Add `merged` (node, sku, qty, position, keep) to the live reservation whose uncommitted records
         are in shards `live`; capacity for the capped nodes it does not hold yet. Outcomes as
         EXTEND returns them. Standalone: one atomic call over the new and the live shards. Cluster:
         one call per shard (live shards first: they prove the hold still exists), then capacity;
@@ -348,8 +361,8 @@ class Ops(SnapshotWrites):
         call whose reply was lost included). `token` makes the whole call idempotent: a retry
         with the same token skips what landed and does the rest."""
         groups: dict[int, dict[str, list[int]]] = {}
-        for node, sku, qty, pos in merged:
-            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos))
+        for node, sku, qty, pos, keep in merged:
+            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos, keep))
         versions = dict.fromkeys(set(groups) | set(live), seen)
         head = [now_ms, rid, self.n]
         tail = [token, json.dumps(template)]
@@ -363,7 +376,7 @@ class Ops(SnapshotWrites):
                     args += [versions[shard], int(shard in live), len(skus)]
                     for sku, flat in skus.items():
                         keys.append(self.k.stock(shard, versions[shard], sku))
-                        args += [sku, len(flat) // 3, *flat]
+                        args += [sku, len(flat) // 4, *flat]
                 if with_cap:
                     keys += self.k.cap_keys()
                     args += [day, oldest_day, len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
@@ -409,7 +422,7 @@ class Ops(SnapshotWrites):
         calls = []
         for shard in shards:
             cells = [x for sku, flat in groups[shard].items()
-                     for i in range(0, len(flat), 3) for x in (sku, flat[i], flat[i + 1])]
+                     for i in range(0, len(flat), 4) for x in (sku, flat[i], flat[i + 1])]
             args = [now_ms, rid, self.n, token, len(cells) // 3, *cells]
             calls.append(("UNEXTEND", self.k.hold_keys(shard), args))
         if capacity:

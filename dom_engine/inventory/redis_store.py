@@ -15,7 +15,8 @@ arrays are int64 little-endian in the Network's node order, so reads decode with
                                      {o: order, v: version, e: expires ms, c: committed 0/1,
                                       a: [[sku, node index, qty, position]], s: [shards], t: created ms,
                                       r: [rejected node indices], u: [last extend tokens],
-                                      xc: token of the extend that created it}
+                                      xc: token of the extend that created it,
+                                      k: token of the reserve attempt that created it}
     dom:{i<s>}:expiry                zset reservation id -> expiry (ms since epoch)
     dom:{i<s>}:events                zset applied delta event id -> when applied (ms)
     dom:{cap}:used                   hash UTC day -> shipments held per node, [N] int64
@@ -39,10 +40,11 @@ than that are trimmed from the shard's events zset). Adjustments that would go b
 
 Reservations: the id is `res-<order_id>`, so a retried request finds its hold. Each script sweeps
 the expired holds of its shards first, so expiry needs no background job (`sweep()` forces it).
-Standalone Redis: one script call holds the whole order and its capacity, atomically. Cluster: one
-call per shard in shard order, then one for capacity ({cap} slot); if a later call fails, the shards
-already held are released again (compensation). A process that dies in between leaves holds that
-expire after their TTL, and a retry of the same order completes the missing shards. Commit
+A hold is checked against the stock buffer of each allocation (`keep`: ATP left after it must be at
+least that). Standalone Redis: one script call holds the whole order and its capacity, atomically.
+Cluster: one call per shard in shard order, then one for capacity ({cap} slot); if a later call
+fails, the attempt releases what it held (compensation, by its token). A process that dies in
+between leaves holds that expire after their TTL or are released as abandoned (below). Commit
 subtracts the held units from on-hand stock and from reserved, and keeps the record (committed) for
 `committed_ttl_s`; a shipment stays counted against its day's capacity. `reject` is a release at
 one node that notes the node in every record (`r`) and keeps the records even when empty, so the
@@ -64,19 +66,25 @@ Cluster edge cases (each script is atomic on its shard; a call across shards is 
   what landed on a master it cannot reach, typically the one that failed, stays held until the
   hold's TTL, unless a retry finishes the call (the same order for `reserve`; the same token and
   allocations for `extend`).
-- `reserve`: a retry that ends in ReservationConflict after finding shards held already releases
-  the order's records (and capacity hold) when they are a cut-short earlier attempt (a shard some
-  record lists in `s` has no record, none committed; Ops.unfinished), so nothing stays held for an
-  order that got a conflict; a complete reservation of the order (other allocations under the
-  same order_id) stands. A retry that finds every stock shard held already (a one-shard order
-  whose reply was lost, or an attempt that died before the capacity step) makes the order's
-  capacity hold if it has none (RESERVE with no stock group: never counted twice) for the capped
-  nodes its records hold units at, expiring with the records; if the day is full, a reservation
-  no reject / extend touched is released and the retry gets ReservationConflict (one that was
-  touched keeps its units, uncounted). Left open: a retry racing its own first attempt still in
-  flight can release the shards that attempt holds (it then returns a reservation missing them);
-  a retry after a `commit` died between its capacity call and its first shard counts the
-  shipment again. A retried RouteOrder (`Engine.route`) that finds the order held reserves its
+- `reserve` attempts (Ops.reserve): every record and capacity hold an attempt makes carries its
+  random token (`k`), and its compensation releases only those (the shard whose reply was lost
+  included), never what another attempt of the same order holds. An attempt that meets another
+  attempt's record gives back what it holds and waits for the order to settle (RedisHolds._settled:
+  every shard some record lists in `s` holds one, or a commit / reject / extend touched it), then
+  answers that reservation, or tries afresh when the records went; StoreUnavailable after a fifth
+  of `attempt_lease_s`. An attempt gives up (compensating) once it has run `attempt_lease_s`
+  before a call, so records of an incomplete reservation all older than twice the lease are
+  abandoned (a dead process): the waiting attempt releases them and tries afresh; until then a
+  half-held order from a crash stays held. A retry that finds every stock shard held (a one-shard
+  order whose reply was lost and compensation failed, or an attempt on its way to the capacity
+  step) makes the order's capacity hold if it has none (RESERVE with no stock group: never counted
+  twice; an attempt whose own capacity call then finds it takes it as done) for the capped nodes
+  its records hold units at, expiring with the records; if the day is full, it gets
+  ReservationConflict, and a reservation no reject / extend touched is released once abandoned
+  (a live attempt gives its units back itself). Assumed: server clocks within a lease of each
+  other; a call sent within the lease lands long before twice the lease (socket timeout 2 s).
+  Left open: a retry after a `commit` died between its capacity call and its first shard counts
+  the shipment again. A retried RouteOrder (`Engine.route`) that finds the order held reserves its
   held units again, so the same path counts its capacity.
 - `extend` without a token: an extension cut short by a crash stays held, as far as it got,
   until the hold's expiry, and a retry adds everything again. RejectShipment (`Engine.reject`)
@@ -172,6 +180,7 @@ class RedisStore(RedisHolds):
         load_batch_rows: int = 200_000,
         monotonic: Callable[[], float] = time.monotonic,
         coalesce_reserves: bool = True,
+        attempt_lease_s: float = 5.0,
     ) -> None:
         for name, value in (("cache_staleness_s", cache_staleness_s), ("hold_ttl_s", hold_ttl_s),
                             ("snapshot_grace_s", snapshot_grace_s), ("dedupe_window_s", dedupe_window_s)):
@@ -184,7 +193,7 @@ class RedisStore(RedisHolds):
         self.keys = RedisKeys(namespace, shards)
         self.client = connect(client_or_url)
         self.cluster = isinstance(self.client, RedisCluster)
-        self._ops = Ops(self.client, self.keys, self._n, self.cluster)
+        self._ops = Ops(self.client, self.keys, self._n, self.cluster, attempt_lease_s)
         self.cache_staleness_s = cache_staleness_s
         self.degraded_staleness_s = degraded_staleness_s
         self.hold_ttl_s = hold_ttl_s

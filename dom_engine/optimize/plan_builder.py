@@ -107,6 +107,7 @@ def infeasible_plan(p: Problem, stock: StockView, reason: str, elapsed_ms: float
         status=status,
         snapshot_version=stock.version,
         staleness_s=stock.staleness_s,
+        stock_from_cache=stock.degraded,  # an infeasibility proven on cached stock is as provisional
         solve_time_ms=elapsed_ms,
         solver=solver,
         infeasible_reason=reason,

@@ -239,6 +239,27 @@ def test_one_pipelined_round_trip_gives_each_caller_its_own_outcome(redis_server
     assert store.reserve_batcher.queued == 0 and not store.reserve_batcher.in_flight
 
 
+def test_coalesced_reserves_keep_their_stock_buffers(redis_server):
+    """Six one-unit orders that each keep 2 units (a policy's stock buffer) share one pipelined
+    round trip on 4 units: exactly 2 hold, the others are refused with the buffer named."""
+    store = _store(redis_server.url, stock=4)
+    store.reserve("warm-up", [Allocation("N3", "HOT-3", 1)])
+    orders = [("lead", [Allocation("N1", "HOT-1", 1, keep=2)]),
+              *((f"kept-{k}", [Allocation("N0", "HOT-1", 1, keep=2)]) for k in range(6))]
+    with ThreadPoolExecutor(len(orders)) as pool:
+        outcomes = []
+        for f in _reserve_behind_a_paused_leader(store, redis_server.url, pool, orders):
+            try:
+                outcomes.append(f.result(TIMEOUT))
+            except ReservationConflict as exc:
+                outcomes.append(exc)
+    assert store.reserve_batcher.stats().largest == len(orders) - 1
+    kept = outcomes[1:]
+    assert sum(not isinstance(o, Exception) for o in kept) == 2
+    assert all("stock buffer keeps 2" in str(o) for o in kept if isinstance(o, Exception))
+    assert _held(store)[0, 0] == 2 and store.read(["HOT-1"]).atp[0, 0] == 2
+
+
 def test_many_threads_on_hot_skus_never_oversell_and_the_ledger_reconciles(redis_server):
     """16 threads reserve random small orders on 3 hot SKUs (retrying each once, which must return
     the same hold); what Redis holds is exactly what the callers were told, and no more than the

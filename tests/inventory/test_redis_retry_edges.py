@@ -7,7 +7,7 @@ replies and crashes are simulated by wrapping Ops.run, as in test_redis_cluster_
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -82,6 +82,7 @@ def test_a_reserve_retry_that_finds_the_order_held_counts_its_capacity_once(stor
     sku = SKUS[0]
     tag = store.keys.tag(store.keys.shard_of(sku))
     wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RELEASE", before=True)  # and the undo
     with pytest.raises(StoreUnavailable):
         store.reserve("O1", [Allocation("N0", sku, 1)])
     monkeypatch.undo()
@@ -114,13 +115,18 @@ def test_a_reserve_retry_that_finds_the_day_full_gives_the_held_units_back(store
     sku = skus[0]
     tag = store.keys.tag(store.keys.shard_of(sku))
     wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RELEASE", before=True)  # and the undo
     with pytest.raises(StoreUnavailable):
         store.reserve("O1", [Allocation("N0", sku, 1)])
     monkeypatch.undo()
     for k in range(5):  # the day fills up meanwhile
         store.reserve(f"F{k}", [Allocation("N0", skus[1 + k % 3], 1)])
     assert store.capacity_left()[0] == 0
-    with pytest.raises(ReservationConflict, match="capacity"):
+    with pytest.raises(ReservationConflict, match="capacity"):  # the attempt may still be running:
+        store.reserve("O1", [Allocation("N0", sku, 1)])        # its units stay (it undoes itself)
+    assert _reserved(store, sku)[0] == 1
+    store._clock = lambda: NOW + timedelta(seconds=2 * store._ops.attempt_lease_s + 1)
+    with pytest.raises(ReservationConflict, match="capacity"):  # abandoned: given back
         store.reserve("O1", [Allocation("N0", sku, 1)])
     assert store.reservation_for_order("O1") is None and _reserved(store, sku)[0] == 0
     assert store.capacity_left()[0] == 0
@@ -145,19 +151,26 @@ def test_a_reserve_retry_that_ends_in_a_conflict_releases_the_earlier_attempts_s
     assert _reserved(store, first)[1] == 2 and _reserved(store, second) == [0] * 5
     store.reserve("O2", [Allocation("N1", second, 2)])  # the second shard's stock goes meanwhile
 
-    with pytest.raises(ReservationConflict):
+    # within twice the attempt lease the earlier attempt may still be running: it is waited for,
+    # never released (StoreUnavailable: retry later)
+    with pytest.raises(StoreUnavailable, match="being made by another request"):
+        store.reserve("O1", order)
+    assert _reserved(store, first)[1] == 2
+    store._clock = lambda: NOW + timedelta(seconds=2 * store._ops.attempt_lease_s + 1)
+    with pytest.raises(ReservationConflict):  # abandoned: released, and the retry does not fit
         store.reserve("O1", order)
     assert store.reservation_for_order("O1") is None
     assert _reserved(store, first) == [0] * 5 and _reserved(store, second)[1] == 2  # only O2's
 
 
-def test_a_reserve_retry_that_ends_in_a_conflict_keeps_a_complete_reservation(stores):
+def test_a_reserve_retry_with_other_units_returns_the_complete_reservation(stores):
     store = stores()
     first, second, third = _by_shard(store)[:3]
     res = store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", second, 1)])
     store.reserve("O2", [Allocation("N1", third, 3)])
-    with pytest.raises(ReservationConflict):  # other units under the same order: it does not fit
-        store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", third, 1)])
+    # other units under the same order (that would not fit): the order's reservation comes back
+    again = store.reserve("O1", [Allocation("N0", first, 1), Allocation("N1", third, 1)])
+    assert again.allocations == res.allocations
     assert store.reservation(res.reservation_id).allocations == res.allocations
     assert _reserved(store, first)[0] == 1 and _reserved(store, second)[1] == 1
     assert store.capacity_left()[0] == 4
@@ -171,6 +184,7 @@ def test_a_retried_route_order_counts_the_capacity_a_lost_reply_left_uncounted(s
     order = Order("O-9", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
     tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
     wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RELEASE", before=True)  # and the undo
     with pytest.raises(StoreUnavailable):
         engine.route(order, reserve=True)
     monkeypatch.undo()
@@ -189,6 +203,7 @@ def test_a_retried_route_batch_counts_the_capacity_a_lost_reply_left_uncounted(s
     order = Order("O-8", (Line("L1", SKUS[0], 1),), Destination(40.0, -75.0), created_at=NOW)
     tag = store.keys.tag(store.keys.shard_of(SKUS[0]))
     wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RESERVE" and tag in keys[0])  # reply lost
+    wrap_ops_run(monkeypatch, store, lambda name, keys: name == "RELEASE", before=True)  # and the undo
     with pytest.raises(StoreUnavailable):
         engine.route_batch([order], reserve=True)
     monkeypatch.undo()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -160,7 +161,10 @@ def test_cluster_compensates_when_a_later_shard_is_short(stores):
     assert store._ops.records("res-O2") == {}
 
 
-def test_a_reservation_cut_short_is_completed_by_its_retry(stores, monkeypatch):
+def test_a_reservation_cut_short_is_redone_by_a_retry_once_abandoned(stores, monkeypatch):
+    """A process dies holding the first shard of two. A retry within twice the attempt lease may
+    be racing that attempt alive: it waits, then says retry (StoreUnavailable), never releasing its
+    shards; after that the records are abandoned: the retry releases them and reserves afresh."""
     store = stores()
     if not store.cluster:
         pytest.skip("standalone Redis holds a whole order in one script call")
@@ -182,6 +186,11 @@ def test_a_reservation_cut_short_is_completed_by_its_retry(stores, monkeypatch):
         store.reserve("O1", allocations)
     monkeypatch.setattr(store._ops, "run", real_run)
     assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 0  # half held
+    with pytest.raises(StoreUnavailable, match="being made by another request"):
+        store.reserve("O1", allocations)
+    assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 0
+    later = datetime.now(UTC) + timedelta(seconds=2 * store._ops.attempt_lease_s + 1)
+    store._clock = lambda: later
     res = store.reserve("O1", allocations)
     assert res.allocations == tuple(allocations)
     assert _reserved(store, first)[1] == 2 and _reserved(store, second)[1] == 1

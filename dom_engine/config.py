@@ -58,6 +58,10 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   coalesce_reserves  threads of one process reserving at the same time share one pipelined
                round trip (group commit; standalone Redis only, a lone reserve still goes out
                at once); false = one round trip per reservation          default true
+  attempt_lease_s  Cluster only: how long one reserve attempt may run before it gives back
+               what it holds; an order's records all older than twice this count as abandoned
+               by a crashed server (keep it well above a call's duration and the servers'
+               clock skew)                                                default 5.0
 
 Environment overrides (applied over the file; values are parsed like the TOML key they replace):
   DOM_CONFIG              config file used by `dom` when --config is not given
@@ -159,6 +163,7 @@ class StoreConfig:
     hold_ttl_s: float = 900.0
     degraded_staleness_s: float = 60.0
     coalesce_reserves: bool = True
+    attempt_lease_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -306,13 +311,14 @@ def _store_config(t: Table) -> StoreConfig:
                         t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
                         t.get("hold_ttl_s", (int, float), d.hold_ttl_s),
                         t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s),
-                        t.get("coalesce_reserves", bool, d.coalesce_reserves))
+                        t.get("coalesce_reserves", bool, d.coalesce_reserves),
+                        t.get("attempt_lease_s", (int, float), d.attempt_lease_s))
     t.done()
     if store.backend not in STORE_BACKENDS:
         raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
     if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(t.key("url"), f"must be a redis:// or rediss:// URL, got {store.url!r}")
-    for key in ("cache_staleness_s", "hold_ttl_s", "degraded_staleness_s"):
+    for key in ("cache_staleness_s", "hold_ttl_s", "degraded_staleness_s", "attempt_lease_s"):
         value = getattr(store, key)
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(t.key(key), f"must be > 0, got {value!r}")
@@ -359,7 +365,7 @@ def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
     url = cfg.url.replace("://", "+cluster://", 1) if cfg.cluster else cfg.url
     return RedisStore(network, url, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
                       degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s,
-                      coalesce_reserves=cfg.coalesce_reserves)
+                      coalesce_reserves=cfg.coalesce_reserves, attempt_lease_s=cfg.attempt_lease_s)
 
 
 # ===================================================================== helpers

@@ -22,10 +22,11 @@ def test_default_store_is_memory_with_the_default_hold_ttl():
 
 def test_redis_settings_parse(tmp_path):
     config = load_config(_write(tmp_path, '[store]\nbackend = "redis"\nurl = "redis://10.0.0.5:6380/2"\n'
-                                          'cluster = true\nnamespace = "eu"\nhold_ttl_s = 120\n'), env={})
+                                          'cluster = true\nnamespace = "eu"\nhold_ttl_s = 120\n'
+                                          'attempt_lease_s = 8\n'), env={})
     s = config.store
-    assert (s.backend, s.url, s.cluster, s.namespace, s.hold_ttl_s) == ("redis", "redis://10.0.0.5:6380/2",
-                                                                         True, "eu", 120)
+    assert (s.backend, s.url, s.cluster, s.namespace, s.hold_ttl_s, s.attempt_lease_s) == (
+        "redis", "redis://10.0.0.5:6380/2", True, "eu", 120, 8)
 
 
 def test_environment_selects_redis(tmp_path):
@@ -39,6 +40,7 @@ def test_environment_selects_redis(tmp_path):
     ('[store]\nbackend = "redis"\n', "store.url"),
     ('[store]\nbackend = "redis"\nurl = "http://x"\n', "store.url"),
     ('[store]\nhold_ttl_s = 0\n', "store.hold_ttl_s"),
+    ('[store]\nattempt_lease_s = -1\n', "store.attempt_lease_s"),
     ('[store]\nnamespace = ""\n', "store.namespace"),
     ('[store]\nshards = 3\n', "store.shards"),
     ('[store]\ndegraded_staleness_s = 0.5\n', "store.degraded_staleness_s"),
@@ -70,6 +72,7 @@ def test_redis_backend_builds_a_shared_store(tmp_path, request, target):
                             f'namespace = "{new_namespace("cfg")}"\nhold_ttl_s = 30\n')
     first = build_engine(load_config(path, env={}))
     assert isinstance(first.store, RedisStore)
+    assert first.store._ops.attempt_lease_s == 5.0  # the [store] default reaches the store
     first.store.load_snapshot(["IND1"], ["SKU-00001"], np.array([7]))
     second = build_engine(load_config(path, env={}))
     view = second.store.read(["SKU-00001"])

@@ -67,6 +67,9 @@ class Allocation:
     objective: float
     order_bounds: np.ndarray       # per entry: its optimum alone on the full stock (a lower bound)
     stats: dict[str, float] = field(default_factory=dict)
+    # Absolute: how far above the optimum a plan may be that the exact model proved optimal (its
+    # costs are scaled to integers; exact.rounding_tolerance). 0 when it did not run.
+    tolerance: float = 0.0
 
 
 def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
@@ -155,20 +158,21 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     final = finish(cg, deadline, priority)
     if sum(c.cost for c in sequential) < sum(c.cost for c in final):
         final = sequential
-    bound = cg.bound
+    bound, tolerance = cg.bound, 0.0
     if time.perf_counter() < deadline and model_size(entries) <= EXACT_MAX_VARS:
         # Small enough to finish exactly: the joint model, from the rounding's plans.
         t0 = time.perf_counter()
-        plans, exact_bound = solve_joint(entries, layout, cap, final, deadline)
+        plans, exact_bound, tolerance = solve_joint(entries, layout, cap, final, deadline)
         if plans is not None and sum(c.cost for c in plans) < sum(c.cost for c in final):
             final = plans
         bound = max(bound, exact_bound)
         cg.stats["exact_s"] = time.perf_counter() - t0
+        cg.stats["exact_tolerance"] = tolerance
     progress("improve", 1, 1)
     stats.update(cg.stats)
     stats["independent_bound"] = float(lb0.sum())
     stats["rounds"] = cg.rounds
-    return Allocation(final, bound, float(sum(c.cost for c in final)), lb0, stats)
+    return Allocation(final, bound, float(sum(c.cost for c in final)), lb0, stats, tolerance)
 
 
 def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int, ...]], float]:

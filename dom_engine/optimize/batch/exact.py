@@ -42,6 +42,9 @@ from .columns import Column, Entry, Layout
 SCALE = 10_000
 # Largest model (allocation variables) worth building: ~10 µs each in Python.
 EXACT_MAX_VARS = 20_000
+# Share of the time left after column generation that rounding gets when this model follows it
+# (the model starts from rounding's plans, so it can only improve on them, and proves the bound).
+EXACT_FINISH_SHARE = 0.3
 
 
 class Joint(NamedTuple):

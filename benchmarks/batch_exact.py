@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-cache", type=Path, default=None,
                     help="JSON file of the waves' optima (read if present, written after)")
     a = ap.parse_args(argv)
-    cache = json.loads(a.reference_cache.read_text()) if a.reference_cache and a.reference_cache.exists() else {}
+    cached = a.reference_cache is not None and a.reference_cache.exists()
+    cache = json.loads(a.reference_cache.read_text()) if cached else {}
     warm_up()
     route_batch(*_args(wave(0)), 200.0, wave(0).unit_capacity_left)   # first-call costs, untimed
     refs = {}
@@ -125,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             false_claims += (r.status is BatchStatus.OPTIMAL
                              and r.objective > ref.objective + 1e-4 * max(1.0, abs(ref.objective)))
             if rep == 0:
-                print(f"| {s} | {len(wave(s).orders)} | {ref.objective:.3f} | {'yes' if ref.proven else 'no'} | "
-                      f"{r.objective:.3f} | {100 * ex:.3f} | {r.status.name} | {r.exact_s:.2f} |")
+                proven = "yes" if ref.proven else "no"
+                print(f"| {s} | {len(wave(s).orders)} | {ref.objective:.3f} | {proven} | {r.objective:.3f} | "
+                      f"{100 * ex:.3f} | {r.status.name} | {r.exact_s:.2f} |")
         summaries.append((equal, close, max(excess), statistics.mean(excess), labelled))
         print(f"run {rep + 1}: optimum on {equal}/{a.waves}, within 0.5 % on {close}, worst "
               f"+{100 * max(excess):.2f} %, mean +{100 * statistics.mean(excess):.3f} %, labelled OPTIMAL "

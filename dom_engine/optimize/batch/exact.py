@@ -101,7 +101,8 @@ def solve_joint(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, hint:
     return Joint(plans, solver.best_objective_bound / SCALE, tolerance)
 
 
-def build_joint(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, hint: Sequence[Column]) -> JointModel:
+def build_joint(entries: Sequence[Entry], layout: Layout, cap: np.ndarray,
+                hint: Sequence[Column]) -> JointModel:
     """The joint model of `entries` within `cap`, every variable hinted from the plans `hint`."""
     m = cp_model.CpModel()
     objective: list = []

@@ -26,8 +26,8 @@ from ..solution import Solution
 from .columns import Column, Entry, Layout
 from .solver import Progress, allocate
 
-# Relative gap under which a batch counts as OPTIMAL: the exact joint model scales costs to
-# integers (exact.SCALE, rounded down so its bound stays valid), which leaves gaps of ~1e-6.
+# Relative gap under which a batch counts as OPTIMAL (floating point); when the exact joint model
+# ran, the larger absolute tolerance of its integer-scaled costs (Allocation.tolerance) applies.
 OPTIMAL_TOLERANCE = 1e-6
 PROGRESS_EVERY = 500
 PLAN_SECONDS_PER_ORDER = 100e-6
@@ -71,7 +71,8 @@ def route_batch(
                   for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
     result.stats["plans_s"] = time.perf_counter() - t0
     objective = result.objective
-    proven = objective - result.lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
+    proven = objective - result.lower_bound <= max(OPTIMAL_TOLERANCE * max(1.0, abs(objective)),
+                                                   result.tolerance)
     status = BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE
     stats = dict(result.stats, build_s=build_s, priority_point_value=batch.point_value)
     return BatchResult(status, plans, objective, min(result.lower_bound, objective),

@@ -21,6 +21,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..solution import Solution
+from ..stop import stopping
 from .columns import Column, Entry, Layout
 
 SCALE = 10_000
@@ -99,7 +100,8 @@ def solve_joint(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, hint:
     # Measured from here: building the model took time already (Python, ~10 µs per variable).
     solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
     solver.parameters.num_workers = 1
-    status = solver.solve(m)
+    with stopping(solver, deadline):   # a cancelled call ends the search
+        status = solver.solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         bound = solver.best_objective_bound / SCALE if status != cp_model.UNKNOWN else -np.inf
         return None, bound

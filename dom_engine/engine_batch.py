@@ -40,9 +40,10 @@ RESERVE_SECONDS_PER_ORDER = 50e-6
 
 def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_budget_ms: float | None,
                 progress: BatchProgress | None, stop: Deadline | None = None) -> BatchResult:
-    """See `Engine.route_batch`. Validation and the stock read come first and cannot be cut short
-    without losing every plan: when they leave no time (or the call was cancelled) Stopped is
-    raised. Re-routes after lost races get what is left of the budget."""
+    """See `Engine.route_batch`. Validation and the stock read come first (an invalid order must
+    be named); when they used the budget up the orders get NO_PLAN_FOUND plans (see
+    optimize.batch.route_batch). A cancelled call (the client is gone) raises Stopped instead.
+    Re-routes after lost races get what is left of the budget."""
     started = time.perf_counter()
     budget = engine.batch.time_budget_ms if time_budget_ms is None else time_budget_ms
     stop = Deadline.after_ms(budget, stop)
@@ -50,8 +51,8 @@ def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_bud
     validate_batch(orders, engine.batch)
     policies = []
     for k, order in enumerate(orders):
-        if k % 256 == 255 and stop.expired():
-            raise Stopped(f"validating {len(orders)} orders used the whole time budget", stop.cancelled)
+        if k % 256 == 255 and stop.cancelled:
+            raise Stopped(f"cancelled while validating {len(orders)} orders", cancelled=True)
         with under_field(f"orders[{k}]"):
             engine._validate_request(order)
             policies.append(engine.policy_for(order))
@@ -65,9 +66,8 @@ def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_bud
     plans: list[Plan | None] = [None] * len(orders)
     solved = None
     if todo:
-        if stop.expired():
-            raise Stopped(f"no time left to route {len(todo)} orders after validation and the stock read",
-                          stop.cancelled)
+        if stop.cancelled:
+            raise Stopped(f"cancelled before routing {len(todo)} orders", cancelled=True)
         # Holding the plans takes time too (one reserve_many): the optimizer leaves it that.
         solve_stop = stop
         if reserve:

@@ -47,14 +47,16 @@ class _Timed(Engine):
 def _engine(n: int) -> tuple[Engine, object]:
     w = wave(n)
     store = MemoryStore.from_arrays(w.network, w.stock.skus, w.stock.atp, clock=lambda: BATCH_NOW)
-    return _Timed(w.network, w.rate_card, store, policies={"default": w.policies[0]}, clock=lambda: BATCH_NOW), w
+    engine = _Timed(w.network, w.rate_card, store, policies={"default": w.policies[0]}, clock=lambda: BATCH_NOW)
+    return engine, w
 
 
 def grpc_deadlines() -> None:
     engine, w = _engine(2_000)
     server, port = build_server(engine, "127.0.0.1:0", max_workers=2)
     server.start()
-    request = routing_pb.RouteBatchRequest(orders=[order_to_proto(o) for o in w.orders], time_budget_ms=600_000)
+    request = routing_pb.RouteBatchRequest(orders=[order_to_proto(o) for o in w.orders],
+                                           time_budget_ms=600_000)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = routing_grpc_pb.RoutingServiceStub(channel)
         for deadline_ms in (20, 100, 500):
@@ -71,7 +73,8 @@ def grpc_deadlines() -> None:
                 gave_up = time.process_time()
                 engine.done.wait(120)
                 after.append(max(0.0, engine.ended_cpu - gave_up) * 1000)
-            print(f"RouteBatch 2,000 orders, deadline {deadline_ms} ms: answer {statistics.median(answers):.0f} ms "
+            print(f"RouteBatch 2,000 orders, deadline {deadline_ms} ms: "
+                  f"answer {statistics.median(answers):.0f} ms "
                   f"({code}), server CPU after the client gave up {statistics.median(after):.1f} ms")
     server.stop(None)
 
@@ -83,8 +86,8 @@ def batch_budget(n: int, budget_ms: float) -> None:
         t0 = time.perf_counter()
         r = engine.route_batch(list(w.orders), time_budget_ms=budget_ms)
         runs.append((time.perf_counter() - t0) * 1000)
-    print(f"route_batch {n:,} orders, budget {budget_ms:.0f} ms: {statistics.median(runs):.0f} ms, {r.status.name}, "
-          f"unreached {r.stats.get('unreached', 0):.0f}, objective {r.objective:.1f}, bound {r.lower_bound:.1f}")
+    print(f"route_batch {n:,} orders, budget {budget_ms:.0f} ms: {statistics.median(runs):.0f} ms, "
+          f"{r.status.name}, unreached {r.stats.get('unreached', 0):.0f}, objective {r.objective:.1f}, bound {r.lower_bound:.1f}")
 
 
 def one_sku_order() -> None:

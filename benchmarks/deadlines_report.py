@@ -47,7 +47,8 @@ class _Timed(Engine):
 def _engine(n: int) -> tuple[Engine, object]:
     w = wave(n)
     store = MemoryStore.from_arrays(w.network, w.stock.skus, w.stock.atp, clock=lambda: BATCH_NOW)
-    engine = _Timed(w.network, w.rate_card, store, policies={"default": w.policies[0]}, clock=lambda: BATCH_NOW)
+    engine = _Timed(w.network, w.rate_card, store, policies={"default": w.policies[0]},
+                    clock=lambda: BATCH_NOW)
     return engine, w
 
 
@@ -87,7 +88,8 @@ def batch_budget(n: int, budget_ms: float) -> None:
         r = engine.route_batch(list(w.orders), time_budget_ms=budget_ms)
         runs.append((time.perf_counter() - t0) * 1000)
     print(f"route_batch {n:,} orders, budget {budget_ms:.0f} ms: {statistics.median(runs):.0f} ms, "
-          f"{r.status.name}, unreached {r.stats.get('unreached', 0):.0f}, objective {r.objective:.1f}, bound {r.lower_bound:.1f}")
+          f"{r.status.name}, unreached {r.stats.get('unreached', 0):.0f}, "
+          f"objective {r.objective:.1f}, bound {r.lower_bound:.1f}")
 
 
 def one_sku_order() -> None:

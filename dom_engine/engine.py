@@ -29,6 +29,7 @@ from .domain import (
 from .domain.batch import BatchResult, BatchSettings
 from .inventory.base import Allocation, Reservation, ReservationConflict, SnapshotStore
 from .optimize import route as optimize_route
+from .optimize.stop import Deadline, Stopped
 from .rejects import remaining_order
 
 # progress(phase, done, total) of a batch: phases "build", "solve", "improve", "reserve".
@@ -73,32 +74,40 @@ class Engine:
         so no process keeps (or refreshes) the whole catalogue."""
         validate_order(order, self.limits, self.network, None, self.clock(), self.policies.keys())
 
-    def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None) -> Plan:
+    def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None,
+              stop: Deadline | None = None) -> Plan:
         """Validate, read stock of the order's SKUs, and return the optimal plan (or the best within
         the time budget). With `reserve`, hold the planned units; if stock moved since the read,
-        re-plan on fresh stock, up to three attempts."""
+        re-plan on fresh stock, up to three attempts.
+
+        The budget ([limits] time_budget_ms by default) runs from this call and covers every step;
+        `stop` (the caller's deadline and cancellation, e.g. a gRPC call's) cuts it shorter. A
+        cancelled call holds nothing: Stopped is raised instead."""
         started = time.perf_counter()
+        budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
+                                   stop)
         self._validate_request(order)
         policy = self.policy_for(order)
-        budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         if not reserve:
             return self._route_and_hold(order, policy, budget, started, None)
         existing = self._confirmed_hold(order.order_id, policy)
         if existing is not None:
-            return self._plan_of_reservation(order, existing, _skus_of(order), policy, budget)
+            return self._plan_of_reservation(order, existing, _skus_of(order), policy)
         return self._route_and_hold(order, policy, budget, started,
                                     lambda allocations: self.store.reserve(order.order_id, allocations),
                                     whole=True)
 
     def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
                     time_budget_ms: float | None = None,
-                    progress: BatchProgress | None = None) -> BatchResult:
+                    progress: BatchProgress | None = None, stop: Deadline | None = None) -> BatchResult:
         """Allocate `orders` jointly over shared stock and node capacities (optimize.batch) and
         return one plan per order in request order, with the batch's bound, gap and KPIs.
 
         Validates the batch (not empty, within [batch] max_orders, unique ids) and every order as
         `route` does, errors naming `orders[k].<field>`; reads the stock of every SKU of the batch
-        once; solves within `time_budget_ms` ([batch] time_budget_ms by default). Node unit caps
+        once; answers within `time_budget_ms` ([batch] time_budget_ms by default; every phase counts,
+        from validation to reserving) or by `stop` (the caller's deadline and cancellation), with
+        the best plans found by then (see optimize.batch.route_batch). Node unit caps
         (`daily_unit_capacity`) cap the units of this batch: the stores do not count units.
         `progress(phase, done, total)` reports the phases build, solve, improve (and reserve).
 
@@ -111,7 +120,7 @@ class Engine:
         are (held ones in the lower bound too), and the KPIs describe the plans returned."""
         from .engine_batch import route_batch  # the batch half lives apart; it imports this module
 
-        return route_batch(self, orders, reserve, time_budget_ms, progress)
+        return route_batch(self, orders, reserve, time_budget_ms, progress, stop)
 
     def _confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
         """The order's reservation when a retried request finds one. Reserving its own units again
@@ -127,7 +136,8 @@ class Engine:
         except ReservationConflict:
             return self.store.reservation_for_order(order_id)
 
-    def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None) -> Plan:
+    def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None,
+               stop: Deadline | None = None) -> Plan:
         """A node refused its shipment of a reserved order: give its units back, remember the node,
         and re-route what it was to ship (every node that rejected excluded) into the same
         reservation. Returns the plan of the re-routed units; shipments held elsewhere stand.
@@ -139,10 +149,11 @@ class Engine:
         reservation as it stands. The extension carries a token derived from reservation id and
         node, so duplicate calls re-routing the same units hold them once."""
         started = time.perf_counter()
+        budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
+                                   stop)
         self._validate_request(order)
         self.network.index_of(node_id, "node_id")
         policy = self.policy_for(order)
-        budget = self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms
         held = self.store.reservation_for_order(order.order_id)
         if held is None:
             raise NotFoundError("reservation_id", f"order {order.order_id!r} holds no reservation")
@@ -162,7 +173,7 @@ class Engine:
         rest = remaining_order(order, held, policy.max_shipments)
         if rest is None:
             if retry:
-                return self._plan_of_reservation(order, held, _skus_of(order), policy, budget)
+                return self._plan_of_reservation(order, held, _skus_of(order), policy)
             return Plan(order.order_id, PlanStatus.OPTIMAL, snapshot_version=self.store.version,
                         reservation_id=held.reservation_id)
         token = f"reject:{held.reservation_id}:{node_id}"
@@ -170,7 +181,7 @@ class Engine:
                                     lambda allocations: self.store.extend(held.reservation_id, allocations,
                                                                           token=token))
 
-    def _route_and_hold(self, order: Order, policy: PolicyProfile, budget_ms: float, started: float,
+    def _route_and_hold(self, order: Order, policy: PolicyProfile, stop: Deadline, started: float,
                         hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
         read (ReservationConflict), re-plan on fresh stock, up to three attempts in all. With
@@ -182,11 +193,13 @@ class Engine:
         for attempt in range(attempts):
             stock = self.store.read(skus)
             check_skus(order, stock.unknown)
-            remaining = max(1.0, budget_ms - (time.perf_counter() - started) * 1000)
-            plan = optimize_route(order, stock, self.network, self.rate_card, policy, remaining, self.clock())
+            plan = optimize_route(order, stock, self.network, self.rate_card, policy, None, self.clock(),
+                                  stop)
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
             allocations = self.with_buffers(plan_allocations(plan), policy.min_stock_buffer)
+            if stop.cancelled:   # the caller is gone: a hold now would never be seen
+                raise Stopped("the call was cancelled before its plan was reserved", cancelled=True)
             try:
                 reservation = hold(allocations)
             except ReservationConflict:
@@ -194,7 +207,7 @@ class Engine:
                     raise
                 continue
             if whole and units_of(reservation.allocations) != units_of(allocations):
-                return self._plan_of_reservation(order, reservation, skus, policy, budget_ms)
+                return self._plan_of_reservation(order, reservation, skus, policy)
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
 
@@ -209,7 +222,7 @@ class Engine:
                 for a in allocations]
 
     def _plan_of_reservation(self, order: Order, reservation: Reservation, skus: list[str],
-                             policy: PolicyProfile, budget_ms: float) -> Plan:
+                             policy: PolicyProfile) -> Plan:
         """A retried reserve request: the plan over exactly the units already held. That plan was
         optimal on more stock, so it is optimal on its own units and comes back unchanged."""
         fresh = self.store.read(skus)
@@ -220,8 +233,11 @@ class Engine:
                 held[self.network.index_of(a.node_id), col[a.sku]] += a.quantity
         stock = replace(fresh, atp=held, capacity_left=None)
         # Buffers and capacity were applied when the units were reserved.
+        # The units are held whatever is left of the caller's budget, and their plan is the only
+        # true answer (never NO_PLAN_FOUND for a hold that exists): it gets a budget of its own.
+        grace = Deadline.after_ms(self.limits.time_budget_ms)
         plan = optimize_route(order, stock, self.network, self.rate_card,
-                              replace(policy, min_stock_buffer={}), budget_ms, self.clock())
+                              replace(policy, min_stock_buffer={}), None, self.clock(), grace)
         return replace(plan, reservation_id=reservation.reservation_id)
 
 

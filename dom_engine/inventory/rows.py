@@ -106,8 +106,9 @@ def _int64(values: Sequence[int] | np.ndarray, where: Callable[[int], str], name
 
 def check_deltas(network: Network, deltas: Sequence[StockDelta]) -> list[int]:
     """Node index of each delta, once every field of every delta is checked, before a store applies
-    any (so a refused batch changes nothing): event id non-empty, SKU 1 to MAX_SKU_LENGTH characters, node in the network,
-    on_hand and safety_stock integers from 0 to MAX_QUANTITY, adjust within +-MAX_QUANTITY.
+    any (so a refused batch changes nothing): event id non-empty, SKU 1 to MAX_SKU_LENGTH
+    characters, node in the network, on_hand and safety_stock integers from 0 to MAX_QUANTITY,
+    adjust within +-MAX_QUANTITY.
     ValidationError / NotFoundError name `deltas[k].<field>`."""
     nodes = []
     for k, d in enumerate(deltas):

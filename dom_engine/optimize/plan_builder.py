@@ -22,14 +22,26 @@ from .problem import Problem
 from .solution import Solution
 
 
-def line_units(p: Problem, x_row: np.ndarray) -> np.ndarray:
-    """Units per order line for one option's item allocation (kits expand to their lines)."""
-    units = np.zeros(len(p.order.lines), dtype=np.int64)
+def line_allocation(p: Problem, x: np.ndarray, unfilled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Units per order line of each option's item allocation (rows of `x`) and of the unfilled
+    units. Kits expand to their lines; the units of merged lines (one SKU) fill the lines in
+    order, the shipments in their order first, so every line gets exactly its quantity."""
+    rows = np.vstack([np.asarray(x, dtype=np.int64).reshape(-1, p.n_items),
+                      np.asarray(unfilled, dtype=np.int64)[None, :]])
+    qty = np.array([line.quantity for line in p.order.lines], dtype=np.int64)
+    out = np.zeros((len(rows), len(qty)), dtype=np.int64)
     for i, members in enumerate(p.items):
-        if x_row[i]:
-            for j in members:
-                units[j] += p.order.lines[j].quantity if p.is_kit[i] else int(x_row[i])
-    return units
+        m = list(members)
+        col = rows[:, i]
+        if p.is_kit[i]:
+            out[:, m] = (col > 0)[:, None] * qty[m][None, :]
+        elif len(m) == 1:
+            out[:, m[0]] = col
+        else:  # row r takes the units [hi_r - col_r, hi_r) of the lines laid end to end
+            hi_r, hi_l = np.cumsum(col), np.cumsum(qty[m])
+            lo = np.maximum((hi_r - col)[:, None], (hi_l - qty[m])[None, :])
+            out[:, m] = np.clip(np.minimum(hi_r[:, None], hi_l[None, :]) - lo, 0, None)
+    return out[:-1], out[-1]
 
 
 def build_plan(
@@ -46,8 +58,9 @@ def build_plan(
     shipments: list[Shipment] = []
     money = 0.0
     co2e_total = 0.0
+    shipped, short_units = line_allocation(p, sol.x, sol.unfilled)
     for k, o in enumerate(sol.options.tolist()):
-        units = line_units(p, sol.x[k])
+        units = shipped[k]
         if not units.any():
             continue
         r, s = int(p.opt_price_row[o]), int(p.opt_service[o])
@@ -71,7 +84,6 @@ def build_plan(
             distance_km=float(pr.distance_km[r]),
             cost=cost,
         ))
-    short_units = line_units(p, sol.unfilled)
     backordered = tuple(BackorderedLine(lines[j].line_id, lines[j].sku, int(short_units[j]))
                         for j in np.flatnonzero(short_units))
     penalty = 0.0

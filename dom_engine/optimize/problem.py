@@ -1,7 +1,9 @@
 """Turn an order, a stock view, the network, rates and a policy into a small numeric problem.
 
-Decision units are *items*: each line not in a kit is an item of `quantity` units; each kit
-(lines sharing a ship_group) is one item of quantity 1 that a node can ship only complete.
+Decision units are *items*: lines not in a kit are items of `quantity` units, lines of one SKU
+and unit weight merged into one item (they are interchangeable: a 200-line order of one SKU is one
+item of their total, not 200 items sharing stock); each kit (lines sharing a ship_group) is one
+item of quantity 1 that a node can ship only complete.
 Options are (node, carrier service) pairs that survive the hard filters (enabled, not excluded,
 channel, capacity, stock, promise date) and are not dominated by another service of the same node.
 Everything the solvers need is an array:
@@ -95,18 +97,22 @@ def build_problem(
     default_w = rate_card.default_unit_weight_kg
     unit_w = np.array([default_w if ln.unit_weight_kg is None else ln.unit_weight_kg for ln in lines])
 
-    # Items: kits become one all-or-nothing item; other lines are items of their own.
+    # Items: kits become one all-or-nothing item; other lines are items, one per (SKU, unit
+    # weight), its first line standing for the SKU.
     groups: dict[str, list[int]] = {}
-    items: list[tuple[int, ...]] = []
+    alike: dict[tuple[str, float], list[int]] = {}
     for i, line in enumerate(lines):
         if line.ship_group:
             groups.setdefault(line.ship_group, []).append(i)
         else:
-            items.append((i,))
+            alike.setdefault((line.sku, float(unit_w[i])), []).append(i)
+    items: list[tuple[int, ...]] = [tuple(ix) for ix in alike.values()]
     kit_items = [tuple(ix) for ix in groups.values()]
     items.extend(kit_items)
     is_kit = np.array([False] * (len(items) - len(kit_items)) + [True] * len(kit_items))
-    shared = len(set(line_sku_col.tolist())) < n_lines
+    # A SKU feeding several items (two kits, a kit and a line, or lines of different weights).
+    feeds = [int(line_sku_col[j]) for i, m in enumerate(items) for j in (m if is_kit[i] else m[:1])]
+    shared = len(set(feeds)) < len(feeds)
 
     # Stock after the policy's per-kind buffers.
     atp = stock.atp.astype(np.int64, copy=True)
@@ -185,7 +191,7 @@ def build_problem(
             C[:, i] = line_unit[:, m] @ qty[m]
             P[i] = cw * float(pen_unit_money[m] @ qty[m])
         else:
-            Q[i] = qty[m[0]]
+            Q[i] = qty[m].sum()
             A[:, i] = np.minimum(opt_stock[:, m[0]], Q[i])
             C[:, i] = line_unit[:, m[0]]
             P[i] = cw * pen_unit_money[m[0]]
@@ -242,7 +248,9 @@ def _shortage_reason(p: Problem) -> str:
             return f"kit {group!r} (lines {ids}): no eligible node can ship it complete"
         if not p.is_kit[i] and total[i] < p.Q[i]:
             line = lines[members[0]]
-            return (f"line {line.line_id!r} (SKU {line.sku}): {int(total[i])} of {line.quantity} units "
+            where = f"line {line.line_id!r}" if len(members) == 1 else \
+                "lines " + ", ".join(repr(lines[j].line_id) for j in members)
+            return (f"{where} (SKU {line.sku}): {int(total[i])} of {int(p.Q[i])} units "
                     f"available at eligible nodes")
     if p.shared_skus:
         # Lines sharing a SKU draw on the same units: compare the SKU's total demand with its stock.

@@ -20,11 +20,15 @@ from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
 from .search import best_of_sets, fast_search, greedy
 from .solution import Solution
+from .stop import Deadline
 
 # Above this many sets in one level the enumeration hands over to CP-SAT.
 FAST_SEARCH_MAX_SETS = 10_000
-# CP-SAT gets at least this long even when the budget is spent: a plan late beats no plan.
+# CP-SAT is not started with less than this left (beyond its model's build time) when a plan is
+# at hand already.
 MIN_CPSAT_MS = 5.0
+# Kept for turning the solution into a Plan (build_plan and explain: well under 1 ms per order).
+PLAN_SECONDS = 0.001
 # Relative gap at which an incumbent counts as proven optimal (float noise, not a MIP gap).
 PROOF_TOLERANCE = 1e-9
 
@@ -35,12 +39,17 @@ def route(
     network: Network,
     rate_card: RateCard,
     policy: PolicyProfile,
-    time_budget_ms: float,
+    time_budget_ms: float | None,
     now: datetime,
+    stop: Deadline | None = None,
 ) -> Plan:
     """The minimum-objective plan for `order` (OPTIMAL), or the best found within the time budget
-    (FEASIBLE, with a lower bound), or INFEASIBLE with the reason."""
+    (FEASIBLE, with a lower bound), or INFEASIBLE with the reason.
+
+    The budget runs from this call and covers building the problem and the plan too; `stop` (the
+    call's deadline and cancellation) cuts it shorter. With neither, the search is unlimited."""
     started = time.perf_counter()
+    stop = Deadline.after_ms(time_budget_ms, stop)
     p = build_problem(order, stock, network, rate_card, policy, now)
 
     def elapsed_ms() -> float:
@@ -49,27 +58,31 @@ def route(
     if p.infeasible_reason:
         return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms(), "presolve",
                                explain(p, None, network))
-    sol = solve(p, time_budget_ms - elapsed_ms())
+    # Turning the solution into a Plan takes a little time too: leave it that (about 1 ms).
+    sol = solve(p, stop.within(max(0.0, stop.remaining_s() - PLAN_SECONDS)))
     if not np.isfinite(sol.objective):
         if sol.proven_optimal:
             reason = f"no plan within max_shipments={p.max_shipments}"
             return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network))
-        reason = f"no plan found within the time budget of {time_budget_ms:.0f} ms (not proven infeasible)"
+        why = "cancelled" if stop.cancelled else f"within the time budget of {elapsed_ms():.0f} ms"
+        reason = f"no plan found {why} (not proven infeasible)"
         return infeasible_plan(p, stock, reason, elapsed_ms(), sol.solver, explain(p, sol, network),
                                status=PlanStatus.NO_PLAN_FOUND)
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
 
 
-def solve(p: Problem, budget_ms: float) -> Solution:
-    """Exact solution of `p` when the budget allows, else the best plan found with a proven bound.
+def solve(p: Problem, stop: Deadline | float) -> Solution:
+    """Exact solution of `p` when time allows, else the best plan found with a proven bound.
+    `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass).
 
     The fast search settles nearly every order. When it gives up, its incumbent (or a greedy one)
     and a Lagrangian bound often prove optimality by themselves; otherwise CP-SAT gets what is left
-    of the budget, starting from the incumbent, and the better plan and bound of both are kept.
-    Orders with a SKU on several lines go to CP-SAT directly: the set evaluation behind the search
-    and the incumbents does not model their shared stock.
+    of the time, starting from the incumbent, and the better plan and bound of both are kept.
+    Orders with a SKU on several items go to CP-SAT directly: the set evaluation behind the search
+    and the incumbents does not model their shared stock. A cancelled stop ends every step early.
     """
-    started = time.perf_counter()
+    if not isinstance(stop, Deadline):
+        stop = Deadline.after_ms(max(float(stop), 1.0))
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
@@ -78,36 +91,35 @@ def solve(p: Problem, budget_ms: float) -> Solution:
             return sol
         bound = sol.lower_bound
         incumbent = sol if np.isfinite(sol.objective) else greedy(p)
-        deadline = started + 0.6 * max(budget_ms, 1.0) / 1000  # leave CP-SAT a chance
+        # The Lagrangian bound gets at most 60 % of what is left: leave CP-SAT a chance.
         lagrange, opened = lagrangian_bound(p, np.inf if incumbent is None else incumbent.objective,
-                                            deadline=deadline)
+                                            deadline=stop.within(0.6 * stop.remaining_s()))
         bound = max(bound, lagrange)
-        seeded = best_of_sets(p, opened)
+        seeded = best_of_sets(p, opened) if not stop.cancelled else None
         if seeded is not None and (incumbent is None or seeded.objective < incumbent.objective):
             incumbent = seeded
         if incumbent is not None and incumbent.objective <= bound + PROOF_TOLERANCE * max(1.0, abs(bound)):
             incumbent.proven_optimal, incumbent.lower_bound = True, incumbent.objective
             incumbent.solver += "+lagrangian-bound"
             return incumbent
-    left_ms = budget_ms - (time.perf_counter() - started) * 1000
+    left_ms = stop.remaining_ms()
     # Building the CP-SAT model costs time too (a Python loop over the allocation variables).
     build_ms = 1.0 + 0.01 * int(np.count_nonzero(p.A))  # measured: ~10 µs per variable
     if incumbent is not None and left_ms < build_ms + MIN_CPSAT_MS:
         incumbent.lower_bound = min(incumbent.objective, bound)
         return incumbent
-    started = time.perf_counter()
-    cp = solve_cpsat(p, time_limit_s=max(0.8 * (left_ms - build_ms), MIN_CPSAT_MS) / 1000, hint=incumbent)
+    cp = solve_cpsat(p, hint=incumbent, stop=stop)
     sol = cp
     if not cp.proven_optimal:
         if incumbent is not None and incumbent.objective < cp.objective:
             sol = incumbent
             sol.solver = f"{incumbent.solver}+cp-sat"
         sol.lower_bound = min(sol.objective, max(bound, cp.lower_bound))
-    left_ms -= (time.perf_counter() - started) * 1000
+    left_ms = stop.remaining_ms()
     if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= build_ms + MIN_CPSAT_MS:
-        # What is left of the budget looks for the runner-up, to explain the choice.
+        # What is left of the time looks for the runner-up, to explain the choice.
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
-        runner = solve_cpsat(p, time_limit_s=(left_ms - build_ms) / 1000, forbid_node_sets=(nodes,))
+        runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop)
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)

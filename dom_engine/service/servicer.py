@@ -4,6 +4,7 @@ exceptions are mapped to statuses by `service.errors.ErrorMappingInterceptor`.""
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import grpc
@@ -11,6 +12,7 @@ import grpc
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import NotFoundError, ValidationError
+from dom_engine.optimize.stop import Deadline, Stopped
 
 from .converters import (
     batch_call_from_proto,
@@ -32,6 +34,30 @@ SERVICE_NAME = routing_pb.DESCRIPTOR.services_by_name["RoutingService"].full_nam
 DEADLINE_SHARE = 0.8
 
 
+def call_stop(context: grpc.ServicerContext) -> Deadline:
+    """The call's stopping criterion, made when the handler starts (so parsing counts): the share
+    of the client's deadline left for the engine, and cancelled the moment the RPC ends early
+    (the client cancelled, its deadline passed, the connection dropped)."""
+    remaining = context.time_remaining()
+    stop = Deadline.after_ms(None if remaining is None else DEADLINE_SHARE * remaining * 1000.0)
+    context.add_callback(stop.cancel)   # runs when the RPC terminates, also after we answer
+    if not context.is_active():
+        stop.cancel()
+    return stop
+
+
+def with_budget(stop: Deadline, budget_ms: float) -> Deadline:
+    """`stop` shortened to the requested budget counted from the call's start (parsing counts)."""
+    return stop.until(stop.started + budget_ms / 1000.0)
+
+
+def answer_stopped(context: grpc.ServicerContext, exc: Stopped) -> None:
+    """End a call that could not be answered in time (context.abort raises)."""
+    if exc.cancelled:
+        context.abort(grpc.StatusCode.CANCELLED, f"the call ended before an answer: {exc}")
+    context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer within the time allowed: {exc}")
+
+
 def fit_budget(budget_ms: float, time_remaining_s: float | None) -> float:
     """The solver budget for a call: the requested (or default) budget, shortened to fit the
     client's deadline so the answer arrives before the client gives up. Never below 1 ms."""
@@ -49,11 +75,15 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
     def RouteOrder(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.RouteOrderRequest, context: grpc.ServicerContext
     ) -> routing_pb.RouteOrderResponse:
+        stop = call_stop(context)
         call = route_call_from_proto(request, now=self.engine.clock())
         requested = self.engine.limits.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
-        budget = fit_budget(requested, context.time_remaining())
-        with under_field("order"):
-            plan = self.engine.route(call.order, reserve=call.reserve, time_budget_ms=budget)
+        try:
+            with under_field("order"):
+                plan = self.engine.route(call.order, reserve=call.reserve, time_budget_ms=math.inf,
+                                         stop=with_budget(stop, requested))
+        except Stopped as exc:
+            answer_stopped(context, exc)
         log.debug("RouteOrder request_id=%s order_id=%s status=%s", call.request_id, plan.order_id,
                   plan.status.name)
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
@@ -61,23 +91,31 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
     def RejectShipment(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.RejectShipmentRequest, context: grpc.ServicerContext
     ) -> routing_pb.RouteOrderResponse:
+        stop = call_stop(context)
         call = reject_call_from_proto(request, now=self.engine.clock())
         requested = self.engine.limits.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
         with under_field("order"):
             self.engine.validate(call.order)
         log.info("RejectShipment order_id=%s node_id=%s reason=%r", call.order.order_id,
                  request.node_id[:200], request.reason[:200])
-        plan = self.engine.reject(call.order, request.node_id,
-                                  time_budget_ms=fit_budget(requested, context.time_remaining()))
+        try:
+            plan = self.engine.reject(call.order, request.node_id, time_budget_ms=math.inf,
+                                      stop=with_budget(stop, requested))
+        except Stopped as exc:
+            answer_stopped(context, exc)
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
 
     def RouteBatch(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.RouteBatchRequest, context: grpc.ServicerContext
     ) -> routing_pb.RouteBatchResponse:
+        stop = call_stop(context)
         call = batch_call_from_proto(request, now=self.engine.clock())
         requested = self.engine.batch.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
-        result = self.engine.route_batch(call.orders, reserve=call.reserve,
-                                         time_budget_ms=fit_budget(requested, context.time_remaining()))
+        try:
+            result = self.engine.route_batch(call.orders, reserve=call.reserve, time_budget_ms=math.inf,
+                                             stop=with_budget(stop, requested))
+        except Stopped as exc:
+            answer_stopped(context, exc)
         log.info("RouteBatch request_id=%s orders=%d reserve=%s status=%s gap=%.4f in %.0f ms",
                  call.request_id, len(call.orders), call.reserve, result.status.name, result.gap,
                  result.solve_time_ms)

@@ -293,7 +293,7 @@ def plan_allocation(plan: Plan, order: Order, entry, network: Network,
                 assert got == full or not any(got), f"{order.order_id}: kit split at {s.node_id}"
                 x[i] = 1 if any(got) else 0
             else:
-                x[i] = units[members[0]]
+                x[i] = units[list(members)].sum()   # merged lines of one SKU: their total
         opts.append(int(match[0]))
         rows.append(x)
     x = np.array(rows, dtype=np.int64).reshape(len(rows), p.n_items)

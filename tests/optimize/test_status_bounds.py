@@ -161,10 +161,11 @@ def test_alternative_finds_dominated_runner_up():
 # --------------------------------------------------------------------------- shared SKUs
 @pytest.mark.parametrize("seed", range(15))
 def test_shared_sku_goes_to_cpsat_and_respects_stock(seed):
-    """Two lines of one SKU must share each node's ATP; only the CP-SAT model handles that."""
+    """Two lines of one SKU must share each node's ATP; only the CP-SAT model handles that (lines
+    of one SKU and the same unit weight are merged into one item: this one weighs differently)."""
     sc = scenario(seed, n_nodes=10, n_lines=3, backorder=seed % 2 == 1, density=0.5, depth=3)
     first = sc.order.lines[0]
-    extra = Line("LX", first.sku, 1 + seed % 3)
+    extra = Line("LX", first.sku, 1 + seed % 3, unit_weight_kg=(first.unit_weight_kg or 1.0) + 0.25)
     sc = replace(sc, order=replace(sc.order, lines=sc.order.lines + (extra,)))
     plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
     if plan.solver == "presolve":  # some line is short even without sharing

@@ -84,7 +84,7 @@ class Entry:
         n_lines, n_items = len(p.order.lines), p.n_items
         per_item = np.zeros((n_lines, n_items))
         for i, members in enumerate(p.items):
-            for j in members:
+            for j in (members if p.is_kit[i] else members[:1]):   # merged lines: one SKU, once
                 per_item[j, i] = p.order.lines[j].quantity if p.is_kit[i] else 1.0
         return cls(index, p, gline, per_item, per_item.sum(axis=0), layout)
 

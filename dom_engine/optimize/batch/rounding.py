@@ -20,6 +20,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..problem import Problem
+from ..stop import stopping
 from .columns import Column, Entry, Layout, solve_exact
 
 # Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
@@ -110,7 +111,8 @@ def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], 
     solver.parameters.linearization_level = 2
     # Closer than this to its own bound is closer than the batch's gap can show: stop there.
     solver.parameters.relative_gap_limit = MIP_RELATIVE_GAP
-    status = solver.solve(model)
+    with stopping(solver, deadline):   # a cancelled call ends the search
+        status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return {o: next(c for v, c in chooser[o] if solver.boolean_value(v)) for o in orders}

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ...domain import Network, Order, Plan, PolicyProfile, RateCard
+from ...domain import Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
 from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, PriorityRule
 from ...domain.stock import StockView
 from ...network.geo import haversine_km
@@ -23,6 +23,7 @@ from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..router import explain
 from ..solution import Solution
+from ..stop import Deadline
 from .columns import Column, Entry, Layout
 from .solver import Progress, allocate
 
@@ -30,7 +31,10 @@ from .solver import Progress, allocate
 # ran, the larger absolute tolerance of its integer-scaled costs (Allocation.tolerance) applies.
 OPTIMAL_TOLERANCE = 1e-6
 PROGRESS_EVERY = 500
-PLAN_SECONDS_PER_ORDER = 100e-6
+PLAN_SECONDS_PER_ORDER = 150e-6
+# What an order built costs afterwards, when time is short: its entry, its solve alone (~15 µs on
+# the 2k wave), its plan (PLAN_SECONDS_PER_ORDER), with a margin. Building stops in time for it.
+AFTER_BUILD_SECONDS_PER_ORDER = 400e-6
 
 
 def _silent(phase: str, done: int, total: int) -> None:
@@ -45,38 +49,58 @@ def route_batch(
     policies: Sequence[PolicyProfile],
     settings: BatchSettings,
     now: datetime,
-    time_budget_ms: float,
+    time_budget_ms: float | None,
     unit_capacity_left: np.ndarray | None = None,
     progress: Progress | None = None,
+    stop: Deadline | None = None,
 ) -> BatchResult:
     """Plans for all `orders` (policies[k] is order k's) sharing `stock` (every SKU of the batch)
     and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
-    objective within `time_budget_ms`, with a proven lower bound. `progress(phase, done, total)`
-    is called now and then (phases "build", "solve", "improve")."""
+    objective within `time_budget_ms` (None: no limit) and `stop` (the caller's deadline and
+    cancellation), with a proven lower bound. `progress(phase, done, total)` is called now and
+    then (phases "build", "solve", "improve").
+
+    Every phase counts: building the orders' problems, solving, building the plans. When time
+    runs out while building, the orders not reached get a NO_PLAN_FOUND plan (nothing shipped,
+    objective and lower bound 0, `stats["unreached"]` counts them): the batch's objective and
+    bound cover the orders reached, and the bound stays valid (objectives are never negative);
+    the batch is then FEASIBLE, never OPTIMAL."""
     warm_up()   # compiled kernels: no-op once loaded (a server loads them before it listens)
     started = time.perf_counter()
-    deadline = started + time_budget_ms / 1000
+    stop = Deadline.after_ms(time_budget_ms, stop)
     report = progress or _silent
-    # Turning the chosen plans into Plan objects takes 50-90 µs per order (measured): keep it inside.
-    solve_deadline = deadline - PLAN_SECONDS_PER_ORDER * len(orders)
     batch = prepare_batch(orders, stock, network, rate_card, policies, settings, now, unit_capacity_left,
-                          report)
+                          report, stop)
     entries, layout, cap, points = batch.entries, batch.layout, batch.cap, batch.points
     build_s = time.perf_counter() - started
-    report("build", len(orders), len(orders))
-    result = allocate(entries, layout, cap, solve_deadline, points, report)
+    report("build", len(entries), len(orders))
+    # Turning the chosen plans into Plan objects takes 50-120 µs per order (measured): keep it inside.
+    result = allocate(entries, layout, cap, stop.until(stop.end - PLAN_SECONDS_PER_ORDER * len(entries)),
+                      points, report)
     elapsed_ms = (time.perf_counter() - started) * 1000
     t0 = time.perf_counter()
     plans = tuple(_plan(e, c, network, rate_card, stock, elapsed_ms, lb)
                   for e, c, lb in zip(entries, result.chosen, result.order_bounds, strict=True))
+    unreached = len(orders) - len(entries)
+    plans += tuple(_unreached(o, stock, network, elapsed_ms) for o in orders[len(entries):])
     result.stats["plans_s"] = time.perf_counter() - t0
     objective = result.objective
     proven = objective - result.lower_bound <= max(OPTIMAL_TOLERANCE * max(1.0, abs(objective)),
                                                    result.tolerance)
-    status = BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE
-    stats = dict(result.stats, build_s=build_s, priority_point_value=batch.point_value)
+    status = BatchStatus.OPTIMAL if proven and not unreached else BatchStatus.FEASIBLE
+    stats = dict(result.stats, build_s=build_s, priority_point_value=batch.point_value,
+                 unreached=float(unreached), stopped=float(stop.expired()))
     return BatchResult(status, plans, objective, min(result.lower_bound, objective),
-                       kpis(plans, orders, network), elapsed_ms, stock.version, stats)
+                       kpis(plans, orders, network), (time.perf_counter() - started) * 1000, stock.version,
+                       stats)
+
+
+def _unreached(order: Order, stock: StockView, network: Network, elapsed_ms: float) -> Plan:
+    """The plan of an order the batch had no time to look at: nothing shipped, nothing proven."""
+    return Plan(order.order_id, PlanStatus.NO_PLAN_FOUND, snapshot_version=stock.version,
+                staleness_s=stock.staleness_s, stock_from_cache=stock.degraded, currency=network.currency,
+                solver="batch", solve_time_ms=elapsed_ms,
+                infeasible_reason="not reached within the batch's time budget: route it again")
 
 
 @dataclass
@@ -101,9 +125,13 @@ def prepare_batch(
     now: datetime,
     unit_capacity_left: np.ndarray | None = None,
     progress: Progress | None = None,
+    stop: Deadline | None = None,
 ) -> PreparedBatch:
     """Each order's problem on the batch's stock read (as single-order routing builds it) and
-    the shared resources; exact models in tests start from this too."""
+    the shared resources; exact models in tests start from this too. With `stop`, building ends
+    early, leaving time to turn the orders built into plans: then `entries` covers a prefix of
+    `orders` only."""
+    stop = stop or Deadline()
     report = progress or _silent
     layout = Layout(len(network), len(stock.skus))
     col_of = {sku: j for j, sku in enumerate(stock.skus)}
@@ -112,22 +140,24 @@ def prepare_batch(
     lat = np.array([o.destination.latitude for o in orders])[:, None]
     lon = np.array([o.destination.longitude for o in orders])[:, None]
     distances = haversine_km(lat, lon, network.latitudes[None, :], network.longitudes[None, :])
+    cap = _capacities(stock, network, policies, layout, unit_capacity_left)
     for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
         if k % PROGRESS_EVERY == 0:
             report("build", k, len(orders))
+        if stop.remaining_s() <= AFTER_BUILD_SECONDS_PER_ORDER * (k + 1):
+            break   # the orders built so far still need solving and their plans made in time
         cols = np.array([col_of[line.sku] for line in order.lines], dtype=np.int64)
         uniq = np.unique(cols)
         view = StockView(stock.version, tuple(stock.skus[j] for j in uniq), stock.atp[:, uniq],
                          stock.staleness_s, stock.capacity_left, degraded=stock.degraded)
         problems.append(build_problem(order, view, network, rate_card, policy, now, distances[k]))
         glines.append(cols)
-    points = np.array([settings.points(order, now) for order in orders])
+    points = np.array([settings.points(order, now) for order in orders[:len(problems)]])
     entries = [Entry.of(k, p, g, layout) for k, (p, g) in enumerate(zip(problems, glines, strict=True))]
     step = _point_value(entries, settings)
     for e in entries:
         if points[e.index]:
             e.p = replace(e.p, P=e.p.P + step * points[e.index] * e.item_units)
-    cap = _capacities(stock, network, policies, layout, unit_capacity_left)
     return PreparedBatch(entries, layout, cap, points, step)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..stop import Deadline
 from .columns import START_COLUMNS, Column, Entry, Layout, price_order, solve_exact
 from .dual import PoolDual
 from .exact import EXACT_FINISH_SHARE, EXACT_MAX_VARS, model_size, solve_joint
@@ -81,10 +82,14 @@ def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
     return out
 
 
-def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: float,
+def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline | float,
              priority: np.ndarray, progress: Progress) -> Allocation:
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
-    total objective, by `deadline` (a time.perf_counter() value). `priority` orders the rounding."""
+    total objective, by `deadline` (a Deadline, or a time.perf_counter() value). `priority` orders
+    the rounding. A cancelled deadline ends every phase at its next look at the clock; the plans
+    and bound so far are returned (orders not yet solved alone ship nothing, bound 0)."""
+    if not isinstance(deadline, Deadline):
+        deadline = Deadline(deadline)
     started = time.perf_counter()
     n = len(entries)
     stats: dict[str, float] = {"orders": n}
@@ -103,13 +108,13 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     for k, e in enumerate(entries):
         if k % 500 == 0:
             progress("solve", k, n)
-        if time.perf_counter() >= deadline:
+        if deadline.expired():
             break   # out of time: the rest ship nothing (feasible); their bound stays 0 (costs >= 0)
         chosen[k], lb0[k], starts[k], regret[k] = _best_alone(e, layout)
     for k in np.lexsort((-regret, -priority)).tolist():
         col = chosen[k]
         if len(col.res) and not fits(col, left):
-            if time.perf_counter() >= deadline:
+            if deadline.expired():
                 col = entries[k].empty_column()
             else:
                 # route_on bounds each item by what is left, not items sharing a SKU or a node's
@@ -133,7 +138,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     is_over = np.zeros(layout.size, dtype=bool)
     is_over[over] = True
     touching = sum(1 for c in chosen if is_over[c.res].any())
-    if time.perf_counter() + ROUND_SECONDS_PER_ORDER * touching >= deadline:
+    if ROUND_SECONDS_PER_ORDER * touching >= deadline.remaining_s():
         # No time for column generation (not even to round once): improve the sequential plans
         # by re-routing single orders while time is left; the bound is the orders' optima alone.
         movable = [k for k in np.lexsort((-regret, -priority)).tolist()
@@ -146,25 +151,27 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     cg.contest(over)
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
+    left_s = deadline.end - now
     # Rounding re-routes orders one by one: leave it the time to do so.
     reserve = ROUND_SECONDS_PER_ORDER * len(cg.active)
-    cg_deadline = min(now + CG_SHARE * (deadline - now), deadline - reserve)
+    cg_deadline = deadline.until(min(now + CG_SHARE * left_s, deadline.end - reserve))
     # The first round may run longer: only a complete pricing pass gives a bound (and its plans
     # guide rounding); on the 10k wave in 10 s it is the only round and ends just past CG_SHARE.
-    first_deadline = max(cg_deadline, deadline - reserve - max(FINISH_MIN_SECONDS,
-                                                               FINISH_MIN_SHARE * (deadline - now)))
+    first_deadline = deadline.until(max(cg_deadline.end, deadline.end - reserve
+                                        - max(FINISH_MIN_SECONDS, FINISH_MIN_SHARE * left_s)))
     cg.run(cg_deadline, first_deadline)
     progress("improve", 0, 1)
     exact = model_size(entries) <= EXACT_MAX_VARS
     now = time.perf_counter()
     # The exact joint model only improves on the rounding's plans: when it follows, it gets most of
     # the time left (it had what rounding's last phases left, 0.03-0.5 s of 2 s on 12-36 orders).
-    finish_deadline = max(now + EXACT_FINISH_SHARE * (deadline - now), now + reserve) if exact else deadline
-    final = finish(cg, min(finish_deadline, deadline), priority)
+    finish_deadline = (deadline.until(max(now + EXACT_FINISH_SHARE * deadline.remaining_s(), now + reserve))
+                       if exact else deadline)
+    final = finish(cg, finish_deadline, priority)
     if sum(c.cost for c in sequential) < sum(c.cost for c in final):
         final = sequential
     bound, tolerance = cg.bound, 0.0
-    if time.perf_counter() < deadline and exact:
+    if not deadline.expired() and exact:
         # Small enough to finish exactly: the joint model, from the rounding's plans.
         t0 = time.perf_counter()
         plans, exact_bound, tolerance = solve_joint(entries, layout, cap, final, deadline)
@@ -245,13 +252,14 @@ class _ColumnGeneration:
                 self.pools[k] = pool
                 self.free_usage[col.res] -= col.use
 
-    def run(self, last_deadline: float, first_deadline: float | None = None) -> None:
+    def run(self, last_deadline: Deadline, first_deadline: Deadline | None = None) -> None:
         """Rounds until convergence or `last_deadline`; the first round until `first_deadline`."""
         t_dual = t_price = 0.0
         lam_rows = np.zeros(0)
         alpha = SMOOTHING
-        deadline = max(last_deadline, first_deadline or last_deadline)
-        while time.perf_counter() < deadline:
+        deadline = first_deadline if first_deadline is not None and first_deadline.end > last_deadline.end \
+            else last_deadline
+        while not deadline.expired():
             self.rounds += 1
             t0 = time.perf_counter()
             # Every resource the pools could over-subscribe gets its row before the master is
@@ -306,12 +314,12 @@ class _ColumnGeneration:
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
                           contested_rows=len(self.rows), pool_dual_value=self.lp_value)
 
-    def _tighten(self, deadline: float) -> None:
+    def _tighten(self, deadline: Deadline) -> None:
         """Raise the bound by re-pricing exactly, at the best bound's prices, the orders whose
         pricing there stopped at its effort cap (their value was only a bound)."""
         raised = 0.0
         for o, value in sorted(self.center_capped.items()):
-            if time.perf_counter() >= deadline:
+            if deadline.expired():
                 break
             e = self.entries[o]
             _, exact = solve_exact(e.priced(self.center, self.layout))
@@ -344,7 +352,7 @@ class _ColumnGeneration:
         over[self.rows] = False
         return np.flatnonzero(over)
 
-    def _price(self, deadline: float) -> tuple[int, float | None]:
+    def _price(self, deadline: Deadline) -> tuple[int, float | None]:
         """Re-solve active orders at the current prices; add improving columns. Returns the number
         added and the Lagrangian bound (None when the deadline cut pricing short)."""
         added = 0
@@ -352,7 +360,7 @@ class _ColumnGeneration:
         total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
         self.capped_now = {}
         for o in self.active:
-            if time.perf_counter() >= deadline:
+            if deadline.expired():
                 return added, None
             e = self.entries[o]
             prices = self.lam[e.reach]

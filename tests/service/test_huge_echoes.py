@@ -65,7 +65,8 @@ CASES: list[tuple[str, str, str, Callable[[], object], str]] = [
      lambda: routing_pb.RouteBatchRequest(orders=[_order(sku=HUGE)]), "orders[0].lines[0].sku"),
     ("reject_node", "routing", "RejectShipment",
      lambda: routing_pb.RejectShipmentRequest(order=_order(), node_id=HUGE), "node_id"),
-    ("upsert_delta_node", "inventory", "UpsertInventory", lambda: _delta(node_id=HUGE), "deltas[0].node_id"),
+    ("upsert_delta_node", "inventory", "UpsertInventory", lambda: _delta(node_id=HUGE),
+     "deltas.deltas[0].node_id"),
 ]
 
 

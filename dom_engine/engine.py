@@ -122,6 +122,15 @@ class Engine:
 
         return route_batch(self, orders, reserve, time_budget_ms, progress, stop)
 
+    def warm_up(self) -> None:
+        """Load what the first call would otherwise pay for inside its budget: the batch half
+        (it imports scipy.optimize, ~0.5 s) and the compiled search kernels (loaded from numba's
+        cache, ~0.3 s; compiled once per installation). Servers call this before they listen."""
+        from . import engine_batch  # noqa: F401 (imported for its side effect: loaded once)
+        from .optimize.compiled_search import warm_up
+
+        warm_up()
+
     def _confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
         """The order's reservation when a retried request finds one. Reserving its own units again
         is idempotent and lets the store finish what a lost reply cut short (a Cluster counts the

@@ -17,7 +17,6 @@ from grpc_reflection.v1alpha import reflection
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import ConfigError
-from dom_engine.optimize.compiled_search import warm_up
 
 from .errors import ErrorMappingInterceptor
 from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
@@ -142,9 +141,9 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda s, f: stop.set())
     try:
-        # Batch allocation's compiled kernels: loaded (or compiled, once per installation) now,
-        # not inside the first RouteBatch's time budget.
-        warm_up()
+        # Batch allocation's modules and compiled kernels: loaded (or compiled, once per
+        # installation) now, not inside the first call's time budget.
+        engine.warm_up()
         built.server.start()
         host = address.rsplit(":", 1)[0]
         log.info("dom_engine gRPC server listening on %s:%d", host, built.port)

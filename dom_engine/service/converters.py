@@ -32,6 +32,7 @@ from dom_engine.domain import (
 )
 from dom_engine.domain.batch import BatchResult, BatchStatus
 from dom_engine.domain.errors import under_field
+from dom_engine.optimize.stop import Deadline, Stopped
 
 __all__ = ["BatchCall", "RouteCall", "batch_call_from_proto", "batch_result_to_proto", "order_from_proto",
            "order_to_proto", "plan_from_proto", "plan_to_proto", "reject_call_from_proto",
@@ -329,13 +330,23 @@ def plan_from_proto(msg: routing_pb.Plan) -> Plan:
 # ---------------------------------------------------------------- batches
 
 
-def batch_call_from_proto(msg: routing_pb.RouteBatchRequest, *, now: datetime) -> BatchCall:
+# Orders parsed between two looks at the call's stop (~35 µs each: a cancelled call of 2,000
+# orders stops parsing within ~2 ms instead of finishing its ~70 ms).
+PARSE_CHECK_EVERY = 64
+
+
+def batch_call_from_proto(msg: routing_pb.RouteBatchRequest, *, now: datetime,
+                          stop: Deadline | None = None) -> BatchCall:
     """Parse a RouteBatchRequest; errors name request field paths ("orders[3].lines[0].quantity").
-    Batch-level checks (empty, size, duplicate ids) are the engine's."""
+    Batch-level checks (empty, size, duplicate ids) are the engine's. Raises Stopped when `stop`
+    (the call's deadline) expires or is cancelled before the orders are parsed: no plan can be had."""
     request_id = _request_id(msg.request_id)
     budget = _time_budget(msg, MAX_BATCH_TIME_BUDGET_MS)
     orders = []
     for k, order in enumerate(msg.orders):
+        if stop is not None and k % PARSE_CHECK_EVERY == 0 and stop.expired():
+            raise Stopped(f"the call's time ran out after parsing {k} of {len(msg.orders)} orders",
+                          cancelled=stop.cancelled)
         with under_field(f"orders[{k}]"):
             orders.append(order_from_proto(order, now=now))
     return BatchCall(tuple(orders), msg.reserve, budget, request_id)

@@ -32,6 +32,8 @@ log = logging.getLogger("dom_engine.service")
 SERVICE_NAME = routing_pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
 # Share of the call's remaining deadline the solver may use; the rest covers conversion and transport.
 DEADLINE_SHARE = 0.8
+# Converting one plan of a batch to its wire form (measured ~27 µs on the 2,000-order wave).
+ANSWER_SECONDS_PER_PLAN = 30e-6
 
 
 def call_stop(context: grpc.ServicerContext) -> Deadline:
@@ -56,14 +58,6 @@ def answer_stopped(context: grpc.ServicerContext, exc: Stopped) -> None:
     if exc.cancelled:
         context.abort(grpc.StatusCode.CANCELLED, f"the call ended before an answer: {exc}")
     context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer within the time allowed: {exc}")
-
-
-def fit_budget(budget_ms: float, time_remaining_s: float | None) -> float:
-    """The solver budget for a call: the requested (or default) budget, shortened to fit the
-    client's deadline so the answer arrives before the client gives up. Never below 1 ms."""
-    if time_remaining_s is None:
-        return budget_ms
-    return max(1.0, min(budget_ms, DEADLINE_SHARE * time_remaining_s * 1000.0))
 
 
 class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
@@ -109,16 +103,23 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         self, request: routing_pb.RouteBatchRequest, context: grpc.ServicerContext
     ) -> routing_pb.RouteBatchResponse:
         stop = call_stop(context)
-        call = batch_call_from_proto(request, now=self.engine.clock())
-        requested = self.engine.batch.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
         try:
+            call = batch_call_from_proto(request, now=self.engine.clock(), stop=stop)
+            requested = (self.engine.batch.time_budget_ms if call.time_budget_ms is None
+                         else call.time_budget_ms)
+            # The answer's plans are converted after the engine returns (~30 µs each): keep that
+            # time out of the engine's share, or a deadline that fits the solve is still missed.
+            engine_stop = with_budget(stop, requested)
+            engine_stop = engine_stop.until(engine_stop.end - len(call.orders) * ANSWER_SECONDS_PER_PLAN)
             result = self.engine.route_batch(call.orders, reserve=call.reserve, time_budget_ms=math.inf,
-                                             stop=with_budget(stop, requested))
+                                             stop=engine_stop)
         except Stopped as exc:
             answer_stopped(context, exc)
         log.info("RouteBatch request_id=%s orders=%d reserve=%s status=%s gap=%.4f in %.0f ms",
                  call.request_id, len(call.orders), call.reserve, result.status.name, result.gap,
                  result.solve_time_ms)
+        if stop.cancelled:   # the client is gone: converting thousands of plans helps no one
+            answer_stopped(context, Stopped("the call ended before its answer was sent", cancelled=True))
         return batch_result_to_proto(result, call.request_id)
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)

@@ -16,7 +16,7 @@ from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine.domain import ConfigError
 from dom_engine.service.converters import plan_from_proto
 from dom_engine.service.server import build_server, serve
-from dom_engine.service.servicer import SERVICE_NAME, fit_budget
+from dom_engine.service.servicer import SERVICE_NAME
 
 ROUTED = (routing_pb.PLAN_STATUS_OPTIMAL, routing_pb.PLAN_STATUS_FEASIBLE)
 
@@ -163,14 +163,6 @@ def test_serve_runs_until_stopped(make_engine) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{ports[0]}") as ch, pytest.raises(grpc.RpcError) as info:
         health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=2)
     assert info.value.code() is grpc.StatusCode.UNAVAILABLE
-
-
-@pytest.mark.parametrize(
-    ("budget", "remaining", "expected"),
-    [(50.0, None, 50.0), (50.0, 10.0, 50.0), (5000.0, 1.0, 800.0), (50.0, 0.0, 1.0), (50.0, -3.0, 1.0)],
-)
-def test_fit_budget_leaves_room_before_the_deadline(budget, remaining, expected) -> None:
-    assert fit_budget(budget, remaining) == pytest.approx(expected)
 
 
 def test_serve_loads_the_batch_half_before_it_listens() -> None:

@@ -10,8 +10,10 @@ Generating from descriptors means a field added to the protos is fuzzed without 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import grpc
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -129,11 +131,42 @@ TEMPLATES = {
 }
 
 
+def _slots(msg) -> list[tuple[object, object]]:
+    """(message, field) for every field of `msg` and of the messages set inside it: the places a
+    one-field mutation can hit."""
+    out = []
+    for field in msg.DESCRIPTOR.fields:
+        out.append((msg, field))
+        if field.type != field.TYPE_MESSAGE or (field.message_type.GetOptions().map_entry):
+            continue
+        if field.is_repeated:
+            for item in getattr(msg, field.name):
+                out.extend(_slots(item))
+        elif msg.HasField(field.name):
+            out.extend(_slots(getattr(msg, field.name)))
+    return out
+
+
 @st.composite
 def _mutated(draw, template):
+    """The valid template with one to three of its fields (at any depth) set to edge values."""
     msg = type(template)()
     msg.CopyFrom(template)
-    msg.MergeFrom(draw(_message(template.DESCRIPTOR, 0, 0.2)))
+    if msg.DESCRIPTOR.name == "UpsertInventoryRequest":   # a fresh event, or it is deduplicated
+        msg.deltas.deltas[0].event_id = str(draw(st.uuids()))
+    for _ in range(draw(st.integers(1, 3))):
+        slots = _slots(msg)
+        target, field = slots[draw(st.integers(0, len(slots) - 1))]
+        value = draw(_value(field, 1) if not field.is_repeated else st.lists(_value(field, 1), max_size=2))
+        if field.is_repeated:
+            target.ClearField(field.name)
+            container = getattr(target, field.name)
+            for v in value:
+                container.add().CopyFrom(v) if field.type == field.TYPE_MESSAGE else container.append(v)
+        elif field.type == field.TYPE_MESSAGE:
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
     return msg
 
 
@@ -165,15 +198,32 @@ RPCS = [(service, method)
         for method in service.methods]
 
 
-@pytest.fixture(scope="module")
-def fuzz_channel(make_engine) -> Iterator[grpc.Channel]:
-    """Its own server and engine: fuzzed reservations and stock changes stay out of other tests."""
-    server, port = build_server(make_engine(), "127.0.0.1:0", max_workers=4)
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def fuzz_channel(request: pytest.FixtureRequest, make_engine) -> Iterator[grpc.Channel]:
+    """Its own server and engine (fuzzed reservations and stock changes stay out of other tests),
+    on the memory store and on RedisStore over a real redis-server (its Lua scripts and key
+    encoding are other code paths)."""
+    engine, store = make_engine(), None
+    if request.param == "redis":
+        from redis_servers import client_url, new_namespace
+
+        from dom_engine.inventory.redis_store import RedisStore
+
+        store = RedisStore(engine.network, client_url(request.getfixturevalue("redis_server")),
+                           namespace=new_namespace("fuzz"), cache_staleness_s=0.0, clock=engine.clock)
+        skus, on_hand, _, safety = engine.store.arrays()
+        rows, cols = np.nonzero(on_hand)
+        node_ids, sku_ids = np.array(engine.network.node_ids, dtype=object), np.array(skus, dtype=object)
+        store.load_snapshot(node_ids[rows], sku_ids[cols], on_hand[rows, cols], safety[rows, cols])
+        engine = replace(engine, store=store)
+    server, port = build_server(engine, "127.0.0.1:0", max_workers=4)
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         grpc.channel_ready_future(ch).result(timeout=10)
         yield ch
     server.stop(None)
+    if store is not None:
+        store.client.close()
 
 
 CLIENT_SIDE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,

@@ -75,20 +75,25 @@ def _run(engine, call):
 
 
 def test_expired_deadline_stops_the_server_work(wave_server):
-    """A 10 s budget, a 300 ms deadline: the client gets DEADLINE_EXCEEDED and the server's batch
-    ends at the deadline (Stopped, or plans cut short), long before its 10 s budget."""
+    """A 10 s budget, a 300 ms deadline: the server's batch ends at its share of the deadline
+    (Stopped, or plans cut short), long before its 10 s budget. The client gets either those
+    plans in time (FEASIBLE, one per order: the answer's conversion is kept inside the deadline)
+    or DEADLINE_EXCEEDED on a machine too loaded to send them in time."""
     stub, engine, w = wave_server
     request = _request(w, 10_000.0)
 
     def call():
-        with pytest.raises(grpc.RpcError) as err:
-            stub.RouteBatch(request, timeout=0.3)
-        return err.value.code()
+        try:
+            return stub.RouteBatch(request, timeout=0.3)
+        except grpc.RpcError as err:
+            return err.code()
 
-    code, record = _run(engine, call)
-    assert code is grpc.StatusCode.DEADLINE_EXCEEDED
-    # Either the deadline's callback cancelled the work, or the batch stopped at its share of
-    # the deadline by itself (a loaded machine answers too late for the client either way).
+    outcome, record = _run(engine, call)
+    if isinstance(outcome, grpc.StatusCode):
+        assert outcome is grpc.StatusCode.DEADLINE_EXCEEDED
+    else:
+        assert outcome.status == routing_pb.BATCH_STATUS_FEASIBLE
+        assert len(outcome.plans) == N_ORDERS and outcome.lower_bound <= outcome.objective + 1e-9
     assert record["stop"] is not None
     if "raised" in record:
         assert isinstance(record["raised"], Stopped)

@@ -92,7 +92,8 @@ def route_batch(
                                                    result.tolerance)
     status = BatchStatus.OPTIMAL if proven and not unreached else BatchStatus.FEASIBLE
     stats = dict(result.stats, build_s=build_s, priority_point_value=batch.point_value,
-                 unreached=float(unreached), stopped=float(stop.expired()))
+                 # the budget cut the work short: orders left unbuilt, or the time ran out
+                 unreached=float(unreached), stopped=float(unreached > 0 or stop.expired()))
     return BatchResult(status, plans, objective, min(result.lower_bound, objective),
                        kpis(plans, orders, network), (time.perf_counter() - started) * 1000, stock.version,
                        stats)

@@ -120,6 +120,9 @@ class Engine:
         are (held ones in the lower bound too), and the KPIs describe the plans returned."""
         from .engine_batch import route_batch  # the batch half lives apart; it imports this module
 
+        # Before the budget starts: a fresh process (`dom batch`, a library call) would otherwise
+        # spend its budget compiling or loading the kernels and plan nothing. Servers did it already.
+        self.warm_up()
         return route_batch(self, orders, reserve, time_budget_ms, progress, stop)
 
     def warm_up(self) -> None:

@@ -267,3 +267,25 @@ def test_an_order_that_keeps_losing_gets_no_plan_and_holds_nothing():
     assert result.plans[1].reservation_id == "res-W-1"
     assert store.inner.reservation_for_order("W-0") is None
     assert result.stats["unreserved"] == 1 and result.kpis.orders_unallocated == 1
+
+
+def test_loading_the_kernels_does_not_spend_the_batch_budget(monkeypatch):
+    """In a fresh process the compiled kernels load (~0.3 s) or compile (~10-45 s) on the first
+    batch. That happened inside the budget the engine had started, so a first `dom batch` (or the
+    first batch of a CI run) planned nothing: every order NO_PLAN_FOUND. It happens before."""
+    import time
+
+    from dom_engine.optimize import compiled_search
+
+    real = compiled_search._load_kernels
+
+    def slow_load() -> None:
+        time.sleep(0.3)   # stands in for loading (or compiling) the kernels
+        real()
+
+    monkeypatch.setattr(compiled_search, "_loaded", False)
+    monkeypatch.setattr(compiled_search, "_load_kernels", slow_load)
+    result = _engine().route_batch(_wave(4), time_budget_ms=200)
+    assert compiled_search._loaded
+    assert result.stats["unreached"] == 0
+    assert all(p.status is PlanStatus.OPTIMAL for p in result.plans)

@@ -480,10 +480,21 @@ def search_compiled(p: Problem, incumbent: float = np.inf, keep: int = 0, max_se
     return status == PROVEN, float(best), options, float(bound), cheapest
 
 
+_loaded = False
+
+
 def warm_up() -> None:
     """Compile the kernels (or load them from numba's on-disk cache: ~0.3 s; compiling takes
-    ~10 s once per installation). Servers call this before they listen, route_batch before its
-    clock starts, so no request pays for compilation."""
+    ~10 s once per installation); a no-op once done. Servers call this before they listen,
+    Engine.route_batch before its budget starts, so no request pays for compilation."""
+    global _loaded
+    if not _loaded:
+        _load_kernels()
+        _loaded = True
+
+
+def _load_kernels() -> None:
+    """Run every kernel once on a tiny input: numba compiles (or loads) each on its first call."""
     A = np.array([[2], [1]], dtype=np.int64)
     C = np.array([[1.0], [0.5]])
     f = np.array([5.0, 6.0])

@@ -28,6 +28,7 @@ class RecordingEngine(Engine):
     def route_batch(self, orders, **kwargs):
         record = {"stop": kwargs.get("stop")}
         self.calls.append(record)
+        self.started.set()
         try:
             record["result"] = super().route_batch(orders, **kwargs)
             return record["result"]
@@ -45,7 +46,8 @@ def wave_server():
     store = MemoryStore.from_arrays(w.network, w.stock.skus, w.stock.atp, clock=lambda: BATCH_NOW)
     engine = RecordingEngine(w.network, w.rate_card, store, policies={"default": w.policies[0]},
                              clock=lambda: BATCH_NOW)
-    engine.calls = []
+    engine.calls, engine.started = [], threading.Event()
+    engine.warm_up()   # as `dom serve` does: a cold first call would spend the test's deadline loading
     server, port = build_server(engine, "127.0.0.1:0", max_workers=2)
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -75,7 +77,7 @@ def _run(engine, call):
 
 
 def test_expired_deadline_stops_the_server_work(wave_server):
-    """A 10 s budget, a 300 ms deadline: the server's batch ends at its share of the deadline
+    """A 10 s budget, a 1 s deadline: the server's batch ends at its share of the deadline
     (Stopped, or plans cut short), long before its 10 s budget. The client gets either those
     plans in time (FEASIBLE, one per order: the answer's conversion is kept inside the deadline)
     or DEADLINE_EXCEEDED on a machine too loaded to send them in time."""
@@ -84,7 +86,7 @@ def test_expired_deadline_stops_the_server_work(wave_server):
 
     def call():
         try:
-            return stub.RouteBatch(request, timeout=0.3)
+            return stub.RouteBatch(request, timeout=1.0)   # parsing 2,000 orders: ~70 ms
         except grpc.RpcError as err:
             return err.code()
 
@@ -108,8 +110,12 @@ def test_cancelled_call_stops_the_server_work(wave_server):
     request = _request(w, 10_000.0)
 
     def call():
+        engine.started.clear()
         future = stub.RouteBatch.future(request)
-        threading.Timer(0.3, future.cancel).start()
+        # Cancel once the engine works (parsing on a slow machine may take longer than any
+        # fixed delay; a call cancelled while parsing never reaches the engine).
+        assert engine.started.wait(60)
+        future.cancel()
         with pytest.raises(grpc.FutureCancelledError):
             future.result(timeout=60)
         return None

@@ -199,16 +199,7 @@ def solve_mip(batch: PreparedBatch, time_limit_s: float = 60.0) -> ExactResult:
     solver = pywraplp.Solver.CreateSolver("HIGHS")
     assert solver is not None, "OR-Tools was built without HiGHS"
     solver.SetTimeLimit(int(time_limit_s * 1000))
-    inf = solver.infinity()
-    v = [solver.IntVar(lo, hi, "") for lo, hi in zip(m.lb, m.ub, strict=True)]
-    for idx, coef, lo, hi in m.rows:
-        c = solver.Constraint(lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf)
-        for i, a in zip(idx, coef, strict=True):
-            c.SetCoefficient(v[i], a)
-    obj = solver.Objective()
-    for var, c in zip(v, m.cost, strict=True):
-        obj.SetCoefficient(var, c)
-    obj.SetMinimization()
+    v, obj = _load(solver, m, integer=True)
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, MIP_RELATIVE_GAP)
     status = solver.Solve(params)
@@ -247,16 +238,7 @@ def solve_relaxation(batch: PreparedBatch) -> float:
     """Value of the LP relaxation of the joint model over units (GLOP)."""
     m = build_model(batch).lp
     solver = pywraplp.Solver.CreateSolver("GLOP")
-    inf = solver.infinity()
-    v = [solver.NumVar(lo, hi, "") for lo, hi in zip(m.lb, m.ub, strict=True)]
-    for idx, coef, lo, hi in m.rows:
-        c = solver.Constraint(lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf)
-        for i, a in zip(idx, coef, strict=True):
-            c.SetCoefficient(v[i], a)
-    obj = solver.Objective()
-    for var, c in zip(v, m.cost, strict=True):
-        obj.SetCoefficient(var, c)
-    obj.SetMinimization()
+    _, obj = _load(solver, m, integer=False)
     assert solver.Solve() == pywraplp.Solver.OPTIMAL
     return float(obj.Value())
 
@@ -375,3 +357,20 @@ def strict_violations(plans, orders, batch: PreparedBatch, network: Network,
                     out.append(f"{oh.order_id} ({batch.points[h]:g} pts) short {b.quantity} x {b.sku} "
                                f"while {ol.order_id} ({batch.points[low]:g} pts) ships it from {s.node_id}")
     return out
+
+
+def _load(solver, m, integer: bool):
+    """The joint model `m` (bounds, rows, costs) into a pywraplp `solver`, minimising: its
+    variables (integer or continuous) and its objective."""
+    inf = solver.infinity()
+    make = solver.IntVar if integer else solver.NumVar
+    v = [make(lo, hi, "") for lo, hi in zip(m.lb, m.ub, strict=True)]
+    for idx, coef, lo, hi in m.rows:
+        c = solver.Constraint(lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf)
+        for i, a in zip(idx, coef, strict=True):
+            c.SetCoefficient(v[i], a)
+    obj = solver.Objective()
+    for var, c in zip(v, m.cost, strict=True):
+        obj.SetCoefficient(var, c)
+    obj.SetMinimization()
+    return v, obj

@@ -6,7 +6,6 @@ of orders allocated jointly); neither touches solvers or stores directly.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -83,17 +82,16 @@ class Engine:
         The budget ([limits] time_budget_ms by default) runs from this call and covers every step;
         `stop` (the caller's deadline and cancellation, e.g. a gRPC call's) cuts it shorter. A
         cancelled call holds nothing: Stopped is raised instead."""
-        started = time.perf_counter()
         budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
                                    stop)
         self._validate_request(order)
         policy = self.policy_for(order)
         if not reserve:
-            return self._route_and_hold(order, policy, budget, started, None)
+            return self._route_and_hold(order, policy, budget, None)
         existing = self._confirmed_hold(order.order_id, policy)
         if existing is not None:
             return self._plan_of_reservation(order, existing, _skus_of(order), policy)
-        return self._route_and_hold(order, policy, budget, started,
+        return self._route_and_hold(order, policy, budget,
                                     lambda allocations: self.store.reserve(order.order_id, allocations),
                                     whole=True)
 
@@ -160,7 +158,6 @@ class Engine:
         the first call's re-route holds everything already, it returns the plan of the whole
         reservation as it stands. The extension carries a token derived from reservation id and
         node, so duplicate calls re-routing the same units hold them once."""
-        started = time.perf_counter()
         budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
                                    stop)
         self._validate_request(order)
@@ -189,11 +186,11 @@ class Engine:
             return Plan(order.order_id, PlanStatus.OPTIMAL, snapshot_version=self.store.version,
                         reservation_id=held.reservation_id)
         token = f"reject:{held.reservation_id}:{node_id}"
-        return self._route_and_hold(rest, policy, budget, started,
+        return self._route_and_hold(rest, policy, budget,
                                     lambda allocations: self.store.extend(held.reservation_id, allocations,
                                                                           token=token))
 
-    def _route_and_hold(self, order: Order, policy: PolicyProfile, stop: Deadline, started: float,
+    def _route_and_hold(self, order: Order, policy: PolicyProfile, stop: Deadline,
                         hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
         read (ReservationConflict), re-plan on fresh stock, up to three attempts in all. With

@@ -1,6 +1,6 @@
 """Fixed-seed scarce waves on the demo network for the batch benchmarks.
 
-The demo network (10 real fulfillment centres + 90 city stores, dom_engine/demo.py, from
+The demo network (10 real fulfillment centres + 90 city stores, dom_engine/io/demo.py, from
 ../shared/data/us_network) and its 5,000-SKU catalogue; orders from `demo.order_stream` (the
 same destinations, line counts and Zipf popularity as the single-order benchmarks). Stock is
 then re-drawn *for the wave* so that it is scarce:
@@ -30,10 +30,17 @@ from functools import lru_cache
 
 import numpy as np
 
-from dom_engine.demo import DEMO_SEED, demo_network, demo_policies, demo_rate_card, demo_stock, order_stream
 from dom_engine.domain import Network, NodeKind, Order, PolicyProfile, RateCard
 from dom_engine.domain.batch import BatchSettings
 from dom_engine.domain.stock import StockView
+from dom_engine.io.demo import (
+    DEMO_SEED,
+    demo_network,
+    demo_policies,
+    demo_rate_card,
+    demo_stock,
+    order_stream,
+)
 
 # Tuesday 2026-03-03, 10:00 UTC (as benchmarks/data.py): before the cut-offs, same-day shipping.
 BATCH_NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from dom_engine.demo import (
+from dom_engine.app.routing import Engine
+from dom_engine.domain import Network, Order, PolicyProfile, RateCard
+from dom_engine.inventory.base import StockView
+from dom_engine.inventory.memory import MemoryStore
+from dom_engine.io.demo import (
     DEMO_SEED,
     demo_inventory,
     demo_network,
@@ -21,10 +25,6 @@ from dom_engine.demo import (
     demo_rate_card,
     random_order,
 )
-from dom_engine.domain import Network, Order, PolicyProfile, RateCard
-from dom_engine.engine import Engine
-from dom_engine.inventory.base import StockView
-from dom_engine.inventory.memory import MemoryStore
 
 # Tuesday 2026-03-03, 10:00 UTC: before every node's cut-off, so same-day shipping is possible.
 BENCH_NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)

@@ -24,13 +24,14 @@ import numpy as np
 from benchmarks.batch_data import BATCH_NOW, wave
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.demo import demo_engine, order_stream
+from dom_engine.app.routing import Engine
 from dom_engine.domain.order import Line
-from dom_engine.engine import Engine
 from dom_engine.inventory.memory import MemoryStore
+from dom_engine.io.demo import order_stream
 from dom_engine.service.converters import order_to_proto
 from dom_engine.service.server import build_server
 from dom_engine.service.servicer import RoutingServicer
+from dom_engine.testing import demo_engine
 
 REPEAT = int(os.environ.get("DOM_BENCH_REPEAT", "3"))
 

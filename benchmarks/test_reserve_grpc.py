@@ -21,8 +21,8 @@ from benchmarks.data import BENCH_SEED, _clock, bench_engine, order_set, orders_
 from benchmarks.measure import percentiles_ms
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.demo import demo_stock
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.io.demo import demo_stock
 from dom_engine.service.converters import order_to_proto
 from dom_engine.service.server import build_server
 from tests.redis_servers import new_namespace

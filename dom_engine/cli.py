@@ -33,14 +33,15 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _config(path: str | None):
-    from .config import load_config
+    from .app.config import load_config
 
     path = path or os.environ.get("DOM_CONFIG") or None
     return load_config(path)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .config import build_engine, check_address
+    from .app.bootstrap import build_engine
+    from .app.config import check_address
 
     config = _config(args.config)
     address = args.address or config.server.address
@@ -72,8 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from .config import build_engine
-    from .render import format_plan, load_order, plan_to_json
+    from .app.bootstrap import build_engine
+    from .io.order_json import load_order
+    from .io.render import format_plan, plan_to_json
 
     request = load_order(args.order)
     order = request.order
@@ -92,9 +94,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Allocate a file of orders jointly (progress bar on stderr), print the summary, write plans."""
     import json
 
-    from .config import build_engine
-    from .order_files import read_orders
-    from .render import batch_to_dict, format_batch, plan_to_dict
+    from .app.bootstrap import build_engine
+    from .io.order_files import read_orders
+    from .io.render import batch_to_dict, format_batch, plan_to_dict
 
     if args.time_budget_ms is not None and not args.time_budget_ms > 0:
         raise DomainError("--time-budget-ms", f"must be > 0, got {args.time_budget_ms}")
@@ -146,7 +148,8 @@ def _phase_bar():
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
-    from .config import load_components, load_config
+    from .app.bootstrap import load_components
+    from .app.config import load_config
 
     config = load_config(args.file)
     c = load_components(config)
@@ -169,7 +172,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_export(args: argparse.Namespace) -> int:
-    from .demo import export_demo
+    from .io.demo import export_demo
 
     for path in export_demo(args.dir, seed=args.seed):
         print(path)
@@ -182,10 +185,10 @@ def cmd_inventory_load(args: argparse.Namespace) -> int:
     """Validate a stock file against the network, then load it into Redis as a new snapshot."""
     import time
 
-    from .config import network_of, open_redis_store
+    from .app.bootstrap import network_of, open_redis_store
     from .domain import ConfigError
-    from .inventory.loaders import read_inventory
     from .inventory.memory import MemoryStore
+    from .io.stock_files import read_inventory
 
     config = _config(args.config)
     store_cfg = config.store
@@ -295,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `dom` console script. Returns the exit code."""
     args = build_parser().parse_args(argv)
     if getattr(args, "seed", 0) is None:
-        from .demo import DEMO_SEED
+        from .io.demo import DEMO_SEED
 
         args.seed = DEMO_SEED
     try:

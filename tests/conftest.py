@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from redis_servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
+
+from tests.redis_servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
 
 
 def _require_redis() -> None:

@@ -24,7 +24,8 @@ from dom_engine.domain import (
     ShipmentLine,
     ValidationError,
 )
-from dom_engine.render import format_plan, order_from_dict, order_request_from_dict, plan_to_dict
+from dom_engine.io.order_json import order_from_dict, order_request_from_dict
+from dom_engine.io.render import format_plan, plan_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

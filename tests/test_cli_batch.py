@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from dom_engine.cli import main
-from dom_engine.demo import demo_batch_orders
 from dom_engine.domain import ValidationError
-from dom_engine.order_files import read_orders
+from dom_engine.io.demo import demo_batch_orders
+from dom_engine.io.order_files import read_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "orders-batch.jsonl"

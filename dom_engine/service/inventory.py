@@ -21,7 +21,7 @@ from dom_engine.domain.errors import under_field
 from dom_engine.inventory.base import Reservation, StockDelta
 
 if TYPE_CHECKING:
-    from dom_engine.engine import Engine
+    from dom_engine.app.routing import Engine
 
 INVENTORY_SERVICE_NAME = inventory_pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
 MAX_ID_LENGTH = 256

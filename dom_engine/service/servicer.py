@@ -25,7 +25,7 @@ from .converters import (
 )
 
 if TYPE_CHECKING:
-    from dom_engine.engine import Engine
+    from dom_engine.app.routing import Engine
 
 log = logging.getLogger("dom_engine.service")
 

@@ -66,7 +66,8 @@ def _interrupt(pid: int) -> None:
 
 
 def _worker(config_path: str | None, address: str, max_workers: int) -> None:
-    from dom_engine.config import build_engine, load_config
+    from dom_engine.app.bootstrap import build_engine
+    from dom_engine.app.config import load_config
     from dom_engine.service.server import serve
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from redis_servers import client_url, new_namespace
 
 from dom_engine.domain import Network, Node, NodeKind, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, SnapshotStore, StockDelta
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from tests.redis_servers import client_url, new_namespace
 
 ROWS = [
     {"node_id": "A", "sku": "X", "on_hand": 10, "safety_stock": 2},

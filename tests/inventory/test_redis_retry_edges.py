@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from redis_faults import wrap_ops_run
-from redis_servers import client_url, new_namespace
 
+from dom_engine.app.routing import Engine
 from dom_engine.domain import (
     Destination,
     Limits,
@@ -26,10 +25,11 @@ from dom_engine.domain import (
     PreconditionError,
     us_network_rate_card,
 )
-from dom_engine.engine import Engine
 from dom_engine.inventory.base import Allocation, ReservationConflict, StoreUnavailable
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from tests.redis_faults import wrap_ops_run
+from tests.redis_servers import client_url, new_namespace
 
 NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
                          else None) for i in range(5)))

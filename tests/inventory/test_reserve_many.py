@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from redis_servers import client_url, new_namespace
 
 from dom_engine.domain import Network, Node, NodeKind, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, SnapshotStore
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from tests.redis_servers import client_url, new_namespace
 
 NET = Network((
     Node("A", NodeKind.WAREHOUSE, 40.0, -75.0),

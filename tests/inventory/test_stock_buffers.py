@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from redis_servers import client_url, new_namespace
 
 from dom_engine.domain import Network, Node, NodeKind, ValidationError
 from dom_engine.inventory.base import Allocation, Reservation, ReservationConflict
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from tests.redis_servers import client_url, new_namespace
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NET = Network((Node("A", NodeKind.WAREHOUSE, 40.0, -75.0), Node("S", NodeKind.STORE, 41.9, -87.6)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dom_engine.demo import demo_inventory, demo_network, demo_policies, demo_rate_card
 from dom_engine.domain import Destination, Line, Order, OrderOptions
+from dom_engine.io.demo import demo_inventory, demo_network, demo_policies, demo_rate_card
 from dom_engine.optimize import route
 from dom_engine.testing import FIXED_NOW, promise
 

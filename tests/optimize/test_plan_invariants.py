@@ -12,7 +12,6 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from dom_engine.demo import demo_inventory, demo_network, demo_policies, demo_rate_card, random_order
 from dom_engine.domain import (
     Destination,
     Line,
@@ -25,6 +24,7 @@ from dom_engine.domain import (
     us_network_rate_card,
 )
 from dom_engine.inventory.base import StockView
+from dom_engine.io.demo import demo_inventory, demo_network, demo_policies, demo_rate_card, random_order
 from dom_engine.optimize import route
 from dom_engine.testing import FIXED_NOW
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dom_engine.demo import demo_engine, random_order
 from dom_engine.domain import (
     Destination,
     Line,
@@ -26,10 +25,11 @@ from dom_engine.domain import (
     us_network_rate_card,
 )
 from dom_engine.inventory.base import StockView
+from dom_engine.io.demo import random_order
 from dom_engine.optimize import route
 from dom_engine.optimize.problem import build_problem
 from dom_engine.optimize.solution import evaluate_sets
-from dom_engine.testing import FIXED_NOW
+from dom_engine.testing import FIXED_NOW, demo_engine
 
 from .helpers import Scenario, check_plan, close, scenario
 

@@ -50,8 +50,9 @@ def test_two_hundred_lines_of_one_sku_with_a_tiny_budget():
 
     import numpy as np
 
-    from dom_engine.demo import demo_engine, order_stream
     from dom_engine.domain.order import Line
+    from dom_engine.io.demo import order_stream
+    from dom_engine.testing import demo_engine
 
     engine = demo_engine()
     view = engine.store.read([f"SKU-{i:05d}" for i in range(1, 50)])

@@ -12,8 +12,9 @@ import pytest
 from google.protobuf import json_format
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
-from dom_engine.demo import demo_catalogue, demo_engine
+from dom_engine.io.demo import demo_catalogue
 from dom_engine.service.server import build_server
+from dom_engine.testing import demo_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_FILE = ROOT / "examples" / "order.json"

@@ -205,9 +205,8 @@ def fuzz_channel(request: pytest.FixtureRequest, make_engine) -> Iterator[grpc.C
     encoding are other code paths)."""
     engine, store = make_engine(), None
     if request.param == "redis":
-        from redis_servers import client_url, new_namespace
-
         from dom_engine.inventory.redis_store import RedisStore
+        from tests.redis_servers import client_url, new_namespace
 
         store = RedisStore(engine.network, client_url(request.getfixturevalue("redis_server")),
                            namespace=new_namespace("fuzz"), cache_staleness_s=0.0, clock=engine.clock)

@@ -12,7 +12,6 @@ from dataclasses import replace
 import grpc
 import numpy as np
 import pytest
-from redis_servers import client_url, new_namespace
 
 from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
@@ -20,6 +19,7 @@ from dom_engine.inventory.redis_store import RedisStore
 from dom_engine.inventory.rows import MAX_QUANTITY, MAX_SKU_LENGTH
 from dom_engine.service.errors import ERROR_FIELD_KEY
 from dom_engine.service.server import build_server
+from tests.redis_servers import client_url, new_namespace
 
 INT64_MAX = 2**63 - 1
 LIMIT_TEXT = f"{MAX_QUANTITY:,}"

@@ -9,11 +9,11 @@ from dataclasses import replace
 import grpc
 import numpy as np
 import pytest
-from redis_servers import new_namespace
 
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.inventory.redis_store import RedisStore
 from dom_engine.service.server import build_server
+from tests.redis_servers import new_namespace
 
 
 def test_outage_degrades_quotes_and_refuses_holds(private_redis, make_engine, valid_request):

@@ -12,17 +12,18 @@ from datetime import UTC, datetime
 import grpc
 import numpy as np
 import pytest
-from redis_servers import new_namespace
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.demo import demo_engine, order_stream
+from dom_engine.app.routing import Engine
 from dom_engine.domain.batch import BatchSettings
-from dom_engine.engine import Engine
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.io.demo import order_stream
 from dom_engine.service.converters import order_to_proto
 from dom_engine.service.errors import ERROR_FIELD_KEY
 from dom_engine.service.server import build_server, message_options
+from dom_engine.testing import demo_engine
+from tests.redis_servers import new_namespace
 
 MiB = 1024 * 1024
 MAX_ORDERS = 6000

@@ -174,11 +174,11 @@ def test_serve_loads_the_batch_half_before_it_listens() -> None:
 
     script = (
         "import sys, threading\n"
-        "from dom_engine.demo import demo_engine\n"
+        "from dom_engine.testing import demo_engine\n"
         "from dom_engine.service.server import serve\n"
         "stop = threading.Event(); seen = []\n"
         "def ready(port):\n"
-        "    seen.append('scipy.optimize' in sys.modules and 'dom_engine.engine_batch' in sys.modules)\n"
+        "    seen.append('scipy.optimize' in sys.modules and 'dom_engine.app.batch_routing' in sys.modules)\n"
         "    stop.set()\n"
         "serve(demo_engine(), '127.0.0.1:0', stop=stop, on_ready=ready, grace_s=0)\n"
         "print('loaded' if seen == [True] else 'not loaded')\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from redis_servers import free_port, new_namespace
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+from tests.redis_servers import free_port, new_namespace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HOT_STOCK = {"DC-EDISON": 6, "DC-RENO": 4}  # the only stock of the hot SKU: 10 units in all

@@ -1,0 +1,1 @@
+"""Use cases: routing, batch routing and stock administration, composed by the bootstrap."""

@@ -1,0 +1,61 @@
+"""The bootstrap: the one place a configuration becomes components (network, store, rate card,
+policies) and an Engine. Front ends (cli, service workers) call `build_engine` and nothing below it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from ..domain import Network, PolicyProfile, RateCard
+from ..inventory.base import SnapshotStore
+from ..io.demo import demo_inventory, demo_network, demo_rate_card
+from ..io.stock_files import load_inventory
+from ..io.tables import load_network, load_rate_card
+from .config import EngineConfig, StoreConfig
+from .routing import Engine
+
+
+class Components(NamedTuple):
+    """Everything an Engine is built from, loaded and validated."""
+
+    network: Network
+    store: SnapshotStore
+    rate_card: RateCard
+    policies: Mapping[str, PolicyProfile]
+
+
+def load_components(config: EngineConfig) -> Components:
+    """Load network, stock, rate card and policies named by `config` (all files are read here)."""
+    network = network_of(config)
+    if config.store.backend == "redis":
+        store: SnapshotStore = open_redis_store(config.store, network)
+    elif config.inventory is not None:
+        store = load_inventory(config.inventory, network, hold_ttl_s=config.store.hold_ttl_s)
+    else:
+        store = demo_inventory(network, config.demo_seed, hold_ttl_s=config.store.hold_ttl_s)
+    rate_card = load_rate_card(config.rates) if config.rates else demo_rate_card()
+    return Components(network, store, rate_card, config.policies)
+
+
+def build_engine(config: EngineConfig | None = None) -> Engine:
+    """Load everything `config` names (default: the demo) and wire an Engine."""
+    config = config if config is not None else EngineConfig()
+    c = load_components(config)
+    return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
+                  default_policy=config.default_policy, limits=config.limits, batch=config.batch)
+
+
+def network_of(config: EngineConfig) -> Network:
+    """The network `config` names (the demo network by default)."""
+    return load_network(config.network) if config.network else demo_network(config.demo_seed)
+
+
+def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
+    """The shared Redis store named by [store] (stock is loaded into it by `dom inventory load`).
+    The store opens its own client from the URL, with short timeouts so an outage surfaces fast."""
+    from ..inventory.redis_store import RedisStore  # lazy: only the redis backend needs it
+
+    url = cfg.url.replace("://", "+cluster://", 1) if cfg.cluster else cfg.url
+    return RedisStore(network, url, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
+                      degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s,
+                      coalesce_reserves=cfg.coalesce_reserves, attempt_lease_s=cfg.attempt_lease_s)

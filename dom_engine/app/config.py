@@ -1,0 +1,352 @@
+"""Engine configuration: the one place that documents every setting.
+
+A configuration is a TOML file (examples/dom.toml is the annotated reference). Every section and
+key is optional; an empty file (or no file at all) runs the bundled demo. Unknown keys are errors,
+so a typo fails at start-up naming the key. Relative paths are relative to the config file.
+
+[data]
+  network      nodes file (.toml with [[nodes]], or .csv) or "demo"       default "demo"
+  inventory    stock file (.csv, .json, .parquet) or "demo"               default "demo" if the
+               network is the demo, else required ("demo" = synthetic stock for any network)
+  rates        rate-card TOML or "demo" (= us_network_rate_card())        default "demo"
+  policies     optional TOML of [policies.NAME] tables (instead of inline [policies])
+[demo]
+  seed         seed of the demo network / stock                           default 2026
+[limits]       request limits, each bounds work one request can cause (domain.Limits)
+  max_lines 200, max_quantity 1000000, max_units 10000000, max_excluded_nodes 10000,
+  max_id_length 128, max_promise_days 365, time_budget_ms 50.0, max_rejects 3
+[routing]
+  default_policy   profile used when an order names none                  default "default"
+[policies.NAME]    one sourcing profile (domain.PolicyProfile); none given = the demo profiles
+  mode             "cost" | "fewest_shipments" | "fastest"                default "cost"
+  max_shipments    default cap on shipments per order                     default 5
+  [policies.NAME.weights]   cost_weight 1, split_penalty 0, delivery_day_weight 0, co2e_price 0
+  [policies.NAME.penalties] per_order 50, per_unit 25, per_unit_per_max_distance 0, distance_unit "km"
+  [policies.NAME.channel_node_kinds]  CHANNEL = ["warehouse", ...]  kinds allowed to ship a channel
+  [policies.NAME.min_stock_buffer]    KIND = N  units per SKU kept untouched at nodes of a kind
+[batch]        batch (wave) allocation: RouteBatch and `dom batch` (domain.batch.BatchSettings)
+  max_orders   orders one batch may hold (more: INVALID_ARGUMENT)         default 100000
+  time_budget_ms  solver time per batch unless the request gives one      default 10000.0
+  priority_rule   "strict": a unit is never left unfilled on an order while an order with fewer
+               priority points (by a point or more) gets one it could have had, whatever the
+               cost; "weighted": each point adds penalty_per_point to the order's penalty per
+               unfilled unit, so cost may win                             default "strict"
+  tier_points  table TIER = points for an order's customer_tier (unlisted: 0), e.g.
+               [batch.tier_points] gold = 2.0                             default {}
+  points_per_day_waiting  points per day since the order's created_at    default 0.0
+  due_soon_days   an order whose deliver_by is at most this many days away ... default 0
+  due_soon_points ... earns these points                                  default 0.0
+  penalty_per_point  "weighted" only: money per unfilled unit per point  default 1.0
+  Node capacities apply to a batch: daily_shipment_capacity (net of shipments held today) and
+  daily_unit_capacity (nodes file). Units held earlier today are not counted by the stores, so
+  daily_unit_capacity caps the units of one batch.
+[server]
+  address      HOST:PORT the gRPC server listens on                      default "127.0.0.1:50051"
+  max_workers  gRPC worker threads                                        default 8
+  workers      server processes sharing the port (needs the redis store)  default 1
+  max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
+               for a RouteBatch of 10,000 orders); 1 to 2047              default 64
+[store]        where stock and reservations live
+  backend      "memory" (in this process, loaded from [data] inventory) or "redis" (shared by
+               every server process; load stock with `dom inventory load`) default "memory"
+  url          redis://HOST:PORT/DB (rediss:// for TLS), backend "redis" only
+  cluster      true for a Redis Cluster (url names any node)              default false
+  namespace    key prefix in Redis                                        default "dom"
+  cache_staleness_s  how old cached stock may be for quotes               default 1.0
+  degraded_staleness_s  how old cached stock may be while Redis is down   default 60.0
+  hold_ttl_s   seconds an uncommitted reservation is held                 default 900
+  coalesce_reserves  threads of one process reserving at the same time share one pipelined
+               round trip (group commit; standalone Redis only, a lone reserve still goes out
+               at once); false = one round trip per reservation          default true
+  attempt_lease_s  Cluster only: how long one reserve attempt may run before it gives back
+               what it holds; an order's records all older than twice this count as abandoned
+               by a crashed server (keep it well above a call's duration and the servers'
+               clock skew)                                                default 5.0
+
+Environment overrides (applied over the file; values are parsed like the TOML key they replace):
+  DOM_CONFIG              config file used by `dom` when --config is not given
+  DOM_NETWORK             [data] network          DOM_INVENTORY      [data] inventory
+  DOM_RATES               [data] rates            DOM_POLICIES       [data] policies
+  DOM_DEMO_SEED           [demo] seed             DOM_DEFAULT_POLICY [routing] default_policy
+  DOM_TIME_BUDGET_MS      [limits] time_budget_ms DOM_MAX_LINES      [limits] max_lines
+  DOM_MAX_QUANTITY        [limits] max_quantity   DOM_MAX_UNITS      [limits] max_units
+  DOM_SERVER_ADDRESS      [server] address        DOM_SERVER_MAX_WORKERS [server] max_workers
+  DOM_STORE_BACKEND       [store] backend         DOM_REDIS_URL      [store] url
+  DOM_SERVER_WORKERS      [server] workers        DOM_SERVER_MAX_MESSAGE_MB [server] max_message_mb
+  DOM_BATCH_MAX_ORDERS    [batch] max_orders      DOM_BATCH_TIME_BUDGET_MS  [batch] time_budget_ms
+  DOM_HOLD_TTL_S          [store] hold_ttl_s
+  DOM_STORE_COALESCE_RESERVES [store] coalesce_reserves (true/false, 1/0, yes/no, on/off)
+Paths given in the environment are relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..domain import ConfigError, Limits, PolicyProfile
+from ..domain.batch import BatchSettings, PriorityRule
+from ..io.demo import DEMO_SEED, demo_policies
+from ..io.tables import (  # the writers live with the readers; re-exported here for callers
+    Table,
+    load_policies,
+    policies_from_table,
+    policies_to_toml,
+    rate_card_to_toml,
+    read_toml,
+)
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["EngineConfig", "ServerConfig", "StoreConfig", "load_config",
+           "parse_config", "policies_to_toml", "rate_card_to_toml"]
+
+DEMO = "demo"
+
+# env var -> (section, key, type). Order matters only for documentation.
+ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
+    "DOM_NETWORK": ("data", "network", Path),
+    "DOM_INVENTORY": ("data", "inventory", Path),
+    "DOM_RATES": ("data", "rates", Path),
+    "DOM_POLICIES": ("data", "policies", Path),
+    "DOM_DEMO_SEED": ("demo", "seed", int),
+    "DOM_DEFAULT_POLICY": ("routing", "default_policy", str),
+    "DOM_TIME_BUDGET_MS": ("limits", "time_budget_ms", float),
+    "DOM_MAX_LINES": ("limits", "max_lines", int),
+    "DOM_MAX_QUANTITY": ("limits", "max_quantity", int),
+    "DOM_MAX_UNITS": ("limits", "max_units", int),
+    "DOM_SERVER_ADDRESS": ("server", "address", str),
+    "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
+    "DOM_SERVER_WORKERS": ("server", "workers", int),
+    "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
+    "DOM_BATCH_MAX_ORDERS": ("batch", "max_orders", int),
+    "DOM_BATCH_TIME_BUDGET_MS": ("batch", "time_budget_ms", float),
+    "DOM_STORE_BACKEND": ("store", "backend", str),
+    "DOM_REDIS_URL": ("store", "url", str),
+    "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
+    "DOM_STORE_COALESCE_RESERVES": ("store", "coalesce_reserves", bool),
+}
+STORE_BACKENDS = ("memory", "redis")
+# gRPC message lengths are int32 bytes: at most 2 GiB - 1.
+MAX_MESSAGE_MB = 2047
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """[server]: where and how the gRPC server listens."""
+
+    address: str = "127.0.0.1:50051"
+    max_workers: int = 8
+    workers: int = 1
+    max_message_mb: int = 64
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """[store]: where stock and reservations live (see the module docstring)."""
+
+    backend: str = "memory"
+    url: str = ""
+    cluster: bool = False
+    namespace: str = "dom"
+    cache_staleness_s: float = 1.0
+    hold_ttl_s: float = 900.0
+    degraded_staleness_s: float = 60.0
+    coalesce_reserves: bool = True
+    attempt_lease_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """A parsed configuration. Path fields are None for the bundled demo data."""
+
+    network: Path | None = None
+    inventory: Path | None = None
+    rates: Path | None = None
+    demo_seed: int = DEMO_SEED
+    limits: Limits = field(default_factory=Limits)
+    policies: Mapping[str, PolicyProfile] = field(default_factory=demo_policies)
+    default_policy: str = "default"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    source: Path | None = None
+    store: StoreConfig = field(default_factory=StoreConfig)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+
+    @property
+    def uses_demo(self) -> bool:
+        return self.network is None
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> EngineConfig:
+    """Parse a TOML config (None: defaults = the demo) and apply DOM_* environment overrides."""
+    env = os.environ if env is None else env
+    source = Path(path) if path is not None else None
+    data: dict[str, Any] = read_toml(source) if source is not None else {}
+    base = source.parent if source is not None else Path.cwd()
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section in ("data", "demo", "limits", "routing", "server", "store", "batch"):
+        if section in data and not isinstance(data[section], dict):
+            raise ConfigError(section, "must be a table, e.g. [" + section + "]")
+    for var, (section, key, kind) in ENV_OVERRIDES.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        data.setdefault(section, {})[key] = _from_env(var, raw, kind)
+    return parse_config(data, base, source)
+
+
+def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None) -> EngineConfig:
+    """Build an EngineConfig from parsed TOML data; relative paths resolve against `base`."""
+    root = Table(data, "")
+    d = root.table("data")
+    network = _path(d, "network", base)
+    inventory = _path(d, "inventory", base)
+    rates = _path(d, "rates", base)
+    policies_file = _path(d, "policies", base)
+    d.done()
+    if network is not None and inventory is None and d.data.get("inventory") != DEMO:
+        raise ConfigError("data.inventory",
+                          'required when data.network is a file (use "demo" for synthetic stock)')
+
+    demo = root.table("demo")
+    seed = demo.get("seed", int, DEMO_SEED)
+    demo.done()
+
+    lim = root.table("limits")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Limits):
+        kind = float if f.name == "time_budget_ms" else int
+        value = lim.get(f.name, kind, None)
+        if value is not None:
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(lim.key(f.name), f"must be > 0, got {value!r}")
+            values[f.name] = value
+    lim.done()
+
+    if "policies" in data and policies_file is not None:
+        raise ConfigError("data.policies", "give policies inline ([policies.NAME]) or as a file, not both")
+    if "policies" in data:
+        policies = policies_from_table(root.table("policies"))
+        if not policies:
+            raise ConfigError("policies", "define at least one [policies.NAME] table")
+    elif policies_file is not None:
+        policies = load_policies(policies_file)
+    else:
+        policies = demo_policies()
+
+    r = root.table("routing")
+    default_policy = r.get("default_policy", str, "default")
+    r.done()
+    if default_policy not in policies:
+        raise ConfigError("routing.default_policy",
+                          f"unknown policy {default_policy!r}; defined: {sorted(policies)}")
+
+    s = root.table("server")
+    server = ServerConfig(s.get("address", str, ServerConfig.address),
+                          s.get("max_workers", int, ServerConfig.max_workers),
+                          s.get("workers", int, ServerConfig.workers),
+                          s.get("max_message_mb", int, ServerConfig.max_message_mb))
+    s.done()
+    check_address(server.address, "server.address")
+    if server.max_workers < 1:
+        raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
+    if not 1 <= server.max_message_mb <= MAX_MESSAGE_MB:
+        raise ConfigError("server.max_message_mb",
+                          f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
+    store = _store_config(root.table("store"))
+    batch = _batch_settings(root.table("batch"))
+    root.done()
+    return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
+                        server, source, store, batch)
+
+
+def _batch_settings(t: Table) -> BatchSettings:
+    """[batch] -> BatchSettings (whose own checks name the key, e.g. "batch.max_orders")."""
+    d = BatchSettings()
+    rule = t.get("priority_rule", str, d.priority_rule.value)
+    try:
+        priority_rule = PriorityRule(rule)
+    except ValueError:
+        choices = [r.value for r in PriorityRule]
+        raise ConfigError(t.key("priority_rule"), f"must be one of {choices}, got {rule!r}") from None
+    tiers = t.table("tier_points")
+    tier_points = {tier: tiers.get(tier, float) for tier in list(tiers.data)}
+    settings = BatchSettings(
+        max_orders=t.get("max_orders", int, d.max_orders),
+        time_budget_ms=t.get("time_budget_ms", float, d.time_budget_ms),
+        priority_rule=priority_rule,
+        tier_points=tier_points,
+        points_per_day_waiting=t.get("points_per_day_waiting", float, d.points_per_day_waiting),
+        due_soon_days=t.get("due_soon_days", int, d.due_soon_days),
+        due_soon_points=t.get("due_soon_points", float, d.due_soon_points),
+        penalty_per_point=t.get("penalty_per_point", float, d.penalty_per_point),
+    )
+    t.done()
+    return settings
+
+
+def _store_config(t: Table) -> StoreConfig:
+    d = StoreConfig()
+    store = StoreConfig(t.get("backend", str, d.backend), t.get("url", str, d.url),
+                        t.get("cluster", bool, d.cluster), t.get("namespace", str, d.namespace),
+                        t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
+                        t.get("hold_ttl_s", (int, float), d.hold_ttl_s),
+                        t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s),
+                        t.get("coalesce_reserves", bool, d.coalesce_reserves),
+                        t.get("attempt_lease_s", (int, float), d.attempt_lease_s))
+    t.done()
+    if store.backend not in STORE_BACKENDS:
+        raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
+    if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(t.key("url"), f"must be a redis:// or rediss:// URL, got {store.url!r}")
+    for key in ("cache_staleness_s", "hold_ttl_s", "degraded_staleness_s", "attempt_lease_s"):
+        value = getattr(store, key)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(t.key(key), f"must be > 0, got {value!r}")
+    if not store.namespace:
+        raise ConfigError(t.key("namespace"), "must not be empty")
+    if store.degraded_staleness_s < store.cache_staleness_s:
+        raise ConfigError(t.key("degraded_staleness_s"), "must be >= cache_staleness_s")
+    return store
+
+
+# ===================================================================== helpers
+def _path(t: Table, key: str, base: Path) -> Path | None:
+    value = t.get(key, (str, Path), None)
+    if value is None or value == DEMO:
+        return None
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(t.key(key), 'must be a path or "demo"')
+    p = Path(value)
+    return p if p.is_absolute() else base / p
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _from_env(var: str, raw: str, kind: type) -> Any:
+    if kind is Path:
+        return raw if raw == DEMO else str(Path(raw).resolve())
+    if kind is bool:  # bool("false") is True: spell the accepted words out
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(var, f"must be true or false, got {raw!r}")
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(var, f"must be {what}, got {raw!r}") from None
+
+
+def check_address(address: str, key: str) -> None:
+    """Raise ConfigError naming `key` unless `address` is HOST:PORT."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(key, f"must be HOST:PORT (e.g. 127.0.0.1:50051), got {address!r}")

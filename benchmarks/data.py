@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
 from dom_engine.domain import Network, Order, PolicyProfile, RateCard
 from dom_engine.inventory.base import StockView
 from dom_engine.inventory.memory import MemoryStore

@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.batch_data import BATCH_NOW, wave
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
 from dom_engine.domain.order import Line
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.io.demo import order_stream

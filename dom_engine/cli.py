@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import __version__
 from .domain import DomainError
-from .inventory.base import ReservationConflict
+from .domain.reservation import ReservationConflict
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -185,41 +185,32 @@ def cmd_inventory_load(args: argparse.Namespace) -> int:
     """Validate a stock file against the network, then load it into Redis as a new snapshot."""
     import time
 
-    from .app.bootstrap import network_of, open_redis_store
-    from .domain import ConfigError
-    from .inventory.memory import MemoryStore
-    from .io.stock_files import read_inventory
+    from .app.bootstrap import load_stock_file
 
     config = _config(args.config)
-    store_cfg = config.store
-    if args.redis:
-        store_cfg = replace(store_cfg, backend="redis", url=args.redis, cluster=args.cluster)
-    if store_cfg.backend != "redis":
-        raise ConfigError("store.backend", "dom inventory load writes to a shared Redis store: pass "
-                          '--redis URL or set [store] backend = "redis" in the config')
-    network = network_of(config)
-    node_ids, skus, on_hand, safety, where = read_inventory(args.file)
-    MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where)  # checks every row
-    store = open_redis_store(store_cfg, network)
     started = time.perf_counter()
-    with _progress_bar(len(node_ids), "rows") as update:
-        version = store.load_snapshot(node_ids, skus, on_hand, safety, progress=update)
+    with _progress_bar("rows") as update:
+        rows, version = load_stock_file(config, args.file, redis_url=args.redis, cluster=args.cluster,
+                                        progress=update)
     seconds = time.perf_counter() - started
-    print(f"loaded {len(node_ids):,} rows from {args.file} as snapshot version {version} in {seconds:.1f} s "
-          f"({len(node_ids) / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
+    print(f"loaded {rows:,} rows from {args.file} as snapshot version {version} in {seconds:.1f} s "
+          f"({rows / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
     return EXIT_OK
 
 
-def _progress_bar(total: int, unit: str):
-    """A context manager yielding progress(done, total) that drives a tqdm bar on stderr."""
+def _progress_bar(unit: str):
+    """A context manager yielding progress(done, total) that drives a tqdm bar on stderr (the total
+    is learnt from the first call: the file is read inside the use case)."""
     from contextlib import contextmanager
 
     from tqdm import tqdm
 
     @contextmanager
     def bar():
-        with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, disable=None) as t:
-            def update(done: int, _total: int) -> None:
+        with tqdm(total=0, unit=unit, unit_scale=True, file=sys.stderr, disable=None) as t:
+            def update(done: int, total: int) -> None:
+                if total != t.total:
+                    t.total = total
                 t.update(done - t.n)
 
             yield update

@@ -1,63 +1,77 @@
-"""The batch half of the Engine: `Engine.route_batch` validates a wave of orders, reads their
-stock once, allocates them jointly (optimize.batch) and, when asked, holds every plan through the
-same store as single orders.
+"""Batch routing, the use case behind RouteBatch and `dom batch`: validate a wave of orders, read
+their stock once, allocate them jointly (optimize.batch) and, when asked, hold every plan through
+the same store as single orders (through OrderRouting's public methods).
 
 Reservations of a batch, order by order (each all or nothing, as `Engine.route(reserve=True)`):
 - an order that already holds a reservation (a retried batch) is left out of the solve and gets
-  the plan of its held units (`Engine._plan_of_reservation`): nothing is ever held twice, and the
+  the plan of its held units (`OrderRouting.plan_of_reservation`): nothing is ever held twice, and the
   units it holds no longer count against the batch's unit caps;
 - every other plan with shipments is held in one `store.reserve_many` call;
 - an order whose hold meets a ReservationConflict (stock moved since the read) is re-routed alone
-  with `Engine.route(reserve=True)` in what is left of the time budget.
+  with `OrderRouting.route(reserve=True)` in what is left of the time budget.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..domain import DomainError, Order, Plan, PlanStatus, check_skus
-from ..domain.batch import BatchResult, BatchStatus, validate_batch
+from ..domain.batch import BatchResult, BatchSettings, BatchStatus, validate_batch
 from ..domain.errors import under_field
-from ..inventory.base import Reservation, ReservationConflict
+from ..domain.reservation import Reservation, ReservationConflict
+from ..domain.stop import Deadline, Stopped
 from ..optimize.batch import route_batch as optimize_batch
 from ..optimize.batch.router import OPTIMAL_TOLERANCE
 from ..optimize.batch.router import kpis as batch_kpis
-from ..optimize.stop import Deadline, Stopped
-from .routing import BatchProgress, plan_allocations
+from .routing import OrderRouting, plan_allocations, skus_of
 
-if TYPE_CHECKING:
-    from .routing import Engine
+# progress(phase, done, total) of a batch: phases "build", "solve", "improve", "reserve".
+BatchProgress = Callable[[str, int, int], None]
 
 # Holding a batch's plans (one reserve_many): time kept for it per order (measured ~20 µs per
 # order on the memory store, more on Redis; with a margin).
 RESERVE_SECONDS_PER_ORDER = 50e-6
 
 
-def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_budget_ms: float | None,
-                progress: BatchProgress | None, stop: Deadline | None = None) -> BatchResult:
-    """See `Engine.route_batch`. Validation and the stock read come first (an invalid order must
-    be named); when they used the budget up the orders get NO_PLAN_FOUND plans (see
+@dataclass(frozen=True)
+class BatchRouting:
+    """Routes waves of orders jointly, holding through `routing` (its store, network and policies)."""
+
+    routing: OrderRouting
+    settings: BatchSettings
+
+    def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
+                    time_budget_ms: float | None = None, progress: BatchProgress | None = None,
+                    stop: Deadline | None = None) -> BatchResult:
+        """See `dom_engine.app.engine.Engine.route_batch`."""
+        return route_batch(self.routing, self.settings, orders, reserve, time_budget_ms, progress, stop)
+
+
+def route_batch(routing: OrderRouting, settings: BatchSettings, orders: Sequence[Order], reserve: bool,
+                time_budget_ms: float | None, progress: BatchProgress | None,
+                stop: Deadline | None = None) -> BatchResult:
+    """See `Engine.route_batch` (app/engine.py). Validation and the stock read come first (an
+    invalid order must be named); when they used the budget up the orders get NO_PLAN_FOUND plans (see
     optimize.batch.route_batch). A cancelled call (the client is gone) raises Stopped instead.
     Re-routes after lost races get what is left of the budget."""
     started = time.perf_counter()
-    budget = engine.batch.time_budget_ms if time_budget_ms is None else time_budget_ms
+    budget = settings.time_budget_ms if time_budget_ms is None else time_budget_ms
     stop = Deadline.after_ms(budget, stop)
     orders = list(orders)
-    validate_batch(orders, engine.batch)
+    validate_batch(orders, settings)
     policies = []
     for k, order in enumerate(orders):
         if k % 256 == 255 and stop.cancelled:
             raise Stopped(f"cancelled while validating {len(orders)} orders", cancelled=True)
         with under_field(f"orders[{k}]"):
-            engine._validate_request(order)
-            policies.append(engine.policy_for(order))
-    held = _confirmed_holds(engine, orders, policies) if reserve else {}
-    stock = engine.store.read(list(dict.fromkeys(line.sku for o in orders for line in o.lines)))
+            routing.check_request(order)
+            policies.append(routing.policy_for(order))
+    held = _confirmed_holds(routing, orders, policies) if reserve else {}
+    stock = routing.store.read(list(dict.fromkeys(line.sku for o in orders for line in o.lines)))
     for k, order in enumerate(orders):
         with under_field(f"orders[{k}]"):
             check_skus(order, stock.unknown)
@@ -72,26 +86,27 @@ def route_batch(engine: Engine, orders: Sequence[Order], reserve: bool, time_bud
         solve_stop = stop
         if reserve:
             solve_stop = stop.within(stop.remaining_s() - RESERVE_SECONDS_PER_ORDER * len(todo))
-        solved = optimize_batch([orders[k] for k in todo], stock, engine.network, engine.rate_card,
-                                [policies[k] for k in todo], engine.batch, engine.clock(),
-                                None, _unit_caps(engine, held.values()), progress, stop=solve_stop)
+        solved = optimize_batch([orders[k] for k in todo], stock, routing.network, routing.rate_card,
+                                [policies[k] for k in todo], settings, routing.clock(),
+                                None, _unit_caps(routing, held.values()), progress, stop=solve_stop)
         for k, plan in zip(todo, solved.plans, strict=True):
             plans[k] = plan
     # A retried batch: orders holding a reservation get the plan of exactly those units.
     for k, order in enumerate(orders):
         if order.order_id in held:
-            plans[k] = engine._plan_of_reservation(order, held[order.order_id], _skus(order), policies[k])
+            plans[k] = routing.plan_of_reservation(order, held[order.order_id], skus_of(order), policies[k])
     changed: dict[int, Plan] = {}   # order index -> the solver's plan it replaced
     counts = {"held": float(len(held)), "rerouted": 0.0, "unreserved": 0.0}
     if reserve and todo:
         if stop.cancelled:   # the caller is gone: holds now would never be seen
             raise Stopped("the call was cancelled before its plans were reserved", cancelled=True)
-        _hold(engine, orders, plans, todo, policies, stop, changed, counts, progress)
-    return _result(engine, orders, plans, solved, held, changed, counts, stock.version, started)
+        _hold(routing, orders, plans, todo, policies, stop, changed, counts, progress)
+    return _result(routing, orders, plans, solved, held, changed, counts, stock.version, started)
 
 
-def _hold(engine: Engine, orders: list[Order], plans: list, todo: list[int], policies: list, stop: Deadline,
-          changed: dict[int, Plan], counts: dict[str, float], progress: BatchProgress | None) -> None:
+def _hold(routing: OrderRouting, orders: list[Order], plans: list, todo: list[int], policies: list,
+          stop: Deadline, changed: dict[int, Plan], counts: dict[str, float],
+          progress: BatchProgress | None) -> None:
     """Hold the solved plans (one reserve_many call); re-route the orders that lost a race."""
     want = [k for k in todo if plans[k].status.has_plan and plans[k].shipments]
     if progress is not None:
@@ -101,8 +116,8 @@ def _hold(engine: Engine, orders: list[Order], plans: list, todo: list[int], pol
     for policy in (policies[k] for k in todo):
         for kind, buffer in policy.min_stock_buffer.items():
             buffers[kind] = max(buffers.get(kind, 0), buffer)
-    outcomes = engine.store.reserve_many([(orders[k].order_id, engine.with_buffers(plan_allocations(plans[k]),
-                                                                                   buffers)) for k in want])
+    outcomes = routing.store.reserve_many(
+        [(orders[k].order_id, routing.with_buffers(plan_allocations(plans[k]), buffers)) for k in want])
     lost = []
     for k, outcome in zip(want, outcomes, strict=True):
         if isinstance(outcome, ReservationConflict):
@@ -118,14 +133,14 @@ def _hold(engine: Engine, orders: list[Order], plans: list, todo: list[int], pol
             # Another request reserved this order between our look-up and our hold (a retry
             # racing its original): the order keeps the units that request holds.
             changed[k] = plans[k]
-            plans[k] = engine._plan_of_reservation(orders[k], outcome, _skus(orders[k]), policies[k])
+            plans[k] = routing.plan_of_reservation(orders[k], outcome, skus_of(orders[k]), policies[k])
     if progress is not None:
         progress("reserve", len(want), len(want))
     for k in lost:
         changed[k] = plans[k]
         counts["rerouted"] += 1
         try:
-            plans[k] = engine.route(orders[k], reserve=True, time_budget_ms=stop.remaining_ms(), stop=stop)
+            plans[k] = routing.route(orders[k], reserve=True, time_budget_ms=stop.remaining_ms(), stop=stop)
         except ReservationConflict as exc:
             counts["unreserved"] += 1
             before = changed[k]
@@ -135,7 +150,7 @@ def _hold(engine: Engine, orders: list[Order], plans: list, todo: list[int], pol
                             solver="batch", infeasible_reason=reason)
 
 
-def _result(engine: Engine, orders: list[Order], plans: list, solved: BatchResult | None,
+def _result(routing: OrderRouting, orders: list[Order], plans: list, solved: BatchResult | None,
             held: dict[str, Reservation], changed: dict[int, Plan], counts: dict[str, float],
             version: int, started: float) -> BatchResult:
     """The batch's result over the plans returned. Held plans add their objective to the objective
@@ -151,24 +166,24 @@ def _result(engine: Engine, orders: list[Order], plans: list, solved: BatchResul
     lower_bound = min(objective, (solved.lower_bound if solved is not None else 0.0) + fixed)
     proven = objective - lower_bound <= OPTIMAL_TOLERANCE * max(1.0, abs(objective))
     return BatchResult(BatchStatus.OPTIMAL if proven else BatchStatus.FEASIBLE, tuple(plans), objective,
-                       lower_bound, batch_kpis(plans, orders, engine.network), elapsed_ms, version, stats)
+                       lower_bound, batch_kpis(plans, orders, routing.network), elapsed_ms, version, stats)
 
 
-def _confirmed_holds(engine: Engine, orders: list[Order], policies: list) -> dict[str, Reservation]:
+def _confirmed_holds(routing: OrderRouting, orders: list[Order], policies: list) -> dict[str, Reservation]:
     """The reservations a retried batch finds, each reserved again with its own units (idempotent,
     one reserve_many): the store finishes what a lost reply cut short, e.g. a Cluster counts the
     shipment against the day's capacity. One the store gave back because the day is full is
     routed afresh with the batch."""
-    held = engine.store.reservations_for_orders([o.order_id for o in orders])
+    held = routing.store.reservations_for_orders([o.order_id for o in orders])
     buffers = {o.order_id: p.min_stock_buffer for o, p in zip(orders, policies, strict=True)}
-    again = [(oid, engine.with_buffers(r.allocations, buffers[oid])) for oid, r in held.items()
+    again = [(oid, routing.with_buffers(r.allocations, buffers[oid])) for oid, r in held.items()
              if not r.committed and r.allocations]
     if again:
-        for (oid, _), outcome in zip(again, engine.store.reserve_many(again), strict=True):
+        for (oid, _), outcome in zip(again, routing.store.reserve_many(again), strict=True):
             if isinstance(outcome, Reservation):
                 held[oid] = outcome
             elif isinstance(outcome, ReservationConflict):
-                still = engine.store.reservation_for_order(oid)
+                still = routing.store.reservation_for_order(oid)
                 if still is None:
                     del held[oid]
                 else:
@@ -176,25 +191,21 @@ def _confirmed_holds(engine: Engine, orders: list[Order], policies: list) -> dic
     return held
 
 
-def _unit_caps(engine: Engine, held: Iterable[Reservation]) -> np.ndarray | None:
+def _unit_caps(routing: OrderRouting, held: Iterable[Reservation]) -> np.ndarray | None:
     """Units each node may still ship in this batch: its daily_unit_capacity (inf when None) less
     the units the batch's orders already hold there (a retried batch). None when nothing is capped."""
-    caps = engine.network.daily_unit_capacities
+    caps = routing.network.daily_unit_capacities
     if np.isinf(caps).all():
         return None
     caps = caps.copy()
     for reservation in held:
         for a in reservation.allocations:
-            caps[engine.network.index_of(a.node_id)] -= a.quantity
+            caps[routing.network.index_of(a.node_id)] -= a.quantity
     return np.clip(caps, 0, None)
 
 
 def _units(allocations) -> list[tuple[str, str, int]]:
     return sorted((a.node_id, a.sku, a.quantity) for a in allocations)
-
-
-def _skus(order: Order) -> list[str]:
-    return list(dict.fromkeys(line.sku for line in order.lines))
 
 
 def _ms_since(started: float) -> float:

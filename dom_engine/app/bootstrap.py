@@ -3,16 +3,20 @@ policies) and an Engine. Front ends (cli, service workers) call `build_engine` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import NamedTuple
 
-from ..domain import Network, PolicyProfile, RateCard
+from ..domain import ConfigError, Network, PolicyProfile, RateCard
 from ..inventory.base import SnapshotStore
+from ..inventory.memory import MemoryStore
 from ..io.demo import demo_inventory, demo_network, demo_rate_card
-from ..io.stock_files import load_inventory
+from ..io.stock_files import load_inventory, read_inventory
 from ..io.tables import load_network, load_rate_card
 from .config import EngineConfig, StoreConfig
-from .routing import Engine
+from .engine import Engine
+from .stock_admin import StockAdmin
 
 
 class Components(NamedTuple):
@@ -59,3 +63,22 @@ def open_redis_store(cfg: StoreConfig, network: Network) -> SnapshotStore:
     return RedisStore(network, url, namespace=cfg.namespace, cache_staleness_s=cfg.cache_staleness_s,
                       degraded_staleness_s=cfg.degraded_staleness_s, hold_ttl_s=cfg.hold_ttl_s,
                       coalesce_reserves=cfg.coalesce_reserves, attempt_lease_s=cfg.attempt_lease_s)
+
+
+def load_stock_file(config: EngineConfig, path: str | Path, *, redis_url: str | None = None,
+                    cluster: bool = False, progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[int, int]:
+    """`dom inventory load`: check every row of a stock file against the configured network, then
+    load it into the shared Redis store as a new snapshot. (rows loaded, snapshot version)."""
+    store_cfg = config.store
+    if redis_url:
+        store_cfg = replace(store_cfg, backend="redis", url=redis_url, cluster=cluster)
+    if store_cfg.backend != "redis":
+        raise ConfigError("store.backend", "dom inventory load writes to a shared Redis store: pass "
+                          '--redis URL or set [store] backend = "redis" in the config')
+    network = network_of(config)
+    node_ids, skus, on_hand, safety, where = read_inventory(path)
+    MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where)  # checks every row
+    store = open_redis_store(store_cfg, network)
+    version = StockAdmin(store).load_snapshot(node_ids, skus, on_hand, safety, progress=progress)
+    return len(node_ids), version

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..domain import Order
-from ..inventory.base import Reservation
+from ..domain.reservation import Reservation
 
 
 def remaining_order(order: Order, held: Reservation, default_max_shipments: int) -> Order | None:

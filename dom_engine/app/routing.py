@@ -1,13 +1,12 @@
-"""The application layer: validate an order, read its stock, optimise, optionally reserve.
-
-Both front ends (gRPC service, CLI) call `Engine.route` (one order) or `Engine.route_batch` (a wave
-of orders allocated jointly); neither touches solvers or stores directly.
+"""Order routing, the use case behind RouteOrder and RejectShipment: validate an order, read its
+stock, optimise, optionally hold the units (re-planning when stock moved), and re-route what a node
+refused. The batch use case (batch_routing.py) builds on the public methods here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -25,32 +24,30 @@ from ..domain import (
     check_skus,
     validate_order,
 )
-from ..domain.batch import BatchResult, BatchSettings
-from ..inventory.base import Allocation, Reservation, ReservationConflict, SnapshotStore
+from ..domain.errors import under_field
+from ..domain.reservation import Allocation, Reservation, ReservationConflict
+from ..domain.stock import StockView
+from ..domain.stop import Deadline, Stopped
+from ..inventory.base import SnapshotStore
 from ..optimize import route as optimize_route
-from ..optimize.stop import Deadline, Stopped
 from .rejects import remaining_order
-
-# progress(phase, done, total) of a batch: phases "build", "solve", "improve", "reserve".
-BatchProgress = Callable[[str, int, int], None]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Engine:
-    """Everything routing needs, wired once at start-up."""
+@dataclass(frozen=True)
+class OrderRouting:
+    """Routes one order at a time over a network, a rate card, policies and a stock store."""
 
     network: Network
     rate_card: RateCard
     store: SnapshotStore
-    policies: Mapping[str, PolicyProfile] = field(default_factory=lambda: {"default": PolicyProfile()})
-    default_policy: str = "default"
-    limits: Limits = field(default_factory=Limits)
+    policies: Mapping[str, PolicyProfile]
+    default_policy: str
+    limits: Limits
     clock: Callable[[], datetime] = utc_now
-    batch: BatchSettings = field(default_factory=BatchSettings)
 
     def __post_init__(self) -> None:
         if self.default_policy not in self.policies:
@@ -65,10 +62,10 @@ class Engine:
 
     def validate(self, order: Order) -> None:
         """Every check routing makes, SKUs included (which costs one stock read)."""
-        self._validate_request(order)
-        check_skus(order, self.store.read(_skus_of(order)).unknown)
+        self.check_request(order)
+        check_skus(order, self.store.read(skus_of(order)).unknown)
 
-    def _validate_request(self, order: Order) -> None:
+    def check_request(self, order: Order) -> None:
         """The checks that need no stock: SKUs are checked against the order's own stock read,
         so no process keeps (or refreshes) the whole catalogue."""
         validate_order(order, self.limits, self.network, None, self.clock(), self.policies.keys())
@@ -84,55 +81,18 @@ class Engine:
         cancelled call holds nothing: Stopped is raised instead."""
         budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
                                    stop)
-        self._validate_request(order)
+        self.check_request(order)
         policy = self.policy_for(order)
         if not reserve:
-            return self._route_and_hold(order, policy, budget, None)
-        existing = self._confirmed_hold(order.order_id, policy)
+            return self.route_and_hold(order, policy, budget, None)
+        existing = self.confirmed_hold(order.order_id, policy)
         if existing is not None:
-            return self._plan_of_reservation(order, existing, _skus_of(order), policy)
-        return self._route_and_hold(order, policy, budget,
+            return self.plan_of_reservation(order, existing, skus_of(order), policy)
+        return self.route_and_hold(order, policy, budget,
                                     lambda allocations: self.store.reserve(order.order_id, allocations),
                                     whole=True)
 
-    def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
-                    time_budget_ms: float | None = None,
-                    progress: BatchProgress | None = None, stop: Deadline | None = None) -> BatchResult:
-        """Allocate `orders` jointly over shared stock and node capacities (optimize.batch) and
-        return one plan per order in request order, with the batch's bound, gap and KPIs.
-
-        Validates the batch (not empty, within [batch] max_orders, unique ids) and every order as
-        `route` does, errors naming `orders[k].<field>`; reads the stock of every SKU of the batch
-        once; answers within `time_budget_ms` ([batch] time_budget_ms by default; every phase counts,
-        from validation to reserving) or by `stop` (the caller's deadline and cancellation), with
-        the best plans found by then (see optimize.batch.route_batch). Node unit caps
-        (`daily_unit_capacity`) cap the units of this batch: the stores do not count units.
-        `progress(phase, done, total)` reports the phases build, solve, improve (and reserve).
-
-        With `reserve`, each plan with shipments is held all or nothing through the store, in one
-        `reserve_many` call. An order that already holds a reservation (a retried batch) is not
-        solved again: it gets the plan of its held units, never a second hold. An order whose hold
-        hits a ReservationConflict (stock moved since the read) is re-routed alone with
-        `route(reserve=True)` in what is left of the budget; if that keeps losing the race its plan
-        is NO_PLAN_FOUND, holding nothing. Held and re-routed plans enter the objective as they
-        are (held ones in the lower bound too), and the KPIs describe the plans returned."""
-        from .batch_routing import route_batch  # the batch half lives apart; it imports this module
-
-        # Before the budget starts: a fresh process (`dom batch`, a library call) would otherwise
-        # spend its budget compiling or loading the kernels and plan nothing. Servers did it already.
-        self.warm_up()
-        return route_batch(self, orders, reserve, time_budget_ms, progress, stop)
-
-    def warm_up(self) -> None:
-        """Load what the first call would otherwise pay for inside its budget: the batch half
-        (it imports scipy.optimize, ~0.5 s) and the compiled search kernels (loaded from numba's
-        cache, ~0.3 s; compiled once per installation). Servers call this before they listen."""
-        from ..optimize.compiled_search import warm_up
-        from . import batch_routing  # noqa: F401 (imported for its side effect: loaded once)
-
-        warm_up()
-
-    def _confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
+    def confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
         """The order's reservation when a retried request finds one. Reserving its own units again
         is idempotent and lets the store finish what a lost reply cut short (a Cluster counts the
         shipment against the day's capacity then); if the day turned out full, the store gave the
@@ -157,10 +117,17 @@ class Engine:
         a reject cut short (units still held at the node) and re-routes what is still not held; if
         the first call's re-route holds everything already, it returns the plan of the whole
         reservation as it stands. The extension carries a token derived from reservation id and
-        node, so duplicate calls re-routing the same units hold them once."""
+        node, so duplicate calls re-routing the same units hold them once.
+
+        The order is validated once and its stock read once, before anything changes (errors name
+        `order.<field>`); the re-route plans on that read — the units given back are at the node
+        that refused, which it excludes — and re-reads only if stock moved (ReservationConflict)."""
         budget = Deadline.after_ms(self.limits.time_budget_ms if time_budget_ms is None else time_budget_ms,
                                    stop)
-        self._validate_request(order)
+        with under_field("order"):
+            self.check_request(order)
+            stock = self.store.read(skus_of(order))
+            check_skus(order, stock.unknown)
         self.network.index_of(node_id, "node_id")
         policy = self.policy_for(order)
         held = self.store.reservation_for_order(order.order_id)
@@ -182,26 +149,32 @@ class Engine:
         rest = remaining_order(order, held, policy.max_shipments)
         if rest is None:
             if retry:
-                return self._plan_of_reservation(order, held, _skus_of(order), policy)
+                return self.plan_of_reservation(order, held, skus_of(order), policy)
             return Plan(order.order_id, PlanStatus.OPTIMAL, snapshot_version=self.store.version,
                         reservation_id=held.reservation_id)
         token = f"reject:{held.reservation_id}:{node_id}"
-        return self._route_and_hold(rest, policy, budget,
-                                    lambda allocations: self.store.extend(held.reservation_id, allocations,
-                                                                          token=token))
+        return self.route_and_hold(rest, policy, budget,
+                                   lambda allocations: self.store.extend(held.reservation_id, allocations,
+                                                                         token=token),
+                                   first_read=stock.narrowed(skus_of(rest)))
 
-    def _route_and_hold(self, order: Order, policy: PolicyProfile, stop: Deadline,
-                        hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False) -> Plan:
+    def route_and_hold(self, order: Order, policy: PolicyProfile, stop: Deadline,
+                       hold: Callable[[list[Allocation]], Reservation] | None, whole: bool = False,
+                       first_read: StockView | None = None) -> Plan:
         """Route on fresh stock and, with `hold`, hold the plan's units; when stock moved since the
         read (ReservationConflict), re-plan on fresh stock, up to three attempts in all. With
         `whole` (the hold is the order's whole reservation), a reservation that holds other units
         than the plan's (another request of the same order held first) answers the plan of what it
-        holds: the answer is always what is held."""
-        skus = _skus_of(order)
+        holds: the answer is always what is held. `first_read`: the order's stock, read already by
+        the caller (SKUs checked), for the first attempt."""
+        skus = skus_of(order)
         attempts = 1 if hold is None else 3
         for attempt in range(attempts):
-            stock = self.store.read(skus)
-            check_skus(order, stock.unknown)
+            if attempt == 0 and first_read is not None:
+                stock = first_read
+            else:
+                stock = self.store.read(skus)
+                check_skus(order, stock.unknown)
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, None, self.clock(),
                                   stop)
             if hold is None or not plan.status.has_plan or not plan.shipments:
@@ -216,7 +189,7 @@ class Engine:
                     raise
                 continue
             if whole and units_of(reservation.allocations) != units_of(allocations):
-                return self._plan_of_reservation(order, reservation, skus, policy)
+                return self.plan_of_reservation(order, reservation, skus, policy)
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
 
@@ -230,7 +203,7 @@ class Engine:
         return [replace(a, keep=buffers.get(str(kinds[self.network.index_of(a.node_id)]), 0))
                 for a in allocations]
 
-    def _plan_of_reservation(self, order: Order, reservation: Reservation, skus: list[str],
+    def plan_of_reservation(self, order: Order, reservation: Reservation, skus: list[str],
                              policy: PolicyProfile) -> Plan:
         """A retried reserve request: the plan over exactly the units already held. That plan was
         optimal on more stock, so it is optimal on its own units and comes back unchanged."""
@@ -250,7 +223,7 @@ class Engine:
         return replace(plan, reservation_id=reservation.reservation_id)
 
 
-def _skus_of(order: Order) -> list[str]:
+def skus_of(order: Order) -> list[str]:
     return list(dict.fromkeys(line.sku for line in order.lines))
 
 

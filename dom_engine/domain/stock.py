@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,12 @@ class StockView:
     capacity_left: np.ndarray | None = None  # int64 shipments left today per node; None = unlimited
     unknown: frozenset[str] = frozenset()    # requested SKUs the snapshot does not have at all
     degraded: bool = False                   # the store was unreachable: this came from a cache
+
+    def narrowed(self, skus: list[str]) -> StockView:
+        """The same read restricted to `skus` (all of them in this view), as if only they were read."""
+        cols = [self.skus.index(sku) for sku in skus]
+        return replace(self, skus=tuple(skus), atp=self.atp[:, cols],
+                       unknown=frozenset(s for s in skus if s in self.unknown))
 
     def column(self, sku: str) -> np.ndarray:
         return self.atp[:, self.skus.index(sku)]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ..domain.stop import Deadline
 from .problem import Problem
 from .solution import Solution, objective_of
-from .stop import Deadline
 
 SCALE = 100_000
 # Variables built between two looks at the stop (a look costs ~0.1 µs, a variable ~10 µs).

@@ -14,13 +14,13 @@ import numpy as np
 
 from ..domain import Explanation, Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
 from ..domain.stock import StockView
+from ..domain.stop import Deadline
 from .bounds import lagrangian_bound
 from .cpsat import solve_cpsat
 from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
 from .search import best_of_sets, fast_search, greedy
 from .solution import Solution
-from .stop import Deadline
 
 # Above this many sets in one level the enumeration hands over to CP-SAT.
 FAST_SEARCH_MAX_SETS = 10_000

@@ -32,7 +32,7 @@ from dom_engine.domain import (
 )
 from dom_engine.domain.batch import BatchResult, BatchStatus
 from dom_engine.domain.errors import under_field
-from dom_engine.optimize.stop import Deadline, Stopped
+from dom_engine.domain.stop import Deadline, Stopped
 
 __all__ = ["BatchCall", "RouteCall", "batch_call_from_proto", "batch_result_to_proto", "order_from_proto",
            "order_to_proto", "plan_from_proto", "plan_to_proto", "reject_call_from_proto",

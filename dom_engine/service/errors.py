@@ -29,7 +29,7 @@ import grpc
 
 from dom_engine.domain import ConfigError, DomainError, NotFoundError, PreconditionError
 from dom_engine.domain.errors import shorten
-from dom_engine.inventory.base import ReservationConflict, StoreUnavailable
+from dom_engine.domain.reservation import ReservationConflict, StoreUnavailable
 
 log = logging.getLogger("dom_engine.service")
 

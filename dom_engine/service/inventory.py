@@ -1,8 +1,8 @@
 """InventoryService (protos/dom/v1/inventory.proto): stock feeds and the reservation lifecycle.
 
-Thin like RoutingServicer: parse -> the engine's store -> convert. Errors are mapped by
-service.errors (unknown reservation -> NOT_FOUND, unreachable store -> UNAVAILABLE). The stores
-validate rows and deltas (inventory.rows: quantities within MAX_QUANTITY, duplicate rows) naming
+Thin like RoutingServicer: parse -> the engine's stock administration (app/stock_admin.py) ->
+convert. Errors are mapped by service.errors (unknown reservation -> NOT_FOUND, unreachable store
+-> UNAVAILABLE). The stores validate rows and deltas (inventory.rows: quantities within MAX_QUANTITY, duplicate rows) naming
 `rows[i]` / `deltas[k]`; this servicer prefixes the request path (`snapshot.rows[i]`,
 `deltas.deltas[k]`), so every bad value is INVALID_ARGUMENT naming the field of the request.
 """
@@ -18,17 +18,17 @@ from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine.domain import ValidationError
 from dom_engine.domain.errors import under_field
-from dom_engine.inventory.base import Reservation, StockDelta
+from dom_engine.domain.reservation import Reservation, StockDelta
 
 if TYPE_CHECKING:
-    from dom_engine.app.routing import Engine
+    from dom_engine.app.engine import Engine
 
 INVENTORY_SERVICE_NAME = inventory_pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
 MAX_ID_LENGTH = 256
 
 
 class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
-    """Serves dom.v1.InventoryService over the engine's SnapshotStore."""
+    """Serves dom.v1.InventoryService through the engine's StockAdmin use case."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -36,19 +36,18 @@ class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
     def UpsertInventory(  # noqa: N802 (gRPC method name)
         self, request: inventory_pb.UpsertInventoryRequest, context: grpc.ServicerContext
     ) -> inventory_pb.UpsertInventoryResponse:
-        store = self.engine.store
+        stock = self.engine.stock
         kind = request.WhichOneof("change")
         if kind == "snapshot":
             rows = request.snapshot.rows
             node_ids, skus, on_hand, safety = snapshot_columns(rows)
             with under_field("snapshot"):
-                version = store.load_snapshot(node_ids, skus, on_hand, safety)
+                version = stock.load_snapshot(node_ids, skus, on_hand, safety)
             applied = len(rows)
         elif kind == "deltas":
             deltas = deltas_from_proto(request.deltas.deltas)
             with under_field("deltas"):
-                applied = store.apply_deltas(deltas)
-            version = store.version
+                applied, version = stock.apply_deltas(deltas)
         else:
             raise ValidationError("change", "set either snapshot or deltas")
         return inventory_pb.UpsertInventoryResponse(applied=applied, version=version,
@@ -57,20 +56,17 @@ class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
     def GetReservation(  # noqa: N802
         self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
     ) -> inventory_pb.Reservation:
-        return reservation_to_proto(self.engine.store.reservation(_reservation_id(request)))
+        return reservation_to_proto(self.engine.stock.reservation(_reservation_id(request)))
 
     def CommitReservation(  # noqa: N802
         self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
     ) -> inventory_pb.Reservation:
-        return reservation_to_proto(self.engine.store.commit(_reservation_id(request)))
+        return reservation_to_proto(self.engine.stock.commit(_reservation_id(request)))
 
     def ReleaseReservation(  # noqa: N802
         self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
     ) -> inventory_pb.Reservation:
-        reservation_id = _reservation_id(request)
-        before = self.engine.store.reservation(reservation_id)
-        self.engine.store.release(reservation_id)
-        return reservation_to_proto(before)
+        return reservation_to_proto(self.engine.stock.release(_reservation_id(request)))
 
 
 def _reservation_id(request: inventory_pb.ReservationRequest) -> str:

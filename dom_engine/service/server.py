@@ -23,7 +23,7 @@ from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
 from .servicer import SERVICE_NAME, RoutingServicer
 
 if TYPE_CHECKING:
-    from dom_engine.app.routing import Engine
+    from dom_engine.app.engine import Engine
 
 log = logging.getLogger("dom_engine.service")
 

@@ -12,7 +12,7 @@ import grpc
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import NotFoundError, ValidationError
-from dom_engine.optimize.stop import Deadline, Stopped
+from dom_engine.domain.stop import Deadline, Stopped
 
 from .converters import (
     batch_call_from_proto,
@@ -25,7 +25,7 @@ from .converters import (
 )
 
 if TYPE_CHECKING:
-    from dom_engine.app.routing import Engine
+    from dom_engine.app.engine import Engine
 
 log = logging.getLogger("dom_engine.service")
 
@@ -88,8 +88,6 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         stop = call_stop(context)
         call = reject_call_from_proto(request, now=self.engine.clock())
         requested = self.engine.limits.time_budget_ms if call.time_budget_ms is None else call.time_budget_ms
-        with under_field("order"):
-            self.engine.validate(call.order)
         log.info("RejectShipment order_id=%s node_id=%s reason=%r", call.order.order_id,
                  request.node_id[:200], request.reason[:200])
         try:

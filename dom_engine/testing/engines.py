@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..app.routing import Engine
+from ..app.engine import Engine
 from ..io.demo import DEMO_SEED, demo_inventory, demo_network, demo_policies, demo_rate_card
 
 

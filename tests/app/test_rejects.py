@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from dom_engine.app.engine import Engine
 from dom_engine.app.rejects import remaining_order
-from dom_engine.app.routing import Engine
 from dom_engine.domain import (
     Destination,
     Limits,

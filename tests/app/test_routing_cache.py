@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
 from dom_engine.domain import (
     Destination,
     Line,

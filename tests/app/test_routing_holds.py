@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from dom_engine.app.routing import Engine, plan_allocations
+from dom_engine.app.engine import Engine
+from dom_engine.app.routing import plan_allocations
 from dom_engine.domain import (
     Destination,
     Line,

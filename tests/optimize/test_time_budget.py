@@ -74,7 +74,7 @@ def test_two_hundred_lines_of_one_sku_with_a_tiny_budget():
 def test_cancelled_stop_ends_the_search_without_a_plan_it_cannot_stand_behind():
     """A stop cancelled before the solve (the client gave up): the CP-SAT path is not entered and
     the plan is NO_PLAN_FOUND (or a plan with a valid bound), never a crash."""
-    from dom_engine.optimize.stop import Deadline
+    from dom_engine.domain.stop import Deadline
 
     inst = random_instance(1, n_nodes=100, n_lines=12)
     stop = Deadline()
@@ -109,9 +109,9 @@ def test_the_joint_model_starts_only_when_its_build_fits_the_time_left():
     """Building the exact joint model is Python that cannot stop midway (~35 µs per variable): a
     2,000-order batch with 100 ms reached ~125 orders and then built a 3k-variable model for
     110 ms past its end. It starts only when building takes at most half the time left."""
+    from dom_engine.domain.stop import Deadline
     from dom_engine.optimize.batch.exact import EXACT_BUILD_SECONDS_PER_VAR
     from dom_engine.optimize.batch.solver import _joint_fits
-    from dom_engine.optimize.stop import Deadline
 
     size = 3_000
     build_s = size * EXACT_BUILD_SECONDS_PER_VAR

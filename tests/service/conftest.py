@@ -12,7 +12,7 @@ import pytest
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
 from dom_engine.domain import Network, Node, NodeKind, PolicyProfile, us_network_rate_card
 from dom_engine.inventory.memory import MemoryStore
 

@@ -25,7 +25,7 @@ from dom_engine.domain import (
     ShipmentLine,
     ValidationError,
 )
-from dom_engine.optimize.stop import Deadline, Stopped
+from dom_engine.domain.stop import Deadline, Stopped
 from dom_engine.service.converters import (
     batch_call_from_proto,
     date_from_proto,

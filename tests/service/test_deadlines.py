@@ -12,9 +12,9 @@ import pytest
 from benchmarks.batch_data import BATCH_NOW, wave
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
+from dom_engine.domain.stop import Stopped
 from dom_engine.inventory.memory import MemoryStore
-from dom_engine.optimize.stop import Stopped
 from dom_engine.service.converters import order_to_proto
 from dom_engine.service.server import build_server
 

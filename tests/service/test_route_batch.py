@@ -15,7 +15,7 @@ import pytest
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
-from dom_engine.app.routing import Engine
+from dom_engine.app.engine import Engine
 from dom_engine.domain.batch import BatchSettings
 from dom_engine.inventory.redis_store import RedisStore
 from dom_engine.io.demo import order_stream

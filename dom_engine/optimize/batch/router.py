@@ -17,13 +17,13 @@ import numpy as np
 from ...domain import Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
 from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, PriorityRule
 from ...domain.stock import StockView
+from ...domain.stop import Deadline
 from ...network.geo import haversine_km
 from ..compiled_search import warm_up
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..router import explain
 from ..solution import Solution
-from ..stop import Deadline
 from .columns import Column, Entry, Layout
 from .solver import Progress, allocate
 

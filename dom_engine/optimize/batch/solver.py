@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..stop import Deadline
+from ...domain.stop import Deadline
 from .columns import START_COLUMNS, Column, Entry, Layout, price_order, solve_exact
 from .dual import PoolDual
 from .exact import EXACT_BUILD_SECONDS_PER_VAR, EXACT_FINISH_SHARE, EXACT_MAX_VARS, model_size, solve_joint

@@ -1,0 +1,97 @@
+"""The Engine: the three use cases (order routing, batch routing, stock administration) wired over
+one network, rate card, policy set and store. Front ends (gRPC service, CLI) and users' code hold
+an Engine and call its methods or its use cases; neither touches solvers or stores directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
+from ..domain.batch import BatchResult, BatchSettings
+from ..domain.stop import Deadline
+from ..inventory.base import SnapshotStore
+from .batch_routing import BatchProgress, BatchRouting
+from .routing import OrderRouting, utc_now
+from .stock_admin import StockAdmin
+
+
+@dataclass
+class Engine:
+    """Everything routing needs, wired once at start-up (app/bootstrap.py builds it from a config).
+
+    `routing`, `batch_routing` and `stock` are the use cases; the methods below are their entry
+    points for callers that hold only the Engine."""
+
+    network: Network
+    rate_card: RateCard
+    store: SnapshotStore
+    policies: Mapping[str, PolicyProfile] = field(default_factory=lambda: {"default": PolicyProfile()})
+    default_policy: str = "default"
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], datetime] = utc_now
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    routing: OrderRouting = field(init=False, repr=False, compare=False)
+    batch_routing: BatchRouting = field(init=False, repr=False, compare=False)
+    stock: StockAdmin = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
+                                    self.default_policy, self.limits, self.clock)
+        self.batch_routing = BatchRouting(self.routing, self.batch)
+        self.stock = StockAdmin(self.store)
+
+    def policy_for(self, order: Order) -> PolicyProfile:
+        return self.routing.policy_for(order)
+
+    def validate(self, order: Order) -> None:
+        """Every check routing makes, SKUs included (which costs one stock read)."""
+        self.routing.validate(order)
+
+    def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None,
+              stop: Deadline | None = None) -> Plan:
+        """One order: see OrderRouting.route."""
+        return self.routing.route(order, reserve=reserve, time_budget_ms=time_budget_ms, stop=stop)
+
+    def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None,
+               stop: Deadline | None = None) -> Plan:
+        """A node refused its shipment of a reserved order: see OrderRouting.reject."""
+        return self.routing.reject(order, node_id, time_budget_ms=time_budget_ms, stop=stop)
+
+    def route_batch(self, orders: Sequence[Order], *, reserve: bool = False,
+                    time_budget_ms: float | None = None,
+                    progress: BatchProgress | None = None, stop: Deadline | None = None) -> BatchResult:
+        """Allocate `orders` jointly over shared stock and node capacities (optimize.batch) and
+        return one plan per order in request order, with the batch's bound, gap and KPIs.
+
+        Validates the batch (not empty, within [batch] max_orders, unique ids) and every order as
+        `route` does, errors naming `orders[k].<field>`; reads the stock of every SKU of the batch
+        once; answers within `time_budget_ms` ([batch] time_budget_ms by default; every phase counts,
+        from validation to reserving) or by `stop` (the caller's deadline and cancellation), with
+        the best plans found by then (see optimize.batch.route_batch). Node unit caps
+        (`daily_unit_capacity`) cap the units of this batch: the stores do not count units.
+        `progress(phase, done, total)` reports the phases build, solve, improve (and reserve).
+
+        With `reserve`, each plan with shipments is held all or nothing through the store, in one
+        `reserve_many` call. An order that already holds a reservation (a retried batch) is not
+        solved again: it gets the plan of its held units, never a second hold. An order whose hold
+        hits a ReservationConflict (stock moved since the read) is re-routed alone with
+        `route(reserve=True)` in what is left of the budget; if that keeps losing the race its plan
+        is NO_PLAN_FOUND, holding nothing. Held and re-routed plans enter the objective as they
+        are (held ones in the lower bound too), and the KPIs describe the plans returned."""
+        # Before the budget starts: a fresh process (`dom batch`, a library call) would otherwise
+        # spend its budget compiling or loading the kernels and plan nothing. Servers did it already.
+        self.warm_up()
+        return self.batch_routing.route_batch(orders, reserve=reserve, time_budget_ms=time_budget_ms,
+                                              progress=progress, stop=stop)
+
+    def warm_up(self) -> None:
+        """Load what the first call would otherwise pay for inside its budget: the compiled search
+        kernels (loaded from numba's cache, ~0.3 s; compiled once per installation). The batch
+        modules (scipy.optimize, ~0.5 s) are imported with this module. Servers call this before
+        they listen."""
+        from ..optimize.compiled_search import warm_up
+
+        warm_up()

@@ -69,12 +69,7 @@ def solve_cpsat(
         m.add(u[i] <= q[i] * short)
     any_ship = m.new_bool_var("")
     m.add(any_ship <= cp_model.LinearExpr.sum(y))
-    for nodes in forbid_node_sets:
-        inside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) in nodes]
-        outside = [y[o] for o in range(n_opt) if int(p.opt_node[o]) not in nodes]
-        # Each node of the set has one shipment at most, so the set is used exactly iff
-        # sum(inside) == len(nodes) and nothing outside: forbid that.
-        m.add(sum(inside) - sum(outside) <= len(nodes) - 1)
+    _forbid(m, p, y, forbid_node_sets)
 
     def scaled(values: np.ndarray) -> list[int]:
         return np.rint(np.asarray(values, dtype=np.float64) * SCALE).astype(np.int64).tolist()
@@ -84,19 +79,7 @@ def solve_cpsat(
               + scaled([p.P0, -p.split_credit]))
     m.minimize(cp_model.LinearExpr.weighted_sum(terms, coeffs))
     if hint is not None and np.isfinite(hint.objective):
-        used = set(hint.options.tolist())
-        for o in range(n_opt):
-            m.add_hint(y[o], o in used)
-        hinted: dict[tuple[int, int], int] = {}
-        for k, o in enumerate(hint.options.tolist()):
-            for i in range(n_items):
-                hinted[o, i] = int(hint.x[k, i])
-        for key, v in x.items():  # a complete hint: CP-SAT starts from a feasible solution
-            m.add_hint(v, hinted.get(key, 0))
-        for i in range(n_items):
-            m.add_hint(u[i], int(hint.unfilled[i]))
-        m.add_hint(short, bool((hint.unfilled > 0).any()))
-        m.add_hint(any_ship, bool(len(used)))
+        _add_hint(m, hint, y, x, u, short, any_ship)
     if stop.expired():
         return _nothing(p, "cp-sat (stopped while building)")
     solver = cp_model.CpSolver()
@@ -112,7 +95,41 @@ def solve_cpsat(
             return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, n_items), dtype=np.int64), p.Q.copy(),
                             np.inf, np.inf, True, "cp-sat")
         return _nothing(p, "cp-sat")
-    used = np.array([o for o in range(n_opt) if solver.value(y[o])], dtype=np.int64)
+    return _solution(p, solver, status, y, x, u)
+
+
+def _forbid(m: cp_model.CpModel, p: Problem, y: list, node_sets: tuple[tuple[int, ...], ...]) -> None:
+    """Exclude every plan whose node set is one of `node_sets`."""
+    for nodes in node_sets:
+        inside = [y[o] for o in range(len(y)) if int(p.opt_node[o]) in nodes]
+        outside = [y[o] for o in range(len(y)) if int(p.opt_node[o]) not in nodes]
+        # Each node of the set has one shipment at most, so the set is used exactly iff
+        # sum(inside) == len(nodes) and nothing outside: forbid that.
+        m.add(sum(inside) - sum(outside) <= len(nodes) - 1)
+
+
+def _add_hint(m: cp_model.CpModel, hint: Solution, y: list, x: dict, u: list, short, any_ship) -> None:
+    """Hint every variable from `hint`: a complete hint lets CP-SAT start from a feasible solution."""
+    n_items = len(u)
+    used = set(hint.options.tolist())
+    for o in range(len(y)):
+        m.add_hint(y[o], o in used)
+    hinted: dict[tuple[int, int], int] = {}
+    for k, o in enumerate(hint.options.tolist()):
+        for i in range(n_items):
+            hinted[o, i] = int(hint.x[k, i])
+    for key, v in x.items():
+        m.add_hint(v, hinted.get(key, 0))
+    for i in range(n_items):
+        m.add_hint(u[i], int(hint.unfilled[i]))
+    m.add_hint(short, bool((hint.unfilled > 0).any()))
+    m.add_hint(any_ship, bool(len(used)))
+
+
+def _solution(p: Problem, solver: cp_model.CpSolver, status, y: list, x: dict, u: list) -> Solution:
+    """The plan CP-SAT found (OPTIMAL or FEASIBLE), with its objective and proven bound."""
+    n_items = len(u)
+    used = np.array([o for o in range(len(y)) if solver.value(y[o])], dtype=np.int64)
     alloc = np.zeros((len(used), n_items), dtype=np.int64)
     for k, o in enumerate(used.tolist()):
         for i in range(n_items):

@@ -15,12 +15,13 @@ Everything the solvers need is an array:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
-from ..domain import Network, Order, PolicyProfile, RateCard
+from ..domain import Line, Network, Order, PolicyProfile, RateCard
 from ..domain.rates import DISTANCE_UNITS
 from ..domain.stock import StockView
 from ..network.calendar import ship_day_offsets
@@ -97,22 +98,7 @@ def build_problem(
     default_w = rate_card.default_unit_weight_kg
     unit_w = np.array([default_w if ln.unit_weight_kg is None else ln.unit_weight_kg for ln in lines])
 
-    # Items: kits become one all-or-nothing item; other lines are items, one per (SKU, unit
-    # weight), its first line standing for the SKU.
-    groups: dict[str, list[int]] = {}
-    alike: dict[tuple[str, float], list[int]] = {}
-    for i, line in enumerate(lines):
-        if line.ship_group:
-            groups.setdefault(line.ship_group, []).append(i)
-        else:
-            alike.setdefault((line.sku, float(unit_w[i])), []).append(i)
-    items: list[tuple[int, ...]] = [tuple(ix) for ix in alike.values()]
-    kit_items = [tuple(ix) for ix in groups.values()]
-    items.extend(kit_items)
-    is_kit = np.array([False] * (len(items) - len(kit_items)) + [True] * len(kit_items))
-    # A SKU feeding several items (two kits, a kit and a line, or lines of different weights).
-    feeds = [int(line_sku_col[j]) for i, m in enumerate(items) for j in (m if is_kit[i] else m[:1])]
-    shared = len(set(feeds)) < len(feeds)
+    items, is_kit, shared = _items(lines, unit_w, line_sku_col)
 
     # Stock after the policy's per-kind buffers.
     atp = stock.atp.astype(np.int64, copy=True)
@@ -122,52 +108,19 @@ def build_problem(
             atp[kinds == kind] -= buffer
         np.clip(atp, 0, None, out=atp)
 
-    # Hard node filters, counted for the explanation.
     stats: dict[str, int] = {"nodes": len(network)}
-    allowed = network.enabled.copy()
-    stats["disabled"] = int((~allowed).sum())
-    if order.options.excluded_nodes:
-        excluded = np.zeros(len(network), dtype=bool)
-        excluded[[network.index_of(n) for n in order.options.excluded_nodes]] = True
-        stats["excluded"] = int((allowed & excluded).sum())
-        allowed &= ~excluded
-    kinds_allowed = policy.channel_node_kinds.get(order.channel)
-    if kinds_allowed is not None:
-        ok_kind = np.isin(network.kinds, list(kinds_allowed))
-        stats["channel"] = int((allowed & ~ok_kind).sum())
-        allowed &= ok_kind
-    if stock.capacity_left is not None:
-        has_cap = stock.capacity_left > 0
-        stats["capacity"] = int((allowed & ~has_cap).sum())
-        allowed &= has_cap
-    line_stock = atp[:, line_sku_col]                                   # (N, L)
-    has_stock = (line_stock > 0).any(axis=1)
-    stats["no_stock"] = int((allowed & ~has_stock).sum())
-    node_idx = np.flatnonzero(allowed & has_stock)
+    node_idx, line_stock = _candidate_nodes(order, stock, atp, network, policy, line_sku_col, stats)
 
-    # Penalties (money), with per-order overrides; the per-distance part uses the farthest node.
-    pen = policy.penalties
-    override = order.options.penalty
-    per_order = pen.per_order if override.per_order is None else override.per_order
-    per_unit = pen.per_unit if override.per_unit is None else override.per_unit
     dest = order.destination
     dist_all = distance_km if distance_km is not None else haversine_km(
         dest.latitude, dest.longitude, network.latitudes, network.longitudes)
-    if pen.per_unit_per_max_distance and override.per_unit is None:
-        far_km = dist_all[network.enabled].max(initial=0.0)
-        per_unit += pen.per_unit_per_max_distance * far_km / DISTANCE_UNITS[pen.distance_unit]
+    per_order, per_unit = _penalties(order, policy, network, dist_all)
     pen_unit_money = np.full(n_lines, per_unit)
 
     prices = price(rate_card, network, node_idx, dest.latitude, dest.longitude, unit_w, dist_all)
     ship_off = ship_day_offsets(now, network.cutoff_hours[node_idx], network.processing_days[node_idx])
     delivery_off = ship_off[:, None] + prices.transit_days                # (n, S)
-    usable = prices.available.copy()
-    if order.deliver_by is not None:
-        days_left = (order.deliver_by - now.date()).days
-        on_time = delivery_off <= days_left
-        stats["too_slow"] = int((usable & ~on_time).sum())
-        usable &= on_time
-    stats["no_service"] = int((~usable.any(axis=1)).sum())
+    usable = _usable(order, now, prices.available, delivery_off, stats)
 
     cw = weights.cost_weight
     fixed = cw * prices.fixed + weights.split_penalty + weights.delivery_day_weight * delivery_off
@@ -178,31 +131,12 @@ def build_problem(
     # Item arrays over the surviving options.
     opt_stock = line_stock[node_idx[rows]]                                # (O, L)
     line_unit = unit_obj[rows, svcs]                                      # (O, L)
-    n_items = len(items)
-    A = np.zeros((len(rows), n_items), dtype=np.int64)
-    C = np.zeros((len(rows), n_items))
-    Q = np.zeros(n_items, dtype=np.int64)
-    P = np.zeros(n_items)
-    for i, members in enumerate(items):  # loop over items (few), never over nodes
-        m = list(members)
-        if is_kit[i]:
-            Q[i] = 1
-            A[:, i] = (opt_stock[:, m] >= qty[m]).all(axis=1)
-            C[:, i] = line_unit[:, m] @ qty[m]
-            P[i] = cw * float(pen_unit_money[m] @ qty[m])
-        else:
-            Q[i] = qty[m].sum()
-            A[:, i] = np.minimum(opt_stock[:, m[0]], Q[i])
-            C[:, i] = line_unit[:, m[0]]
-            P[i] = cw * pen_unit_money[m[0]]
+    A, C, Q, P = _item_arrays(items, is_kit, opt_stock, line_unit, qty, pen_unit_money, cw)
     keep = A.any(axis=1)
     rows, svcs, A, C = rows[keep], svcs[keep], A[keep], C[keep]
     per_order_obj = cw * per_order
-    extra_ship, extra_day = policy.mode_extras()
-    if extra_ship or extra_day:
-        # Price a missing unit above the mode's dearest shipment: fill first, then the mode.
-        horizon = MODE_HORIZON_DAYS if order.deliver_by is None else (order.deliver_by - now.date()).days
-        worst = extra_ship + extra_day * horizon
+    worst = _mode_penalty(order, policy, now)
+    if worst:
         P += worst
         per_order_obj += worst
 
@@ -221,6 +155,43 @@ def build_problem(
     if not problem.allow_backorder:
         problem.infeasible_reason = _shortage_reason(problem)
     return problem
+
+
+def _usable(order: Order, now: datetime, available: np.ndarray, delivery_off: np.ndarray,
+            stats: dict[str, int]) -> np.ndarray:
+    """(node, service) pairs that exist and deliver by the promise date (counted in `stats`)."""
+    usable = available.copy()
+    if order.deliver_by is not None:
+        days_left = (order.deliver_by - now.date()).days
+        on_time = delivery_off <= days_left
+        stats["too_slow"] = int((usable & ~on_time).sum())
+        usable &= on_time
+    stats["no_service"] = int((~usable.any(axis=1)).sum())
+    return usable
+
+
+def _mode_penalty(order: Order, policy: PolicyProfile, now: datetime) -> float:
+    """What a mode (fewest shipments, fastest) adds to a missing unit: more than its dearest
+    shipment, so the order is filled first and the mode decides among full plans (0 without one)."""
+    extra_ship, extra_day = policy.mode_extras()
+    if not (extra_ship or extra_day):
+        return 0.0
+    horizon = MODE_HORIZON_DAYS if order.deliver_by is None else (order.deliver_by - now.date()).days
+    return extra_ship + extra_day * horizon
+
+
+def _penalties(order: Order, policy: PolicyProfile, network: Network, dist_all: np.ndarray
+               ) -> tuple[float, float]:
+    """Money charged for leaving the order (per order) and a unit (per unit) unfilled: the policy's,
+    or the order's overrides; the per-distance part uses the farthest enabled node."""
+    pen = policy.penalties
+    override = order.options.penalty
+    per_order = pen.per_order if override.per_order is None else override.per_order
+    per_unit = pen.per_unit if override.per_unit is None else override.per_unit
+    if pen.per_unit_per_max_distance and override.per_unit is None:
+        far_km = dist_all[network.enabled].max(initial=0.0)
+        per_unit += pen.per_unit_per_max_distance * far_km / DISTANCE_UNITS[pen.distance_unit]
+    return per_order, per_unit
 
 
 def _dominated(fixed: np.ndarray, unit: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -264,3 +235,76 @@ def _shortage_reason(p: Problem) -> str:
                 return (f"SKU {lines[on_lines[0]].sku} (lines {ids}): {have} of {demand} units "
                         f"available at eligible nodes")
     return ""
+
+
+def _items(lines: Sequence[Line], unit_w: np.ndarray, line_sku_col: np.ndarray
+           ) -> tuple[list[tuple[int, ...]], np.ndarray, bool]:
+    """Kits become one all-or-nothing item; other lines are items, one per (SKU, unit weight), its
+    first line standing for the SKU. (items as line indices, is_kit, whether a SKU feeds several
+    items: two kits, a kit and a line, or lines of different weights)."""
+    groups: dict[str, list[int]] = {}
+    alike: dict[tuple[str, float], list[int]] = {}
+    for i, line in enumerate(lines):
+        if line.ship_group:
+            groups.setdefault(line.ship_group, []).append(i)
+        else:
+            alike.setdefault((line.sku, float(unit_w[i])), []).append(i)
+    items: list[tuple[int, ...]] = [tuple(ix) for ix in alike.values()]
+    kit_items = [tuple(ix) for ix in groups.values()]
+    items.extend(kit_items)
+    is_kit = np.array([False] * (len(items) - len(kit_items)) + [True] * len(kit_items))
+    feeds = [int(line_sku_col[j]) for i, m in enumerate(items) for j in (m if is_kit[i] else m[:1])]
+    return items, is_kit, len(set(feeds)) < len(feeds)
+
+
+def _candidate_nodes(order: Order, stock: StockView, atp: np.ndarray, network: Network, policy: PolicyProfile,
+                     line_sku_col: np.ndarray, stats: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes that may ship (hard filters, each counted in `stats` for the explanation) and hold
+    some of the order's SKUs; (their indices, every node's stock per line)."""
+    allowed = network.enabled.copy()
+    stats["disabled"] = int((~allowed).sum())
+    if order.options.excluded_nodes:
+        excluded = np.zeros(len(network), dtype=bool)
+        excluded[[network.index_of(n) for n in order.options.excluded_nodes]] = True
+        stats["excluded"] = int((allowed & excluded).sum())
+        allowed &= ~excluded
+    kinds_allowed = policy.channel_node_kinds.get(order.channel)
+    if kinds_allowed is not None:
+        ok_kind = np.isin(network.kinds, list(kinds_allowed))
+        stats["channel"] = int((allowed & ~ok_kind).sum())
+        allowed &= ok_kind
+    if stock.capacity_left is not None:
+        has_cap = stock.capacity_left > 0
+        stats["capacity"] = int((allowed & ~has_cap).sum())
+        allowed &= has_cap
+    line_stock = atp[:, line_sku_col]                                   # (N, L)
+    has_stock = (line_stock > 0).any(axis=1)
+    stats["no_stock"] = int((allowed & ~has_stock).sum())
+    node_idx = np.flatnonzero(allowed & has_stock)
+    return node_idx, line_stock
+
+
+def _item_arrays(items: list[tuple[int, ...]], is_kit: np.ndarray, opt_stock: np.ndarray,
+                 line_unit: np.ndarray, qty: np.ndarray, pen_unit: np.ndarray, cw: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per option x item: units available (A) and unit cost (C); per item: quantity (Q) and the
+    penalty per unit left unfilled (P: `pen_unit` money per line, times the cost weight `cw`).
+    A kit is one unit, available where every line is. Loops over items (few), never over nodes."""
+    n_items = len(items)
+    A = np.zeros((len(opt_stock), n_items), dtype=np.int64)
+    C = np.zeros((len(opt_stock), n_items))
+    Q = np.zeros(n_items, dtype=np.int64)
+    P = np.zeros(n_items)
+    for i, members in enumerate(items):
+        m = list(members)
+        if is_kit[i]:
+            Q[i] = 1
+            A[:, i] = (opt_stock[:, m] >= qty[m]).all(axis=1)
+            C[:, i] = line_unit[:, m] @ qty[m]
+            P[i] = cw * float(pen_unit[m] @ qty[m])
+        else:
+            Q[i] = qty[m].sum()
+            A[:, i] = np.minimum(opt_stock[:, m[0]], Q[i])
+            C[:, i] = line_unit[:, m[0]]
+            P[i] = cw * pen_unit[m[0]]
+    return A, C, Q, P

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .column_generation import CG_TOLERANCE, ColumnGeneration
 from .columns import Column
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
 
-if TYPE_CHECKING:
-    from .solver import _ColumnGeneration
-
-# Column generation stops, and rounding stops improving, this close (relative) to the bound.
-CG_TOLERANCE = 1e-4
 # An order whose averaged dual solution puts this much weight on one plan counts as decided.
 WHOLE = 0.99
 # Largest restricted-master MIP (orders); CP-SAT's model is built in Python, ~1 ms per order.
@@ -30,7 +25,7 @@ MIP_MAX_ORDERS = 3000
 MAX_ENRICH_ROUNDS = 20
 
 
-def _neighbourhood(cg: _ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
+def _neighbourhood(cg: ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
     """Every active order when there are at most MIP_MAX_ORDERS; else the fractional orders (the
     dearest first) plus the active orders whose plans use a contested resource that some
     fractional order's columns could use, MIP_MAX_ORDERS in all."""
@@ -52,7 +47,7 @@ def _neighbourhood(cg: _ColumnGeneration, fractional: list[int], chosen: list[Co
     return group
 
 
-def finish(cg: _ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
+def finish(cg: ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
     """Plans for every order from the last dual solution (see rounding.py); then, until the
     deadline, the restricted-master MIP in a thread alongside local search and shuffled rounds of
     sequential routing here; the cheaper outcome wins."""
@@ -104,7 +99,7 @@ class _MipThread:
     """The restricted-master MIP over `group`'s current pools, from `chosen`, until `deadline`, in
     a thread. `wait()` gives the full plan list it found (None when it found nothing better)."""
 
-    def __init__(self, cg: _ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
+    def __init__(self, cg: ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
                  deadline: float) -> None:
         self.base = list(chosen)
         self.group = list(group)
@@ -138,7 +133,7 @@ def _regret(pool: list[Column]) -> float:
     return costs[1] - costs[0] if len(costs) > 1 else 0.0
 
 
-def _enrich(cg: _ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: float) -> int:
+def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: float) -> int:
     """While time is left (and the gap is open): route the active orders one by one on what the
     others leave, in a shuffled order within each priority level; keep the result when cheaper.
     Returns the rounds run."""

@@ -1,0 +1,246 @@
+"""Column generation over per-order plans (see solver.py for the method): the state of the active
+orders, their pools of plans, the contested capacity rows, the master's duals and the bound."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...domain.stop import Deadline
+from .columns import Column, Entry, Layout, price_order, solve_exact
+from .dual import PoolDual
+from .rounding import route_on
+
+log = logging.getLogger(__name__)
+
+# Column generation stops, and rounding stops improving, this close (relative) to the bound.
+CG_TOLERANCE = 1e-4
+# A resource counts as over-subscribed beyond its capacity plus this (float noise).
+OVER_EPS = 1e-6
+# Passes of "add the rows the pools could over-subscribe" per round (new rows activate orders,
+# whose plans may reach further resources).
+ROW_PASSES = 4
+# Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing),
+# at the start. The first master's duals overshoot: on the 10k wave, pricing at half of them gave
+# a bound below the start (130.7k vs 144.8k), at a fifth of them 148.1k (and 159.1k after 9 rounds).
+SMOOTHING = 0.8
+SMOOTHING_STEP = 0.1      # ... lowered after a round that raised the bound, raised after one that did not
+SMOOTHING_MAX = 0.9
+
+
+class ColumnGeneration:
+    """State of the column generation: active orders, their columns, contested rows, the bound."""
+
+    def __init__(self, entries: Sequence[Entry], layout: Layout, cap: np.ndarray, chosen: list[Column],
+                 lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray) -> None:
+        self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
+        self.chosen = chosen                          # independent plans (free orders keep theirs)
+        self.active: list[int] = []
+        self.is_active = np.zeros(len(entries), dtype=bool)
+        self.pools: dict[int, list[Column]] = {}
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.free_usage = usage          # of the orders' plans alone; active orders' use leaves it
+        self.lam = np.zeros(layout.size)            # the prices of the last pricing round
+        self.center = np.zeros(layout.size)         # the prices of the best bound so far
+        self.capped_now: dict[int, float] = {}       # order -> its bound where pricing hit its cap
+        self.center_capped: dict[int, float] = {}    # ... in the round that priced the best bound
+        self.priced: dict[int, tuple[np.ndarray, float, bool]] = {}   # order -> (prices, value, capped)
+        self.bound = float(lb0.sum())
+        self.lp_value = np.inf
+        self.master = None
+        self.dual_rows = np.zeros(0, dtype=np.int64)
+        self.master_layout: list[tuple[int, int]] = []   # (order, its columns) as the master saw them
+        self.rounds = 0
+        self.stats: dict[str, float] = {}
+
+    def contest(self, resources: np.ndarray) -> None:
+        """Add capacity rows for `resources` and activate the free orders that use them."""
+        self.rows = np.union1d(self.rows, resources)
+        in_rows = np.zeros(self.layout.size, dtype=bool)
+        in_rows[self.rows] = True
+        # Each new order also gets its best plan that avoids every contested resource: with an
+        # escape in its pool from the start, the master's first duals are the prices at which
+        # orders would move, not arbitrary (on the 1k wave: 8 rounds to converge instead of 12).
+        avoid = self.cap.copy()
+        avoid[self.rows] = 0.0
+        for k, col in enumerate(self.chosen):
+            if not self.is_active[k] and in_rows[col.res].any():
+                self.is_active[k] = True
+                self.active.append(k)
+                e = self.entries[k]
+                pool = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
+                escape = route_on(e, avoid, self.layout)
+                if len(escape.res) and not any(same_column(escape, c) for c in pool):
+                    pool.append(escape)
+                self.pools[k] = pool
+                self.free_usage[col.res] -= col.use
+
+    def run(self, last_deadline: Deadline, first_deadline: Deadline | None = None) -> None:
+        """Rounds until convergence or `last_deadline`; the first round until `first_deadline`."""
+        t_dual = t_price = 0.0
+        lam_rows = np.zeros(0)
+        alpha = SMOOTHING
+        deadline = first_deadline if first_deadline is not None and first_deadline.end > last_deadline.end \
+            else last_deadline
+        while not deadline.expired():
+            self.rounds += 1
+            t0 = time.perf_counter()
+            # Every resource the pools could over-subscribe gets its row before the master is
+            # solved (rows added only after the master's solution over-used them cost a round
+            # each time, and at 10k orders a thousand rows came in per round).
+            for _ in range(ROW_PASSES):
+                extra = self._reachable_over()
+                if not len(extra):
+                    break
+                self.contest(extra)
+            pools = [self.pools[o] for o in self.active]
+            caps = self.cap[self.rows] - self.free_usage[self.rows]
+            dual = PoolDual(pools, self.rows, caps)
+            res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
+            lam_rows, self.dual_rows = res.lam, self.rows.copy()
+            t_dual += time.perf_counter() - t0
+            if not res.finished and self.master is not None:
+                break   # out of time mid-ascent: rounding follows the last complete master
+            self.master = res
+            self.master_layout = [(o, len(self.pools[o])) for o in self.active]
+            # Free orders keep their plans: the batch's value adds their costs.
+            self.lp_value = res.value + sum(c.cost for k, c in enumerate(self.chosen)
+                                            if not self.is_active[k])
+            # Price at a point between the master's duals and the prices of the best bound so far
+            # (Wentges smoothing): the master's own duals swing far while its pool is thin, and
+            # the bound priced there can fall below the start (measured on a 10k wave).
+            rmp = np.zeros(self.layout.size)
+            rmp[self.rows] = res.lam
+            self.lam = alpha * self.center + (1.0 - alpha) * rmp
+            t0 = time.perf_counter()
+            added, total = self._price(deadline)
+            t_price += time.perf_counter() - t0
+            deadline = last_deadline
+            improved = total is not None and total > self.bound
+            if improved:
+                self.bound, self.center = total, self.lam.copy()
+                self.center_capped = dict(self.capped_now)
+            log.debug("round %d: prices at %.2f of the best bound's, master %.1f, priced %s, bound %.1f, "
+                      "%d plans added, %d rows, %d dual steps", self.rounds, alpha, self.lp_value, total,
+                      self.bound, added, len(self.rows), res.steps)
+            if self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value)):
+                break
+            if not added:
+                if alpha == 0.0:
+                    break   # nothing improves at the master's own duals: the master LP is optimal
+                alpha = 0.0  # a mis-price (the bound rose to the smoothed point): try the duals
+                continue
+            # Trust the master's duals more while they raise the bound, less when they do not.
+            step = -SMOOTHING_STEP if improved else SMOOTHING_STEP
+            alpha = min(max(round(alpha + step, 6), 0.0), SMOOTHING_MAX)
+        self._tighten(deadline)
+        self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
+                          contested_rows=len(self.rows), pool_dual_value=self.lp_value)
+
+    def _tighten(self, deadline: Deadline) -> None:
+        """Raise the bound by re-pricing exactly, at the best bound's prices, the orders whose
+        pricing there stopped at its effort cap (their value was only a bound)."""
+        raised = 0.0
+        for o, value in sorted(self.center_capped.items()):
+            if deadline.expired():
+                break
+            e = self.entries[o]
+            _, exact = solve_exact(e.priced(self.center, self.layout))
+            exact = min(exact, e.empty_column().cost)
+            if exact > value:
+                raised += exact - value
+        self.bound += raised
+        self.stats["bound_tightened"] = raised
+        self.center_capped = {}
+
+    def _reachable_over(self) -> np.ndarray:
+        """Resources without a row that the pools could over-subscribe: the free orders' use plus
+        each active order's largest use over its columns exceeds the capacity."""
+        res_parts, use_parts, owner_parts = [], [], []
+        for k, o in enumerate(self.active):
+            for c in self.pools[o]:
+                res_parts.append(c.res)
+                use_parts.append(c.use)
+                owner_parts.append(np.full(len(c.res), k, dtype=np.int64))
+        if not res_parts:
+            return np.zeros(0, dtype=np.int64)
+        res, use, owner = np.concatenate(res_parts), np.concatenate(use_parts), np.concatenate(owner_parts)
+        key = owner * self.layout.size + res
+        order = np.lexsort((use, key))
+        key, res, use = key[order], res[order], use[order]
+        last = np.r_[key[1:] != key[:-1], True]          # the largest use of each (order, resource)
+        most = self.free_usage.copy()
+        np.add.at(most, res[last], use[last])
+        over = most > self.cap + OVER_EPS
+        over[self.rows] = False
+        return np.flatnonzero(over)
+
+    def _price(self, deadline: Deadline) -> tuple[int, float | None]:
+        """Re-solve active orders at the current prices; add improving columns. Returns the number
+        added and the Lagrangian bound (None when the deadline cut pricing short)."""
+        added = 0
+        free = ~self.is_active
+        total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
+        self.capped_now = {}
+        for o in self.active:
+            if deadline.expired():
+                return added, None
+            e = self.entries[o]
+            prices = self.lam[e.reach]
+            cached = self.priced.get(o)
+            if cached is not None and np.array_equal(cached[0], prices):
+                total += cached[1]
+                if cached[2]:
+                    self.capped_now[o] = cached[1]
+                continue
+            empty = e.empty_column()
+            value, col = empty.cost, empty
+            # The pool's cheapest plan at these prices seeds the search: whatever cannot beat it
+            # is pruned, and the search stays exact.
+            priced_costs = [c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]]
+            best = int(np.argmin(priced_costs))
+            pool_min = priced_costs[best]
+            if pool_min <= self.lb0[o] + 1e-9 * max(1.0, abs(pool_min)):
+                # A pool plan costs the order's optimum alone even at these prices: prices only
+                # add cost, so nothing beats it and the search can be skipped.
+                self.priced[o] = (prices, self.lb0[o], False)
+                total += self.lb0[o]
+                self.stats["pricing_skipped"] = self.stats.get("pricing_skipped", 0) + 1
+                continue
+            if prices.any():
+                seed = (pool_min, tuple(self.pools[o][best].options.tolist()))
+                sol, bound = price_order(e.priced(self.lam, self.layout), seed)
+                value = min(value, bound)
+                if np.isfinite(sol.objective) and len(sol.options):
+                    col = e.column(sol, self.layout)
+            else:
+                col, value = self.chosen[o], self.lb0[o]
+            col_priced = col.cost + float(self.lam[col.res] @ col.use)
+            capped = value < col_priced - 1e-9 * max(1.0, abs(value))
+            if capped:
+                self.capped_now[o] = value
+            self.priced[o] = (prices, value, capped)
+            total += value
+            reduced = col_priced - pool_min
+            if (reduced < -1e-7 * max(1.0, abs(col.cost))
+                    and not any(same_column(col, c) for c in self.pools[o])):
+                self.pools[o].append(col)
+                added += 1
+        return added, total
+
+
+def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Prices of `old_rows` carried over to `rows` (a superset); new rows start at 0."""
+    out = np.zeros(len(rows))
+    if len(old_rows):
+        out[np.searchsorted(rows, old_rows)] = lam
+    return out
+
+
+def same_column(a: Column, b: Column) -> bool:
+    """Whether two columns are the same plan (same resources, uses and cost)."""
+    return (len(a.res) == len(b.res) and np.array_equal(a.res, b.res) and np.array_equal(a.use, b.use)
+            and abs(a.cost - b.cost) <= 1e-9 * max(1.0, abs(a.cost)))

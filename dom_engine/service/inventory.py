@@ -4,7 +4,8 @@ Thin like RoutingServicer: parse -> the engine's stock administration (app/stock
 convert. Errors are mapped by service.errors (unknown reservation -> NOT_FOUND, unreachable store
 -> UNAVAILABLE). The stores validate rows and deltas (inventory.rows: quantities within
 MAX_QUANTITY, duplicate rows) naming `rows[i]` / `deltas[k]`; this servicer prefixes the request
-path (`snapshot.rows[i]`, `deltas.deltas[k]`), so every bad value is INVALID_ARGUMENT naming the field of the request.
+path (`snapshot.rows[i]`, `deltas.deltas[k]`), so every bad value is INVALID_ARGUMENT naming the
+field of the request.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ those shipments back when the reply of the capacity call was lost.
 
 from __future__ import annotations
 
-from .redis_lua import _HELPERS
+from .redis_lua import HELPERS
 
-_EXTEND_HELPERS = r"""
+_EXTENDHELPERS = r"""
 local function has(list, x)
   if not list then return false end
   for _, y in ipairs(list) do if y == x then return true end end
@@ -35,7 +35,7 @@ end
 # A group with k = 0 only checks that the hold still exists there (must_exist = 1).
 # -> {'OK'} | {'GONE'} | {'COMMITTED'} | {'STALE', group, version} | {'NOSKU', sku}
 #    | {'SHORT', sku, node, atp} | {'CAPACITY', node, limit}
-EXTEND = _HELPERS + _EXTEND_HELPERS + r"""
+EXTEND = HELPERS + _EXTENDHELPERS + r"""
 local now, rid, n, n_groups = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local has_cap, token, template = ARGV[5] == '1', ARGV[6], ARGV[7]
 local expires = cjson.decode(template).e
@@ -138,7 +138,7 @@ return {'OK'}
 # KEYS: [res, holds, exp]; ARGV: now, rid, n, token, m, m x (sku, node, qty)
 # Takes the extension `token` out of one shard (Cluster compensation); a no-op where it did not land.
 # -> 1 if undone, 0 if there was nothing to undo
-UNEXTEND = _HELPERS + _EXTEND_HELPERS + r"""
+UNEXTEND = HELPERS + _EXTENDHELPERS + r"""
 local now, rid, n, token, m = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local res, holds, exp = KEYS[1], KEYS[2], KEYS[3]
 sweep(res, holds, exp, now, n)
@@ -175,7 +175,7 @@ return 1
 # compensation after the capacity call's reply was lost); a no-op where it did not land, or where
 # a later extension of the same reservation has landed since (then they stay until release/expiry).
 # -> 1 if undone, 0 if there was nothing to undo
-UNEXTEND_CAP = _HELPERS + _EXTEND_HELPERS + r"""
+UNEXTEND_CAP = HELPERS + _EXTENDHELPERS + r"""
 local now, rid, n, token = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local used, holds, exp = KEYS[1], KEYS[2], KEYS[3]
 cap_sweep(used, holds, exp, now, n)

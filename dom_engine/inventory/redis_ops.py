@@ -8,64 +8,24 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.cluster import RedisCluster
-from redis.retry import Retry
 
 from ..domain import ConfigError
 from . import redis_lua as lua
 from . import redis_lua_extend as lua_extend
+from . import redis_lua_stock as lua_stock
 from .base import StoreUnavailable
+from .redis_connection import DOWN, decode_record, text
 from .redis_keys import RedisKeys
+from .redis_ops_extend import ExtendOps
 from .redis_snapshots import Snapshot, SnapshotWrites, build_snapshot
 
-__all__ = ["Ops", "Snapshot", "build_snapshot", "connect", "decode_record", "unavailable"]
+__all__ = ["Ops", "Snapshot", "build_snapshot"]
 
-_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ClusterDownError,
-         redis.exceptions.MasterDownError, redis.exceptions.SlotNotCoveredError,
-         redis.exceptions.TryAgainError, redis.exceptions.ClusterError, ConnectionError, TimeoutError)
-
-
-@contextlib.contextmanager
-def unavailable(what: str) -> Iterator[None]:
-    """Turn "Redis cannot be reached" errors into StoreUnavailable naming the operation."""
-    try:
-        yield
-    except _DOWN as exc:
-        raise StoreUnavailable(f"inventory store (Redis) unreachable, could not {what}: "
-                               f"{type(exc).__name__}: {exc}") from exc
-
-
-def connect(client_or_url: str | redis.Redis | RedisCluster) -> redis.Redis | RedisCluster:
-    """A client from a URL (`redis://host:port/db`; `redis+cluster://host:port` for a Cluster),
-    with short timeouts and one quick retry so an outage surfaces fast; or the client given."""
-    if not isinstance(client_or_url, str):
-        return client_or_url
-    opts = dict(socket_connect_timeout=1.0, socket_timeout=2.0,
-                retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1))
-    for scheme in ("redis+cluster://", "rediss+cluster://"):
-        if client_or_url.startswith(scheme):
-            return RedisCluster.from_url(client_or_url.replace("+cluster", "", 1), **opts)
-    return redis.Redis.from_url(client_or_url, **opts)
-
-
-def _s(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def decode_record(raw: bytes) -> dict:
-    rec = json.loads(raw)
-    for field in ("a", "r"):  # cjson encodes an empty table as {}; `r` is absent before any reject
-        if not rec.get(field):
-            rec[field] = []
-    return rec
-
-
-class Ops(SnapshotWrites):
+class Ops(SnapshotWrites, ExtendOps):
     """Round trips over one client. Stateless apart from the registered scripts."""
 
     def __init__(self, client, keys: RedisKeys, n_nodes: int, cluster: bool,
@@ -78,7 +38,9 @@ class Ops(SnapshotWrites):
         self.zero_stock = bytes(16 * n_nodes)
         self.zero_row = bytes(8 * n_nodes)
         self.scripts = {name: client.register_script(getattr(lua, name))
-                        for name in ("RESERVE", "RELEASE", "COMMIT", "DELTAS", "SWEEP", "FLIP")}
+                        for name in ("RESERVE", "RELEASE", "COMMIT")}
+        self.scripts.update((name, client.register_script(getattr(lua_stock, name)))
+                            for name in ("DELTAS", "SWEEP", "FLIP"))
         self.scripts.update((name, client.register_script(getattr(lua_extend, name)))
                             for name in ("EXTEND", "UNEXTEND", "UNEXTEND_CAP"))
 
@@ -87,12 +49,12 @@ class Ops(SnapshotWrites):
 
     def run(self, name: str, keys: list, args: list, client=None) -> list:
         out = self.scripts[name](keys=keys, args=args, client=client)
-        return [_s(x) if isinstance(x, bytes) else x for x in out] if isinstance(out, list) else out
+        return [text(x) if isinstance(x, bytes) else x for x in out] if isinstance(out, list) else out
 
     def check_layout(self) -> None:
         want = json.dumps({"shards": self.k.shards, "nodes": self.n})
         self.r.set(self.k.layout, want, nx=True)
-        have = _s(self.r.get(self.k.layout))
+        have = text(self.r.get(self.k.layout))
         if have != want:
             raise ConfigError("redis", f"namespace {self.k.namespace!r} holds layout {have}, this process "
                                        f"has {want} (shards and network size must match)")
@@ -161,7 +123,7 @@ class Ops(SnapshotWrites):
             out = pipe.execute()
             current = int(out[0] or 0)
             if current == version:
-                return version, {_s(x) for members in out[1:] for x in members}
+                return version, {text(x) for members in out[1:] for x in members}
             version = current
         raise StoreUnavailable("the snapshot version kept moving while reading the SKU catalogue")
 
@@ -232,7 +194,7 @@ class Ops(SnapshotWrites):
             raise StoreUnavailable("Redis keeps losing the RESERVE script (restarting?)")
         outcomes = []
         for out, version in zip(outs, versions, strict=True):
-            out = [_s(x) if isinstance(x, bytes) else x for x in out]
+            out = [text(x) if isinstance(x, bytes) else x for x in out]
             outcomes.append(("OK", version) if out[0] == "OK" else ("STALE",) if out[0] == "STALE"
                             else tuple(out))
         return outcomes
@@ -281,7 +243,7 @@ class Ops(SnapshotWrites):
                 if out[0] == "CAPACITY":
                     self.compensate(rid, sent, now_ms, token)
                     return tuple(out)
-        except _DOWN:
+        except DOWN:
             with contextlib.suppress(Exception):
                 self.compensate(rid, sent, now_ms, token)
             raise
@@ -291,7 +253,7 @@ class Ops(SnapshotWrites):
         """Cluster: give back what this attempt holds and raise StoreUnavailable once it has run
         past its lease (another attempt may then release its records as abandoned)."""
         if time.monotonic() - started > self.attempt_lease_s:
-            with contextlib.suppress(*_DOWN):
+            with contextlib.suppress(*DOWN):
                 self.compensate(rid, sent, now_ms, token)
             raise StoreUnavailable(f"reserving {rid!r} took longer than its lease of "
                                    f"{self.attempt_lease_s} s; nothing is held, retry")
@@ -322,7 +284,7 @@ class Ops(SnapshotWrites):
         for name, keys, args in calls:
             try:
                 self.run(name, keys, args)
-            except _DOWN as exc:
+            except DOWN as exc:
                 failed = failed or exc
         if failed is not None:
             raise failed
@@ -350,84 +312,6 @@ class Ops(SnapshotWrites):
                 return -1, 0
             found, left = found + int(out[0]), left + int(out[1])
         return found, left
-
-    def extend(self, rid: str, merged, live: list[int], template: dict, token: str, seen: int, now_ms: int,
-               cap_nodes, day: str, oldest_day: str) -> tuple:
-        """Add `merged` (node, sku, qty, position, keep) to the live reservation whose uncommitted records
-        are in shards `live`; capacity for the capped nodes it does not hold yet. Outcomes as
-        EXTEND returns them. Standalone: one atomic call over the new and the live shards. Cluster:
-        one call per shard (live shards first: they prove the hold still exists), then capacity;
-        when a later call fails the extension is undone where it landed (the shard or capacity
-        call whose reply was lost included). `token` makes the whole call idempotent: a retry
-        with the same token skips what landed and does the rest."""
-        groups: dict[int, dict[str, list[int]]] = {}
-        for node, sku, qty, pos, keep in merged:
-            groups.setdefault(self.k.shard_of(sku), {}).setdefault(sku, []).extend((node, qty, pos, keep))
-        versions = dict.fromkeys(set(groups) | set(live), seen)
-        head = [now_ms, rid, self.n]
-        tail = [token, json.dumps(template)]
-
-        def call(part: list[int], with_cap: bool) -> list:
-            for _ in range(8):
-                keys, args = [], [*head, len(part), int(with_cap), *tail]
-                for shard in part:
-                    skus = groups.get(shard, {})
-                    keys += [self.k.shard_version(shard), *self.k.hold_keys(shard)]
-                    args += [versions[shard], int(shard in live), len(skus)]
-                    for sku, flat in skus.items():
-                        keys.append(self.k.stock(shard, versions[shard], sku))
-                        args += [sku, len(flat) // 4, *flat]
-                if with_cap:
-                    keys += self.k.cap_keys()
-                    args += [day, oldest_day, len(cap_nodes), *(x for pair in cap_nodes for x in pair)]
-                out = self.run("EXTEND", keys, args)
-                if out[0] != "STALE":
-                    return out
-                versions[part[out[1] - 1]] = int(out[2])
-            raise StoreUnavailable("the snapshot version kept moving while extending a reservation")
-
-        if not self.cluster:
-            return tuple(call(sorted(versions), bool(cap_nodes)))
-        order = sorted(s for s in groups if s in live) + sorted(s for s in groups if s not in live)
-        if order[0] not in live:  # only new shards: check first that the hold still exists
-            out = call([min(live)], False)
-            if out[0] != "OK":
-                return tuple(out)
-        sent: list[int] = []    # shards called, the one in flight included (its reply may be lost)
-        cap_sent = False
-        try:
-            for shard in order:
-                sent.append(shard)
-                out = call([shard], False)
-                if out[0] != "OK":
-                    self.unextend(rid, token, sent[:-1], groups, now_ms)
-                    return tuple(out)
-            if cap_nodes:
-                cap_sent = True
-                out = call([], True)
-                if out[0] != "OK":
-                    self.unextend(rid, token, sent, groups, now_ms)
-                    return tuple(out)
-        except _DOWN:
-            with contextlib.suppress(Exception):
-                self.unextend(rid, token, sent, groups, now_ms, capacity=cap_sent)
-            raise
-        return ("OK",)
-
-    def unextend(self, rid: str, token: str, shards: list[int], groups: dict, now_ms: int,
-                 capacity: bool = False) -> None:
-        """Cluster compensation: take the extension `token` out of the shards it reached and, with
-        `capacity`, the shipments it added to the capacity hold (a no-op wherever it did not land).
-        Every call is tried even if one fails."""
-        calls = []
-        for shard in shards:
-            cells = [x for sku, flat in groups[shard].items()
-                     for i in range(0, len(flat), 4) for x in (sku, flat[i], flat[i + 1])]
-            args = [now_ms, rid, self.n, token, len(cells) // 3, *cells]
-            calls.append(("UNEXTEND", self.k.hold_keys(shard), args))
-        if capacity:
-            calls.append(("UNEXTEND_CAP", self.k.cap_keys(), [now_ms, rid, self.n, token]))
-        self._each(calls)
 
     def commit(self, rid, skus_by_shard: dict[int, list[str]], seen, now_ms, keep_until, has_caps):
         """Commit the records of the shards in `skus_by_shard` (those already committed are

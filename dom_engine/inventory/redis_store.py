@@ -145,9 +145,10 @@ from .base import (
 )
 from .redis_batcher import Coalescer
 from .redis_cache import ReadCache
+from .redis_connection import connect, unavailable
 from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
-from .redis_ops import Ops, build_snapshot, connect, unavailable
+from .redis_ops import Ops, build_snapshot
 from .rows import check_deltas, level_error
 
 __all__ = ["RedisStore"]

@@ -107,7 +107,7 @@ def test_reservations_for_orders_finds_the_live_holds(store):
 
 
 def test_reservations_for_orders_of_many_orders(store):
-    """More orders than one look-up round trip takes (RedisHolds.LOOKUP_CHUNK)."""
+    """More orders than one look-up round trip takes (redis_hold_reads.LOOKUP_CHUNK)."""
     ids = [f"M{k}" for k in range(2500)]
     held = ids[::500]
     store.reserve_many([(order_id, [Allocation("A", "X", 1)]) for order_id in held])

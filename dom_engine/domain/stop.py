@@ -4,10 +4,8 @@ Every phase of a call (parsing, building problems, solving, building plans, rese
 same `Deadline` whether to go on, so the budget covers the whole call and a cancelled call (the
 gRPC client gave up: `context.add_callback(stop.cancel)`) stops within one loop iteration.
 
-Loops ask `stop.expired()`. Code that still takes a deadline as a `time.perf_counter()` value may
-be given the Deadline itself: it compares with such values as its end time, and as already past
-once cancelled (`time.perf_counter() >= stop` is `stop.expired()`); `stop - now` is the seconds
-left (negative once cancelled). Solvers that run outside Python (CP-SAT) register
+Loops ask `stop.expired()`; budgets are split with `within(seconds)` / `until(end)`, and
+`remaining_s()` tells what is left. Solvers that run outside Python (CP-SAT) register
 `stop.on_cancel(solver.stop_search)` (see optimize/stop.py).
 
 A value type with no dependencies, so every layer (service included) can make and pass one.
@@ -121,28 +119,6 @@ class Deadline:
         with self._flag.lock:
             if hook in self._flag.hooks:
                 self._flag.hooks.remove(hook)
-
-    # ---- as a perf_counter() value, for code that takes a float deadline ----------------------
-    def _point(self) -> float:
-        return -math.inf if self._flag.event.is_set() else self.end
-
-    def __le__(self, now: float) -> bool:   # `now >= stop`
-        return self._point() <= now
-
-    def __lt__(self, now: float) -> bool:   # `now > stop`
-        return self._point() < now
-
-    def __ge__(self, now: float) -> bool:   # `now <= stop`
-        return self._point() >= now
-
-    def __gt__(self, now: float) -> bool:   # `now < stop`
-        return self._point() > now
-
-    def __sub__(self, now: float) -> float:  # seconds left: `stop - time.perf_counter()`
-        return self._point() - now
-
-    def __float__(self) -> float:
-        return self._point()
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else f"{self.remaining_ms():.1f} ms left"

@@ -13,20 +13,19 @@ stays valid for every Problem.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from ..domain.stop import StoppingCriterion
 from .problem import Problem
 
 
 def lagrangian_bound(p: Problem, upper: float, iterations: int = 200,
-                     deadline: float = float("inf")) -> tuple[float, list[tuple[int, ...]]]:
+                     deadline: StoppingCriterion | None = None) -> tuple[float, list[tuple[int, ...]]]:
     """A lower bound on the objective of every plan of `p`, and the option sets the relaxation
     opened along the way (good starting points for a plan: the Lagrangian heuristic).
 
     `upper` (an incumbent's objective, or inf) steers the step size and stops the iterations
-    early once the bound reaches it; so does the `deadline` (a time.perf_counter() value)."""
+    early once the bound reaches it; so does the `deadline` (a stopping criterion; None: no limit)."""
     n_opt, n_items = p.A.shape
     if n_opt == 0:
         return p.empty_plan_objective(), []
@@ -40,7 +39,7 @@ def lagrangian_bound(p: Problem, upper: float, iterations: int = 200,
     best = -np.inf
     theta, stall = 1.0, 0
     for it in range(iterations):
-        if it % 10 == 9 and time.perf_counter() > deadline:
+        if it % 10 == 9 and deadline is not None and deadline.expired():
             break
         gain = np.minimum(p.C - lam, 0.0)                         # (O, I)
         v = p.f + (A * gain).sum(axis=1)

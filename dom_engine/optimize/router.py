@@ -71,7 +71,7 @@ def route(
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
 
 
-def solve(p: Problem, stop: Deadline | float) -> Solution:
+def solve(p: Problem, stop: Deadline) -> Solution:
     """Exact solution of `p` when time allows, else the best plan found with a proven bound.
     `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass).
 
@@ -81,8 +81,6 @@ def solve(p: Problem, stop: Deadline | float) -> Solution:
     Orders with a SKU on several items go to CP-SAT directly: the set evaluation behind the search
     and the incumbents does not model their shared stock. A cancelled stop ends every step early.
     """
-    if not isinstance(stop, Deadline):
-        stop = Deadline.after_ms(max(float(stop), 1.0))
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:

@@ -10,12 +10,9 @@ from ..domain.stop import Deadline
 
 
 @contextmanager
-def stopping(solver: Any, deadline: Deadline | float) -> Iterator[None]:
-    """While the block runs, cancelling `deadline` (when it is a Deadline) stops `solver`'s search
-    (a CP-SAT CpSolver: `stop_search` is safe from another thread). Wrap `solver.solve(model)`."""
-    if not isinstance(deadline, Deadline):
-        yield
-        return
+def stopping(solver: Any, deadline: Deadline) -> Iterator[None]:
+    """While the block runs, cancelling `deadline` stops `solver`'s search (a CP-SAT CpSolver:
+    `stop_search` is safe from another thread). Wrap `solver.solve(model)`."""
     forget = deadline.on_cancel(solver.stop_search)
     try:
         yield

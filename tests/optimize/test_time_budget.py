@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dom_engine.domain import PolicyProfile
+from dom_engine.domain.stop import Deadline
 from dom_engine.optimize import route
 from dom_engine.optimize.problem import build_problem
 from dom_engine.optimize.router import solve
@@ -36,8 +37,8 @@ def test_budget_bound_is_below_the_proven_optimum(seed):
     its objective is never below it."""
     inst = random_instance(seed, n_nodes=60, n_lines=10)
     p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), inst.now)
-    quick = solve(p, 1.0)
-    full = solve(p, 30_000.0)
+    quick = solve(p, Deadline.after_ms(1.0))
+    full = solve(p, Deadline.after_ms(30_000.0))
     assert full.proven_optimal
     assert quick.lower_bound <= full.objective + 1e-3
     assert quick.objective >= full.objective - 1e-3

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...domain.stop import Deadline
 from ..compiled_search import MAX_SETS, allocation_of, plan_resources, search_compiled
 from ..problem import Problem
 from ..router import FAST_SEARCH_MAX_SETS, solve
@@ -160,7 +161,7 @@ def solve_exact(p: Problem, candidates: list | None = None,
                           incumbent=incumbent)
         if sol.proven_optimal:
             return sol, float(sol.objective)
-    sol = solve(p, HARD_ORDER_BUDGET_MS)
+    sol = solve(p, Deadline.after_ms(HARD_ORDER_BUDGET_MS))
     # When CP-SAT proved nothing in time, the one-shipment bound still holds: any plan pays at
     # least the cheapest shipment plus the cheapest allocation, or leaves everything unfilled.
     floor = min(float(p.f.min()) - p.split_credit + allocation_lower_bound(p), p.empty_plan_objective())

@@ -27,7 +27,6 @@ active order exactly at the prices found here (solver.py).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, minimize
 
+from ...domain.stop import StoppingCriterion
 from .columns import Column
 
 # Temperatures, as shares of the mean cost of an order's cheapest column: smooth first (the
@@ -104,7 +104,7 @@ class PoolDual:
         value = float((best - mu * np.log(total)).sum() - lam @ self.caps)
         return value, self.U @ weights - self.caps, weights
 
-    def ascend(self, lam: np.ndarray, deadline: float) -> DualResult:
+    def ascend(self, lam: np.ndarray, deadline: StoppingCriterion) -> DualResult:
         """Maximise L_pool from `lam` (smoothed, see the module docstring) until the last
         temperature's iterations are done or `deadline`; the best prices seen are returned."""
         lam = np.maximum(lam, 0.0)
@@ -121,7 +121,7 @@ class PoolDual:
             seen: dict[str, np.ndarray] = {}
 
             def negated(x: np.ndarray, mu: float = mu, seen: dict = seen) -> tuple[float, np.ndarray]:
-                if time.perf_counter() >= deadline:
+                if deadline.expired():
                     raise _Deadline
                 value, grad, weights = self._smoothed(x, mu)
                 seen["x"], seen["w"] = x, weights
@@ -142,7 +142,7 @@ class PoolDual:
                 best_value, best_lam = value, lam.copy()
                 if weights is not None:
                     xbar = weights
-            if time.perf_counter() >= deadline:
+            if deadline.expired():
                 finished = finished and stage == len(MU_SHARES) - 1
                 break
         return DualResult(best_lam, best_value, xbar, steps, finished)

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from ...domain.stop import Deadline
 from .column_generation import CG_TOLERANCE, ColumnGeneration
 from .columns import Column
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
@@ -47,7 +48,7 @@ def _neighbourhood(cg: ColumnGeneration, fractional: list[int], chosen: list[Col
     return group
 
 
-def finish(cg: ColumnGeneration, deadline: float, priority: np.ndarray) -> list[Column]:
+def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> list[Column]:
     """Plans for every order from the last dual solution (see rounding.py); then, until the
     deadline, the restricted-master MIP in a thread alongside local search and shuffled rounds of
     sequential routing here; the cheaper outcome wins."""
@@ -100,7 +101,7 @@ class _MipThread:
     a thread. `wait()` gives the full plan list it found (None when it found nothing better)."""
 
     def __init__(self, cg: ColumnGeneration, chosen: list[Column], group: list[int], left: np.ndarray,
-                 deadline: float) -> None:
+                 deadline: Deadline) -> None:
         self.base = list(chosen)
         self.group = list(group)
         self.pools = {o: list(cg.pools[o]) for o in group}
@@ -113,7 +114,7 @@ class _MipThread:
         if self.thread is not None:
             self.thread.start()
 
-    def _run(self, deadline: float) -> None:
+    def _run(self, deadline: Deadline) -> None:
         better = restricted_master_mip(self.group, self.pools, self.spare,
                                        {o: self.base[o] for o in self.group}, deadline)
         if better is not None:
@@ -133,7 +134,7 @@ def _regret(pool: list[Column]) -> float:
     return costs[1] - costs[0] if len(costs) > 1 else 0.0
 
 
-def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: float) -> int:
+def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, deadline: Deadline) -> int:
     """While time is left (and the gap is open): route the active orders one by one on what the
     others leave, in a shuffled order within each priority level; keep the result when cheaper.
     Returns the rounds run."""
@@ -141,7 +142,7 @@ def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, de
     rounds = 0
     no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
     last = 0.0   # the last round's duration: a round that would end past the deadline is not begun
-    while (time.perf_counter() + last < deadline
+    while (last < deadline.remaining_s()
            and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)):
         started = time.perf_counter()
         rounds += 1

@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ...domain.stop import Deadline
 from ..problem import Problem
 from ..stop import stopping
 from .columns import Column, Entry, Layout, solve_exact
@@ -37,7 +37,7 @@ def take(col: Column, left: np.ndarray, sign: float = 1.0) -> None:
 
 
 def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: dict[int, np.ndarray],
-                left: np.ndarray, entries: Sequence[Entry], layout: Layout, deadline: float,
+                left: np.ndarray, entries: Sequence[Entry], layout: Layout, deadline: Deadline,
                 floor: np.ndarray) -> dict[int, Column]:
     """Plans order by order on what is left: the column the LP leans to (weight > 1/2) when it
     still fits, else the better of the cheapest generated column that fits and a fresh exact
@@ -52,7 +52,7 @@ def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: d
             pick = cols[lean]
         else:
             pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
-            if pick.cost > floor[o] + 1e-9 * max(1.0, abs(pick.cost)) and time.perf_counter() < deadline:
+            if pick.cost > floor[o] + 1e-9 * max(1.0, abs(pick.cost)) and not deadline.expired():
                 fresh = route_on(entries[o], left, layout)
                 if fresh.cost < pick.cost - 1e-9 * max(1.0, abs(pick.cost)) and fits(fresh, left):
                     pick = fresh
@@ -77,7 +77,7 @@ def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
 
 
 def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], left: np.ndarray,
-                          hint: dict[int, Column], deadline: float) -> dict[int, Column] | None:
+                          hint: dict[int, Column], deadline: Deadline) -> dict[int, Column] | None:
     """Exact choice of one generated column per order within `left` (CP-SAT), or None when it
     finds nothing better than the hint in time. `left` is not modified."""
     model = cp_model.CpModel()
@@ -104,7 +104,7 @@ def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], 
     model.minimize(sum(objective))
     solver = cp_model.CpSolver()
     # Measured from here: building the model took time already (Python, ~1 ms per order).
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
+    solver.parameters.max_time_in_seconds = max(deadline.remaining_s(), 0.01)
     solver.parameters.num_workers = 1
     # The LP relaxation inside CP-SAT is what proves these set-partitioning models quickly
     # (measured: 133 orders, 658 columns: optimal in 0.03 s, versus no proof in 5 s at level 1).
@@ -140,15 +140,15 @@ def restricted_problem(e: Entry, left: np.ndarray, layout: Layout) -> tuple[Prob
 
 
 def reoptimize(entries: Sequence[Entry], chosen: list[Column], orders: Sequence[int], left: np.ndarray,
-               layout: Layout, deadline: float) -> int:
+               layout: Layout, deadline: Deadline) -> int:
     """Re-route each order in turn on the resources the others leave; keep a cheaper plan that
     fits. Repeats while something improves and time is left. Returns the number of moves."""
     moves = 0
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not deadline.expired():
         improved = False
         for o in orders:
-            if time.perf_counter() >= deadline:
+            if deadline.expired():
                 break
             e, current = entries[o], chosen[o]
             take(current, left, -1.0)

@@ -74,14 +74,12 @@ def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
     return out
 
 
-def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline | float,
+def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline,
              priority: np.ndarray, progress: Progress) -> BatchAllocation:
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
     total objective, by `deadline` (a Deadline, or a time.perf_counter() value). `priority` orders
     the rounding. A cancelled deadline ends every phase at its next look at the clock; the plans
     and bound so far are returned (orders not yet solved alone ship nothing, bound 0)."""
-    if not isinstance(deadline, Deadline):
-        deadline = Deadline(deadline)
     started = time.perf_counter()
     n = len(entries)
     stats: dict[str, float] = {"orders": n}

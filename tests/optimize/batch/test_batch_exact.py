@@ -17,7 +17,6 @@ optimality by CP-SAT over the joint MIP built from `prepare_batch`'s per-order p
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -43,6 +42,7 @@ from dom_engine.domain import (
 )
 from dom_engine.domain.batch import BatchResult, BatchSettings, BatchStatus, PriorityRule
 from dom_engine.domain.stock import StockView
+from dom_engine.domain.stop import Deadline
 from dom_engine.optimize.batch import PreparedBatch, prepare_batch, route_batch
 from dom_engine.optimize.batch import columns as batch_columns
 from dom_engine.optimize.batch import exact as batch_exact
@@ -423,7 +423,8 @@ def test_joint_model_keeps_a_complete_feasible_hint(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(cp_model.CpSolver, "solve", observed)
     b = case.batch
-    plans = batch_exact.solve_joint(b.entries, b.layout, b.cap, hint, time.perf_counter() + HINT_SECONDS)[0]
+    stop = Deadline.after_ms(HINT_SECONDS * 1000)
+    plans = batch_exact.solve_joint(b.entries, b.layout, b.cap, hint, stop)[0]
     monkeypatch.undo()
     assert plans is not None, "the joint model found no plan at all"
     found = sum(c.cost for c in plans)

@@ -12,7 +12,7 @@ def remaining_order(order: Order, held: Reservation, default_max_shipments: int)
     """The part of `order` that `held` no longer covers, as an order of its own (None if nothing):
     same id and destination, every rejected node excluded, and the shipments already held counted
     against max_shipments. Held units are matched to lines by SKU, in line order."""
-    left = {}
+    left: dict[str, int] = {}
     for a in held.allocations:
         left[a.sku] = left.get(a.sku, 0) + a.quantity
     lines = []

@@ -19,7 +19,8 @@ class StockAdmin:
 
     store: SnapshotStore
 
-    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+    def load_snapshot(self, node_ids: Sequence[str] | np.ndarray, skus: Sequence[str] | np.ndarray,
+                      on_hand: np.ndarray,
                       safety_stock: np.ndarray, progress: Progress | None = None) -> int:
         """Replace the stock with these rows (all or nothing); the new snapshot version."""
         return self.store.load_snapshot(node_ids, skus, on_hand, safety_stock, progress=progress)

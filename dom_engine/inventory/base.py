@@ -117,7 +117,8 @@ class SnapshotStore(Protocol):
         finds its holds with one call instead of one per order)."""
         ...
 
-    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+    def load_snapshot(self, node_ids: Sequence[str] | np.ndarray, skus: Sequence[str] | np.ndarray,
+                      on_hand: np.ndarray,
                       safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
         """Replace all stock with these rows (parallel arrays, one row per node x SKU); readers
         see the old snapshot or the new one, never a mix. Returns the new version."""

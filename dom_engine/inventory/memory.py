@@ -176,7 +176,8 @@ class MemoryStore(MemoryHolds):
             self._sweep_locked()
             return self._capacity_left_locked()
 
-    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+    def load_snapshot(self, node_ids: Sequence[str] | np.ndarray, skus: Sequence[str] | np.ndarray,
+                      on_hand: np.ndarray,
                       safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
         """Replace all on-hand and safety stock at once; holds stay. Returns the new version.
         Bad rows raise ValidationError naming `rows[i]` (duplicate, unknown node, out of range).

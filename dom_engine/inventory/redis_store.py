@@ -281,7 +281,8 @@ class RedisStore(RedisHolds):
             return self._capacity_left(self._ops.capacity_used(self._day()))
 
     # ----------------------------------------------------------------- protocol: writes
-    def load_snapshot(self, node_ids: Sequence[str], skus: Sequence[str], on_hand: np.ndarray,
+    def load_snapshot(self, node_ids: Sequence[str] | np.ndarray, skus: Sequence[str] | np.ndarray,
+                      on_hand: np.ndarray,
                       safety: np.ndarray | None = None, progress: Progress | None = None) -> int:
         """Write a new version (pipelined batches, `progress(rows done, rows total)`), then switch
         readers to it atomically. Returns the new version."""

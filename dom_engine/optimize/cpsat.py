@@ -71,7 +71,7 @@ def solve_cpsat(
     m.add(any_ship <= cp_model.LinearExpr.sum(y))
     _forbid(m, p, y, forbid_node_sets)
 
-    def scaled(values: np.ndarray) -> list[int]:
+    def scaled(values: np.ndarray | list[float]) -> list[int]:
         return np.rint(np.asarray(values, dtype=np.float64) * SCALE).astype(np.int64).tolist()
 
     terms = y + list(x.values()) + u + [short, any_ship]

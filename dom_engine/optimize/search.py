@@ -103,6 +103,7 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
         # for, and that gets a smaller effort limit.
         best_proven = level_bound >= board.threshold(False) - eps
         cap = min(max_sets, RUNNER_UP_MAX_SETS * 10 // max(10, p.n_items)) if best_proven else max_sets
+        sets: np.ndarray | None
         if m == 1:
             sets = np.arange(n_opt)[:, None]
         else:

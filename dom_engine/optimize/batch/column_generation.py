@@ -11,7 +11,7 @@ import numpy as np
 
 from ...domain.stop import Deadline
 from .columns import Column, Entry, Layout, price_order, solve_exact
-from .dual import PoolDual
+from .dual import DualResult, PoolDual
 from .rounding import route_on
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ColumnGeneration:
         self.priced: dict[int, tuple[np.ndarray, float, bool]] = {}   # order -> (prices, value, capped)
         self.bound = float(lb0.sum())
         self.lp_value = np.inf
-        self.master = None
+        self.master: DualResult | None = None
         self.dual_rows = np.zeros(0, dtype=np.int64)
         self.master_layout: list[tuple[int, int]] = []   # (order, its columns) as the master saw them
         self.rounds = 0
@@ -120,7 +120,7 @@ class ColumnGeneration:
             t_price += time.perf_counter() - t0
             deadline = last_deadline
             improved = total is not None and total > self.bound
-            if improved:
+            if total is not None and improved:
                 self.bound, self.center = total, self.lam.copy()
                 self.center_capped = dict(self.capped_now)
             log.debug("round %d: prices at %.2f of the best bound's, master %.1f, priced %s, bound %.1f, "

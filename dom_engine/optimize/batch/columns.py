@@ -176,7 +176,10 @@ def price_order(p: Problem, incumbent: tuple[float, tuple[int, ...]]) -> tuple[S
     Lagrangian bound valid."""
     if p.n_options == 0 or p.shared_skus:
         return solve_exact(p, incumbent=incumbent)
-    return _compiled(p, incumbent, None, PRICING_MAX_SETS)
+    sol, bound = _compiled(p, incumbent, None, PRICING_MAX_SETS)
+    if sol is None:   # with an effort limit the compiled search always answers; typed for the general case
+        return solve_exact(p, incumbent=incumbent)
+    return sol, bound
 
 
 def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None,

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -76,7 +76,7 @@ def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
     return best
 
 
-def restricted_master_mip(orders: Sequence[int], pools: Sequence[list[Column]], left: np.ndarray,
+def restricted_master_mip(orders: Sequence[int], pools: Mapping[int, list[Column]], left: np.ndarray,
                           hint: dict[int, Column], deadline: Deadline) -> dict[int, Column] | None:
     """Exact choice of one generated column per order within `left` (CP-SAT), or None when it
     finds nothing better than the hint in time. `left` is not modified."""

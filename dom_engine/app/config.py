@@ -84,7 +84,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +92,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain import ConfigError, Limits, PolicyProfile
 from ..domain.batch import BatchSettings, PriorityRule
 from ..io.demo import DEMO_SEED, demo_policies
+from ..io.fields import FieldError, parse_bool, parse_float, parse_int
 from ..io.tables import (  # the writers live with the readers; re-exported here for callers
     Table,
     load_policies,
@@ -327,22 +328,17 @@ def _path(t: Table, key: str, base: Path) -> Path | None:
     return p if p.is_absolute() else base / p
 
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_ENV_PARSERS: dict[type, Callable[[str], Any]] = {bool: parse_bool, int: parse_int, float: parse_float,
+                                                  str: str}
 
 
 def _from_env(var: str, raw: str, kind: type) -> Any:
     if kind is Path:
         return raw if raw == DEMO else str(Path(raw).resolve())
-    if kind is bool:  # bool("false") is True: spell the accepted words out
-        word = raw.strip().lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
-        raise ConfigError(var, f"must be true or false, got {raw!r}")
     try:
-        return kind(raw)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise ConfigError(var, f"must be {what}, got {raw!r}") from None
+        return _ENV_PARSERS[kind](raw)
+    except FieldError as exc:
+        raise ConfigError(var, f"must be {exc.expected}, got {raw!r}") from None
 
 
 def check_address(address: str, key: str) -> None:

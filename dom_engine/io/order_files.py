@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import Destination, DomainError, Line, Order, OrderOptions, PenaltyOverride, ValidationError
+from .fields import FieldError, parse_bool, parse_date, parse_datetime, parse_float, parse_int
 from .order_json import order_request_from_dict
 
 REQUIRED_COLUMNS = ("order_id", "line_id", "sku", "quantity", "latitude", "longitude")
@@ -269,15 +270,10 @@ def _int(row: Mapping[str, Any], name: str, where: Callable[[int], str], minimum
         if required:
             raise ValidationError(f"{where(row['#'])}, column {name!r}", "must not be empty")
         return None
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value):
-        number: Any = int(value)
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    else:
-        number = value
-    if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
-        raise _bad(row, name, where, "a positive integer" if minimum == 1 else f"an integer >= {minimum}")
-    return number
+    try:
+        return parse_int(value, minimum=minimum)
+    except FieldError as exc:
+        raise _bad(row, name, where, "a positive integer" if minimum == 1 else exc.expected) from None
 
 
 def _float(row: Mapping[str, Any], name: str, where: Callable[[int], str],
@@ -288,48 +284,36 @@ def _float(row: Mapping[str, Any], name: str, where: Callable[[int], str],
             raise ValidationError(f"{where(row['#'])}, column {name!r}", "must not be empty")
         return None
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        return float(value)
-    except (TypeError, ValueError):
-        raise _bad(row, name, where, "a number") from None
+        return parse_float(value)
+    except FieldError as exc:
+        raise _bad(row, name, where, exc.expected) from None
 
 
 def _bool(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> bool:
     value = row.get(name)
     if not _present(value):
         return False
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in ("true", "1", "yes", "y"):
-        return True
-    if word in ("false", "0", "no", "n"):
-        return False
-    raise _bad(row, name, where, "true or false")
+    try:
+        return parse_bool(value)
+    except FieldError as exc:
+        raise _bad(row, name, where, exc.expected) from None
 
 
 def _date(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> date | None:
     value = row.get(name)
     if not _present(value):
         return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise _bad(row, name, where, 'a date "YYYY-MM-DD"') from None
+        return parse_date(value)
+    except FieldError as exc:
+        raise _bad(row, name, where, exc.expected) from None
 
 
 def _datetime(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> datetime | None:
     value = row.get(name)
     if not _present(value):
         return None
-    if not isinstance(value, datetime):
-        try:
-            value = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise _bad(row, name, where, 'an RFC 3339 timestamp like "2026-01-31T12:00:00Z"') from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return parse_datetime(value)
+    except FieldError as exc:
+        raise _bad(row, name, where, exc.expected) from None

@@ -13,6 +13,7 @@ Errors are ValidationErrors naming the field as a path, e.g. ``lines[2].quantity
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from ..domain import (
     PenaltyOverride,
     ValidationError,
 )
+from .fields import FieldError, parse_bool, parse_date, parse_datetime, parse_int
 
 _ORDER_KEYS = {"order_id", "lines", "destination", "deliver_by", "deliver_in_days", "channel",
                "customer_tier", "options", "created_at"}
@@ -187,22 +189,20 @@ def _num(value: Any, where: str) -> float:
 
 
 def _int(value: Any, where: str, minimum: int = 1) -> int:
-    # proto-JSON writes int64 as a string
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        value = int(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(where, f"must be an integer, got {value!r}")
+    try:
+        value = parse_int(value)   # proto-JSON writes int64 as a string
+    except FieldError as exc:
+        raise ValidationError(where, f"must be {exc.expected}, got {value!r}") from None
     if value < minimum:
         raise ValidationError(where, f"must be >= {minimum}, got {value}")
     return value
 
 
 def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(where, f"must be true or false, got {value!r}")
-    return value
+    try:
+        return parse_bool(value, words=False)
+    except FieldError as exc:
+        raise ValidationError(where, f"must be {exc.expected}, got {value!r}") from None
 
 
 def _date(value: Any, where: str) -> date:
@@ -213,19 +213,15 @@ def _date(value: Any, where: str) -> date:
         except ValueError as exc:
             raise ValidationError(where, str(exc)) from None
     if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
+        with contextlib.suppress(FieldError):
+            return parse_date(value)
     raise ValidationError(where, f'must be a date "YYYY-MM-DD" or {{"year","month","day"}}, got {value!r}')
 
 
 def _datetime(value: Any, where: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValidationError(where, f'must be an RFC 3339 timestamp like "2026-01-31T12:00:00Z", got {value!r}')
+    try:
+        if not isinstance(value, str):   # JSON has no timestamps: only strings spell one
+            raise FieldError('an RFC 3339 timestamp like "2026-01-31T12:00:00Z"')
+        return parse_datetime(value)
+    except FieldError as exc:
+        raise ValidationError(where, f"must be {exc.expected}, got {value!r}") from None

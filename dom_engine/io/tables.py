@@ -27,6 +27,7 @@ from ..domain import (
     RateCard,
     Weights,
 )
+from .fields import FieldError, parse_bool, parse_float, parse_int
 from .stock_files import open_text
 
 
@@ -147,10 +148,10 @@ def _network_from_csv(path: Path) -> Network:
                               f"unknown column {unknown[0]!r}; expected {list(NODE_FIELDS)}")
         rows = list(reader)
     converters: dict[str, Callable[[str], Any]] = {
-        "latitude": float, "longitude": float, "handling_per_shipment": float, "handling_per_unit": float,
-        "processing_days": int, "cutoff_hour": float, "daily_shipment_capacity": int,
-        "daily_unit_capacity": int,
-        "enabled": _parse_bool, "tags": lambda s: [x.strip() for x in s.split(";") if x.strip()],
+        "latitude": parse_float, "longitude": parse_float, "handling_per_shipment": parse_float,
+        "handling_per_unit": parse_float, "processing_days": parse_int, "cutoff_hour": parse_float,
+        "daily_shipment_capacity": parse_int, "daily_unit_capacity": parse_int,
+        "enabled": parse_bool, "tags": lambda s: [x.strip() for x in s.split(";") if x.strip()],
     }
     nodes = []
     for k, row in enumerate(rows):
@@ -162,8 +163,9 @@ def _network_from_csv(path: Path) -> Network:
                 continue
             try:
                 data[name] = converters.get(name, str)(text)
-            except ValueError:
-                raise ConfigError(f"{where}, column {name!r}", f"cannot parse {text!r}") from None
+            except FieldError as exc:
+                raise ConfigError(f"{where}, column {name!r}",
+                                  f"must be {exc.expected}, got {text!r}") from None
         nodes.append(node_from_table(Table(data, where)))
     return _network(nodes, "USD", path)
 
@@ -175,15 +177,6 @@ def _network(nodes: list[Node], currency: str, path: Path) -> Network:
         return Network(tuple(nodes), currency=currency)
     except ConfigError as exc:
         raise ConfigError(f"{path} {exc.field}", exc.message) from None
-
-
-def _parse_bool(text: str) -> bool:
-    low = text.lower()
-    if low in ("true", "1", "yes", "y"):
-        return True
-    if low in ("false", "0", "no", "n"):
-        return False
-    raise ValueError(text)
 
 
 # ===================================================================== rate cards

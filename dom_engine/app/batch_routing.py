@@ -88,7 +88,8 @@ def route_batch(routing: OrderRouting, settings: BatchSettings, orders: Sequence
             solve_stop = stop.within(stop.remaining_s() - RESERVE_SECONDS_PER_ORDER * len(todo))
         solved = optimize_batch([orders[k] for k in todo], stock, routing.network, routing.rate_card,
                                 [policies[k] for k in todo], settings, routing.clock(),
-                                None, _unit_caps(routing, held.values()), progress, stop=solve_stop)
+                                None, _unit_caps(routing, held.values()), progress, stop=solve_stop,
+                                params=routing.solver)
         for k, plan in zip(todo, solved.plans, strict=True):
             plans[k] = plan
     # A retried batch: orders holding a reservation get the plan of exactly those units.

@@ -46,7 +46,8 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
     config = config if config is not None else EngineConfig()
     c = load_components(config)
     return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
-                  default_policy=config.default_policy, limits=config.limits, batch=config.batch)
+                  default_policy=config.default_policy, limits=config.limits, batch=config.batch,
+                  solver=config.solver)
 
 
 def network_of(config: EngineConfig) -> Network:

@@ -62,6 +62,18 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
                what it holds; an order's records all older than twice this count as abandoned
                by a crashed server (keep it well above a call's duration and the servers'
                clock skew)                                                default 5.0
+[solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
+               default (today's measured choices) is documented in dom_engine/optimize/params.py:
+  [solver.search]   fast_search_max_sets, min_cpsat_ms, plan_seconds           (single orders)
+  [solver.pricing]  compiled_max_sets, pricing_max_sets, hard_order_budget_ms   (batch orders)
+  [solver.columns]  start_columns, candidates_kept, cg_share, tolerance, row_passes, smoothing,
+                    smoothing_step, smoothing_max_share, finish_min_seconds, finish_min_share
+  [solver.dual]     mu_shares, stage_iterations, lbfgs_memory, stage_tolerance
+  [solver.rounding] whole_share, mip_max_orders, mip_relative_gap, max_enrich_rounds,
+                    round_seconds_per_order, seed
+  [solver.exact]    max_vars (0: never), build_seconds_per_var, finish_share
+  [solver.budget]   plan_seconds_per_order, after_build_seconds_per_order,
+                    unreached_seconds_per_order
 
 Environment overrides (applied over the file; values are parsed like the TOML key they replace):
   DOM_CONFIG              config file used by `dom` when --config is not given
@@ -93,14 +105,16 @@ from ..domain import ConfigError, Limits, PolicyProfile
 from ..domain.batch import BatchSettings, PriorityRule
 from ..io.demo import DEMO_SEED, demo_policies
 from ..io.fields import FieldError, parse_bool, parse_float, parse_int
-from ..io.tables import (  # the writers live with the readers; re-exported here for callers
+from ..io.tables import (
     Table,
+    dataclass_from_table,  # the writers live with the readers; re-exported here for callers
     load_policies,
     policies_from_table,
     policies_to_toml,
     rate_card_to_toml,
     read_toml,
 )
+from ..optimize.params import SolverParams
 
 if TYPE_CHECKING:
     pass
@@ -178,6 +192,7 @@ class EngineConfig:
     source: Path | None = None
     store: StoreConfig = field(default_factory=StoreConfig)
     batch: BatchSettings = field(default_factory=BatchSettings)
+    solver: SolverParams = field(default_factory=SolverParams)
 
     @property
     def uses_demo(self) -> bool:
@@ -262,9 +277,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
                           f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
     store = _store_config(root.table("store"))
     batch = _batch_settings(root.table("batch"))
+    solver = dataclass_from_table(SolverParams, root.table("solver"))
     root.done()
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store, batch)
+                        server, source, store, batch, solver)
 
 
 def _batch_settings(t: Table) -> BatchSettings:

@@ -13,6 +13,7 @@ from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
+from ..optimize.params import SolverParams
 from .batch_routing import BatchProgress, BatchRouting
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
@@ -33,13 +34,14 @@ class Engine:
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now
     batch: BatchSettings = field(default_factory=BatchSettings)
+    solver: SolverParams = field(default_factory=SolverParams)
     routing: OrderRouting = field(init=False, repr=False, compare=False)
     batch_routing: BatchRouting = field(init=False, repr=False, compare=False)
     stock: StockAdmin = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
-                                    self.default_policy, self.limits, self.clock)
+                                    self.default_policy, self.limits, self.clock, self.solver)
         self.batch_routing = BatchRouting(self.routing, self.batch)
         self.stock = StockAdmin(self.store)
 

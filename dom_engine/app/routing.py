@@ -6,7 +6,7 @@ refused. The batch use case (batch_routing.py) builds on the public methods here
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -30,6 +30,7 @@ from ..domain.stock import StockView
 from ..domain.stop import Deadline, Stopped
 from ..inventory.base import SnapshotStore
 from ..optimize import route as optimize_route
+from ..optimize.params import SolverParams
 from .rejects import remaining_order
 
 
@@ -48,6 +49,7 @@ class OrderRouting:
     default_policy: str
     limits: Limits
     clock: Callable[[], datetime] = utc_now
+    solver: SolverParams = field(default_factory=SolverParams)
 
     def __post_init__(self) -> None:
         if self.default_policy not in self.policies:
@@ -176,7 +178,7 @@ class OrderRouting:
                 stock = self.store.read(skus)
                 check_skus(order, stock.unknown)
             plan = optimize_route(order, stock, self.network, self.rate_card, policy, None, self.clock(),
-                                  stop)
+                                  stop, self.solver.search)
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
             allocations = self.with_buffers(plan_allocations(plan), policy.min_stock_buffer)
@@ -219,7 +221,8 @@ class OrderRouting:
         # true answer (never NO_PLAN_FOUND for a hold that exists): it gets a budget of its own.
         grace = Deadline.after_ms(self.limits.time_budget_ms)
         plan = optimize_route(order, stock, self.network, self.rate_card,
-                              replace(policy, min_stock_buffer={}), None, self.clock(), grace)
+                              replace(policy, min_stock_buffer={}), None, self.clock(), grace,
+                              self.solver.search)
         return replace(plan, reservation_id=reservation.reservation_id)
 
 

@@ -12,7 +12,7 @@ import math
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain import (
     CarrierService,
@@ -41,6 +41,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+
+
+T = TypeVar("T")
 
 
 # ===================================================================== typed table access
@@ -78,6 +81,39 @@ class Table:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
             raise ConfigError(self.key(unknown[0]), "unknown key (check the spelling; see examples/dom.toml)")
+
+
+_FIELD_KINDS: dict[str, type | tuple[type, ...]] = {"int": int, "float": float, "bool": bool, "str": str,
+                                                   "tuple[float, ...]": list}
+
+
+def dataclass_from_table(cls: type[T], t: Table) -> T:
+    """A frozen dataclass of int / float / bool / str / tuple[float, ...] fields and nested
+    dataclasses, from a TOML table: keys left out keep the class's defaults, unknown keys and wrong
+    types are ConfigErrors naming the key (the class's own checks name theirs)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        default = _default_of(f)
+        if dataclasses.is_dataclass(default):
+            if f.name in t.data:
+                values[f.name] = dataclass_from_table(type(default), t.table(f.name))
+            continue
+        kind = _FIELD_KINDS.get(str(f.type))
+        if kind is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported field type {f.type}")
+        value = t.get(f.name, kind, None)
+        if value is not None:
+            values[f.name] = tuple(value) if kind is list else value
+    t.done()
+    return cls(**values)
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:

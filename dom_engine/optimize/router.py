@@ -17,18 +17,13 @@ from ..domain.stock import StockView
 from ..domain.stop import Deadline
 from .bounds import lagrangian_bound
 from .cpsat import solve_cpsat
+from .params import SearchParams
 from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
 from .search import best_of_sets, fast_search, greedy
 from .solution import Solution
 
-# Above this many sets in one level the enumeration hands over to CP-SAT.
-FAST_SEARCH_MAX_SETS = 10_000
-# CP-SAT is not started with less than this left (beyond its model's build time) when a plan is
-# at hand already.
-MIN_CPSAT_MS = 5.0
-# Kept for turning the solution into a Plan (build_plan and explain: well under 1 ms per order).
-PLAN_SECONDS = 0.001
+DEFAULT_SEARCH = SearchParams()
 # Relative gap at which an incumbent counts as proven optimal (float noise, not a MIP gap).
 PROOF_TOLERANCE = 1e-9
 
@@ -42,6 +37,7 @@ def route(
     time_budget_ms: float | None,
     now: datetime,
     stop: Deadline | None = None,
+    params: SearchParams = DEFAULT_SEARCH,
 ) -> Plan:
     """The minimum-objective plan for `order` (OPTIMAL), or the best found within the time budget
     (FEASIBLE, with a lower bound), or INFEASIBLE with the reason.
@@ -59,7 +55,7 @@ def route(
         return infeasible_plan(p, stock, p.infeasible_reason, elapsed_ms(), "presolve",
                                explain(p, None, network))
     # Turning the solution into a Plan takes a little time too: leave it that (about 1 ms).
-    sol = solve(p, stop.within(max(0.0, stop.remaining_s() - PLAN_SECONDS)))
+    sol = solve(p, stop.within(max(0.0, stop.remaining_s() - params.plan_seconds)), params)
     if not np.isfinite(sol.objective):
         if sol.proven_optimal:
             reason = f"no plan within max_shipments={p.max_shipments}"
@@ -71,7 +67,7 @@ def route(
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
 
 
-def solve(p: Problem, stop: Deadline) -> Solution:
+def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> Solution:
     """Exact solution of `p` when time allows, else the best plan found with a proven bound.
     `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass).
 
@@ -84,7 +80,7 @@ def solve(p: Problem, stop: Deadline) -> Solution:
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
-        sol = fast_search(p, FAST_SEARCH_MAX_SETS)
+        sol = fast_search(p, params.fast_search_max_sets)
         if sol.proven_optimal:
             return sol
         bound = sol.lower_bound
@@ -103,7 +99,7 @@ def solve(p: Problem, stop: Deadline) -> Solution:
     left_ms = stop.remaining_ms()
     # Building the CP-SAT model costs time too (a Python loop over the allocation variables).
     build_ms = 1.0 + 0.01 * int(np.count_nonzero(p.A))  # measured: ~10 µs per variable
-    if incumbent is not None and left_ms < build_ms + MIN_CPSAT_MS:
+    if incumbent is not None and left_ms < build_ms + params.min_cpsat_ms:
         incumbent.lower_bound = min(incumbent.objective, bound)
         return incumbent
     cp = solve_cpsat(p, hint=incumbent, stop=stop)
@@ -114,7 +110,7 @@ def solve(p: Problem, stop: Deadline) -> Solution:
             sol.solver = f"{incumbent.solver}+cp-sat"
         sol.lower_bound = min(sol.objective, max(bound, cp.lower_bound))
     left_ms = stop.remaining_ms()
-    if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= build_ms + MIN_CPSAT_MS:
+    if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= build_ms + params.min_cpsat_ms:
         # What is left of the time looks for the runner-up, to explain the choice.
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
         runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dom_engine.domain import Mode
 from dom_engine.optimize.compiled_search import allocation_of, search_compiled
 from dom_engine.optimize.cpsat import solve_cpsat
+from dom_engine.optimize.params import PricingParams, SolverParams
 from dom_engine.optimize.search import fast_search
 from dom_engine.optimize.solution import evaluate_sets
 
@@ -132,12 +133,8 @@ def test_pricing_with_a_small_effort_limit_brackets_the_optimum(k):
         return
     p = _priced(p, k["seed"] + 2)
     optimum = search_compiled(p)[1]
-    saved = columns.PRICING_MAX_SETS
-    columns.PRICING_MAX_SETS = 1
-    try:
-        sol, bound = columns.price_order(p, (np.inf, ()))
-    finally:
-        columns.PRICING_MAX_SETS = saved
+    one_set = SolverParams(pricing=PricingParams(pricing_max_sets=1))
+    sol, bound = columns.price_order(p, one_set, (np.inf, ()))
     assert bound <= optimum + 1e-9
     assert sol.objective >= optimum - 1e-6
     if len(sol.options):

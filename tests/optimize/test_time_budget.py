@@ -110,14 +110,14 @@ def test_the_joint_model_starts_only_when_its_build_fits_the_time_left():
     """Building the exact joint model is Python that cannot stop midway (~35 µs per variable): a
     2,000-order batch with 100 ms reached ~125 orders and then built a 3k-variable model for
     110 ms past its end. It starts only when building takes at most half the time left."""
-    from dom_engine.domain.stop import Deadline
-    from dom_engine.optimize.batch.exact import EXACT_BUILD_SECONDS_PER_VAR
     from dom_engine.optimize.batch.solver import _joint_fits
+    from dom_engine.optimize.params import SolverParams
 
+    params = SolverParams()
     size = 3_000
-    build_s = size * EXACT_BUILD_SECONDS_PER_VAR
-    assert not _joint_fits(size, Deadline.after_ms(1000 * build_s))
-    assert _joint_fits(size, Deadline.after_ms(1000 * 4 * build_s))
+    build_s = size * params.exact.build_seconds_per_var
+    assert not _joint_fits(size, Deadline.after_ms(1000 * build_s), params)
+    assert _joint_fits(size, Deadline.after_ms(1000 * 4 * build_s), params)
     cancelled = Deadline.after_ms(10_000)
     cancelled.cancel()
-    assert not _joint_fits(size, cancelled)
+    assert not _joint_fits(size, cancelled, params)

@@ -10,32 +10,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...domain.stop import Deadline
+from ..params import SolverParams
 from .columns import Column, Entry, Layout, price_order, solve_exact
 from .dual import DualResult, PoolDual
 from .rounding import route_on
 
 log = logging.getLogger(__name__)
 
-# Column generation stops, and rounding stops improving, this close (relative) to the bound.
-CG_TOLERANCE = 1e-4
 # A resource counts as over-subscribed beyond its capacity plus this (float noise).
 OVER_EPS = 1e-6
-# Passes of "add the rows the pools could over-subscribe" per round (new rows activate orders,
-# whose plans may reach further resources).
-ROW_PASSES = 4
-# Weight of the best bound's prices in the prices each round is priced at (Wentges smoothing),
-# at the start. The first master's duals overshoot: on the 10k wave, pricing at half of them gave
-# a bound below the start (130.7k vs 144.8k), at a fifth of them 148.1k (and 159.1k after 9 rounds).
-SMOOTHING = 0.8
-SMOOTHING_STEP = 0.1      # ... lowered after a round that raised the bound, raised after one that did not
-SMOOTHING_MAX = 0.9
 
 
 class ColumnGeneration:
     """State of the column generation: active orders, their columns, contested rows, the bound."""
 
     def __init__(self, entries: Sequence[Entry], layout: Layout, cap: np.ndarray, chosen: list[Column],
-                 lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray) -> None:
+                 lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray,
+                 params: SolverParams) -> None:
+        self.params = params
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
         self.active: list[int] = []
@@ -82,7 +74,7 @@ class ColumnGeneration:
         """Rounds until convergence or `last_deadline`; the first round until `first_deadline`."""
         t_dual = t_price = 0.0
         lam_rows = np.zeros(0)
-        alpha = SMOOTHING
+        alpha = self.params.columns.smoothing
         deadline = first_deadline if first_deadline is not None and first_deadline.end > last_deadline.end \
             else last_deadline
         while not deadline.expired():
@@ -91,14 +83,14 @@ class ColumnGeneration:
             # Every resource the pools could over-subscribe gets its row before the master is
             # solved (rows added only after the master's solution over-used them cost a round
             # each time, and at 10k orders a thousand rows came in per round).
-            for _ in range(ROW_PASSES):
+            for _ in range(self.params.columns.row_passes):
                 extra = self._reachable_over()
                 if not len(extra):
                     break
                 self.contest(extra)
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
-            dual = PoolDual(pools, self.rows, caps)
+            dual = PoolDual(pools, self.rows, caps, self.params.dual)
             res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
             t_dual += time.perf_counter() - t0
@@ -126,7 +118,7 @@ class ColumnGeneration:
             log.debug("round %d: prices at %.2f of the best bound's, master %.1f, priced %s, bound %.1f, "
                       "%d plans added, %d rows, %d dual steps", self.rounds, alpha, self.lp_value, total,
                       self.bound, added, len(self.rows), res.steps)
-            if self.lp_value - self.bound <= CG_TOLERANCE * max(1.0, abs(self.lp_value)):
+            if self.lp_value - self.bound <= self.params.columns.tolerance * max(1.0, abs(self.lp_value)):
                 break
             if not added:
                 if alpha == 0.0:
@@ -134,8 +126,8 @@ class ColumnGeneration:
                 alpha = 0.0  # a mis-price (the bound rose to the smoothed point): try the duals
                 continue
             # Trust the master's duals more while they raise the bound, less when they do not.
-            step = -SMOOTHING_STEP if improved else SMOOTHING_STEP
-            alpha = min(max(round(alpha + step, 6), 0.0), SMOOTHING_MAX)
+            step = (-1 if improved else 1) * self.params.columns.smoothing_step
+            alpha = min(max(round(alpha + step, 6), 0.0), self.params.columns.smoothing_max_share)
         self._tighten(deadline)
         self.stats.update(dual_s=t_dual, pricing_s=t_price, active_orders=len(self.active),
                           contested_rows=len(self.rows), pool_dual_value=self.lp_value)
@@ -148,7 +140,7 @@ class ColumnGeneration:
             if deadline.expired():
                 break
             e = self.entries[o]
-            _, exact = solve_exact(e.priced(self.center, self.layout))
+            _, exact = solve_exact(e.priced(self.center, self.layout), e.params)
             exact = min(exact, e.empty_column().cost)
             if exact > value:
                 raised += exact - value
@@ -212,7 +204,7 @@ class ColumnGeneration:
                 continue
             if prices.any():
                 seed = (pool_min, tuple(self.pools[o][best].options.tolist()))
-                sol, bound = price_order(e.priced(self.lam, self.layout), seed)
+                sol, bound = price_order(e.priced(self.lam, self.layout), e.params, seed)
                 value = min(value, bound)
                 if np.isfinite(sol.objective) and len(sol.options):
                     col = e.column(sol, self.layout)

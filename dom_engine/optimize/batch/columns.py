@@ -19,20 +19,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...domain.stop import Deadline
-from ..compiled_search import MAX_SETS, allocation_of, plan_resources, search_compiled
+from ..compiled_search import allocation_of, plan_resources, search_compiled
+from ..params import SolverParams
 from ..problem import Problem
-from ..router import FAST_SEARCH_MAX_SETS, solve
+from ..router import solve
 from ..search import fast_search
 from ..solution import Solution, allocation_lower_bound
-
-# Budget for one order's pricing when the fast search gives up (its bound stays valid regardless).
-HARD_ORDER_BUDGET_MS = 20.0
-# Plans per order the master starts from: the cheapest the order's own search evaluated.
-START_COLUMNS = 4
-# Cheapest option sets an order's first solve reports: its plan, START_COLUMNS others and spares.
-CANDIDATES_KEPT = 8
-# Sets per search level pricing may evaluate before it settles for the bound (see price_order).
-PRICING_MAX_SETS = 5_000
 
 
 @dataclass(frozen=True)
@@ -78,16 +70,17 @@ class Entry:
     per_item: np.ndarray     # (L, I) units of line l in one unit of item i
     item_units: np.ndarray   # (I,) units in one unit of item i
     layout: Layout
+    params: SolverParams     # how hard to search when this order is solved (alone or priced)
     _reach: np.ndarray | None = None
 
     @classmethod
-    def of(cls, index: int, p: Problem, gline: np.ndarray, layout: Layout) -> Entry:
+    def of(cls, index: int, p: Problem, gline: np.ndarray, layout: Layout, params: SolverParams) -> Entry:
         n_lines, n_items = len(p.order.lines), p.n_items
         per_item = np.zeros((n_lines, n_items))
         for i, members in enumerate(p.items):
             for j in (members if p.is_kit[i] else members[:1]):   # merged lines: one SKU, once
                 per_item[j, i] = p.order.lines[j].quantity if p.is_kit[i] else 1.0
-        return cls(index, p, gline, per_item, per_item.sum(axis=0), layout)
+        return cls(index, p, gline, per_item, per_item.sum(axis=0), layout, params)
 
     @property
     def reach(self) -> np.ndarray:
@@ -143,7 +136,7 @@ class Entry:
         return replace(p, C=p.C + dC, f=p.f + lam[layout.ship_base + nodes])
 
 
-def solve_exact(p: Problem, candidates: list | None = None,
+def solve_exact(p: Problem, params: SolverParams, candidates: list | None = None,
                 incumbent: tuple[float, tuple[int, ...]] | None = None) -> tuple[Solution, float]:
     """Best plan of one order's (priced) problem and a lower bound on its optimum: exact for
     nearly every order (fast search); the rest get the router's bounded path. `candidates`
@@ -154,42 +147,46 @@ def solve_exact(p: Problem, candidates: list | None = None,
                          p.empty_plan_objective(), p.empty_plan_objective(), True, "empty")
         return empty, float(empty.objective)
     if not p.shared_skus:
-        sol, _ = _compiled(p, incumbent, candidates)
+        sol, _ = _compiled(p, params, incumbent, candidates)
         if sol is not None:
             return sol, float(sol.objective)
-        sol = fast_search(p, FAST_SEARCH_MAX_SETS, want_alternative=False, candidates=candidates,
+        sol = fast_search(p, params.search.fast_search_max_sets, want_alternative=False,
+                          candidates=candidates,
                           incumbent=incumbent)
         if sol.proven_optimal:
             return sol, float(sol.objective)
-    sol = solve(p, Deadline.after_ms(HARD_ORDER_BUDGET_MS))
+    sol = solve(p, Deadline.after_ms(params.pricing.hard_order_budget_ms), params.search)
     # When CP-SAT proved nothing in time, the one-shipment bound still holds: any plan pays at
     # least the cheapest shipment plus the cheapest allocation, or leaves everything unfilled.
     floor = min(float(p.f.min()) - p.split_credit + allocation_lower_bound(p), p.empty_plan_objective())
     return sol, float(min(max(sol.lower_bound, floor), sol.objective))
 
 
-def price_order(p: Problem, incumbent: tuple[float, tuple[int, ...]]) -> tuple[Solution, float]:
+def price_order(p: Problem, params: SolverParams, incumbent: tuple[float, tuple[int, ...]]
+                ) -> tuple[Solution, float]:
     """Pricing's solve of one order's priced problem: (best plan found, lower bound on the
-    optimum). Exact unless the order needs more than PRICING_MAX_SETS sets per level (a few
+    optimum). Exact unless the order needs more than pricing_max_sets sets per level (a few
     5-6 item orders with five shipments allowed: up to 0.1 s each, 60 % of a 10k pricing round);
     then the best plan the effort found and the compiled search's proven bound, which keeps the
     Lagrangian bound valid."""
     if p.n_options == 0 or p.shared_skus:
-        return solve_exact(p, incumbent=incumbent)
-    sol, bound = _compiled(p, incumbent, None, PRICING_MAX_SETS)
+        return solve_exact(p, params, incumbent=incumbent)
+    sol, bound = _compiled(p, params, incumbent, None, params.pricing.pricing_max_sets)
     if sol is None:   # with an effort limit the compiled search always answers; typed for the general case
-        return solve_exact(p, incumbent=incumbent)
+        return solve_exact(p, params, incumbent=incumbent)
     return sol, bound
 
 
-def _compiled(p: Problem, incumbent: tuple[float, tuple[int, ...]] | None, candidates: list | None,
+def _compiled(p: Problem, params: SolverParams, incumbent: tuple[float, tuple[int, ...]] | None,
+              candidates: list | None,
               max_sets: int | None = None) -> tuple[Solution | None, float]:
     """The best plan of the compiled search (compiled_search.py) and its proven lower bound;
     (None, bound) when it gave up and `max_sets` is None (the caller falls back to an exact
     path). `candidates` receives the cheapest sets it evaluated."""
-    keep = 0 if candidates is None else CANDIDATES_KEPT
+    keep = 0 if candidates is None else params.columns.candidates_kept
     proven, best, options, bound, cheapest = search_compiled(
-        p, np.inf if incumbent is None else incumbent[0], keep, MAX_SETS if max_sets is None else max_sets)
+        p, np.inf if incumbent is None else incumbent[0], keep,
+        params.pricing.compiled_max_sets if max_sets is None else max_sets)
     if not proven and max_sets is None:
         return None, bound
     if candidates is not None:

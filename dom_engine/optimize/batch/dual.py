@@ -35,18 +35,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, minimize
 
 from ...domain.stop import StoppingCriterion
+from ..params import DualParams
 from .columns import Column
-
-# Temperatures, as shares of the mean cost of an order's cheapest column: smooth first (the
-# landscape of L_pool is a polyhedral ridge), then close to L_pool itself.
-MU_SHARES = (0.06, 0.006, 0.0006)
-# L-BFGS-B iterations per temperature (each ~1-4 ms on a 56k-column pool).
-STAGE_ITERATIONS = 150
-LBFGS_MEMORY = 20
-# A stage ends when an iteration improves L_mu by less than this share: on the captured 10k
-# master, 0.86 s to within 0.4 % of the LP instead of 1.5 s to within 0.2 %; column generation
-# gains more from the extra rounds.
-STAGE_TOLERANCE = 1e-5
 
 
 @dataclass
@@ -65,7 +55,9 @@ class _Deadline(Exception):
 class PoolDual:
     """The columns of the active orders (flattened, grouped by order) and their use of the rows."""
 
-    def __init__(self, pools: Sequence[list[Column]], rows: np.ndarray, caps: np.ndarray) -> None:
+    def __init__(self, pools: Sequence[list[Column]], rows: np.ndarray, caps: np.ndarray,
+                 params: DualParams) -> None:
+        self.params = params
         sizes = np.array([len(p) for p in pools], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         self.owner = np.repeat(np.arange(len(pools)), sizes)
@@ -116,7 +108,7 @@ class PoolDual:
             return DualResult(best_lam, best_value, xbar, 0)
         scale = max(float(np.abs(np.minimum.reduceat(self.cost, self.starts)).mean()), 1e-9)
         steps, finished = 0, True
-        for stage, share in enumerate(MU_SHARES):
+        for stage, share in enumerate(self.params.mu_shares):
             mu = share * scale
             seen: dict[str, np.ndarray] = {}
 
@@ -129,8 +121,9 @@ class PoolDual:
 
             try:
                 res = minimize(negated, lam, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, np.inf),
-                               options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY,
-                                        "ftol": STAGE_TOLERANCE})
+                               options={"maxiter": self.params.stage_iterations,
+                                        "maxcor": self.params.lbfgs_memory,
+                                        "ftol": self.params.stage_tolerance})
                 lam, steps = np.maximum(res.x, 0.0), steps + int(res.nit)
                 weights = seen.get("w")
             except _Deadline:
@@ -143,6 +136,6 @@ class PoolDual:
                 if weights is not None:
                     xbar = weights
             if deadline.expired():
-                finished = finished and stage == len(MU_SHARES) - 1
+                finished = finished and stage == len(self.params.mu_shares) - 1
                 break
         return DualResult(best_lam, best_value, xbar, steps, finished)

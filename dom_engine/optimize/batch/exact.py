@@ -41,13 +41,6 @@ from ..stop import stopping
 from .columns import Column, Entry, Layout
 
 SCALE = 10_000
-# Largest model (allocation variables) worth building: ~10 µs each in Python.
-EXACT_MAX_VARS = 20_000
-# Building the model in Python, per variable (measured 35-37 µs on the 2,000-order wave's orders).
-EXACT_BUILD_SECONDS_PER_VAR = 40e-6
-# Share of the time left after column generation that rounding gets when this model follows it
-# (the model starts from rounding's plans, so it can only improve on them, and proves the bound).
-EXACT_FINISH_SHARE = 0.3
 
 
 class Joint(NamedTuple):

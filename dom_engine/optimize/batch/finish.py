@@ -14,34 +14,28 @@ import time
 import numpy as np
 
 from ...domain.stop import Deadline
-from .column_generation import CG_TOLERANCE, ColumnGeneration
+from .column_generation import ColumnGeneration
 from .columns import Column
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
 
-# An order whose averaged dual solution puts this much weight on one plan counts as decided.
-WHOLE = 0.99
-# Largest restricted-master MIP (orders); CP-SAT's model is built in Python, ~1 ms per order.
-MIP_MAX_ORDERS = 3000
-# Rounds of shuffled sequential routing after the first rounding (stops earlier on time).
-MAX_ENRICH_ROUNDS = 20
-
 
 def _neighbourhood(cg: ColumnGeneration, fractional: list[int], chosen: list[Column]) -> list[int]:
-    """Every active order when there are at most MIP_MAX_ORDERS; else the fractional orders (the
+    """Every active order when there are at most mip_max_orders; else the fractional orders (the
     dearest first) plus the active orders whose plans use a contested resource that some
-    fractional order's columns could use, MIP_MAX_ORDERS in all."""
+    fractional order's columns could use, mip_max_orders in all."""
+    mip_max_orders = cg.params.rounding.mip_max_orders
     in_rows = np.zeros(cg.layout.size, dtype=bool)
     in_rows[cg.rows] = True
-    if len(cg.active) <= MIP_MAX_ORDERS:
+    if len(cg.active) <= mip_max_orders:
         return list(cg.active)
-    group = sorted(fractional, key=lambda o: chosen[o].cost, reverse=True)[:MIP_MAX_ORDERS]
+    group = sorted(fractional, key=lambda o: chosen[o].cost, reverse=True)[:mip_max_orders]
     members = set(group)
     wanted = np.zeros(cg.layout.size, dtype=bool)
     for o in group:
         for c in cg.pools[o]:
             wanted[c.res[in_rows[c.res]]] = True
     for o in cg.active:
-        if len(group) >= MIP_MAX_ORDERS:
+        if len(group) >= mip_max_orders:
             break
         if o not in members and wanted[chosen[o].res].any():
             group.append(o)
@@ -61,8 +55,8 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
         for o, size in cg.master_layout:
             weights[o][:size] = cg.master.xbar[k:k + size]
             k += size
-    whole = [o for o in active if weights[o].max(initial=0.0) >= WHOLE]
-    fractional = [o for o in active if weights[o].max(initial=0.0) < WHOLE]
+    whole = [o for o in active if weights[o].max(initial=0.0) >= cg.params.rounding.whole_share]
+    fractional = [o for o in active if weights[o].max(initial=0.0) < cg.params.rounding.whole_share]
     # Priority first; then the orders the LP is surest of; then those with most to lose (regret:
     # how much dearer their next plan is), so that the inflexible ones are served first.
     fractional.sort(key=lambda o: (-priority[o], -weights[o].max(initial=0.0), -_regret(cg.pools[o])))
@@ -109,14 +103,16 @@ class _MipThread:
         for o in group:
             take(chosen[o], self.spare, -1.0)
         self.result: list[Column] | None = None
-        worth_it = group and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)
+        self.relative_gap = cg.params.rounding.mip_relative_gap
+        worth_it = group and sum(c.cost for c in chosen) > cg.bound * (1 + cg.params.columns.tolerance)
         self.thread = threading.Thread(target=self._run, args=(deadline,), daemon=True) if worth_it else None
         if self.thread is not None:
             self.thread.start()
 
     def _run(self, deadline: Deadline) -> None:
         better = restricted_master_mip(self.group, self.pools, self.spare,
-                                       {o: self.base[o] for o in self.group}, deadline)
+                                       {o: self.base[o] for o in self.group}, deadline,
+                                       self.relative_gap)
         if better is not None:
             plans = list(self.base)
             for o, c in better.items():
@@ -138,12 +134,12 @@ def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, de
     """While time is left (and the gap is open): route the active orders one by one on what the
     others leave, in a shuffled order within each priority level; keep the result when cheaper.
     Returns the rounds run."""
-    rng = np.random.default_rng(len(cg.active))
+    rng = np.random.default_rng(cg.params.rounding.seed)
     rounds = 0
     no_weights = {o: np.zeros(len(cg.pools[o])) for o in cg.active}
     last = 0.0   # the last round's duration: a round that would end past the deadline is not begun
     while (last < deadline.remaining_s()
-           and sum(c.cost for c in chosen) > cg.bound * (1 + CG_TOLERANCE)):
+           and sum(c.cost for c in chosen) > cg.bound * (1 + cg.params.columns.tolerance)):
         started = time.perf_counter()
         rounds += 1
         sequence = sorted(rng.permutation(cg.active).tolist(), key=lambda o: -priority[o])
@@ -155,6 +151,6 @@ def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, de
             for o in cg.active:
                 chosen[o] = picks[o]
         last = time.perf_counter() - started
-        if rounds >= MAX_ENRICH_ROUNDS:
+        if rounds >= cg.params.rounding.max_enrich_rounds:
             break
     return rounds

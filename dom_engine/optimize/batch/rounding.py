@@ -25,7 +25,6 @@ from .columns import Column, Entry, Layout, solve_exact
 
 # Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
 CPSAT_SCALE = 1e4
-MIP_RELATIVE_GAP = 1e-4
 
 
 def fits(col: Column, left: np.ndarray) -> bool:
@@ -68,7 +67,7 @@ def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
     sub, keep = restricted_problem(e, left, layout)
     best = e.empty_column()
     if sub.n_options:
-        sol, _ = solve_exact(sub)
+        sol, _ = solve_exact(sub, e.params)
         if np.isfinite(sol.objective) and len(sol.options):
             routed = e.column(replace(sol, options=keep[sol.options]), layout)
             if routed.cost < best.cost:
@@ -77,7 +76,8 @@ def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
 
 
 def restricted_master_mip(orders: Sequence[int], pools: Mapping[int, list[Column]], left: np.ndarray,
-                          hint: dict[int, Column], deadline: Deadline) -> dict[int, Column] | None:
+                          hint: dict[int, Column], deadline: Deadline, relative_gap: float
+                          ) -> dict[int, Column] | None:
     """Exact choice of one generated column per order within `left` (CP-SAT), or None when it
     finds nothing better than the hint in time. `left` is not modified."""
     model = cp_model.CpModel()
@@ -110,7 +110,7 @@ def restricted_master_mip(orders: Sequence[int], pools: Mapping[int, list[Column
     # (measured: 133 orders, 658 columns: optimal in 0.03 s, versus no proof in 5 s at level 1).
     solver.parameters.linearization_level = 2
     # Closer than this to its own bound is closer than the batch's gap can show: stop there.
-    solver.parameters.relative_gap_limit = MIP_RELATIVE_GAP
+    solver.parameters.relative_gap_limit = relative_gap
     with stopping(solver, deadline):   # a cancelled call ends the search
         status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

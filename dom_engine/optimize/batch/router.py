@@ -20,6 +20,7 @@ from ...domain.stock import StockView
 from ...domain.stop import Deadline
 from ...network.geo import haversine_km
 from ..compiled_search import warm_up
+from ..params import SolverParams
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..router import explain
@@ -31,13 +32,7 @@ from .solver import Progress, allocate
 # ran, the larger absolute tolerance of its integer-scaled costs (Allocation.tolerance) applies.
 OPTIMAL_TOLERANCE = 1e-6
 PROGRESS_EVERY = 500
-PLAN_SECONDS_PER_ORDER = 150e-6
-# What an order built costs afterwards, when time is short: its entry, its solve alone (~15 µs on
-# the 2k wave), its plan (PLAN_SECONDS_PER_ORDER), with a margin. Building stops in time for it.
-AFTER_BUILD_SECONDS_PER_ORDER = 400e-6
-# An order never reached still gets its NO_PLAN_FOUND plan and counts in the KPIs (measured
-# ~6 µs): at 50k orders with 3 s, ~47k of them took 0.3 s past the budget.
-UNREACHED_SECONDS_PER_ORDER = 8e-6
+DEFAULT_PARAMS = SolverParams()
 
 
 def _silent(phase: str, done: int, total: int) -> None:
@@ -56,12 +51,13 @@ def route_batch(
     unit_capacity_left: np.ndarray | None = None,
     progress: Progress | None = None,
     stop: Deadline | None = None,
+    params: SolverParams = DEFAULT_PARAMS,
 ) -> BatchResult:
     """Plans for all `orders` (policies[k] is order k's) sharing `stock` (every SKU of the batch)
     and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
     objective within `time_budget_ms` (None: no limit) and `stop` (the caller's deadline and
     cancellation), with a proven lower bound. `progress(phase, done, total)` is called now and
-    then (phases "build", "solve", "improve").
+    then (phases "build", "solve", "improve"). `params` tunes every phase (optimize/params.py).
 
     Every phase counts: building the orders' problems, solving, building the plans. When time
     runs out while building, the orders not reached get a NO_PLAN_FOUND plan (nothing shipped,
@@ -73,13 +69,13 @@ def route_batch(
     stop = Deadline.after_ms(time_budget_ms, stop)
     report = progress or _silent
     batch = prepare_batch(orders, stock, network, rate_card, policies, settings, now, unit_capacity_left,
-                          report, stop)
+                          report, stop, params)
     entries, layout, cap, points = batch.entries, batch.layout, batch.cap, batch.points
     build_s = time.perf_counter() - started
     report("build", len(entries), len(orders))
     # Turning the chosen plans into Plan objects takes 50-120 µs per order (measured): keep it inside.
-    result = allocate(entries, layout, cap, stop.until(stop.end - PLAN_SECONDS_PER_ORDER * len(entries)),
-                      points, report)
+    plans_s = params.budget.plan_seconds_per_order * len(entries)
+    result = allocate(entries, layout, cap, stop.until(stop.end - plans_s), points, report, params)
     elapsed_ms = (time.perf_counter() - started) * 1000
     t0 = time.perf_counter()
     plans = tuple(_plan(e, c, network, rate_card, stock, elapsed_ms, lb)
@@ -130,6 +126,7 @@ def prepare_batch(
     unit_capacity_left: np.ndarray | None = None,
     progress: Progress | None = None,
     stop: Deadline | None = None,
+    params: SolverParams = DEFAULT_PARAMS,
 ) -> PreparedBatch:
     """Each order's problem on the batch's stock read (as single-order routing builds it) and
     the shared resources; exact models in tests start from this too. With `stop`, building ends
@@ -148,8 +145,8 @@ def prepare_batch(
     for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
         if k % PROGRESS_EVERY == 0:
             report("build", k, len(orders))
-        if stop.remaining_s() <= (AFTER_BUILD_SECONDS_PER_ORDER * (k + 1)
-                                  + UNREACHED_SECONDS_PER_ORDER * (len(orders) - k - 1)):
+        if stop.remaining_s() <= (params.budget.after_build_seconds_per_order * (k + 1)
+                                  + params.budget.unreached_seconds_per_order * (len(orders) - k - 1)):
             break   # the orders built so far need solving and plans, the rest their plans
         cols = np.array([col_of[line.sku] for line in order.lines], dtype=np.int64)
         uniq = np.unique(cols)
@@ -158,7 +155,8 @@ def prepare_batch(
         problems.append(build_problem(order, view, network, rate_card, policy, now, distances[k]))
         glines.append(cols)
     points = np.array([settings.points(order, now) for order in orders[:len(problems)]])
-    entries = [Entry.of(k, p, g, layout) for k, (p, g) in enumerate(zip(problems, glines, strict=True))]
+    entries = [Entry.of(k, p, g, layout, params)
+               for k, (p, g) in enumerate(zip(problems, glines, strict=True))]
     step = _point_value(entries, settings)
     for e in entries:
         if points[e.index]:

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...domain.stop import Deadline
+from ..params import SolverParams
 from .column_generation import OVER_EPS, ColumnGeneration
-from .columns import START_COLUMNS, Column, Entry, Layout, solve_exact
-from .exact import EXACT_BUILD_SECONDS_PER_VAR, EXACT_FINISH_SHARE, EXACT_MAX_VARS, model_size, solve_joint
+from .columns import Column, Entry, Layout, solve_exact
+from .exact import model_size, solve_joint
 from .finish import finish
 from .rounding import fits, reoptimize, route_on, take
 
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
-# Share of the budget column generation may use; rounding and local search get the rest.
-CG_SHARE = 0.6
-# Rounding re-routes orders one by one: about this long per active order (measured 3e-5 s on
-# the 10k wave with the compiled search; kept with a margin).
-ROUND_SECONDS_PER_ORDER = 6e-5
-# Time the first round of column generation leaves at least for rounding and local search.
-FINISH_MIN_SECONDS = 1.0
-FINISH_MIN_SHARE = 0.2
 
 
 @dataclass
@@ -75,7 +68,7 @@ def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
 
 
 def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline,
-             priority: np.ndarray, progress: Progress) -> BatchAllocation:
+             priority: np.ndarray, progress: Progress, params: SolverParams) -> BatchAllocation:
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
     total objective, by `deadline` (a Deadline, or a time.perf_counter() value). `priority` orders
     the rounding. A cancelled deadline ends every phase at its next look at the clock; the plans
@@ -98,7 +91,8 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     is_over = np.zeros(layout.size, dtype=bool)
     is_over[over] = True
     touching = sum(1 for c in chosen if is_over[c.res].any())
-    if ROUND_SECONDS_PER_ORDER * touching >= deadline.remaining_s():
+    round_s = params.rounding.round_seconds_per_order
+    if round_s * touching >= deadline.remaining_s():
         # No time for column generation (not even to round once): improve the sequential plans
         # by re-routing single orders while time is left; the bound is the orders' optima alone.
         movable = [k for k in np.lexsort((-regret, -priority)).tolist()
@@ -108,32 +102,34 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
         objective = float(sum(c.cost for c in sequential))
         return BatchAllocation(sequential, float(lb0.sum()), objective, lb0, stats)
     t0 = time.perf_counter()
-    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage)
+    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params)
     cg.contest(over)
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
     left_s = deadline.end - now
     # Rounding re-routes orders one by one: leave it the time to do so.
-    reserve = ROUND_SECONDS_PER_ORDER * len(cg.active)
-    cg_deadline = deadline.until(min(now + CG_SHARE * left_s, deadline.end - reserve))
+    reserve = round_s * len(cg.active)
+    cg_deadline = deadline.until(min(now + params.columns.cg_share * left_s, deadline.end - reserve))
     # The first round may run longer: only a complete pricing pass gives a bound (and its plans
-    # guide rounding); on the 10k wave in 10 s it is the only round and ends just past CG_SHARE.
+    # guide rounding); on the 10k wave in 10 s it is the only round and ends just past cg_share.
     first_deadline = deadline.until(max(cg_deadline.end, deadline.end - reserve
-                                        - max(FINISH_MIN_SECONDS, FINISH_MIN_SHARE * left_s)))
+                                        - max(params.columns.finish_min_seconds,
+                                              params.columns.finish_min_share * left_s)))
     cg.run(cg_deadline, first_deadline)
     progress("improve", 0, 1)
     size = model_size(entries)
-    exact = size <= EXACT_MAX_VARS and _joint_fits(size, deadline)
+    exact = size <= params.exact.max_vars and _joint_fits(size, deadline, params)
     now = time.perf_counter()
     # The exact joint model only improves on the rounding's plans: when it follows, it gets most of
     # the time left (it had what rounding's last phases left, 0.03-0.5 s of 2 s on 12-36 orders).
-    finish_deadline = (deadline.until(max(now + EXACT_FINISH_SHARE * deadline.remaining_s(), now + reserve))
+    finish_s = params.exact.finish_share * deadline.remaining_s()
+    finish_deadline = (deadline.until(max(now + finish_s, now + reserve))
                        if exact else deadline)
     final = finish(cg, finish_deadline, priority)
     if sum(c.cost for c in sequential) < sum(c.cost for c in final):
         final = sequential
     bound, tolerance = cg.bound, 0.0
-    if exact and _joint_fits(size, deadline):
+    if exact and _joint_fits(size, deadline, params):
         # Small enough to finish exactly: the joint model, from the rounding's plans.
         t0 = time.perf_counter()
         plans, exact_bound, tolerance = solve_joint(entries, layout, cap, final, deadline)
@@ -190,11 +186,11 @@ def _alone_then_in_turn(entries: Sequence[Entry], layout: Layout, cap: np.ndarra
     return chosen, sequential, starts, lb0, left, regret, rerouted
 
 
-def _joint_fits(size: int, deadline: Deadline) -> bool:
+def _joint_fits(size: int, deadline: Deadline, params: SolverParams) -> bool:
     """Whether building the joint model (Python, not interruptible: ~35 µs per variable) takes at
     most half the time left, so its search gets the other half. Measured on the 2,000-order wave
     with a 100 ms budget: ~125 orders reached, a 3k-variable model built in 110 ms past the end."""
-    return size * EXACT_BUILD_SECONDS_PER_VAR <= 0.5 * deadline.remaining_s()
+    return size * params.exact.build_seconds_per_var <= 0.5 * deadline.remaining_s()
 
 
 def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int, ...]], float]:
@@ -205,11 +201,11 @@ def _best_alone(e: Entry, layout: Layout) -> tuple[Column, float, list[tuple[int
     if e.p.n_options == 0:
         return empty, empty.cost, [], 0.0
     seen: list = []
-    sol, bound = solve_exact(e.p, seen)
+    sol, bound = solve_exact(e.p, e.params, seen)
     col = e.column(sol, layout) if np.isfinite(sol.objective) else empty
     if empty.cost < col.cost:
         col = empty
     others = [(cost, opts) for cost, opts in seen if opts and tuple(opts) != tuple(sol.options)]
     runner = min([empty.cost] + [cost for cost, _ in others[:1]])
-    sets = [opts for _, opts in others[:START_COLUMNS]]
+    sets = [opts for _, opts in others[:e.params.columns.start_columns]]
     return col, min(bound, empty.cost), sets, max(0.0, runner - col.cost)

@@ -46,8 +46,8 @@ from dom_engine.domain.stop import Deadline
 from dom_engine.optimize.batch import PreparedBatch, prepare_batch, route_batch
 from dom_engine.optimize.batch import columns as batch_columns
 from dom_engine.optimize.batch import exact as batch_exact
-from dom_engine.optimize.batch import solver as batch_solver
 from dom_engine.optimize.batch.router import OPTIMAL_TOLERANCE
+from dom_engine.optimize.params import ExactParams, PricingParams, SolverParams
 from dom_engine.optimize.solution import Solution
 from dom_engine.testing import FIXED_NOW, BatchInstance, random_batch
 
@@ -200,23 +200,23 @@ def test_usually_exact() -> None:
     assert sum(exact) >= MIN_EXACT_SHARE * len(cases), summary
 
 
-def rerun(reference: Case) -> Case:
-    """route_batch again on a seeded case's wave (as the solver is patched now), against the same
+def rerun(reference: Case, params: SolverParams) -> Case:
+    """route_batch again on a seeded case's wave with other solver params, against the same
     reference optimum."""
     inst = reference.inst
     result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-                         reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
+                         reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left, params=params)
     return Case(inst, reference.settings, result, reference.batch, reference.exact)
 
 
-def test_column_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large waves never reach route_batch's exact joint model (solver.EXACT_MAX_VARS): with it off,
+def test_column_generation_alone() -> None:
+    """Large waves never reach route_batch's exact joint model (solver.exact.max_vars): with it off,
     column generation, rounding and local search must still give feasible plans and a valid bound
     on the same small waves (how often they are exact is in the message, not asserted)."""
-    monkeypatch.setattr(batch_solver, "EXACT_MAX_VARS", 0)
+    no_joint_model = SolverParams(exact=ExactParams(max_vars=0))
     exact, worst = 0, 0.0
     for seed in SEEDS[::2]:
-        case = rerun(seeded_case(seed))
+        case = rerun(seeded_case(seed), no_joint_model)
         result = case.result
         assert "exact_s" not in result.stats
         check_plans(case)
@@ -227,17 +227,16 @@ def test_column_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
           f"{100 * worst:.2f}% above the optimum")
 
 
-def test_bound_stays_valid_when_pricing_stops_at_its_effort_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bound_stays_valid_when_pricing_stops_at_its_effort_cap() -> None:
     """Pricing settles for the compiled search's bound when an order needs more sets than
-    columns.PRICING_MAX_SETS (5-6 item orders on big waves); the orders capped in the best bound's
+    solver.pricing.pricing_max_sets (5-6 item orders on big waves); the orders capped in the best bound's
     round are re-priced exactly at the end. With a cap of one set per level nearly every priced
     order is capped: the plans must stay feasible and the bound below the optimum, and the exact
     re-pricing must have raised it."""
-    monkeypatch.setattr(batch_solver, "EXACT_MAX_VARS", 0)
-    monkeypatch.setattr(batch_columns, "PRICING_MAX_SETS", 1)
+    capped = SolverParams(exact=ExactParams(max_vars=0), pricing=PricingParams(pricing_max_sets=1))
     raised = 0.0
     for seed in SEEDS[1::4]:
-        case = rerun(seeded_case(seed))
+        case = rerun(seeded_case(seed), capped)
         check_plans(case)
         check_against_optimum(case)
         raised += case.result.stats.get("bound_tightened", 0.0)
@@ -250,7 +249,7 @@ def test_bound_stays_finite_when_an_orders_own_solve_times_out(monkeypatch: pyte
     with lower_bound -inf, gap inf, and orders left unshipped). Simulated here: every such solve
     times out. The batch, with nearly all of its budget left, must still report a finite bound
     (costs are >= 0, and shipments-free allocation bounds exist) and stay feasible."""
-    def timed_out(p, budget_ms):
+    def timed_out(p, stop, params):
         return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
                         np.inf, -np.inf, False, "cp-sat")
 

@@ -15,6 +15,8 @@ from .builders import (
     random_stock,
 )
 from .engines import demo_engine
+from .networks import abc_network, numbered_skus, row_network
 
-__all__ = ["FIXED_NOW", "BatchInstance", "Instance", "banded_rate_card", "demo_engine", "promise",
-           "random_batch", "random_instance", "random_network", "random_order", "random_stock"]
+__all__ = ["FIXED_NOW", "BatchInstance", "Instance", "abc_network", "banded_rate_card", "demo_engine",
+           "numbered_skus", "promise", "random_batch", "random_instance", "random_network", "random_order",
+           "random_stock", "row_network"]

@@ -8,17 +8,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dom_engine.domain import ConfigError, Network, Node, NodeKind, NotFoundError, ValidationError
+from dom_engine.domain import ConfigError, Network, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, SnapshotStore
 from dom_engine.inventory.memory import MemoryStore
+from dom_engine.testing.networks import abc_network
 
 
 def _network(capacity: int | None = None) -> Network:
-    return Network((
-        Node("A", NodeKind.WAREHOUSE, 40.0, -75.0),
-        Node("B", NodeKind.STORE, 41.0, -87.0, daily_shipment_capacity=capacity),
-        Node("C", NodeKind.WAREHOUSE, 34.0, -118.0),
-    ))
+    return abc_network(store_capacity=capacity)
 
 
 def _store(**kwargs) -> MemoryStore:

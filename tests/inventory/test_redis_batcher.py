@@ -16,14 +16,15 @@ import redis
 
 from dom_engine.app.bootstrap import open_redis_store
 from dom_engine.app.config import StoreConfig, load_config
-from dom_engine.domain import ConfigError, Network, Node, NodeKind, NotFoundError, ValidationError
+from dom_engine.domain import ConfigError, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, StoreUnavailable
 from dom_engine.inventory.redis_batcher import Coalescer
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import row_network
 from tests.redis_servers import client_url, new_namespace
 
 TIMEOUT = 20.0
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i) for i in range(4)))
+NET = row_network(4)
 HOT = ["HOT-1", "HOT-2", "HOT-3"]
 
 

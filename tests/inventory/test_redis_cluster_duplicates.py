@@ -13,15 +13,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from dom_engine.domain import Network, Node, NodeKind
 from dom_engine.inventory.base import Allocation, Reservation, ReservationConflict
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import numbered_skus, row_network
 from tests.redis_faults import wrap_ops_run
 from tests.redis_servers import client_url, new_namespace
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
-                         else None) for i in range(3)))
-SKUS = [f"SKU-{j:03d}" for j in range(20)]
+NET = row_network(3, first_node_capacity=5)
+SKUS = numbered_skus(20)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 

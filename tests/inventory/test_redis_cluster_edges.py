@@ -11,15 +11,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dom_engine.domain import Network, Node, NodeKind
 from dom_engine.inventory.base import Allocation, StoreUnavailable
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import numbered_skus, row_network
 from tests.redis_faults import wrap_ops_run
 from tests.redis_servers import client_url, new_namespace
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
-                         else None) for i in range(5)))
-SKUS = [f"SKU-{j:03d}" for j in range(20)]
+NET = row_network(5, first_node_capacity=5)
+SKUS = numbered_skus(20)
 
 
 class Clock:

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dom_engine.domain import Network, Node, NodeKind, NotFoundError
+from dom_engine.domain import NotFoundError
 from dom_engine.inventory.base import Allocation, Reservation, ReservationConflict, StoreUnavailable
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import row_network
 from tests.redis_servers import client_url
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i) for i in range(4)))
+NET = row_network(4)
 PLENTY = [f"P{j}" for j in range(12)]
 SCARCE = "SCARCE"
 SKUS = [*PLENTY, SCARCE]

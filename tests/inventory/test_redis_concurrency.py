@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from dom_engine.domain import Network, Node, NodeKind
 from dom_engine.inventory.base import Allocation, ReservationConflict
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import row_network
 from tests.redis_servers import client_url, new_namespace
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i) for i in range(4)))
+NET = row_network(4)
 HOT = ["HOT-1", "HOT-2", "HOT-3"]
 STOCK, SAFETY = 40, 2
 PROCESSES, THREADS, ORDERS = 3, 6, 25

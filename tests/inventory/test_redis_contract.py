@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dom_engine.domain import Network, Node, NodeKind, NotFoundError, ValidationError
+from dom_engine.domain import Network, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, SnapshotStore, StockDelta
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import abc_network
 from tests.redis_servers import client_url, new_namespace
 
 ROWS = [
@@ -40,11 +41,7 @@ class Clock:
 
 
 def network(cap_b: int | None = 1) -> Network:
-    return Network((
-        Node("A", NodeKind.WAREHOUSE, 40.0, -75.0),
-        Node("B", NodeKind.STORE, 41.0, -87.0, daily_shipment_capacity=cap_b),
-        Node("C", NodeKind.WAREHOUSE, 34.0, -118.0),
-    ))
+    return abc_network(store_capacity=cap_b)
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])

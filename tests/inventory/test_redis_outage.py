@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from dom_engine.domain import Network, Node, NodeKind
 from dom_engine.inventory.base import Allocation, StoreUnavailable
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import row_network
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i) for i in range(3)))
+NET = row_network(3)
 SKUS = ["A", "B"]
 
 

@@ -17,9 +17,6 @@ from dom_engine.domain import (
     Destination,
     Limits,
     Line,
-    Network,
-    Node,
-    NodeKind,
     Order,
     PolicyProfile,
     PreconditionError,
@@ -28,12 +25,12 @@ from dom_engine.domain import (
 from dom_engine.inventory.base import Allocation, ReservationConflict, StoreUnavailable
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import numbered_skus, row_network
 from tests.redis_faults import wrap_ops_run
 from tests.redis_servers import client_url, new_namespace
 
-NET = Network(tuple(Node(f"N{i}", NodeKind.WAREHOUSE, 40.0, -75.0 + i, daily_shipment_capacity=5 if i == 0
-                         else None) for i in range(5)))
-SKUS = [f"SKU-{j:03d}" for j in range(20)]
+NET = row_network(5, first_node_capacity=5)
+SKUS = numbered_skus(20)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 

@@ -11,17 +11,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dom_engine.domain import Network, Node, NodeKind, NotFoundError, ValidationError
+from dom_engine.domain import NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, SnapshotStore
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.inventory.redis_store import RedisStore
+from dom_engine.testing.networks import abc_network
 from tests.redis_servers import client_url, new_namespace
 
-NET = Network((
-    Node("A", NodeKind.WAREHOUSE, 40.0, -75.0),
-    Node("B", NodeKind.STORE, 41.0, -87.0, daily_shipment_capacity=1),
-    Node("C", NodeKind.WAREHOUSE, 34.0, -118.0),
-))
+NET = abc_network(store_capacity=1)
 # X and Z live in different Redis shards, so one order's hold spans several slots on a Cluster.
 ROWS = [("A", "X", 10), ("B", "X", 4), ("C", "Z", 6), ("B", "Z", 5)]
 

@@ -33,7 +33,8 @@ if __package__ in (None, ""):  # `python benchmarks/batch_exact.py`: make `bench
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dom_engine.domain.batch import BatchSettings, BatchStatus
-from dom_engine.optimize.batch import prepare_batch, route_batch
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize.batch import BatchProblem, prepare_batch, solve_batch
 from dom_engine.optimize.compiled_search import warm_up
 from dom_engine.testing import BatchInstance, random_batch
 from tests.optimize.batch_model import check_batch_plans, solve_mip
@@ -51,9 +52,9 @@ def wave(seed: int) -> BatchInstance:
                         duplicate_sku_probability=0.2 if seed % 2 else 0.0)
 
 
-def _args(inst: BatchInstance) -> tuple:
-    return (inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-            BatchSettings(tier_points=TIERS), inst.now)
+def _problem(inst: BatchInstance) -> BatchProblem:
+    return BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                        BatchSettings(tier_points=TIERS), inst.now, inst.unit_capacity_left)
 
 
 @dataclass
@@ -68,7 +69,7 @@ def reference(seed: int, cache: dict) -> Reference:
     key = str(seed)
     if key not in cache:
         inst = wave(seed)
-        batch = prepare_batch(*_args(inst), inst.unit_capacity_left)
+        batch = prepare_batch(_problem(inst))
         exact = solve_mip(batch, REFERENCE_LIMIT_S)
         cache[key] = {"objective": exact.objective, "bound": exact.bound, "proven": exact.proven,
                       "seconds": exact.seconds}
@@ -85,7 +86,7 @@ class Run:
 
 def run(seed: int, budget_ms: float) -> Run:
     inst = wave(seed)
-    r = route_batch(*_args(inst), budget_ms, inst.unit_capacity_left)
+    r = solve_batch(_problem(inst), Deadline.after_ms(budget_ms))
     check_batch_plans(r.plans, inst.orders, inst.policies, inst.stock, inst.network, inst.unit_capacity_left)
     return Run(r.objective, r.lower_bound, r.status, float(r.stats.get("exact_s", 0.0)))
 
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     cached = a.reference_cache is not None and a.reference_cache.exists()
     cache = json.loads(a.reference_cache.read_text()) if cached else {}
     warm_up()
-    route_batch(*_args(wave(0)), 200.0, wave(0).unit_capacity_left)   # first-call costs, untimed
+    solve_batch(_problem(wave(0)), Deadline.after_ms(200.0))   # first-call costs, untimed
     refs = {}
     for s in range(a.waves):
         refs[s] = reference(s, cache)

@@ -25,9 +25,10 @@ import numpy as np
 
 from dom_engine.domain import Order, Plan, PolicyProfile
 from dom_engine.domain.stock import StockView
-from dom_engine.optimize import route
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.baselines import route_nearest
-from dom_engine.optimize.batch import prepare_batch, route_batch
+from dom_engine.optimize.batch import BatchProblem, prepare_batch, solve_batch
 from dom_engine.optimize.compiled_search import warm_up
 
 from .batch_data import Wave, budget_ms, wave
@@ -54,7 +55,8 @@ class Outcome:
 def empty_costs(n_orders: int) -> np.ndarray:
     """Per order of wave(n_orders): the objective of shipping nothing (untimed)."""
     w = wave(n_orders)
-    batch = prepare_batch(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now)
+    batch = prepare_batch(BatchProblem(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings,
+                                       w.now))
     return np.array([e.empty_column().cost for e in batch.entries])
 
 
@@ -95,7 +97,8 @@ def sequential(w: Wave, method: str) -> tuple[Outcome, list[Plan]]:
             return route_nearest(order, view, w.network, w.rate_card, policy, w.now)
     elif method == "optimal":
         def rule(order, view, policy):
-            return route(order, view, w.network, w.rate_card, policy, SEQUENTIAL_BUDGET_MS, w.now)
+            return solve_order(OrderProblem(order, view, w.network, w.rate_card, policy, w.now),
+                               Deadline.after_ms(SEQUENTIAL_BUDGET_MS))
     else:
         raise ValueError(method)
     col = {sku: j for j, sku in enumerate(w.stock.skus)}
@@ -124,8 +127,8 @@ def batch(w: Wave) -> tuple[Outcome, list[Plan]]:
     first, as a server does before it listens (route_batch's own clock starts after them too)."""
     warm_up()
     started = time.perf_counter()
-    r = route_batch(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now,
-                    budget_ms(len(w)))
+    r = solve_batch(BatchProblem(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now),
+                    Deadline.after_ms(budget_ms(len(w))))
     seconds = time.perf_counter() - started
     out = _outcome("route_batch", w, r.plans, seconds, lower_bound=r.lower_bound, status=r.status.name,
                    stats=dict(r.stats, objective=r.objective, gap=r.gap))

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from dom_engine.domain import Limits, Plan, PlanStatus
-from dom_engine.optimize import route
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.cpsat import solve_cpsat
 from dom_engine.optimize.problem import build_problem
 from dom_engine.optimize.solution import Solution
@@ -41,7 +42,8 @@ GRPC_TIMEOUT_S = 10.0
 # ----------------------------------------------------------------------------- per-order work
 def route_one(d: Demo, orders: OrderSet, k: int) -> Plan:
     """The engine: `optimize.route` of order k on its pre-read stock view."""
-    return route(orders.orders[k], orders.stocks[k], d.network, d.rate_card, d.policy, TIME_BUDGET_MS, d.now)
+    return solve_order(OrderProblem(orders.orders[k], orders.stocks[k], d.network, d.rate_card, d.policy,
+                                    d.now), Deadline.after_ms(TIME_BUDGET_MS))
 
 
 def cpsat_one(d: Demo, orders: OrderSet, k: int) -> Solution:

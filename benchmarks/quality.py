@@ -27,7 +27,8 @@ import numpy as np
 from benchmarks.data import N_LINES, demo, order_set, orders_per_size
 from benchmarks.measure import TIME_BUDGET_MS
 from dom_engine.domain import PolicyProfile
-from dom_engine.optimize import route
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.baselines import route_nearest, route_ranked
 from dom_engine.testing import random_instance
 
@@ -47,7 +48,8 @@ def quality_rows(n_orders: int, sizes=N_LINES) -> list[tuple]:
         totals = np.zeros(3)
         shipments = np.zeros(3)
         for order, stock in zip(orders.orders, orders.stocks, strict=True):
-            plans = (route(order, stock, d.network, d.rate_card, d.policy, TIME_BUDGET_MS, d.now),
+            plans = (solve_order(OrderProblem(order, stock, d.network, d.rate_card, d.policy, d.now),
+                                 Deadline.after_ms(TIME_BUDGET_MS)),
                      route_nearest(order, stock, d.network, d.rate_card, d.policy, d.now),
                      route_ranked(order, stock, d.network, d.rate_card, d.policy, d.now, rank))
             if plans[0].objective > min(p.objective for p in plans[1:]) + 1e-9:
@@ -76,8 +78,8 @@ def hard_rows(n_orders: int, sizes=(5, 10, 20)) -> list[tuple]:
         for seed in range(n_orders):
             inst = random_instance(seed, n_nodes=100, n_lines=n, n_skus=50, promise_days=4)
             t = time.perf_counter()
-            plan = route(inst.order, inst.stock, inst.network, inst.rate_card, policy, TIME_BUDGET_MS,
-                         inst.now)
+            plan = solve_order(OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, policy,
+                                            inst.now), Deadline.after_ms(TIME_BUDGET_MS))
             times.append(time.perf_counter() - t)
             gaps.append(plan.gap)
             paths[plan.solver] = paths.get(plan.solver, 0) + 1

@@ -24,9 +24,9 @@ from ..domain.batch import BatchResult, BatchSettings, BatchStatus, validate_bat
 from ..domain.errors import under_field
 from ..domain.reservation import Reservation, ReservationConflict
 from ..domain.stop import Deadline, Stopped
-from ..optimize.batch import route_batch as optimize_batch
-from ..optimize.batch.router import OPTIMAL_TOLERANCE
-from ..optimize.batch.router import kpis as batch_kpis
+from ..optimize.batch import BatchProblem, solve_batch
+from ..optimize.batch.wave import OPTIMAL_TOLERANCE
+from ..optimize.batch.wave import kpis as batch_kpis
 from .routing import OrderRouting, plan_allocations, skus_of
 
 # progress(phase, done, total) of a batch: phases "build", "solve", "improve", "reserve".
@@ -48,15 +48,15 @@ class BatchRouting:
                     time_budget_ms: float | None = None, progress: BatchProgress | None = None,
                     stop: Deadline | None = None) -> BatchResult:
         """See `dom_engine.app.engine.Engine.route_batch`."""
-        return route_batch(self.routing, self.settings, orders, reserve, time_budget_ms, progress, stop)
+        return _route_batch(self.routing, self.settings, orders, reserve, time_budget_ms, progress, stop)
 
 
-def route_batch(routing: OrderRouting, settings: BatchSettings, orders: Sequence[Order], reserve: bool,
+def _route_batch(routing: OrderRouting, settings: BatchSettings, orders: Sequence[Order], reserve: bool,
                 time_budget_ms: float | None, progress: BatchProgress | None,
                 stop: Deadline | None = None) -> BatchResult:
     """See `Engine.route_batch` (app/engine.py). Validation and the stock read come first (an
     invalid order must be named); when they used the budget up the orders get NO_PLAN_FOUND plans (see
-    optimize.batch.route_batch). A cancelled call (the client is gone) raises Stopped instead.
+    optimize.batch.solve_batch). A cancelled call (the client is gone) raises Stopped instead.
     Re-routes after lost races get what is left of the budget."""
     started = time.perf_counter()
     budget = settings.time_budget_ms if time_budget_ms is None else time_budget_ms
@@ -86,10 +86,10 @@ def route_batch(routing: OrderRouting, settings: BatchSettings, orders: Sequence
         solve_stop = stop
         if reserve:
             solve_stop = stop.within(stop.remaining_s() - RESERVE_SECONDS_PER_ORDER * len(todo))
-        solved = optimize_batch([orders[k] for k in todo], stock, routing.network, routing.rate_card,
-                                [policies[k] for k in todo], settings, routing.clock(),
-                                None, _unit_caps(routing, held.values()), progress, stop=solve_stop,
-                                params=routing.solver)
+        wave = BatchProblem([orders[k] for k in todo], stock, routing.network, routing.rate_card,
+                            [policies[k] for k in todo], settings, routing.clock(),
+                            _unit_caps(routing, held.values()))
+        solved = solve_batch(wave, solve_stop, routing.solver, progress)
         for k, plan in zip(todo, solved.plans, strict=True):
             plans[k] = plan
     # A retried batch: orders holding a reservation get the plan of exactly those units.

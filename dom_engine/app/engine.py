@@ -72,7 +72,7 @@ class Engine:
         `route` does, errors naming `orders[k].<field>`; reads the stock of every SKU of the batch
         once; answers within `time_budget_ms` ([batch] time_budget_ms by default; every phase counts,
         from validation to reserving) or by `stop` (the caller's deadline and cancellation), with
-        the best plans found by then (see optimize.batch.route_batch). Node unit caps
+        the best plans found by then (see optimize.batch.solve_batch). Node unit caps
         (`daily_unit_capacity`) cap the units of this batch: the stores do not count units.
         `progress(phase, done, total)` reports the phases build, solve, improve (and reserve).
 

@@ -29,7 +29,7 @@ from ..domain.reservation import Allocation, Reservation, ReservationConflict
 from ..domain.stock import StockView
 from ..domain.stop import Deadline, Stopped
 from ..inventory.base import SnapshotStore
-from ..optimize import route as optimize_route
+from ..optimize import OrderProblem, solve_order
 from ..optimize.params import SolverParams
 from .rejects import remaining_order
 
@@ -177,8 +177,8 @@ class OrderRouting:
             else:
                 stock = self.store.read(skus)
                 check_skus(order, stock.unknown)
-            plan = optimize_route(order, stock, self.network, self.rate_card, policy, None, self.clock(),
-                                  stop, self.solver.search)
+            plan = solve_order(OrderProblem(order, stock, self.network, self.rate_card, policy, self.clock()),
+                               stop, self.solver.search)
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
             allocations = self.with_buffers(plan_allocations(plan), policy.min_stock_buffer)
@@ -220,9 +220,9 @@ class OrderRouting:
         # The units are held whatever is left of the caller's budget, and their plan is the only
         # true answer (never NO_PLAN_FOUND for a hold that exists): it gets a budget of its own.
         grace = Deadline.after_ms(self.limits.time_budget_ms)
-        plan = optimize_route(order, stock, self.network, self.rate_card,
-                              replace(policy, min_stock_buffer={}), None, self.clock(), grace,
-                              self.solver.search)
+        unbuffered = replace(policy, min_stock_buffer={})
+        plan = solve_order(OrderProblem(order, stock, self.network, self.rate_card, unbuffered, self.clock()),
+                           grace, self.solver.search)
         return replace(plan, reservation_id=reservation.reservation_id)
 
 

@@ -1,8 +1,10 @@
 """Optimisation: candidate pruning (numpy), exact fast search, OR-Tools models, baselines.
 
-Entry point: `route(order, stock, network, rate_card, policy, time_budget_ms, now) -> Plan`.
+Entry points: `solve_order(OrderProblem, stop, params) -> Plan` for one order and
+`batch.solve_batch(BatchProblem, stop, params) -> BatchResult` for a wave; params.py tunes both.
 """
 
-from .router import route
+from .params import SolverParams
+from .single import OrderProblem, solve_order
 
-__all__ = ["route"]
+__all__ = ["OrderProblem", "SolverParams", "solve_order"]

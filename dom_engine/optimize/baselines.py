@@ -22,7 +22,7 @@ from ..domain import Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.stock import StockView
 from .plan_builder import build_plan, infeasible_plan
 from .problem import Problem, build_problem
-from .router import explain
+from .single import explain
 from .solution import Solution, objective_of
 
 

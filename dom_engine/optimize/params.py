@@ -39,7 +39,7 @@ def _check(obj: object, group: str) -> None:
 
 @dataclass(frozen=True)
 class SearchParams:
-    """The single-order optimizer (optimize/router.py): exact set search, then CP-SAT."""
+    """The single-order optimizer (optimize/single.py): exact set search, then CP-SAT."""
 
     # Node sets per search level the numpy fast search may evaluate before it hands the order
     # to CP-SAT (nearly every order settles far below; see REFERENCES for the distribution).
@@ -162,7 +162,7 @@ class ExactParams:
 @dataclass(frozen=True)
 class BatchBudgetParams:
     """How a batch's budget is shared between building, solving and planning
-    (optimize/batch/router.py)."""
+    (optimize/batch/wave.py)."""
 
     # Seconds per order kept to turn the chosen columns into Plans.
     plan_seconds_per_order: float = 150e-6

@@ -112,8 +112,8 @@ def random_instance(seed: int, n_nodes: int = 20, n_lines: int = 3, n_skus: int 
 
 @dataclass(frozen=True)
 class BatchInstance:
-    """Everything `route_batch` needs: orders with one policy each, stock of every SKU of the
-    batch with shipments left per node, and units left per node (None = unlimited)."""
+    """Everything `solve_batch` needs (as a BatchProblem): orders with one policy each, stock of
+    every SKU of the batch with shipments left per node, and units left per node (None = unlimited)."""
 
     network: Network
     rate_card: RateCard

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dom_engine.domain.stop import Deadline
 from dom_engine.io.demo import demo_inventory, demo_network, demo_policies, demo_rate_card, random_order
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.baselines import route_nearest, route_ranked
 from dom_engine.testing import FIXED_NOW
 
@@ -30,7 +31,8 @@ def test_optimiser_never_worse_than_rules(demo):
     cheaper = 0
     for order in _orders(60, seed=11):
         stock = store.read([line.sku for line in order.lines])
-        best = route(order, stock, network, rates, policy, 1000, FIXED_NOW)
+        best = solve_order(OrderProblem(order, stock, network, rates, policy, FIXED_NOW),
+                           Deadline.after_ms(1000))
         nearest = route_nearest(order, stock, network, rates, policy, FIXED_NOW)
         ranked = route_ranked(order, stock, network, rates, policy, FIXED_NOW, ranking)
         assert best.objective <= nearest.objective + 1e-9
@@ -79,6 +81,7 @@ def test_ranked_follows_the_ranking_not_the_distance():
     order, stock, network, rates, policy = _line_case([[5, 5], [5, 5], [5, 5]])
     plan = route_ranked(order, stock, network, rates, policy, FIXED_NOW, ["W2", "W0", "W1"])
     assert [s.node_id for s in plan.shipments] == ["W2"]
-    optimal = route(order, stock, network, rates, policy, 1000, FIXED_NOW)
+    optimal = solve_order(OrderProblem(order, stock, network, rates, policy, FIXED_NOW),
+                          Deadline.after_ms(1000))
     assert [s.node_id for s in optimal.shipments] == ["W0"]
     assert optimal.total_cost < plan.total_cost

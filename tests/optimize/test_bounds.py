@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from dom_engine.domain import Line, Mode, PolicyProfile
-from dom_engine.optimize import route
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.bounds import lagrangian_bound
 from dom_engine.optimize.cpsat import solve_cpsat
 from dom_engine.optimize.problem import build_problem
@@ -66,7 +67,8 @@ def test_bound_is_informative_on_hard_orders(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_fallback_path_is_sound(seed, budget_ms):
     inst = random_instance(seed, n_nodes=100, n_lines=12, n_skus=50, promise_days=4)
-    plan = route(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), budget_ms, inst.now)
+    plan = solve_order(OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(),
+                                    inst.now), Deadline.after_ms(budget_ms))
     assert plan.status.has_plan
     assert plan.lower_bound <= plan.objective + 1e-9
     if plan.status.name == "OPTIMAL":

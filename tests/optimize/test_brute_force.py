@@ -26,8 +26,9 @@ import pytest
 
 from dom_engine.domain import Mode, Penalties, PenaltyOverride
 from dom_engine.domain.policy import DOMINANT_WEIGHT
+from dom_engine.domain.stop import Deadline
 from dom_engine.network.pricing import price
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 
 from .helpers import (
     Scenario,
@@ -158,7 +159,8 @@ def test_route_matches_brute_force(knobs):
     sc = scenario(knobs.pop("seed"), **knobs)
     model = Model(sc)
     expected = model.brute_force()
-    plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
+    plan = solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(5_000))
     if not math.isfinite(expected):
         assert plan.status.name == "INFEASIBLE", (plan.status, plan.objective)
         return
@@ -178,7 +180,8 @@ def test_brute_force_with_penalty_override_and_ship_complete(seed):
     sc = Scenario(single_option_order(sc.order, **opts), sc.stock, sc.network, sc.rate_card, sc.policy,
                   sc.now, sc.knobs)
     model = Model(sc)
-    plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
+    plan = solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(5_000))
     assert close(plan.objective, model.brute_force())
     assert close(model.plan_objective(plan), plan.objective)
     check_plan(plan, sc)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dom_engine.domain import Destination, Line, Order, OrderOptions
+from dom_engine.domain.stop import Deadline
 from dom_engine.io.demo import demo_inventory, demo_network, demo_policies, demo_rate_card
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.testing import FIXED_NOW, promise
 
 
@@ -14,7 +15,8 @@ def _route(order: Order):
     network = demo_network()
     store = demo_inventory(network)
     stock = store.read([line.sku for line in order.lines])
-    return route(order, stock, network, demo_rate_card(), demo_policies()["default"], 1000, FIXED_NOW)
+    return solve_order(OrderProblem(order, stock, network, demo_rate_card(), demo_policies()["default"],
+                                    FIXED_NOW), Deadline.after_ms(1000))
 
 
 ORDER = Order("E-1", (Line("L1", "SKU-00001", 1),), Destination(40.7128, -74.0060), created_at=FIXED_NOW)

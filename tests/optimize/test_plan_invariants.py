@@ -23,9 +23,10 @@ from dom_engine.domain import (
     PolicyProfile,
     us_network_rate_card,
 )
+from dom_engine.domain.stop import Deadline
 from dom_engine.inventory.base import StockView
 from dom_engine.io.demo import demo_inventory, demo_network, demo_policies, demo_rate_card, random_order
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.testing import FIXED_NOW
 
 from .helpers import Scenario, check_plan, scenario, single_option_order
@@ -34,7 +35,8 @@ MODES = [Mode.COST, Mode.COST, Mode.FEWEST_SHIPMENTS, Mode.FASTEST]
 
 
 def _route(sc: Scenario, budget_ms: float = 5_000):
-    return route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, budget_ms, sc.now)
+    return solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(budget_ms))
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -128,7 +130,8 @@ def test_ground_cost_breakdown_by_hand(lon, transit):
     order = Order("O-hand", (Line("L1", "X", 3, unit_weight_kg=2.0), Line("L2", "Y", 2)), dest,
                   created_at=FIXED_NOW)
     stock = StockView(1, ("X", "Y"), np.array([[10, 10]], dtype=np.int64))
-    plan = route(order, stock, network, us_network_rate_card(), PolicyProfile(), 5_000, FIXED_NOW)
+    plan = solve_order(OrderProblem(order, stock, network, us_network_rate_card(), PolicyProfile(),
+                                    FIXED_NOW), Deadline.after_ms(5_000))
     assert plan.status.name == "OPTIMAL"
     (s,) = plan.shipments
     assert s.service == "ground"
@@ -154,10 +157,12 @@ def test_cutoff_and_processing_days_shift_dates():
     network = Network((late,))
     order = Order("O-late", (Line("L1", "X", 1),), Destination(40.71, -74.01), created_at=FIXED_NOW)
     stock = StockView(1, ("X",), np.array([[5]], dtype=np.int64))
-    plan = route(order, stock, network, us_network_rate_card(), PolicyProfile(), 5_000, FIXED_NOW)
+    plan = solve_order(OrderProblem(order, stock, network, us_network_rate_card(), PolicyProfile(),
+                                    FIXED_NOW), Deadline.after_ms(5_000))
     (s,) = plan.shipments
     assert s.ship_date == FIXED_NOW.date() + timedelta(days=2)       # 15:00 > 12:00 cutoff, +1 processing
     assert s.delivery_date == s.ship_date + timedelta(days=1)
     tight = replace(order, deliver_by=FIXED_NOW.date() + timedelta(days=2))
-    plan = route(tight, stock, network, us_network_rate_card(), PolicyProfile(), 5_000, FIXED_NOW)
+    plan = solve_order(OrderProblem(tight, stock, network, us_network_rate_card(), PolicyProfile(),
+                                    FIXED_NOW), Deadline.after_ms(5_000))
     assert plan.status.name == "INFEASIBLE"

@@ -24,9 +24,10 @@ from dom_engine.domain import (
     PolicyProfile,
     us_network_rate_card,
 )
+from dom_engine.domain.stop import Deadline
 from dom_engine.inventory.base import StockView
 from dom_engine.io.demo import random_order
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.problem import build_problem
 from dom_engine.optimize.solution import evaluate_sets
 from dom_engine.testing import FIXED_NOW, demo_engine
@@ -45,7 +46,8 @@ def _order(*lines: tuple[str, str, int], **options) -> Order:
 
 
 def _route(order, stock, network=THREE, policy=None):
-    return route(order, stock, network, CARD, policy or PolicyProfile(), 5_000, FIXED_NOW)
+    return solve_order(OrderProblem(order, stock, network, CARD, policy or PolicyProfile(), FIXED_NOW),
+                       Deadline.after_ms(5_000))
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -53,7 +55,8 @@ def test_optimal_plans_have_zero_gap(seed):
     """An OPTIMAL plan's lower bound equals its objective (gap 0); the objective is cost_weight x
     money + split penalties + ... so in COST mode with no extras it equals total_cost."""
     sc = scenario(seed, n_nodes=15, n_lines=1 + seed % 5, backorder=seed % 2 == 0, density=0.5)
-    plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
+    plan = solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(5_000))
     if plan.status.name != "OPTIMAL":
         assert plan.status.name == "INFEASIBLE"
         return
@@ -120,7 +123,8 @@ def test_alternative_is_a_different_achievable_node_set(seed):
     choice of services at exactly those nodes reaches its stated objective."""
     sc = scenario(seed, n_nodes=12, n_lines=1 + seed % 4, max_shipments=1 + seed % 3,
                   backorder=seed % 3 == 0, density=[None, 0.4][seed % 2])
-    plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
+    plan = solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(5_000))
     alt = plan.explanation.alternative
     if alt is None or plan.status.name != "OPTIMAL":
         return
@@ -167,7 +171,8 @@ def test_shared_sku_goes_to_cpsat_and_respects_stock(seed):
     first = sc.order.lines[0]
     extra = Line("LX", first.sku, 1 + seed % 3, unit_weight_kg=(first.unit_weight_kg or 1.0) + 0.25)
     sc = replace(sc, order=replace(sc.order, lines=sc.order.lines + (extra,)))
-    plan = route(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, 5_000, sc.now)
+    plan = solve_order(OrderProblem(sc.order, sc.stock, sc.network, sc.rate_card, sc.policy, sc.now),
+                       Deadline.after_ms(5_000))
     if plan.solver == "presolve":  # some line is short even without sharing
         assert plan.status.name == "INFEASIBLE"
         return

@@ -7,9 +7,9 @@ import pytest
 
 from dom_engine.domain import PolicyProfile
 from dom_engine.domain.stop import Deadline
-from dom_engine.optimize import route
+from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.problem import build_problem
-from dom_engine.optimize.router import solve
+from dom_engine.optimize.single import solve
 from dom_engine.testing import random_instance
 
 from .helpers import Scenario, check_plan
@@ -22,7 +22,8 @@ def test_hard_instance_with_tiny_budget(seed, budget_ms):
     these, so the result comes from the incumbent + CP-SAT within the budget."""
     inst = random_instance(seed, n_nodes=100, n_lines=12)
     policy = PolicyProfile()
-    plan = route(inst.order, inst.stock, inst.network, inst.rate_card, policy, budget_ms, inst.now)
+    plan = solve_order(OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, policy, inst.now),
+                       Deadline.after_ms(budget_ms))
     assert plan.status.name in ("OPTIMAL", "FEASIBLE"), (plan.status, plan.infeasible_reason)
     assert plan.lower_bound <= plan.objective + 1e-9
     assert 0.0 <= plan.gap
@@ -80,7 +81,8 @@ def test_cancelled_stop_ends_the_search_without_a_plan_it_cannot_stand_behind():
     inst = random_instance(1, n_nodes=100, n_lines=12)
     stop = Deadline()
     stop.cancel()
-    plan = route(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), None, inst.now, stop)
+    plan = solve_order(OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(),
+                                    inst.now), stop)
     assert plan.status.name in ("OPTIMAL", "FEASIBLE", "NO_PLAN_FOUND")
     if plan.status.has_plan:
         assert plan.lower_bound <= plan.objective + 1e-9
@@ -92,11 +94,12 @@ def test_batch_build_stops_at_the_budget_with_a_plan_for_every_order():
     building stops in time (progress reports fewer built than ordered), every order still gets a
     plan, those not reached NO_PLAN_FOUND, and the bound is valid."""
     from benchmarks.batch_data import wave
-    from dom_engine.optimize.batch import route_batch
+    from dom_engine.optimize.batch import BatchProblem, solve_batch
 
     w = wave(2_000)
     seen: list[tuple[str, int, int]] = []
-    result = route_batch(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now, 50.0,
+    problem = BatchProblem(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now)
+    result = solve_batch(problem, Deadline.after_ms(50.0),
                          progress=lambda phase, done, total: seen.append((phase, done, total)))
     built = [done for phase, done, total in seen if phase == "build"][-1]
     assert built < len(w.orders)

@@ -1,9 +1,9 @@
 """Batch (wave) allocation: many orders jointly over shared stock and node capacities.
 
-Entry point: `route_batch(orders, stock, network, rate_card, policies, settings, now, time_budget_ms)
--> BatchResult`.
+Entry point: `solve_batch(BatchProblem(...), stop, params) -> BatchResult`; `prepare_batch` gives
+the priced orders and shared resources (exact reference models in tests start from it).
 """
 
-from .router import PreparedBatch, prepare_batch, route_batch
+from .wave import BatchProblem, PreparedBatch, prepare_batch, solve_batch
 
-__all__ = ["PreparedBatch", "prepare_batch", "route_batch"]
+__all__ = ["BatchProblem", "PreparedBatch", "prepare_batch", "solve_batch"]

@@ -22,8 +22,8 @@ from ...domain.stop import Deadline
 from ..compiled_search import allocation_of, plan_resources, search_compiled
 from ..params import SolverParams
 from ..problem import Problem
-from ..router import solve
 from ..search import fast_search
+from ..single import solve
 from ..solution import Solution, allocation_lower_bound
 
 

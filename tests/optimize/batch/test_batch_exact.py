@@ -43,10 +43,10 @@ from dom_engine.domain import (
 from dom_engine.domain.batch import BatchResult, BatchSettings, BatchStatus, PriorityRule
 from dom_engine.domain.stock import StockView
 from dom_engine.domain.stop import Deadline
-from dom_engine.optimize.batch import PreparedBatch, prepare_batch, route_batch
+from dom_engine.optimize.batch import BatchProblem, PreparedBatch, prepare_batch, solve_batch
 from dom_engine.optimize.batch import columns as batch_columns
 from dom_engine.optimize.batch import exact as batch_exact
-from dom_engine.optimize.batch.router import OPTIMAL_TOLERANCE
+from dom_engine.optimize.batch.wave import OPTIMAL_TOLERANCE
 from dom_engine.optimize.params import ExactParams, PricingParams, SolverParams
 from dom_engine.optimize.solution import Solution
 from dom_engine.testing import FIXED_NOW, BatchInstance, random_batch
@@ -109,9 +109,10 @@ def seeded_instance(seed: int) -> BatchInstance:
 def solve_case(inst: BatchInstance, batch_settings: BatchSettings, proven: bool = True) -> Case:
     """route_batch and the reference model on one instance. With `proven=False` the reference may
     stop at its time limit: its best plan and bound then bracket the optimum."""
-    args = (inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies, batch_settings, inst.now)
-    result = route_batch(*args, BUDGET_MS, inst.unit_capacity_left)
-    batch = prepare_batch(*args, inst.unit_capacity_left)
+    problem = BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                           batch_settings, inst.now, inst.unit_capacity_left)
+    result = solve_batch(problem, Deadline.after_ms(BUDGET_MS))
+    batch = prepare_batch(problem)
     exact = solve_exact(batch, time_limit_s=30.0 if proven else REFERENCE_LIMIT_S)
     assert exact.proven or not proven, "the reference model did not prove optimality"
     return Case(inst, batch_settings, result, batch, exact)
@@ -204,8 +205,9 @@ def rerun(reference: Case, params: SolverParams) -> Case:
     """route_batch again on a seeded case's wave with other solver params, against the same
     reference optimum."""
     inst = reference.inst
-    result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-                         reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left, params=params)
+    result = solve_batch(BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                                      reference.settings, inst.now,
+                                      inst.unit_capacity_left), Deadline.after_ms(BUDGET_MS), params=params)
     return Case(inst, reference.settings, result, reference.batch, reference.exact)
 
 
@@ -257,8 +259,9 @@ def test_bound_stays_finite_when_an_orders_own_solve_times_out(monkeypatch: pyte
     reference = seeded_case(0)
     assert any(e.p.shared_skus for e in reference.batch.entries)
     inst = reference.inst
-    result = route_batch(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
-                         reference.settings, inst.now, BUDGET_MS, inst.unit_capacity_left)
+    result = solve_batch(BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                                      reference.settings, inst.now,
+                                      inst.unit_capacity_left), Deadline.after_ms(BUDGET_MS))
     case = Case(inst, reference.settings, result, reference.batch, reference.exact)
     check_plans(case)
     check_against_optimum(case)
@@ -311,10 +314,11 @@ def _two_orders() -> tuple[Network, StockView, tuple[Order, ...]]:
 def _route_two(rule: PriorityRule, penalty_per_point: float = 1.0) -> dict[str, int]:
     network, stock, orders = _two_orders()
     policy = PolicyProfile(penalties=Penalties(per_order=10.0, per_unit=10.0))
-    result = route_batch(orders, stock, network, us_network_rate_card(), (policy, policy),
-                         BatchSettings(tier_points={"gold": 1.0}, priority_rule=rule,
-                                       penalty_per_point=penalty_per_point),
-                         FIXED_NOW, BUDGET_MS)
+    settings = BatchSettings(tier_points={"gold": 1.0}, priority_rule=rule,
+                             penalty_per_point=penalty_per_point)
+    problem = BatchProblem(orders, stock, network, us_network_rate_card(), (policy, policy), settings,
+                           FIXED_NOW)
+    result = solve_batch(problem, Deadline.after_ms(BUDGET_MS))
     assert result.status is BatchStatus.OPTIMAL
     return {p.order_id: p.units_shipped for p in result.plans}
 
@@ -331,8 +335,9 @@ def test_strict_point_outweighs_the_lower_orders_per_order_penalty() -> None:
                  options=opts, created_at=FIXED_NOW)
     plain = Order("PLAIN", (Line("L1", "SKU-A", 1),), ny, options=opts, created_at=FIXED_NOW)
     policy = PolicyProfile(penalties=Penalties(per_order=30.0, per_unit=10.0))
-    result = route_batch((plain, gold), stock, network, us_network_rate_card(), (policy, policy),
-                         BatchSettings(tier_points={"gold": 1.0}), FIXED_NOW, BUDGET_MS)
+    result = solve_batch(BatchProblem((plain, gold), stock, network, us_network_rate_card(),
+                                      (policy, policy), BatchSettings(tier_points={"gold": 1.0}),
+                                      FIXED_NOW), Deadline.after_ms(BUDGET_MS))
     shipped = {p.order_id: p.units_shipped for p in result.plans}
     assert shipped == {"PLAIN": 0, "GOLD": 1}, (
         f"{shipped}: one point is worth {result.stats['priority_point_value']:.2f}, "

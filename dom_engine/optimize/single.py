@@ -1,4 +1,4 @@
-"""One entry point for one order: `route(...) -> Plan`.
+"""One entry point for one order: `solve_order(OrderProblem(...), stop, params) -> Plan`.
 
 Path: build the numeric problem (numpy pruning) -> fast exact search -> OR-Tools CP-SAT only when
 the fast search does not apply or gives up. Whatever path runs, the plan says which, with its
@@ -8,6 +8,7 @@ status, objective and proven lower bound.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -28,25 +29,28 @@ DEFAULT_SEARCH = SearchParams()
 PROOF_TOLERANCE = 1e-9
 
 
-def route(
-    order: Order,
-    stock: StockView,
-    network: Network,
-    rate_card: RateCard,
-    policy: PolicyProfile,
-    time_budget_ms: float | None,
-    now: datetime,
-    stop: Deadline | None = None,
-    params: SearchParams = DEFAULT_SEARCH,
-) -> Plan:
-    """The minimum-objective plan for `order` (OPTIMAL), or the best found within the time budget
-    (FEASIBLE, with a lower bound), or INFEASIBLE with the reason.
+@dataclass(frozen=True)
+class OrderProblem:
+    """One order to route: the order, the stock it may use (a read of its SKUs), the network, the
+    rate card, the policy it is routed under, and the clock (`now`: promise dates and cut-offs)."""
 
-    The budget runs from this call and covers building the problem and the plan too; `stop` (the
-    call's deadline and cancellation) cuts it shorter. With neither, the search is unlimited."""
+    order: Order
+    stock: StockView
+    network: Network
+    rate_card: RateCard
+    policy: PolicyProfile
+    now: datetime
+
+
+def solve_order(problem: OrderProblem, stop: Deadline | None = None,
+                params: SearchParams = DEFAULT_SEARCH) -> Plan:
+    """The minimum-objective plan (OPTIMAL), or the best found before `stop` (FEASIBLE, with a
+    lower bound), or INFEASIBLE with the reason. `stop` covers building the problem and the plan
+    too (None: no limit); a cancelled stop ends every step early."""
     started = time.perf_counter()
-    stop = Deadline.after_ms(time_budget_ms, stop)
-    p = build_problem(order, stock, network, rate_card, policy, now)
+    stop = stop or Deadline()
+    order, stock, network, rate_card = problem.order, problem.stock, problem.network, problem.rate_card
+    p = build_problem(order, stock, network, rate_card, problem.policy, problem.now)
 
     def elapsed_ms() -> float:
         return (time.perf_counter() - started) * 1000

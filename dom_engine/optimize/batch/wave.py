@@ -1,4 +1,4 @@
-"""One entry point for a batch: `route_batch(...) -> BatchResult`.
+"""One entry point for a batch: `solve_batch(BatchProblem(...), stop, params) -> BatchResult`.
 
 Builds every order's problem on the batch's stock read (the same filters, kits, promise dates and
 shipment limits as single-order routing), raises each order's penalty per unfilled unit by its
@@ -23,7 +23,7 @@ from ..compiled_search import warm_up
 from ..params import SolverParams
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
-from ..router import explain
+from ..single import explain
 from ..solution import Solution
 from .columns import Column, Entry, Layout
 from .solver import Progress, allocate
@@ -39,24 +39,27 @@ def _silent(phase: str, done: int, total: int) -> None:
     pass
 
 
-def route_batch(
-    orders: Sequence[Order],
-    stock: StockView,
-    network: Network,
-    rate_card: RateCard,
-    policies: Sequence[PolicyProfile],
-    settings: BatchSettings,
-    now: datetime,
-    time_budget_ms: float | None,
-    unit_capacity_left: np.ndarray | None = None,
-    progress: Progress | None = None,
-    stop: Deadline | None = None,
-    params: SolverParams = DEFAULT_PARAMS,
-) -> BatchResult:
-    """Plans for all `orders` (policies[k] is order k's) sharing `stock` (every SKU of the batch)
-    and the nodes' shipment (`stock.capacity_left`) and unit capacities, minimising the total
-    objective within `time_budget_ms` (None: no limit) and `stop` (the caller's deadline and
-    cancellation), with a proven lower bound. `progress(phase, done, total)` is called now and
+@dataclass(frozen=True)
+class BatchProblem:
+    """A wave of orders to allocate jointly: `policies[k]` is order k's; `stock` covers every SKU
+    of the wave with the shipments left per node (`stock.capacity_left`); `unit_capacity_left`
+    caps the units per node (None: unlimited); `settings` price priorities; `now` is the clock."""
+
+    orders: Sequence[Order]
+    stock: StockView
+    network: Network
+    rate_card: RateCard
+    policies: Sequence[PolicyProfile]
+    settings: BatchSettings
+    now: datetime
+    unit_capacity_left: np.ndarray | None = None
+
+
+def solve_batch(problem: BatchProblem, stop: Deadline | None = None, params: SolverParams = DEFAULT_PARAMS,
+                progress: Progress | None = None) -> BatchResult:
+    """Plans for all the problem's orders sharing its stock and the nodes' shipment and unit
+    capacities, minimising the total objective before `stop` (the caller's deadline and
+    cancellation; None: no limit), with a proven lower bound. `progress(phase, done, total)` is called now and
     then (phases "build", "solve", "improve"). `params` tunes every phase (optimize/params.py).
 
     Every phase counts: building the orders' problems, solving, building the plans. When time
@@ -66,10 +69,10 @@ def route_batch(
     the batch is then FEASIBLE, never OPTIMAL."""
     warm_up()   # compiled kernels: no-op once loaded (a server loads them before it listens)
     started = time.perf_counter()
-    stop = Deadline.after_ms(time_budget_ms, stop)
+    stop = stop or Deadline()
     report = progress or _silent
-    batch = prepare_batch(orders, stock, network, rate_card, policies, settings, now, unit_capacity_left,
-                          report, stop, params)
+    orders, stock, network, rate_card = problem.orders, problem.stock, problem.network, problem.rate_card
+    batch = prepare_batch(problem, stop, params, report)
     entries, layout, cap, points = batch.entries, batch.layout, batch.cap, batch.points
     build_s = time.perf_counter() - started
     report("build", len(entries), len(orders))
@@ -115,25 +118,16 @@ class PreparedBatch:
     point_value: float
 
 
-def prepare_batch(
-    orders: Sequence[Order],
-    stock: StockView,
-    network: Network,
-    rate_card: RateCard,
-    policies: Sequence[PolicyProfile],
-    settings: BatchSettings,
-    now: datetime,
-    unit_capacity_left: np.ndarray | None = None,
-    progress: Progress | None = None,
-    stop: Deadline | None = None,
-    params: SolverParams = DEFAULT_PARAMS,
-) -> PreparedBatch:
+def prepare_batch(problem: BatchProblem, stop: Deadline | None = None, params: SolverParams = DEFAULT_PARAMS,
+                  progress: Progress | None = None) -> PreparedBatch:
     """Each order's problem on the batch's stock read (as single-order routing builds it) and
     the shared resources; exact models in tests start from this too. With `stop`, building ends
     early, leaving time to turn the orders built into plans: then `entries` covers a prefix of
     `orders` only."""
     stop = stop or Deadline()
     report = progress or _silent
+    orders, stock, network, rate_card = problem.orders, problem.stock, problem.network, problem.rate_card
+    policies, settings, now = problem.policies, problem.settings, problem.now
     layout = Layout(len(network), len(stock.skus))
     col_of = {sku: j for j, sku in enumerate(stock.skus)}
     problems, glines = [], []
@@ -141,7 +135,7 @@ def prepare_batch(
     lat = np.array([o.destination.latitude for o in orders])[:, None]
     lon = np.array([o.destination.longitude for o in orders])[:, None]
     distances = haversine_km(lat, lon, network.latitudes[None, :], network.longitudes[None, :])
-    cap = _capacities(stock, network, policies, layout, unit_capacity_left)
+    cap = _capacities(stock, network, policies, layout, problem.unit_capacity_left)
     for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
         if k % PROGRESS_EVERY == 0:
             report("build", k, len(orders))

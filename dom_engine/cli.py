@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 or args.workers is not None:
         from .service.workers import check_workers, serve_workers
 
-        check_workers(workers, config.store.backend, address)
+        check_workers(workers, config.store.shared, address)
         if workers > 1:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             print(f"dom: {workers} worker processes on {address}; Ctrl-C stops", file=sys.stderr, flush=True)

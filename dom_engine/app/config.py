@@ -46,15 +46,17 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   workers      server processes sharing the port (needs the redis store)  default 1
   max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
                for a RouteBatch of 10,000 orders); 1 to 2047              default 64
-[store]        where stock and reservations live
+[store]        where stock and reservations live; each backend owns its keys (its config class
+               in dom_engine/inventory/: memory_config.py, redis_config.py). Keys of another
+               backend are type-checked and ignored, so one environment can serve both.
   backend      "memory" (in this process, loaded from [data] inventory) or "redis" (shared by
                every server process; load stock with `dom inventory load`) default "memory"
-  url          redis://HOST:PORT/DB (rediss:// for TLS), backend "redis" only
+  hold_ttl_s   (both) seconds an uncommitted reservation is held        default 900
+  url          redis://HOST:PORT/DB (rediss:// for TLS); the keys below are "redis" only
   cluster      true for a Redis Cluster (url names any node)              default false
   namespace    key prefix in Redis                                        default "dom"
   cache_staleness_s  how old cached stock may be for quotes               default 1.0
   degraded_staleness_s  how old cached stock may be while Redis is down   default 60.0
-  hold_ttl_s   seconds an uncommitted reservation is held                 default 900
   coalesce_reserves  threads of one process reserving at the same time share one pipelined
                round trip (group commit; standalone Redis only, a lone reserve still goes out
                at once); false = one round trip per reservation          default true
@@ -103,6 +105,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain import ConfigError, Limits, PolicyProfile
 from ..domain.batch import BatchSettings, PriorityRule
+from ..inventory.backends import BACKENDS, StoreBackendConfig
+from ..inventory.memory_config import MemoryStoreConfig
 from ..io.demo import DEMO_SEED, demo_policies
 from ..io.fields import FieldError, parse_bool, parse_float, parse_int
 from ..io.tables import (
@@ -119,7 +123,7 @@ from ..optimize.params import SolverParams
 if TYPE_CHECKING:
     pass
 
-__all__ = ["EngineConfig", "ServerConfig", "StoreConfig", "load_config",
+__all__ = ["EngineConfig", "ServerConfig", "load_config",
            "parse_config", "policies_to_toml", "rate_card_to_toml"]
 
 DEMO = "demo"
@@ -147,7 +151,6 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
     "DOM_STORE_COALESCE_RESERVES": ("store", "coalesce_reserves", bool),
 }
-STORE_BACKENDS = ("memory", "redis")
 # gRPC message lengths are int32 bytes: at most 2 GiB - 1.
 MAX_MESSAGE_MB = 2047
 
@@ -163,21 +166,6 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
-    """[store]: where stock and reservations live (see the module docstring)."""
-
-    backend: str = "memory"
-    url: str = ""
-    cluster: bool = False
-    namespace: str = "dom"
-    cache_staleness_s: float = 1.0
-    hold_ttl_s: float = 900.0
-    degraded_staleness_s: float = 60.0
-    coalesce_reserves: bool = True
-    attempt_lease_s: float = 5.0
-
-
-@dataclass(frozen=True)
 class EngineConfig:
     """A parsed configuration. Path fields are None for the bundled demo data."""
 
@@ -190,7 +178,7 @@ class EngineConfig:
     default_policy: str = "default"
     server: ServerConfig = field(default_factory=ServerConfig)
     source: Path | None = None
-    store: StoreConfig = field(default_factory=StoreConfig)
+    store: StoreBackendConfig = field(default_factory=MemoryStoreConfig)
     batch: BatchSettings = field(default_factory=BatchSettings)
     solver: SolverParams = field(default_factory=SolverParams)
 
@@ -308,29 +296,23 @@ def _batch_settings(t: Table) -> BatchSettings:
     return settings
 
 
-def _store_config(t: Table) -> StoreConfig:
-    d = StoreConfig()
-    store = StoreConfig(t.get("backend", str, d.backend), t.get("url", str, d.url),
-                        t.get("cluster", bool, d.cluster), t.get("namespace", str, d.namespace),
-                        t.get("cache_staleness_s", (int, float), d.cache_staleness_s),
-                        t.get("hold_ttl_s", (int, float), d.hold_ttl_s),
-                        t.get("degraded_staleness_s", (int, float), d.degraded_staleness_s),
-                        t.get("coalesce_reserves", bool, d.coalesce_reserves),
-                        t.get("attempt_lease_s", (int, float), d.attempt_lease_s))
-    t.done()
-    if store.backend not in STORE_BACKENDS:
-        raise ConfigError(t.key("backend"), f"must be one of {list(STORE_BACKENDS)}, got {store.backend!r}")
-    if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(t.key("url"), f"must be a redis:// or rediss:// URL, got {store.url!r}")
-    for key in ("cache_staleness_s", "hold_ttl_s", "degraded_staleness_s", "attempt_lease_s"):
-        value = getattr(store, key)
-        if not (math.isfinite(value) and value > 0):
-            raise ConfigError(t.key(key), f"must be > 0, got {value!r}")
-    if not store.namespace:
-        raise ConfigError(t.key("namespace"), "must not be empty")
-    if store.degraded_staleness_s < store.cache_staleness_s:
-        raise ConfigError(t.key("degraded_staleness_s"), "must be >= cache_staleness_s")
-    return store
+def _store_config(t: Table) -> StoreBackendConfig:
+    """[store] -> the named backend's own config class (inventory/backends.py). Keys another
+    backend defines are accepted and ignored (one environment may set DOM_REDIS_URL for servers
+    that run either backend); any other key is a typo, named."""
+    name = t.get("backend", str, MemoryStoreConfig.backend)
+    cls = BACKENDS.get(name)
+    if cls is None:
+        raise ConfigError(t.key("backend"), f"must be one of {list(BACKENDS)}, got {name!r}")
+    own = {f.name for f in dataclasses.fields(cls)}
+    others = {f.name: f.type for c in BACKENDS.values() for f in dataclasses.fields(c) if f.name not in own}
+    for key in set(t.data) & set(others):   # still the right type, so a later switch of backend works
+        t.get(key, _OTHER_KINDS[str(others[key])])
+    data = {k: v for k, v in t.data.items() if k != "backend" and k not in others}
+    return dataclass_from_table(cls, Table(data, t.where))
+
+
+_OTHER_KINDS: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
 
 
 # ===================================================================== helpers

@@ -21,11 +21,11 @@ from dom_engine.domain import ConfigError
 log = logging.getLogger("dom_engine.service")
 
 
-def check_workers(workers: int, store_backend: str, address: str) -> None:
+def check_workers(workers: int, shared_store: bool, address: str) -> None:
     """Refuse setups where several workers would be wrong, naming the setting."""
     if workers < 1:
         raise ConfigError("server.workers", f"must be >= 1, got {workers}")
-    if workers > 1 and store_backend != "redis":
+    if workers > 1 and not shared_store:
         raise ConfigError("server.workers", "more than one worker needs the shared Redis store "
                           '([store] backend = "redis"): in-memory stock would be per process and oversell')
     if workers > 1 and address.rpartition(":")[2] == "0":

@@ -9,6 +9,8 @@ from dom_engine.app.config import load_config
 from dom_engine.domain import ConfigError
 from dom_engine.inventory.memory import MemoryStore
 
+REDIS = '[store]\nbackend = "redis"\nurl = "redis://127.0.0.1:1/0"\n'
+
 
 def _write(tmp_path, text: str):
     path = tmp_path / "dom.toml"
@@ -41,10 +43,12 @@ def test_environment_selects_redis(tmp_path):
     ('[store]\nbackend = "redis"\n', "store.url"),
     ('[store]\nbackend = "redis"\nurl = "http://x"\n', "store.url"),
     ('[store]\nhold_ttl_s = 0\n', "store.hold_ttl_s"),
-    ('[store]\nattempt_lease_s = -1\n', "store.attempt_lease_s"),
-    ('[store]\nnamespace = ""\n', "store.namespace"),
+    (REDIS + 'attempt_lease_s = -1\n', "store.attempt_lease_s"),
+    (REDIS + 'namespace = ""\n', "store.namespace"),
     ('[store]\nshards = 3\n', "store.shards"),
-    ('[store]\ndegraded_staleness_s = 0.5\n', "store.degraded_staleness_s"),
+    (REDIS + 'shards = 3\n', "store.shards"),
+    (REDIS + 'degraded_staleness_s = 0.5\n', "store.degraded_staleness_s"),
+    ('[store]\ncluster = "yes"\n', "store.cluster"),   # a redis key on memory: still type-checked
 ])
 def test_bad_store_settings_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
@@ -97,3 +101,16 @@ def test_unknown_skus_are_found_by_the_stock_read(tmp_path, redis_server):
         engine.route(order)
     assert err.value.field == "lines[1].sku"
     assert engine.route(Order("U-2", order.lines[:1], order.destination)).shipments[0].node_id == "IND1"
+
+
+def test_each_backend_owns_its_config_and_ignores_the_others_keys(tmp_path):
+    """A memory store with Redis keys set (e.g. DOM_REDIS_URL in a shared environment) keeps its
+    own config; switching the backend picks them up."""
+    from dom_engine.inventory.memory_config import MemoryStoreConfig
+    from dom_engine.inventory.redis_config import RedisStoreConfig
+
+    env = {"DOM_REDIS_URL": "redis://127.0.0.1:1/0", "DOM_HOLD_TTL_S": "30"}
+    memory = load_config(None, env=env).store
+    assert memory == MemoryStoreConfig(hold_ttl_s=30.0) and not memory.shared
+    redis = load_config(None, env={**env, "DOM_STORE_BACKEND": "redis"}).store
+    assert redis == RedisStoreConfig(url="redis://127.0.0.1:1/0", hold_ttl_s=30.0) and redis.shared

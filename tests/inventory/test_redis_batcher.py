@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import redis
 
-from dom_engine.app.bootstrap import open_redis_store
-from dom_engine.app.config import StoreConfig, load_config
+from dom_engine.app.config import load_config
 from dom_engine.domain import ConfigError, NotFoundError, ValidationError
 from dom_engine.inventory.base import Allocation, ReservationConflict, StoreUnavailable
 from dom_engine.inventory.redis_batcher import Coalescer
+from dom_engine.inventory.redis_config import RedisStoreConfig
 from dom_engine.inventory.redis_store import RedisStore
 from dom_engine.testing.networks import row_network
 from tests.redis_servers import client_url, new_namespace
@@ -370,21 +370,22 @@ def test_a_cluster_reserves_order_by_order(redis_cluster):
 
 
 def test_config_and_environment_switch_coalescing(tmp_path, redis_server):
-    assert load_config(None, env={}).store.coalesce_reserves is True
+    redis = {"DOM_STORE_BACKEND": "redis", "DOM_REDIS_URL": redis_server.url}
+    assert load_config(None, env=redis).store.coalesce_reserves is True
     path = tmp_path / "dom.toml"
     path.write_text("[store]\ncoalesce_reserves = false\n")
-    assert load_config(path, env={}).store.coalesce_reserves is False
+    assert load_config(path, env=redis).store.coalesce_reserves is False
     for raw, want in (("false", False), ("0", False), ("no", False), ("true", True), ("1", True),
                       ("YES", True)):
-        env = {"DOM_STORE_COALESCE_RESERVES": raw}
+        env = {**redis, "DOM_STORE_COALESCE_RESERVES": raw}
         assert load_config(None, env=env).store.coalesce_reserves is want
     with pytest.raises(ConfigError) as err:
         load_config(None, env={"DOM_STORE_COALESCE_RESERVES": "maybe"})
     assert err.value.field == "DOM_STORE_COALESCE_RESERVES"
     path.write_text('[store]\ncoalesce_reserves = "no"\n')
     with pytest.raises(ConfigError) as err:
-        load_config(path, env={})
+        load_config(path, env=redis)
     assert err.value.field == "store.coalesce_reserves"
-    off = open_redis_store(StoreConfig(backend="redis", url=redis_server.url, coalesce_reserves=False), NET)
-    on = open_redis_store(StoreConfig(backend="redis", url=redis_server.url), NET)
+    off = RedisStoreConfig(url=redis_server.url, coalesce_reserves=False).open(NET)
+    on = RedisStoreConfig(url=redis_server.url).open(NET)
     assert off.reserve_batcher is None and on.reserve_batcher is not None

@@ -111,7 +111,8 @@ def test_every_text_source_spells_booleans_alike(tmp_path, monkeypatch, word, va
     network = _network_csv(tmp_path, word)
     assert bool(network.enabled[0]) is value
     assert _orders_csv(tmp_path, word).options.ship_complete is value
-    config = load_config(None, env={"DOM_STORE_COALESCE_RESERVES": word})
+    config = load_config(None, env={"DOM_STORE_COALESCE_RESERVES": word, "DOM_STORE_BACKEND": "redis",
+                                    "DOM_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert config.store.coalesce_reserves is value
 
 

@@ -11,19 +11,19 @@ from dom_engine.domain import ConfigError
 from dom_engine.service.workers import check_workers
 
 
-@pytest.mark.parametrize("workers, backend, address, field", [
-    (0, "redis", "127.0.0.1:50051", "server.workers"),
-    (2, "memory", "127.0.0.1:50051", "server.workers"),
-    (2, "redis", "127.0.0.1:0", "server.address"),
+@pytest.mark.parametrize("workers, shared, address, field", [
+    (0, True, "127.0.0.1:50051", "server.workers"),
+    (2, False, "127.0.0.1:50051", "server.workers"),
+    (2, True, "127.0.0.1:0", "server.address"),
 ])
-def test_bad_worker_setups_name_the_setting(workers, backend, address, field):
+def test_bad_worker_setups_name_the_setting(workers, shared, address, field):
     with pytest.raises(ConfigError) as err:
-        check_workers(workers, backend, address)
+        check_workers(workers, shared, address)
     assert err.value.field == field
 
 
 def test_one_worker_is_always_fine():
-    check_workers(1, "memory", "127.0.0.1:0")
+    check_workers(1, False, "127.0.0.1:0")
 
 
 def test_cli_refuses_several_workers_on_memory_stock():

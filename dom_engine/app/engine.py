@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..optimize.params import SolverParams
-from .batch_routing import BatchProgress, BatchRouting
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
+
+if TYPE_CHECKING:
+    from .batch_routing import BatchProgress, BatchRouting
 
 
 @dataclass
@@ -36,14 +39,23 @@ class Engine:
     batch: BatchSettings = field(default_factory=BatchSettings)
     solver: SolverParams = field(default_factory=SolverParams)
     routing: OrderRouting = field(init=False, repr=False, compare=False)
-    batch_routing: BatchRouting = field(init=False, repr=False, compare=False)
     stock: StockAdmin = field(init=False, repr=False, compare=False)
+    _batch_routing: BatchRouting | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
                                     self.default_policy, self.limits, self.clock, self.solver)
-        self.batch_routing = BatchRouting(self.routing, self.batch)
         self.stock = StockAdmin(self.store)
+
+    @property
+    def batch_routing(self) -> BatchRouting:
+        """The batch use case, made on first use: its modules import scipy.optimize (~0.4 s),
+        which `dom route` and single-order callers never need (servers load it in warm_up)."""
+        if self._batch_routing is None:
+            from .batch_routing import BatchRouting
+
+            self._batch_routing = BatchRouting(self.routing, self.batch)
+        return self._batch_routing
 
     def policy_for(self, order: Order) -> PolicyProfile:
         return self.routing.policy_for(order)
@@ -90,10 +102,10 @@ class Engine:
                                               progress=progress, stop=stop)
 
     def warm_up(self) -> None:
-        """Load what the first call would otherwise pay for inside its budget: the compiled search
-        kernels (loaded from numba's cache, ~0.3 s; compiled once per installation). The batch
-        modules (scipy.optimize, ~0.5 s) are imported with this module. Servers call this before
-        they listen."""
+        """Load what the first call would otherwise pay for inside its budget: the batch half (it
+        imports scipy.optimize, ~0.4 s) and the compiled search kernels (loaded from numba's
+        cache, ~0.3 s; compiled once per installation). Servers call this before they listen."""
         from ..optimize.compiled_search import warm_up
 
+        _ = self.batch_routing   # made (its modules imported) now rather than inside a call
         warm_up()

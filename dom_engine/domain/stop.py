@@ -123,8 +123,3 @@ class Deadline:
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else f"{self.remaining_ms():.1f} ms left"
         return f"Deadline({state})"
-
-
-def never() -> Deadline:
-    """No time limit (still cancellable)."""
-    return Deadline()

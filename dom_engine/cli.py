@@ -121,6 +121,51 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Replay the base and each scenario of a scenario file; print KPIs with paired deltas."""
+    import json
+
+    from .io.order_files import read_orders
+    from .simulation import load_scenarios, simulate
+    from .simulation.outputs import format_table, summary, write_outputs
+
+    if args.replications is not None and args.replications < 1:
+        raise DomainError("--replications", f"must be >= 1, got {args.replications}")
+    spec = load_scenarios(args.scenarios)
+    orders = read_orders(args.orders).orders if args.orders else None
+    with _scenario_bar() as progress:
+        result = simulate(spec, orders=orders, replications=args.replications, progress=progress)
+    if args.out:
+        written = write_outputs(result, args.out)
+        print(f"written: {', '.join(str(p) for p in written)}", file=sys.stderr)
+    print(json.dumps(summary(result), indent=2) if args.json else format_table(result))
+    return EXIT_OK
+
+
+def _scenario_bar():
+    """A context manager yielding progress(scenario, replication, done, total) that drives one tqdm
+    bar on stderr, started over for each scenario and replication."""
+    from contextlib import contextmanager
+
+    from tqdm import tqdm
+
+    @contextmanager
+    def bar():
+        with tqdm(total=0, unit="orders", file=sys.stderr, disable=None, leave=False) as t:
+            current = [("", -1)]
+
+            def update(scenario: str, replication: int, done: int, total: int) -> None:
+                if current[0] != (scenario, replication):
+                    current[0] = (scenario, replication)
+                    t.set_description(f"{scenario} #{replication + 1}", refresh=False)
+                    t.reset(total=total)
+                t.update(done - t.n)
+
+            yield update
+
+    return bar()
+
+
 def _phase_bar():
     """A context manager yielding progress(phase, done, total) for Engine.route_batch: one tqdm bar
     on stderr that starts over, labelled, at each phase (build, solve, improve, reserve)."""
@@ -262,6 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true",
                    help="print the summary as JSON (with the plans unless --out is given)")
     b.set_defaults(func=cmd_batch)
+
+    sim = sub.add_parser("simulate", help="what-if: replay orders under scenarios and compare KPIs")
+    sim.add_argument("scenarios", metavar="SCENARIOS.toml", help="[base] and [scenarios.NAME] tables")
+    sim.add_argument("--orders", metavar="FILE", help="order stream (.jsonl/.csv/.parquet; default: the "
+                                                      "file's [base] orders or its generated demand)")
+    sim.add_argument("--replications", type=int, metavar="N",
+                     help="paired replications (default: [base] replications)")
+    sim.add_argument("--out", metavar="DIR",
+                     help="write summary.json, kpis.csv, kpis_by_day.csv and outcomes.csv there")
+    sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.set_defaults(func=cmd_simulate)
 
     v = sub.add_parser("validate-config", help="check a config and every file it names")
     v.add_argument("file", metavar="FILE")

@@ -1,0 +1,52 @@
+"""KPIs of a replay, from its per-order outcomes: totals and per-order means for the whole run and
+per day. Every KPI is a number where larger or smaller is plainly better (see BETTER)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .replay import Outcome
+
+# KPI -> +1 when more is better, -1 when less is better (used to colour deltas in reports).
+BETTER = {
+    "orders": 0, "total_cost": -1, "cost_per_order": -1, "shipping_cost": -1, "penalty_cost": -1,
+    "shipments_per_order": -1, "split_rate": -1, "fill_rate": 1, "units_unfilled": -1,
+    "on_time_rate": 1, "mean_distance_km": -1, "mean_delivery_days": -1, "co2e_kg": -1,
+    "invalid_orders": -1,
+}
+
+
+def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """The run's KPIs (empty runs give zeros, never NaN, except where nothing shipped at all)."""
+    n = len(outcomes)
+    shipping = [o for o in outcomes if o.shipments]
+    ordered = sum(o.units_ordered for o in outcomes)
+    shipped = sum(o.units_shipped for o in outcomes)
+    shipments = sum(o.shipments for o in outcomes)
+    total = sum(o.total_cost for o in outcomes)
+    days = [o.delivery_days for o in shipping if not math.isnan(o.delivery_days)]
+    return {
+        "orders": float(n),
+        "total_cost": total,
+        "cost_per_order": total / n if n else 0.0,
+        "shipping_cost": sum(o.shipping_cost for o in outcomes),
+        "penalty_cost": sum(o.penalty_cost for o in outcomes),
+        "shipments_per_order": shipments / len(shipping) if shipping else 0.0,
+        "split_rate": sum(o.shipments > 1 for o in shipping) / len(shipping) if shipping else 0.0,
+        "fill_rate": shipped / ordered if ordered else 0.0,
+        "units_unfilled": float(ordered - shipped),
+        "on_time_rate": sum(o.on_time for o in outcomes) / n if n else 0.0,
+        "mean_distance_km": sum(o.distance_km for o in shipping) / shipments if shipments else 0.0,
+        "mean_delivery_days": sum(days) / len(days) if days else 0.0,
+        "co2e_kg": sum(o.co2e_kg for o in outcomes),
+        "invalid_orders": float(sum(o.status == "INVALID" for o in outcomes)),
+    }
+
+
+def kpis_by_day(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """KPIs per arrival day (ISO date -> KPIs), in date order."""
+    days: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        days.setdefault(o.day, []).append(o)
+    return {day: kpis(days[day]) for day in sorted(days)}

@@ -1,0 +1,247 @@
+"""Scenario files for what-if simulation (TOML): a `[base]` setup and one `[scenarios.NAME]` table
+per scenario, each a set of changes to the base. Everything is checked up front: an error names
+the scenario and the key (`scenarios.close_ont.close: unknown node 'X'`), and unknown keys are
+errors anywhere, so a typo never silently simulates the base.
+
+    [base]
+    config = "dom.toml"          # optional: network, stock, rates and policies (default: the demo)
+    orders = "orders.jsonl"      # optional: the order stream (JSONL / CSV / Parquet, as dom batch)
+    replications = 3             # paired replications (resampled streams), default 1
+    seed = 0                     # seed of the resampling
+    time_budget_ms = 50          # per order, as RouteOrder's default budget
+    [base.demand]                # without `orders`: demand drawn from the demo generator
+    orders = 2000                # orders in all
+    days = 7                     # spread over this many days from `start`
+    start = "2026-03-02"
+    seed = 1
+
+    [scenarios.close_ont]
+    close = ["WH-ONTARIO-CA"]    # nodes closed (from `close_from`, else from the start)
+    close_from = "2026-03-04"
+    [scenarios.rates_up]
+    rates_scale = 1.08           # every money rate of every service (or: rates_scale_services)
+    [scenarios.stores_off_marketplace]
+    channel_node_kinds = { marketplace = ["warehouse", "dropship"] }
+    [scenarios.rebalance]
+    stock_move = [{ from = "WH-EDISON-NJ", to = "WH-RENO-NV", share = 0.2 }]
+
+Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_scale,
+stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
+max_shipments, channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
+demand_scale (resample the stream to this share of its size), channels (keep only these),
+mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..domain import ConfigError
+from ..io.tables import Table, read_toml
+
+MODES = ("online", "nearest")
+NODE_KINDS = ("warehouse", "store", "dropship")
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class StockMove:
+    """Move `share` of every SKU's on-hand units from one node to another."""
+
+    source: str
+    target: str
+    share: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Changes to the base; the base itself is the Scenario with nothing set."""
+
+    name: str
+    close: tuple[str, ...] = ()
+    close_from: date | None = None
+    capacity: dict[str, int] = field(default_factory=dict)
+    stock_scale: float = 1.0
+    stock_moves: tuple[StockMove, ...] = ()
+    rates_scale: float = 1.0
+    rates_scale_services: dict[str, float] = field(default_factory=dict)
+    max_shipments: int | None = None
+    channel_node_kinds: dict[str, frozenset[str]] | None = None
+    min_stock_buffer: dict[str, int] | None = None
+    demand_scale: float = 1.0
+    channels: tuple[str, ...] | None = None
+    mode: str = "online"
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The demo demand generator's settings (used when no order file is given)."""
+
+    orders: int = 2000
+    days: int = 7
+    start: date = date(2026, 3, 2)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A parsed scenario file: where the base comes from, how to replicate, and the scenarios."""
+
+    source: Path | None
+    config: Path | None
+    orders: Path | None
+    demand: Demand
+    replications: int
+    seed: int
+    time_budget_ms: float
+    base: Scenario
+    scenarios: tuple[Scenario, ...]
+
+
+def load_scenarios(path: str | Path) -> ScenarioFile:
+    """Read and check a scenario file (relative paths resolve against its folder)."""
+    path = Path(path)
+    return parse_scenarios(read_toml(path), path.resolve().parent, path)
+
+
+def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = None) -> ScenarioFile:
+    root = Table(data, "")
+    b = root.table(BASE)
+    config = _path(b.get("config", str, None), folder)
+    orders = _path(b.get("orders", str, None), folder)
+    replications = b.get("replications", int, 1)
+    if replications < 1:
+        raise ConfigError(b.key("replications"), f"must be >= 1, got {replications}")
+    seed = b.get("seed", int, 0)
+    budget = b.get("time_budget_ms", float, 50.0)
+    if not (math.isfinite(budget) and budget > 0):
+        raise ConfigError(b.key("time_budget_ms"), f"must be > 0, got {budget!r}")
+    demand = _demand(b.table("demand"))
+    b.done()
+    s = root.table("scenarios")
+    scenarios = tuple(_scenario(name, s.table(name)) for name in list(s.data))
+    s.done()
+    root.done()
+    if not scenarios:
+        raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
+    return ScenarioFile(source, config, orders, demand, replications, seed, budget, Scenario(BASE),
+                        scenarios)
+
+
+def _demand(t: Table) -> Demand:
+    d = Demand()
+    start_text = t.get("start", str, d.start.isoformat())
+    try:
+        start = date.fromisoformat(start_text)
+    except ValueError:
+        raise ConfigError(t.key("start"), f'must be a date "YYYY-MM-DD", got {start_text!r}') from None
+    demand = Demand(t.get("orders", int, d.orders), t.get("days", int, d.days), start,
+                    t.get("seed", int, d.seed))
+    t.done()
+    for key in ("orders", "days"):
+        if getattr(demand, key) < 1:
+            raise ConfigError(t.key(key), f"must be >= 1, got {getattr(demand, key)}")
+    return demand
+
+
+def _scenario(name: str, t: Table) -> Scenario:
+    if name == BASE:
+        raise ConfigError(t.where, '"base" is the name of the unchanged setup; choose another')
+    close = tuple(_strings(t, "close"))
+    close_from = t.get("close_from", str, None)
+    moves = []
+    for k, raw in enumerate(t.get("stock_move", list, [])):
+        m = Table(raw, f"{t.key('stock_move')}[{k}]")
+        source, target, share = m.get("from", str, ""), m.get("to", str, ""), m.get("share", float, None)
+        m.done()
+        if share is None or not (math.isfinite(share) and 0 < share <= 1):
+            raise ConfigError(m.key("share"), f"must be within (0, 1], got {share!r}")
+        moves.append(StockMove(source, target, share))
+    kinds = t.table("channel_node_kinds") if "channel_node_kinds" in t.data else None
+    buffers = t.table("min_stock_buffer") if "min_stock_buffer" in t.data else None
+    scenario = Scenario(
+        name=name,
+        close=close,
+        close_from=_date(t, "close_from", close_from),
+        capacity=_int_map(t.table("capacity"), minimum=0),
+        stock_scale=_positive(t, "stock_scale", 1.0, zero=True),
+        stock_moves=tuple(moves),
+        rates_scale=_positive(t, "rates_scale", 1.0),
+        rates_scale_services={k: _positive(t.table("rates_scale_services"), k, 1.0)
+                              for k in list(t.data.get("rates_scale_services", {}))},
+        max_shipments=t.get("max_shipments", int, None),
+        channel_node_kinds=None if kinds is None else _kinds(kinds),
+        min_stock_buffer=None if buffers is None else _int_map(buffers, minimum=0, keys=NODE_KINDS),
+        demand_scale=_positive(t, "demand_scale", 1.0),
+        channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
+        mode=t.get("mode", str, "online"),
+    )
+    t.table("rates_scale_services")   # read above key by key; mark the table as known
+    t.done()
+    if scenario.mode not in MODES:
+        raise ConfigError(t.key("mode"), f"must be one of {list(MODES)}, got {scenario.mode!r}")
+    if scenario.max_shipments is not None and scenario.max_shipments < 1:
+        raise ConfigError(t.key("max_shipments"), f"must be >= 1, got {scenario.max_shipments}")
+    if scenario.close_from is not None and not scenario.close:
+        raise ConfigError(t.key("close_from"), "needs `close` (the nodes that close on that date)")
+    return scenario
+
+
+def _path(value: str | None, folder: Path) -> Path | None:
+    if value is None or value == "demo":
+        return None
+    p = Path(value)
+    return p if p.is_absolute() else folder / p
+
+
+def _strings(t: Table, key: str) -> list[str]:
+    values = t.get(key, list, [])
+    if not all(isinstance(v, str) and v for v in values):
+        raise ConfigError(t.key(key), f"must be a list of non-empty strings, got {values!r}")
+    return values
+
+
+def _positive(t: Table, key: str, default: float, zero: bool = False) -> float:
+    value = t.get(key, float, default)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ConfigError(t.key(key), f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
+    return value
+
+
+def _date(t: Table, key: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(t.key(key), f'must be a date "YYYY-MM-DD", got {text!r}') from None
+
+
+def _int_map(t: Table, minimum: int, keys: tuple[str, ...] | None = None) -> dict[str, int]:
+    out = {}
+    for key in list(t.data):
+        if keys is not None and key not in keys:
+            raise ConfigError(t.key(key), f"must be one of {list(keys)}")
+        value = t.get(key, int)
+        if value < minimum:
+            raise ConfigError(t.key(key), f"must be >= {minimum}, got {value}")
+        out[key] = value
+    t.done()
+    return out
+
+
+def _kinds(t: Table) -> dict[str, frozenset[str]]:
+    out = {}
+    for channel in list(t.data):
+        kinds = t.get(channel, list)
+        bad = [k for k in kinds if k not in NODE_KINDS]
+        if bad or not kinds:
+            raise ConfigError(t.key(channel),
+                              f"must be a non-empty list of {list(NODE_KINDS)}, got {kinds!r}")
+        out[channel] = frozenset(kinds)
+    t.done()
+    return out

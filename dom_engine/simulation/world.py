@@ -1,0 +1,99 @@
+"""The simulated world of one scenario: the base's network, stock, rate card and policies with the
+scenario's changes applied. Every name a scenario uses (node, service) is checked here against the
+base, and errors name the scenario and key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..domain import ConfigError, Network, PolicyProfile, RateCard
+from .scenarios import Scenario
+
+# Money fields of a rate band that a rates_scale multiplies (distances and days stay).
+_MONEY = ("per_package", "per_package_distance", "per_unit", "per_unit_distance", "per_kg", "per_kg_distance")
+
+
+@dataclass(frozen=True)
+class Stock:
+    """Starting stock: SKUs and (nodes x SKUs) on-hand and safety matrices."""
+
+    skus: tuple[str, ...]
+    on_hand: np.ndarray
+    safety: np.ndarray
+
+
+@dataclass(frozen=True)
+class World:
+    """What one scenario routes against. `closed_network` replaces `network` from `close_from`."""
+
+    scenario: Scenario
+    network: Network
+    closed_network: Network | None
+    stock: Stock
+    rate_card: RateCard
+    policies: Mapping[str, PolicyProfile]
+
+
+def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: RateCard,
+                policies: Mapping[str, PolicyProfile]) -> World:
+    """The base with `scenario`'s changes (the base scenario changes nothing)."""
+    where = f"scenarios.{scenario.name}"
+    for node_id in [*scenario.close, *scenario.capacity]:
+        if not network.has(node_id):
+            raise ConfigError(f"{where}.close" if node_id in scenario.close else f"{where}.capacity",
+                              f"unknown node {node_id!r}")
+    if scenario.capacity:
+        network = Network(tuple(replace(n, daily_shipment_capacity=scenario.capacity.get(n.node_id,
+                                                                                         n.daily_shipment_capacity))
+                                for n in network.nodes), currency=network.currency)
+    closed = network.without(set(scenario.close)) if scenario.close else None
+    if closed is not None and scenario.close_from is None:
+        network, closed = closed, None
+    return World(scenario, network, closed, _stock(scenario, network, stock, where),
+                 _rates(scenario, rate_card, where), _policies(scenario, policies))
+
+
+def _stock(scenario: Scenario, network: Network, stock: Stock, where: str) -> Stock:
+    on_hand = stock.on_hand
+    if scenario.stock_scale != 1.0:
+        on_hand = np.floor(on_hand * scenario.stock_scale).astype(np.int64)
+    for k, move in enumerate(scenario.stock_moves):
+        for key, node_id in (("from", move.source), ("to", move.target)):
+            if not network.has(node_id):
+                raise ConfigError(f"{where}.stock_move[{k}].{key}", f"unknown node {node_id!r}")
+        on_hand = on_hand.copy()
+        i, j = network.index_of(move.source), network.index_of(move.target)
+        moved = np.floor(on_hand[i] * move.share).astype(np.int64)
+        on_hand[i] -= moved
+        on_hand[j] += moved
+    return Stock(stock.skus, on_hand, stock.safety)
+
+
+def _rates(scenario: Scenario, card: RateCard, where: str) -> RateCard:
+    names = {s.name for s in card.services}
+    for name in scenario.rates_scale_services:
+        if name not in names:
+            raise ConfigError(f"{where}.rates_scale_services.{name}",
+                              f"unknown carrier service; the rate card has {sorted(names)}")
+    if scenario.rates_scale == 1.0 and not scenario.rates_scale_services:
+        return card
+    services = []
+    for service in card.services:
+        factor = scenario.rates_scale * scenario.rates_scale_services.get(service.name, 1.0)
+        bands = tuple(replace(b, **{f: getattr(b, f) * factor for f in _MONEY}) for b in service.bands)
+        services.append(replace(service, bands=bands))
+    return replace(card, services=tuple(services))
+
+
+def _policies(scenario: Scenario, policies: Mapping[str, PolicyProfile]) -> dict[str, PolicyProfile]:
+    changes: dict[str, object] = {}
+    if scenario.max_shipments is not None:
+        changes["max_shipments"] = scenario.max_shipments
+    if scenario.channel_node_kinds is not None:
+        changes["channel_node_kinds"] = dict(scenario.channel_node_kinds)
+    if scenario.min_stock_buffer is not None:
+        changes["min_stock_buffer"] = dict(scenario.min_stock_buffer)
+    return {name: replace(policy, **changes) for name, policy in policies.items()}  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""Scenario files are checked up front; every error names the scenario and the key."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dom_engine.domain import ConfigError
+from dom_engine.simulation import load_scenarios
+
+GOOD = """
+[base]
+replications = 3
+seed = 5
+[base.demand]
+orders = 50
+days = 2
+start = "2026-03-02"
+[scenarios.close]
+close = ["ONT6"]
+close_from = "2026-03-03"
+[scenarios.rates]
+rates_scale = 1.08
+rates_scale_services = { ground = 1.1 }
+[scenarios.policy]
+max_shipments = 2
+channel_node_kinds = { marketplace = ["warehouse", "dropship"] }
+min_stock_buffer = { store = 2 }
+[scenarios.stock]
+stock_scale = 0.9
+stock_move = [{ from = "ONT6", to = "AVP3", share = 0.2 }]
+capacity = { AVP3 = 100 }
+[scenarios.demand]
+demand_scale = 1.3
+channels = ["marketplace"]
+mode = "nearest"
+"""
+
+
+def _load(tmp_path, text):
+    path = tmp_path / "whatif.toml"
+    path.write_text(text)
+    return load_scenarios(path)
+
+
+def test_a_full_file_parses(tmp_path):
+    spec = _load(tmp_path, GOOD)
+    assert (spec.replications, spec.seed, spec.demand.orders, spec.demand.days) == (3, 5, 50, 2)
+    by_name = {s.name: s for s in spec.scenarios}
+    assert list(by_name) == ["close", "rates", "policy", "stock", "demand"]
+    assert by_name["close"].close == ("ONT6",) and by_name["close"].close_from == date(2026, 3, 3)
+    assert by_name["rates"].rates_scale_services == {"ground": 1.1}
+    assert by_name["policy"].channel_node_kinds == {"marketplace": frozenset({"warehouse", "dropship"})}
+    assert by_name["policy"].min_stock_buffer == {"store": 2}
+    assert by_name["stock"].stock_moves[0].share == 0.2 and by_name["stock"].capacity == {"AVP3": 100}
+    assert by_name["demand"].channels == ("marketplace",) and by_name["demand"].mode == "nearest"
+    assert spec.config is None and spec.orders is None    # the demo and its generated demand
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("[scenarios.a]\nclos = []\n", "scenarios.a.clos"),
+    ("[scenarios.a]\nmode = \"random\"\n", "scenarios.a.mode"),
+    ("[scenarios.a]\nrates_scale = -1.0\n", "scenarios.a.rates_scale"),
+    ("[scenarios.a]\nrates_scale = 0\n", "scenarios.a.rates_scale"),
+    ("[scenarios.a]\nstock_scale = -0.5\n", "scenarios.a.stock_scale"),
+    ("[scenarios.a]\nclose_from = \"2026-03-03\"\n", "scenarios.a.close_from"),
+    ("[scenarios.a]\nclose = [\"X\"]\nclose_from = \"March\"\n", "scenarios.a.close_from"),
+    ("[scenarios.a]\nmax_shipments = 0\n", "scenarios.a.max_shipments"),
+    ("[scenarios.a]\nstock_move = [{ from = \"A\", to = \"B\", share = 1.5 }]\n",
+     "scenarios.a.stock_move[0].share"),
+    ("[scenarios.a]\nstock_move = [{ from = \"A\", to = \"B\", shares = 0.5 }]\n",
+     "scenarios.a.stock_move[0].shares"),
+    ("[scenarios.a]\nmin_stock_buffer = { depot = 1 }\n", "scenarios.a.min_stock_buffer.depot"),
+    ("[scenarios.a]\nchannel_node_kinds = { web = [\"moon\"] }\n", "scenarios.a.channel_node_kinds.web"),
+    ("[scenarios.a]\ncapacity = { ONT6 = -1 }\n", "scenarios.a.capacity.ONT6"),
+    ("[scenarios.base]\nrates_scale = 1.1\n", "scenarios.base"),
+    ("[base]\nreplications = 0\n[scenarios.a]\n", "base.replications"),
+    ("[base]\nrepetitions = 2\n[scenarios.a]\n", "base.repetitions"),
+    ("[base.demand]\norders = 0\n[scenarios.a]\n", "base.demand.orders"),
+    ("[base]\n", "scenarios"),
+    ("[scenario.a]\n", "scenario"),
+])
+def test_bad_files_name_the_scenario_and_key(tmp_path, text, field):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    assert err.value.field == field

@@ -20,6 +20,7 @@ from ..app.routing import plan_allocations
 from ..domain import DomainError, Limits, Order, Plan
 from ..inventory.memory import MemoryStore
 from ..optimize.baselines import route_nearest
+from .receipts import Receipt
 from .world import Stock, World
 
 # Holds are committed as soon as they are made; a long TTL keeps the clock jumps of the stream
@@ -89,17 +90,20 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Run:
-    """One replay: the outcomes in stream order and the stock before and after."""
+    """One replay: the outcomes in stream order and the stock before and after
+    (start + received = end + shipped, per node and SKU)."""
 
     outcomes: tuple[Outcome, ...]
     start: Stock
     end_on_hand: np.ndarray
     shipped: np.ndarray      # units shipped per (node, SKU), the same shape as the stock
+    received: np.ndarray     # units received per (node, SKU)
 
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
-           progress: Callable[[int, int], None] | None = None) -> Run:
-    """Route `orders` (sorted by arrival here) through `world` and account for every unit."""
+           progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = ()) -> Run:
+    """Route `orders` (sorted by arrival here) through `world` and account for every unit;
+    `receipts` (in time order) arrive before the first order placed at or after their time."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
@@ -112,9 +116,16 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     closes = world.scenario.close_from
     col = {sku: j for j, sku in enumerate(stock.skus)}
     shipped = np.zeros_like(stock.on_hand)
+    received = np.zeros_like(stock.on_hand)
+    arriving = iter(receipts)
+    pending = next(arriving, None)
     outcomes = []
     for k, order in enumerate(orders):
         clock.now = order.created_at
+        while pending is not None and pending.at <= order.created_at:
+            store.adjust(pending.node_id, pending.sku, pending.units)
+            received[world.network.index_of(pending.node_id), col[pending.sku]] += pending.units
+            pending = next(arriving, None)
         if world.closed_network is not None and closes is not None and order.created_at.date() >= closes:
             engine = Engine(world.closed_network, world.rate_card, store, policies=dict(world.policies),
                             default_policy=engine.default_policy, limits=engine.limits, clock=clock)
@@ -134,7 +145,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
         if progress is not None and k % 500 == 499:
             progress(k + 1, len(orders))
     skus, on_hand, _, _ = store.arrays()
-    return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], shipped)
+    return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], shipped, received)
 
 
 def _default_policy(world: World) -> str:

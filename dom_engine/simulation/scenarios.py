@@ -6,6 +6,7 @@ errors anywhere, so a typo never silently simulates the base.
     [base]
     config = "dom.toml"          # optional: network, stock, rates and policies (default: the demo)
     orders = "orders.jsonl"      # optional: the order stream (JSONL / CSV / Parquet, as dom batch)
+    receipts = "receipts.csv"    # optional: replenishment, columns at, node_id, sku, units
     replications = 3             # paired replications (resampled streams), default 1
     seed = 0                     # seed of the resampling
     time_budget_ms = 50          # per order, as RouteOrder's default budget
@@ -100,6 +101,7 @@ class ScenarioFile:
     time_budget_ms: float
     base: Scenario
     scenarios: tuple[Scenario, ...]
+    receipts: Path | None = None
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
@@ -113,6 +115,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     b = root.table(BASE)
     config = _path(b.get("config", str, None), folder)
     orders = _path(b.get("orders", str, None), folder)
+    receipts = _path(b.get("receipts", str, None), folder)
     replications = b.get("replications", int, 1)
     if replications < 1:
         raise ConfigError(b.key("replications"), f"must be >= 1, got {replications}")
@@ -129,7 +132,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     if not scenarios:
         raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
     return ScenarioFile(source, config, orders, demand, replications, seed, budget, Scenario(BASE),
-                        scenarios)
+                        scenarios, receipts)
 
 
 def _demand(t: Table) -> Demand:

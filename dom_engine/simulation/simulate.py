@@ -22,6 +22,7 @@ from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
 from .kpis import kpis, kpis_by_day
+from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, replay
 from .scenarios import ScenarioFile
 from .world import Stock, World, build_world
@@ -74,6 +75,7 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
     stock = Stock(skus, on_hand, safety)
     worlds = [build_world(s, components.network, stock, components.rate_card, components.policies)
               for s in (spec.base, *spec.scenarios)]      # every scenario checked before any replay
+    receipts = read_receipts(spec.receipts, components.network, skus) if spec.receipts else ()
     stream = list(orders) if orders is not None else _stream(spec)
     if not stream:
         raise ConfigError("base.orders", "the order stream is empty")
@@ -84,7 +86,7 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
     for r in range(n_reps):
         base_stream = replication(stream, spec.seed, r)
         for world in worlds:
-            run = _run(world, base_stream, spec, r, progress)
+            run = _run(world, base_stream, spec, r, progress, receipts)
             if keep_runs is not None:
                 keep_runs.append(run)
             runs[world.scenario.name].append(kpis(run.outcomes))
@@ -96,11 +98,12 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
                             _meta(spec, n_reps, len(stream)))
 
 
-def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None) -> Run:
+def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None,
+         receipts: Sequence[Receipt]) -> Run:
     orders = scenario_stream(stream, world.scenario, spec.seed, r)
     report = None if progress is None else (
         lambda done, total: progress(world.scenario.name, r, done, total))
-    run = replay(world, orders, spec.time_budget_ms, report)
+    run = replay(world, orders, spec.time_budget_ms, report, receipts)
     if progress is not None:
         progress(world.scenario.name, r, len(orders), len(orders))
     return run

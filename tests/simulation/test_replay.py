@@ -56,7 +56,7 @@ def test_units_are_conserved_per_sku_and_node(scenario, seed):
     world = _world(scenario, seed)
     orders = _stream(seed, 120)
     run = replay(world, orders, time_budget_ms=200)
-    assert (run.start.on_hand - run.end_on_hand == run.shipped).all()
+    assert (run.start.on_hand - run.end_on_hand == run.shipped).all() and not run.received.any()
     assert (run.end_on_hand >= 0).all()
     assert run.shipped.sum() == sum(o.units_shipped for o in run.outcomes) > 0
     assert len(run.outcomes) == len(orders)
@@ -145,3 +145,42 @@ def test_an_invalid_order_is_counted_not_fatal():
     run = replay(world, [*orders[:3], bad, *orders[4:]], time_budget_ms=200)
     assert [o.status for o in run.outcomes].count("INVALID") == 1
     assert (run.start.on_hand - run.end_on_hand == run.shipped).all()
+
+
+def test_receipts_arrive_at_their_time_and_are_accounted_for(tmp_path):
+    """Scarce stock, then a receipt of every SKU at DC000 on the second day: orders after it ship
+    units that did not exist before, and start + received = end + shipped."""
+    from dom_engine.simulation.receipts import read_receipts
+
+    network, stock = _base(8, depth=1)
+    when = FIXED_NOW + timedelta(days=1)
+    path = tmp_path / "receipts.csv"
+    rows = "".join(f"{when.isoformat()},DC000,{sku},50\n" for sku in SKUS)
+    path.write_text("at,node_id,sku,units\n" + rows)
+    receipts = read_receipts(path, network, SKUS)
+    world = build_world(Scenario("base"), network, stock, banded_rate_card(), POLICIES)
+    orders = _stream(8, 150, days=3)
+    run = replay(world, orders, time_budget_ms=200, receipts=receipts)
+    assert run.received.sum() == 50 * len(SKUS)
+    assert (run.start.on_hand + run.received - run.end_on_hand == run.shipped).all()
+    without = replay(world, orders, time_budget_ms=200)
+    assert run.shipped.sum() > without.shipped.sum()
+    late = [o for o in run.outcomes if o.day > FIXED_NOW.date().isoformat()]
+    assert any("DC000" in o.nodes.split(";") for o in late)
+
+
+@pytest.mark.parametrize(("row", "column"), [
+    ("2026-11-24T00:00:00Z,NOPE,S1,5", "node_id"),
+    ("2026-11-24T00:00:00Z,DC000,NOPE,5", "sku"),
+    ("2026-11-24T00:00:00Z,DC000,S1,0", "units"),
+    ("tomorrow,DC000,S1,5", "at"),
+])
+def test_a_bad_receipt_names_its_row_and_column(tmp_path, row, column):
+    from dom_engine.simulation.receipts import read_receipts
+
+    network, _ = _base(8)
+    path = tmp_path / "receipts.csv"
+    path.write_text("at,node_id,sku,units\n2026-11-24T00:00:00Z,DC000,S1,5\n" + row + "\n")
+    with pytest.raises(ConfigError) as err:
+        read_receipts(path, network, SKUS)
+    assert err.value.field == f"{path} line 3, column '{column}'"

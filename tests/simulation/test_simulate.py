@@ -122,3 +122,18 @@ def test_the_example_file_runs():
                              "rebalance_east_west")
     for name in res.scenarios[1:]:
         assert res.kpis[name][0] != res.kpis["base"][0], name
+
+
+def test_receipts_named_in_the_file_reach_every_scenario(tmp_path):
+    (tmp_path / "receipts.csv").write_text("at,node_id,sku,units\n"
+                                           "2026-03-02T12:00:00Z,ONT6,SKU-00001,40\n"
+                                           "2026-03-03T00:00:00Z,AVP3,SKU-00002,25\n")
+    path = tmp_path / "whatif.toml"
+    path.write_text('[base]\nreceipts = "receipts.csv"\n[base.demand]\norders = 80\ndays = 2\n'
+                    '[scenarios.rates_up]\nrates_scale = 1.2\n')
+    runs: list = []
+    simulate(load_scenarios(path), keep_runs=runs)
+    assert len(runs) == 2
+    for run in runs:
+        assert run.received.sum() == 65
+        assert (run.start.on_hand + run.received - run.end_on_hand == run.shipped).all()

@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .replay import Outcome
+from ..domain import Network
+from .replay import Outcome, Run
 
 # KPI -> +1 when more is better, -1 when less is better (used to colour deltas in reports).
 BETTER = {
     "orders": 0, "total_cost": -1, "cost_per_order": -1, "shipping_cost": -1, "penalty_cost": -1,
     "shipments_per_order": -1, "split_rate": -1, "fill_rate": 1, "units_unfilled": -1,
     "on_time_rate": 1, "mean_distance_km": -1, "mean_delivery_days": -1, "co2e_kg": -1,
-    "invalid_orders": -1,
+    "invalid_orders": -1, "stockouts": -1, "capped_node_utilisation": 0,
 }
 
 
@@ -50,3 +51,22 @@ def kpis_by_day(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
     for o in outcomes:
         days.setdefault(o.day, []).append(o)
     return {day: kpis(days[day]) for day in sorted(days)}
+
+
+def run_kpis(run: Run, network: Network) -> dict[str, float]:
+    """The outcomes' KPIs plus what needs the run's stock and the network: how many (node, SKU)
+    ran out, and how full the capped nodes ran (shipments / daily capacity, mean over the capped
+    nodes and the days of the run)."""
+    out = kpis(run.outcomes)
+    out["stockouts"] = float(len(run.stockouts))
+    caps = {n.node_id: n.daily_shipment_capacity for n in network.nodes if n.daily_shipment_capacity}
+    days = sorted({o.day for o in run.outcomes})
+    used: dict[tuple[str, str], int] = {}
+    for o in run.outcomes:
+        for node in o.nodes.split(";") if o.nodes else ():
+            if node in caps:
+                used[(node, o.day)] = used.get((node, o.day), 0) + 1
+    cells = len(caps) * len(days)
+    out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in used.items()) / cells
+                                      if cells else 0.0)
+    return out

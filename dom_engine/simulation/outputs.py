@@ -18,7 +18,7 @@ from .replay import Outcome
 from .simulate import SimulationResult
 
 SHOWN = ("total_cost", "cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "on_time_rate",
-         "mean_distance_km", "mean_delivery_days", "co2e_kg")
+         "mean_distance_km", "mean_delivery_days", "co2e_kg", "stockouts", "capped_node_utilisation")
 
 
 def summary(result: SimulationResult) -> dict[str, Any]:

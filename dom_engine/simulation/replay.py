@@ -98,6 +98,31 @@ class Run:
     end_on_hand: np.ndarray
     shipped: np.ndarray      # units shipped per (node, SKU), the same shape as the stock
     received: np.ndarray     # units received per (node, SKU)
+    stockouts: dict[tuple[str, str], str]   # (node, SKU) that ran out -> the first day it did
+
+
+class _Ledger:
+    """Units in and out per (node, SKU), and where and when stock first ran out."""
+
+    def __init__(self, world: World) -> None:
+        self.network = world.network
+        self.start = world.stock.on_hand
+        self.col = {sku: j for j, sku in enumerate(world.stock.skus)}
+        self.shipped = np.zeros_like(self.start)
+        self.received = np.zeros_like(self.start)
+        self.stockouts: dict[tuple[str, str], str] = {}
+
+    def receive(self, receipt: Receipt) -> None:
+        self.received[self.network.index_of(receipt.node_id), self.col[receipt.sku]] += receipt.units
+
+    def ship(self, plan: Plan, day: str) -> None:
+        for shipment in plan.shipments:
+            i = self.network.index_of(shipment.node_id)
+            for line in shipment.lines:
+                j = self.col[line.sku]
+                self.shipped[i, j] += line.quantity
+                if self.start[i, j] + self.received[i, j] == self.shipped[i, j]:    # nothing left
+                    self.stockouts.setdefault((shipment.node_id, line.sku), day)
 
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
@@ -114,9 +139,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
                     clock=clock)
     policy = POLICIES[world.scenario.mode]()
     closes = world.scenario.close_from
-    col = {sku: j for j, sku in enumerate(stock.skus)}
-    shipped = np.zeros_like(stock.on_hand)
-    received = np.zeros_like(stock.on_hand)
+    ledger = _Ledger(world)
     arriving = iter(receipts)
     pending = next(arriving, None)
     outcomes = []
@@ -124,7 +147,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
         clock.now = order.created_at
         while pending is not None and pending.at <= order.created_at:
             store.adjust(pending.node_id, pending.sku, pending.units)
-            received[world.network.index_of(pending.node_id), col[pending.sku]] += pending.units
+            ledger.receive(pending)
             pending = next(arriving, None)
         if world.closed_network is not None and closes is not None and order.created_at.date() >= closes:
             engine = Engine(world.closed_network, world.rate_card, store, policies=dict(world.policies),
@@ -137,15 +160,13 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             continue
         if plan.reservation_id:
             store.commit(plan.reservation_id)
-            for shipment in plan.shipments:
-                i = world.network.index_of(shipment.node_id)
-                for line in shipment.lines:
-                    shipped[i, col[line.sku]] += line.quantity
+            ledger.ship(plan, order.created_at.date().isoformat())
         outcomes.append(_outcome(order, plan))
         if progress is not None and k % 500 == 499:
             progress(k + 1, len(orders))
-    skus, on_hand, _, _ = store.arrays()
-    return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], shipped, received)
+    _, on_hand, _, _ = store.arrays()
+    return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
+               ledger.stockouts)
 
 
 def _default_policy(world: World) -> str:

@@ -21,7 +21,7 @@ from ..domain import ConfigError, Order
 from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
-from .kpis import kpis, kpis_by_day
+from .kpis import kpis_by_day, run_kpis
 from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, replay
 from .scenarios import ScenarioFile
@@ -89,7 +89,7 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
             run = _run(world, base_stream, spec, r, progress, receipts)
             if keep_runs is not None:
                 keep_runs.append(run)
-            runs[world.scenario.name].append(kpis(run.outcomes))
+            runs[world.scenario.name].append(run_kpis(run, world.network))
             if r == 0:
                 by_day[world.scenario.name] = kpis_by_day(run.outcomes)
                 outcomes[world.scenario.name] = run.outcomes

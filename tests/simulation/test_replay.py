@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dom_engine.app.engine import Engine
-from dom_engine.domain import ConfigError, Limits, Penalties, PolicyProfile
+from dom_engine.domain import ConfigError, Limits, Network, Penalties, PolicyProfile
 from dom_engine.inventory.memory import MemoryStore
 from dom_engine.simulation.replay import HOLD_TTL_S, SimClock, replay
 from dom_engine.simulation.scenarios import Scenario, StockMove
@@ -184,3 +184,21 @@ def test_a_bad_receipt_names_its_row_and_column(tmp_path, row, column):
     with pytest.raises(ConfigError) as err:
         read_receipts(path, network, SKUS)
     assert err.value.field == f"{path} line 3, column '{column}'"
+
+
+def test_stockouts_and_capped_utilisation():
+    from dom_engine.simulation.kpis import run_kpis
+
+    network, stock = _base(9, depth=2)
+    capped = Network(tuple(replace(n, daily_shipment_capacity=2) for n in network.nodes), currency="USD")
+    world = build_world(Scenario("base"), capped, stock, banded_rate_card(), POLICIES)
+    run = replay(world, _stream(9, 200, days=3), time_budget_ms=200)
+    ran_out = {(world.network.nodes[i].node_id, SKUS[j])
+               for i, j in zip(*np.nonzero((run.start.on_hand > 0) & (run.end_on_hand == 0)), strict=True)}
+    assert ran_out and set(run.stockouts) == ran_out
+    k = run_kpis(run, world.network)
+    assert k["stockouts"] == len(ran_out)
+    days = {o.day for o in run.outcomes}
+    shipments = sum(o.shipments for o in run.outcomes)
+    assert k["capped_node_utilisation"] == pytest.approx(shipments / 2 / (len(network.nodes) * len(days)))
+    assert 0 < k["capped_node_utilisation"] <= 1

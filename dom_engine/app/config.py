@@ -110,6 +110,7 @@ from ..inventory.memory_config import MemoryStoreConfig
 from ..io.demo import DEMO_SEED, demo_policies
 from ..io.fields import FieldError, parse_bool, parse_float, parse_int
 from ..io.tables import (
+    FIELD_KINDS,
     Table,
     dataclass_from_table,  # the writers live with the readers; re-exported here for callers
     load_policies,
@@ -307,12 +308,10 @@ def _store_config(t: Table) -> StoreBackendConfig:
     own = {f.name for f in dataclasses.fields(cls)}
     others = {f.name: f.type for c in BACKENDS.values() for f in dataclasses.fields(c) if f.name not in own}
     for key in set(t.data) & set(others):   # still the right type, so a later switch of backend works
-        t.get(key, _OTHER_KINDS[str(others[key])])
+        t.get(key, FIELD_KINDS[str(others[key])])
     data = {k: v for k, v in t.data.items() if k != "backend" and k not in others}
     return dataclass_from_table(cls, Table(data, t.where))
 
-
-_OTHER_KINDS: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
 
 
 # ===================================================================== helpers

@@ -263,57 +263,39 @@ def _text(row: Mapping[str, Any], name: str, where: Callable[[int], str], requir
     return str(value).strip()
 
 
-def _int(row: Mapping[str, Any], name: str, where: Callable[[int], str], minimum: int,
-         required: bool = False) -> int | None:
+def _cell(row: Mapping[str, Any], name: str, where: Callable[[int], str], parse: Callable[[Any], Any],
+          empty: Any = None, required: bool = False, what: str | None = None) -> Any:
+    """Cell `name` of `row` parsed by `parse` (io.fields), `empty` when blank; errors name the row
+    and column and say what the cell must be (`what`, else the parser's own words)."""
     value = row.get(name)
     if not _present(value):
         if required:
             raise ValidationError(f"{where(row['#'])}, column {name!r}", "must not be empty")
-        return None
+        return empty
     try:
-        return parse_int(value, minimum=minimum)
+        return parse(value)
     except FieldError as exc:
-        raise _bad(row, name, where, "a positive integer" if minimum == 1 else exc.expected) from None
+        raise _bad(row, name, where, what or exc.expected) from None
+
+
+def _int(row: Mapping[str, Any], name: str, where: Callable[[int], str], minimum: int,
+         required: bool = False) -> int | None:
+    return _cell(row, name, where, lambda v: parse_int(v, minimum=minimum), required=required,
+                 what="a positive integer" if minimum == 1 else None)
 
 
 def _float(row: Mapping[str, Any], name: str, where: Callable[[int], str],
            required: bool = False) -> float | None:
-    value = row.get(name)
-    if not _present(value):
-        if required:
-            raise ValidationError(f"{where(row['#'])}, column {name!r}", "must not be empty")
-        return None
-    try:
-        return parse_float(value)
-    except FieldError as exc:
-        raise _bad(row, name, where, exc.expected) from None
+    return _cell(row, name, where, parse_float, required=required)
 
 
 def _bool(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> bool:
-    value = row.get(name)
-    if not _present(value):
-        return False
-    try:
-        return parse_bool(value)
-    except FieldError as exc:
-        raise _bad(row, name, where, exc.expected) from None
+    return _cell(row, name, where, parse_bool, empty=False)
 
 
 def _date(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> date | None:
-    value = row.get(name)
-    if not _present(value):
-        return None
-    try:
-        return parse_date(value)
-    except FieldError as exc:
-        raise _bad(row, name, where, exc.expected) from None
+    return _cell(row, name, where, parse_date)
 
 
 def _datetime(row: Mapping[str, Any], name: str, where: Callable[[int], str]) -> datetime | None:
-    value = row.get(name)
-    if not _present(value):
-        return None
-    try:
-        return parse_datetime(value)
-    except FieldError as exc:
-        raise _bad(row, name, where, exc.expected) from None
+    return _cell(row, name, where, parse_datetime)

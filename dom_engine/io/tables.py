@@ -83,8 +83,9 @@ class Table:
             raise ConfigError(self.key(unknown[0]), "unknown key (check the spelling; see examples/dom.toml)")
 
 
-_FIELD_KINDS: dict[str, type | tuple[type, ...]] = {"int": int, "float": float, "bool": bool, "str": str,
-                                                   "tuple[float, ...]": list}
+# TOML type of each dataclass field type a config class may use.
+FIELD_KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str,
+                                "tuple[float, ...]": list}
 
 
 def dataclass_from_table(cls: type[T], t: Table) -> T:
@@ -98,7 +99,7 @@ def dataclass_from_table(cls: type[T], t: Table) -> T:
             if f.name in t.data:
                 values[f.name] = dataclass_from_table(type(default), t.table(f.name))
             continue
-        kind = _FIELD_KINDS.get(str(f.type))
+        kind = FIELD_KINDS.get(str(f.type))
         if kind is None:
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported field type {f.type}")
         value = t.get(f.name, kind, None)

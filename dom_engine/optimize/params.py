@@ -29,7 +29,7 @@ def _check(obj: object, group: str) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ConfigError(where, f"must be a finite number, got {value!r}")
-        if f.type in ("int",) and not isinstance(value, int):
+        if f.type == "int" and not isinstance(value, int):
             raise ConfigError(where, f"must be an integer, got {value!r}")
         if value < 0 or (value == 0 and f.name not in _ZERO_TURNS_OFF):
             raise ConfigError(where, f"must be > 0, got {value!r}")

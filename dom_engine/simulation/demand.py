@@ -40,10 +40,7 @@ def replication(stream: Sequence[Order], seed: int, r: int) -> list[Order]:
     (orders renamed "ID~rK-N" so ids stay unique), in arrival order."""
     if r == 0:
         return list(stream)
-    rng = np.random.default_rng([seed, r])
-    picks = np.sort(rng.integers(0, len(stream), size=len(stream)))
-    return [replace(stream[i], order_id=f"{stream[i].order_id}~r{r}-{n}")
-            for n, i in enumerate(picks.tolist())]
+    return _resample(stream, np.random.default_rng([seed, r]), len(stream), f"r{r}-")
 
 
 def scenario_stream(stream: Sequence[Order], scenario: Scenario, seed: int, r: int) -> list[Order]:
@@ -56,9 +53,14 @@ def scenario_stream(stream: Sequence[Order], scenario: Scenario, seed: int, r: i
             raise ConfigError(f"scenarios.{scenario.name}.channels",
                               f"no order of the stream is in channels {list(scenario.channels)}")
     if scenario.demand_scale != 1.0:
-        rng = np.random.default_rng([seed, r, 7])
         size = max(1, int(round(len(orders) * scenario.demand_scale)))
-        picks = np.sort(rng.integers(0, len(orders), size=size))
-        orders = [replace(orders[i], order_id=f"{orders[i].order_id}~d{n}")
-                  for n, i in enumerate(picks.tolist())]
+        orders = _resample(orders, np.random.default_rng([seed, r, 7]), size, "d")
     return orders
+
+
+def _resample(orders: Sequence[Order], rng: np.random.Generator, size: int, tag: str) -> list[Order]:
+    """`size` orders drawn with replacement, kept in arrival order, renamed "ID~{tag}N" so that
+    every order id stays unique (holds are per order id)."""
+    picks = np.sort(rng.integers(0, len(orders), size=size))
+    return [replace(orders[i], order_id=f"{orders[i].order_id}~{tag}{n}")
+            for n, i in enumerate(picks.tolist())]

@@ -26,7 +26,7 @@ def summary(result: SimulationResult) -> dict[str, Any]:
     return {
         "meta": result.meta,
         "scenarios": list(result.scenarios),
-        "kpis": {name: {k: _mean(result, name, k) for k in result.kpis[name][0]}
+        "kpis": {name: {k: result.mean(name, k) for k in result.kpis[name][0]}
                  for name in result.scenarios},
         "deltas": [{k: _json(v) for k, v in dataclasses.asdict(d).items()} for d in result.deltas],
     }
@@ -40,7 +40,7 @@ def format_table(result: SimulationResult) -> str:
     lines = [f"{'KPI':<22}" + "".join(f"{n:>{width}}" for n in names)]
     deltas = {(d.scenario, d.kpi): d for d in result.deltas}
     for kpi in SHOWN:
-        row = f"{kpi:<22}" + "".join(f"{_mean(result, n, kpi):>{width},.3f}" for n in names)
+        row = f"{kpi:<22}" + "".join(f"{result.mean(n, kpi):>{width},.3f}" for n in names)
         lines.append(row)
         cells = []
         for n in names[1:]:
@@ -81,10 +81,6 @@ def _csv(path: Path, rows: list[dict[str, Any]], fields: list[str] | None = None
         writer = csv.DictWriter(fh, fieldnames=fields or (list(rows[0]) if rows else []))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _mean(result: SimulationResult, name: str, kpi: str) -> float:
-    return result.mean(name, kpi)
 
 
 def _json(value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..app.engine import Engine
-from ..app.routing import plan_allocations
+from ..app.routing import plan_allocations, skus_of
 from ..domain import DomainError, Limits, Order, Plan
 from ..inventory.memory import MemoryStore
 from ..optimize.baselines import route_nearest
@@ -56,7 +56,7 @@ class NearestPolicy:
 
     def route(self, engine: Engine, order: Order) -> Plan:
         policy = engine.policy_for(order)
-        stock = engine.store.read(list(dict.fromkeys(line.sku for line in order.lines)))
+        stock = engine.store.read(skus_of(order))
         plan = route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
         if not plan.shipments:
             return plan

@@ -174,8 +174,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         stock_scale=_positive(t, "stock_scale", 1.0, zero=True),
         stock_moves=tuple(moves),
         rates_scale=_positive(t, "rates_scale", 1.0),
-        rates_scale_services={k: _positive(t.table("rates_scale_services"), k, 1.0)
-                              for k in list(t.data.get("rates_scale_services", {}))},
+        rates_scale_services=_factor_map(t.table("rates_scale_services")),
         max_shipments=t.get("max_shipments", int, None),
         channel_node_kinds=None if kinds is None else _kinds(kinds),
         min_stock_buffer=None if buffers is None else _int_map(buffers, minimum=0, keys=NODE_KINDS),
@@ -183,7 +182,6 @@ def _scenario(name: str, t: Table) -> Scenario:
         channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
         mode=t.get("mode", str, "online"),
     )
-    t.table("rates_scale_services")   # read above key by key; mark the table as known
     t.done()
     if scenario.mode not in MODES:
         raise ConfigError(t.key("mode"), f"must be one of {list(MODES)}, got {scenario.mode!r}")
@@ -222,6 +220,12 @@ def _date(t: Table, key: str, text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(t.key(key), f'must be a date "YYYY-MM-DD", got {text!r}') from None
+
+
+def _factor_map(t: Table) -> dict[str, float]:
+    factors = {key: _positive(t, key, 1.0) for key in list(t.data)}
+    t.done()
+    return factors
 
 
 def _int_map(t: Table, minimum: int, keys: tuple[str, ...] | None = None) -> dict[str, int]:

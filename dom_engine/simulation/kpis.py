@@ -15,6 +15,7 @@ BETTER = {
     "shipments_per_order": -1, "split_rate": -1, "fill_rate": 1, "units_unfilled": -1,
     "on_time_rate": 1, "mean_distance_km": -1, "mean_delivery_days": -1, "co2e_kg": -1,
     "invalid_orders": -1, "stockouts": -1, "capped_node_utilisation": 0,
+    "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
 }
 
 
@@ -70,3 +71,11 @@ def run_kpis(run: Run, network: Network) -> dict[str, float]:
     out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in used.items()) / cells
                                       if cells else 0.0)
     return out
+
+
+def regret_kpis(run: dict[str, float], hindsight: dict[str, float]) -> dict[str, float]:
+    """The run's regret against the clairvoyant yardstick (the same world and stream routed per
+    day by the batch allocator from each day's starting stock): how much more the run cost."""
+    cost = hindsight["total_cost"]
+    regret = run["total_cost"] - cost
+    return {"hindsight_cost": cost, "regret": regret, "regret_pct": 100.0 * regret / cost if cost else 0.0}

@@ -1,70 +1,23 @@
-"""Replay an order stream against live simulated stock: orders in time order, each routed when it
-arrives and its units taken from stock at once (held and committed through the same store and
-Engine RouteOrder uses: one code path, not a copy), node daily capacities resetting at midnight
-(the store's clock is the stream's clock), a closing node leaving the network on its date.
-
-Policies are pluggable (`Policy`): `online` is the engine's exact single-order optimum on the
-stock left, `nearest` the nearest-node rule of the baselines."""
+"""Replay an order stream against live simulated stock: orders in time order, routed step by step
+by the scenario's policy (policies.py: one order at a time, waves, or whole days) and their units
+taken from stock at once (held and committed through the same store and Engine RouteOrder uses:
+one code path, not a copy), node daily capacities resetting at midnight (the store's clock is the
+stream's clock), receipts arriving at their time, a closing node leaving the network on its date."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import numpy as np
 
 from ..app.engine import Engine
-from ..app.routing import plan_allocations, skus_of
-from ..domain import DomainError, Limits, Order, Plan
+from ..domain import DomainError, Limits, Network, Order, Plan
 from ..inventory.memory import MemoryStore
-from ..optimize.baselines import route_nearest
+from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .world import Stock, World
-
-# Holds are committed as soon as they are made; a long TTL keeps the clock jumps of the stream
-# (hours between orders) from expiring one in between.
-HOLD_TTL_S = 365 * 24 * 3600.0
-
-
-class SimClock:
-    """The stream's clock, shared by the engine and the store: set to each order's arrival."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Policy(Protocol):
-    """How an order is routed in the replay: its plan, with the units held under the order id."""
-
-    def route(self, engine: Engine, order: Order) -> Plan: ...
-
-
-class OnlinePolicy:
-    """The engine's single-order router on the stock left (what RouteOrder with reserve does)."""
-
-    def route(self, engine: Engine, order: Order) -> Plan:
-        return engine.route(order, reserve=True)
-
-
-class NearestPolicy:
-    """The nearest-node rule (optimize.baselines), holding what it plans."""
-
-    def route(self, engine: Engine, order: Order) -> Plan:
-        policy = engine.policy_for(order)
-        stock = engine.store.read(skus_of(order))
-        plan = route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
-        if not plan.shipments:
-            return plan
-        held = engine.store.reserve(order.order_id, plan_allocations(plan))
-        return replace(plan, reservation_id=held.reservation_id)
-
-
-POLICIES: dict[str, Callable[[], Policy]] = {"online": OnlinePolicy, "nearest": NearestPolicy}
 
 
 @dataclass(frozen=True)
@@ -126,47 +79,54 @@ class _Ledger:
 
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
-           progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = ()) -> Run:
-    """Route `orders` (sorted by arrival here) through `world` and account for every unit;
-    `receipts` (in time order) arrive before the first order placed at or after their time."""
+           progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = (),
+           policy: Policy | None = None) -> Run:
+    """Route `orders` (sorted by arrival here) through `world` with `policy` (default: the
+    scenario's mode) and account for every unit; `receipts` (in time order) arrive before the
+    first step routed at or after their time."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
     store = MemoryStore.from_arrays(world.network, stock.skus, stock.on_hand, stock.safety, clock=clock,
                                     hold_ttl_s=HOLD_TTL_S)
-    engine = Engine(world.network, world.rate_card, store, policies=dict(world.policies),
-                    default_policy=_default_policy(world), limits=Limits(time_budget_ms=time_budget_ms),
-                    clock=clock)
-    policy = POLICIES[world.scenario.mode]()
+    engine = _engine(world, world.network, store, clock, time_budget_ms)
+    policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes)
     closes = world.scenario.close_from
     ledger = _Ledger(world)
     arriving = iter(receipts)
     pending = next(arriving, None)
-    outcomes = []
-    for k, order in enumerate(orders):
-        clock.now = order.created_at
-        while pending is not None and pending.at <= order.created_at:
+    outcomes: list[Outcome] = []
+    reported = 0
+    for at, step in policy.steps(orders):
+        clock.now = at
+        while pending is not None and pending.at <= at:
             store.adjust(pending.node_id, pending.sku, pending.units)
             ledger.receive(pending)
             pending = next(arriving, None)
-        if world.closed_network is not None and closes is not None and order.created_at.date() >= closes:
-            engine = Engine(world.closed_network, world.rate_card, store, policies=dict(world.policies),
-                            default_policy=engine.default_policy, limits=engine.limits, clock=clock)
+        if world.closed_network is not None and closes is not None and at.date() >= closes:
+            engine = _engine(world, world.closed_network, store, clock, time_budget_ms)
             closes = None    # switched once
-        try:
-            plan = policy.route(engine, order)
-        except DomainError as exc:      # a bad order in the stream is counted, not fatal
-            outcomes.append(_invalid(order, exc))
-            continue
-        if plan.reservation_id:
-            store.commit(plan.reservation_id)
-            ledger.ship(plan, order.created_at.date().isoformat())
-        outcomes.append(_outcome(order, plan))
-        if progress is not None and k % 500 == 499:
-            progress(k + 1, len(orders))
+        for order, result in zip(step, policy.route(engine, step), strict=True):
+            if isinstance(result, DomainError):
+                outcomes.append(_invalid(order, result))
+                continue
+            if result.reservation_id:
+                store.commit(result.reservation_id)
+                ledger.ship(result, order.created_at.date().isoformat())
+            outcomes.append(_outcome(order, result))
+        if progress is not None and len(outcomes) - reported >= 500:
+            reported = len(outcomes)
+            progress(reported, len(orders))
     _, on_hand, _, _ = store.arrays()
     return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
                ledger.stockouts)
+
+
+def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,
+            time_budget_ms: float) -> Engine:
+    return Engine(network, world.rate_card, store, policies=dict(world.policies),
+                  default_policy=_default_policy(world), limits=Limits(time_budget_ms=time_budget_ms),
+                  clock=clock)
 
 
 def _default_policy(world: World) -> str:

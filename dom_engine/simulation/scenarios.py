@@ -10,6 +10,8 @@ errors anywhere, so a typo never silently simulates the base.
     replications = 3             # paired replications (resampled streams), default 1
     seed = 0                     # seed of the resampling
     time_budget_ms = 50          # per order, as RouteOrder's default budget
+    hindsight = false            # also replay each run in hindsight mode: regret KPIs
+    batch_budget_ms = 2000       # per wave / hindsight day (default: the config's [batch] budget)
     [base.demand]                # without `orders`: demand drawn from the demo generator
     orders = 2000                # orders in all
     days = 7                     # spread over this many days from `start`
@@ -30,7 +32,9 @@ Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_s
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
 max_shipments, channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
 demand_scale (resample the stream to this share of its size), channels (keep only these),
-mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule).
+mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule;
+"wave": the batch allocator every wave_minutes (default 60); "hindsight": the batch allocator per
+day over the day's orders from the day's starting stock, see policies.py).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from typing import Any
 from ..domain import ConfigError
 from ..io.tables import Table, read_toml
 
-MODES = ("online", "nearest")
+MODES = ("online", "nearest", "wave", "hindsight")
 NODE_KINDS = ("warehouse", "store", "dropship")
 BASE = "base"
 
@@ -76,6 +80,7 @@ class Scenario:
     demand_scale: float = 1.0
     channels: tuple[str, ...] | None = None
     mode: str = "online"
+    wave_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ class ScenarioFile:
     base: Scenario
     scenarios: tuple[Scenario, ...]
     receipts: Path | None = None
+    hindsight: bool = False                 # also replay every run in hindsight mode: regret KPIs
+    batch_budget_ms: float | None = None    # per wave / hindsight day (None: [batch] time_budget_ms)
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
@@ -123,6 +130,10 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     budget = b.get("time_budget_ms", float, 50.0)
     if not (math.isfinite(budget) and budget > 0):
         raise ConfigError(b.key("time_budget_ms"), f"must be > 0, got {budget!r}")
+    hindsight = b.get("hindsight", bool, False)
+    batch_budget = b.get("batch_budget_ms", float, None)
+    if batch_budget is not None and not (math.isfinite(batch_budget) and batch_budget > 0):
+        raise ConfigError(b.key("batch_budget_ms"), f"must be > 0, got {batch_budget!r}")
     demand = _demand(b.table("demand"))
     b.done()
     s = root.table("scenarios")
@@ -132,7 +143,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     if not scenarios:
         raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
     return ScenarioFile(source, config, orders, demand, replications, seed, budget, Scenario(BASE),
-                        scenarios, receipts)
+                        scenarios, receipts, hindsight, batch_budget)
 
 
 def _demand(t: Table) -> Demand:
@@ -181,10 +192,15 @@ def _scenario(name: str, t: Table) -> Scenario:
         demand_scale=_positive(t, "demand_scale", 1.0),
         channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
         mode=t.get("mode", str, "online"),
+        wave_minutes=t.get("wave_minutes", int, 60),
     )
     t.done()
     if scenario.mode not in MODES:
         raise ConfigError(t.key("mode"), f"must be one of {list(MODES)}, got {scenario.mode!r}")
+    if not 1 <= scenario.wave_minutes <= 1440:
+        raise ConfigError(t.key("wave_minutes"), f"must be within [1, 1440], got {scenario.wave_minutes}")
+    if "wave_minutes" in t.data and scenario.mode != "wave":
+        raise ConfigError(t.key("wave_minutes"), 'only applies with mode = "wave"')
     if scenario.max_shipments is not None and scenario.max_shipments < 1:
         raise ConfigError(t.key("max_shipments"), f"must be >= 1, got {scenario.max_shipments}")
     if scenario.close_from is not None and not scenario.close:

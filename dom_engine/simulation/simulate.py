@@ -21,7 +21,8 @@ from ..domain import ConfigError, Order
 from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
-from .kpis import kpis_by_day, run_kpis
+from .kpis import kpis, kpis_by_day, regret_kpis, run_kpis
+from .policies import make_policy
 from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, replay
 from .scenarios import ScenarioFile
@@ -89,7 +90,12 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
             run = _run(world, base_stream, spec, r, progress, receipts)
             if keep_runs is not None:
                 keep_runs.append(run)
-            runs[world.scenario.name].append(run_kpis(run, world.network))
+            values = run_kpis(run, world.network)
+            if spec.hindsight:
+                yardstick = (run if world.scenario.mode == "hindsight"
+                             else _run(world, base_stream, spec, r, progress, receipts, "hindsight"))
+                values.update(regret_kpis(values, kpis(yardstick.outcomes)))
+            runs[world.scenario.name].append(values)
             if r == 0:
                 by_day[world.scenario.name] = kpis_by_day(run.outcomes)
                 outcomes[world.scenario.name] = run.outcomes
@@ -99,13 +105,16 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
 
 
 def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None,
-         receipts: Sequence[Receipt]) -> Run:
+         receipts: Sequence[Receipt], mode: str | None = None) -> Run:
+    """One replay of `world` on replication r, in the scenario's mode (or `mode`: the hindsight
+    yardstick is the same world and stream routed per day by the batch allocator)."""
     orders = scenario_stream(stream, world.scenario, spec.seed, r)
-    report = None if progress is None else (
-        lambda done, total: progress(world.scenario.name, r, done, total))
-    run = replay(world, orders, spec.time_budget_ms, report, receipts)
+    name = world.scenario.name if mode is None else f"{world.scenario.name} ({mode})"
+    report = None if progress is None else (lambda done, total: progress(name, r, done, total))
+    policy = make_policy(mode or world.scenario.mode, world.scenario.wave_minutes, spec.batch_budget_ms)
+    run = replay(world, orders, spec.time_budget_ms, report, receipts, policy)
     if progress is not None:
-        progress(world.scenario.name, r, len(orders), len(orders))
+        progress(name, r, len(orders), len(orders))
     return run
 
 

@@ -12,7 +12,8 @@ import pytest
 from dom_engine.app.engine import Engine
 from dom_engine.domain import ConfigError, Limits, Network, Penalties, PolicyProfile
 from dom_engine.inventory.memory import MemoryStore
-from dom_engine.simulation.replay import HOLD_TTL_S, SimClock, replay
+from dom_engine.simulation.policies import HOLD_TTL_S, SimClock
+from dom_engine.simulation.replay import replay
 from dom_engine.simulation.scenarios import Scenario, StockMove
 from dom_engine.simulation.world import Stock, build_world
 from dom_engine.testing import FIXED_NOW, banded_rate_card, random_network, random_order

@@ -79,6 +79,10 @@ def test_a_full_file_parses(tmp_path):
     ("[base]\nrepetitions = 2\n[scenarios.a]\n", "base.repetitions"),
     ("[base.demand]\norders = 0\n[scenarios.a]\n", "base.demand.orders"),
     ("[base]\n", "scenarios"),
+    ("[scenarios.a]\nmode = \"wave\"\nwave_minutes = 0\n", "scenarios.a.wave_minutes"),
+    ("[scenarios.a]\nwave_minutes = 30\n", "scenarios.a.wave_minutes"),
+    ("[base]\nbatch_budget_ms = 0\n[scenarios.a]\n", "base.batch_budget_ms"),
+    ("[base]\nhindsight = \"yes\"\n[scenarios.a]\n", "base.hindsight"),
     ("[scenario.a]\n", "scenario"),
 ])
 def test_bad_files_name_the_scenario_and_key(tmp_path, text, field):

@@ -137,3 +137,34 @@ def test_receipts_named_in_the_file_reach_every_scenario(tmp_path):
     for run in runs:
         assert run.received.sum() == 65
         assert (run.start.on_hand + run.received - run.end_on_hand == run.shipped).all()
+
+
+HINDSIGHT = """
+[base]
+hindsight = true
+batch_budget_ms = 500
+time_budget_ms = 100
+[base.demand]
+orders = 150
+days = 1
+seed = 9
+[scenarios.waves]
+mode = "wave"
+wave_minutes = 120
+[scenarios.stock_down]
+stock_scale = 0.2
+"""
+
+
+def test_hindsight_adds_regret_kpis_and_is_never_dearer_over_one_day(tmp_path):
+    """With `hindsight = true` each run is also routed by the day's clairvoyant batch plan: regret is
+    the run's cost less that yardstick's, never negative over a single day."""
+    path = tmp_path / "whatif.toml"
+    path.write_text(HINDSIGHT)
+    seen: set[str] = set()
+    res = simulate(load_scenarios(path), progress=lambda name, r, done, total: seen.add(name))
+    for name in res.scenarios:
+        run = res.kpis[name][0]
+        assert run["regret"] == pytest.approx(run["total_cost"] - run["hindsight_cost"])
+        assert run["regret"] >= -1e-6 and run["hindsight_cost"] > 0
+    assert "base (hindsight)" in seen and "waves (hindsight)" in seen

@@ -1,0 +1,206 @@
+"""How the replay routes a stream: a `Policy` groups the orders into steps (one order for online
+policies, a wave or a whole day for batch ones) and plans each step on the engine's stock, holding
+every plan's units under its order id. A new policy (e.g. inventory-aware routing) is one class.
+
+- `online`: the engine's exact single-order optimum on the stock left (what RouteOrder with
+  reserve does: the same Engine.route call, not a copy).
+- `nearest`: the nearest-node rule of optimize.baselines.
+- `wave`: every N minutes, the batch allocator (Engine.route_batch, as RouteBatch) over the
+  orders that arrived in the window, released when the window closes.
+- `hindsight`: per day, the batch allocator over all of the day's orders from the day's starting
+  stock (it knows the day's orders in advance: the clairvoyant yardstick). The online plans of the
+  same day from the same stock are its incumbent, so it is never dearer than online on a day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Protocol
+
+from ..app.engine import Engine
+from ..app.routing import plan_allocations, skus_of
+from ..domain import DomainError, Order, Plan, PlanStatus
+from ..domain.reservation import ReservationConflict
+from ..inventory.memory import MemoryStore
+from ..optimize.baselines import route_nearest
+
+# Holds are committed as soon as they are made; a long TTL keeps the clock jumps of the stream
+# (hours between orders) from expiring one in between.
+HOLD_TTL_S = 365 * 24 * 3600.0
+
+# A step's result per order: its plan (held when it has a reservation_id) or why it was refused.
+Routed = Plan | DomainError
+
+
+class Policy(Protocol):
+    """Routes the replay's stream step by step."""
+
+    def steps(self, orders: Sequence[Order]) -> Iterator[tuple[datetime, list[Order]]]:
+        """The stream (in arrival order) cut into steps: when each is routed, and its orders."""
+        ...
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        """One result per order of the step, in order; plans hold their units in engine.store."""
+        ...
+
+
+class OnlinePolicy:
+    """The engine's single-order router on the stock left, order by order as they arrive."""
+
+    def steps(self, orders: Sequence[Order]) -> Iterator[tuple[datetime, list[Order]]]:
+        return ((o.created_at, [o]) for o in orders)
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        return [_guarded(lambda o=o: engine.route(o, reserve=True)) for o in orders]
+
+
+class NearestPolicy(OnlinePolicy):
+    """The nearest-node rule (optimize.baselines), holding what it plans."""
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        return [_guarded(lambda o=o: self._one(engine, o)) for o in orders]
+
+    @staticmethod
+    def _one(engine: Engine, order: Order) -> Plan:
+        engine.validate(order)
+        policy = engine.policy_for(order)
+        stock = engine.store.read(skus_of(order))
+        plan = route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
+        return _hold(engine, order, plan)
+
+
+@dataclass(frozen=True)
+class WavePolicy:
+    """Every `minutes`, the batch allocator over the orders that arrived in the window. Windows
+    are counted from midnight, so none spans two days (node capacities are per day); a wave is
+    released when its window closes (or at the day's last instant)."""
+
+    minutes: int = 60
+    time_budget_ms: float | None = None   # per wave; None: the engine's [batch] time_budget_ms
+
+    def steps(self, orders: Sequence[Order]) -> Iterator[tuple[datetime, list[Order]]]:
+        width = timedelta(minutes=self.minutes)
+        for (day, k), group in groupby(orders, key=lambda o: (o.created_at.date(), _window(o, width))):
+            midnight = datetime.combine(day, datetime.min.time(), tzinfo=orders[0].created_at.tzinfo)
+            release = min(midnight + (k + 1) * width, midnight + timedelta(days=1, microseconds=-1))
+            yield release, list(group)
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        valid, results = _checked(engine, orders)
+        if valid:
+            batch = engine.route_batch([orders[k] for k in valid], reserve=True,
+                                       time_budget_ms=self.time_budget_ms)
+            for k, plan in zip(valid, batch.plans, strict=True):
+                results[k] = plan
+        return results
+
+
+@dataclass(frozen=True)
+class HindsightPolicy:
+    """Per day, the batch allocator over the day's orders from the day's starting stock, with the
+    online plans of that day from the same stock as its incumbent (the cheaper of the two wins)."""
+
+    time_budget_ms: float | None = None   # per day; None: the engine's [batch] time_budget_ms
+
+    def steps(self, orders: Sequence[Order]) -> Iterator[tuple[datetime, list[Order]]]:
+        for _, group in groupby(orders, key=lambda o: o.created_at.date()):
+            day = list(group)
+            yield day[0].created_at, day
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        valid, results = _checked(engine, orders)
+        if not valid:
+            return results
+        todo = [orders[k] for k in valid]
+        batch = list(engine.route_batch(todo, reserve=False, time_budget_ms=self.time_budget_ms).plans)
+        online = _online_from(engine, todo)
+        # An order the batch did not reach in its budget has no plan (objective 0, nothing shipped):
+        # such a day plan is not comparable, and the online plans stand.
+        unreached = any(o.status.has_plan and not b.status.has_plan
+                        for o, b in zip(online, batch, strict=True))
+        if unreached or sum(p.objective for p in online) < sum(p.objective for p in batch):
+            batch = online
+        for k, order, plan in zip(valid, todo, batch, strict=True):
+            results[k] = _guarded(lambda o=order, p=plan: _hold(engine, o, p))
+        return results
+
+
+def _online_from(engine: Engine, orders: Sequence[Order]) -> list[Plan]:
+    """The online plans of `orders` from the engine's stock now, on a copy (the real store is
+    untouched): each order routed at its own arrival time on what the previous ones left."""
+    skus, on_hand, _, safety = engine.store.arrays()
+    clock = SimClock(orders[0].created_at)
+    copy = MemoryStore.from_arrays(engine.network, skus, on_hand, safety, clock=clock,
+                                   hold_ttl_s=HOLD_TTL_S)
+    shadow = Engine(engine.network, engine.rate_card, copy, policies=engine.policies,
+                    default_policy=engine.default_policy, limits=engine.limits, clock=clock,
+                    batch=engine.batch, solver=engine.solver)
+    plans = []
+    for order in orders:
+        clock.now = order.created_at
+        plans.append(shadow.route(order, reserve=True))
+    return plans
+
+
+class SimClock:
+    """The stream's clock, shared by an engine and its store: set to each step's time."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _checked(engine: Engine, orders: Sequence[Order]) -> tuple[list[int], list[Routed]]:
+    """The indices of the orders that pass routing's checks, and one result per order: the
+    error of those that do not (a batch call would refuse the whole wave for one bad order),
+    an empty plan for the others until they are routed."""
+    results: list[Routed] = [_guarded(lambda o=o: _validated(engine, o)) for o in orders]
+    return [k for k, r in enumerate(results) if isinstance(r, Plan)], results
+
+
+def _validated(engine: Engine, order: Order) -> Plan:
+    engine.validate(order)
+    return Plan(order.order_id, PlanStatus.NO_PLAN_FOUND)
+
+
+def _hold(engine: Engine, order: Order, plan: Plan) -> Plan:
+    """Hold a plan's units under its order id (with its policy's stock buffers); a plan whose
+    units are gone by now is re-routed online."""
+    if not plan.shipments:
+        return plan
+    buffers = engine.policy_for(order).min_stock_buffer
+    try:
+        allocations = engine.routing.with_buffers(plan_allocations(plan), buffers)
+        held = engine.store.reserve(order.order_id, allocations)
+    except ReservationConflict:
+        return engine.route(order, reserve=True)
+    return replace(plan, reservation_id=held.reservation_id)
+
+
+def _guarded(route: Callable[[], Plan]) -> Routed:
+    """A bad order in the stream is counted, not fatal."""
+    try:
+        return route()
+    except DomainError as exc:
+        return exc
+
+
+def _window(order: Order, width: timedelta) -> int:
+    t = order.created_at
+    since_midnight = timedelta(hours=t.hour, minutes=t.minute, seconds=t.second, microseconds=t.microsecond)
+    return int(since_midnight // width)
+
+
+def make_policy(mode: str, wave_minutes: int = 60, batch_budget_ms: float | None = None) -> Policy:
+    """The policy of a scenario's `mode`."""
+    factories: dict[str, Callable[[], Policy]] = {
+        "online": OnlinePolicy, "nearest": NearestPolicy,
+        "wave": lambda: WavePolicy(wave_minutes, batch_budget_ms),
+        "hindsight": lambda: HindsightPolicy(batch_budget_ms),
+    }
+    return factories[mode]()
+

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import groupby
 from typing import Protocol
 
@@ -53,14 +54,14 @@ class OnlinePolicy:
         return ((o.created_at, [o]) for o in orders)
 
     def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
-        return [_guarded(lambda o=o: engine.route(o, reserve=True)) for o in orders]
+        return [_guarded(partial(engine.route, o, reserve=True)) for o in orders]
 
 
 class NearestPolicy(OnlinePolicy):
     """The nearest-node rule (optimize.baselines), holding what it plans."""
 
     def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
-        return [_guarded(lambda o=o: self._one(engine, o)) for o in orders]
+        return [_guarded(partial(self._one, engine, o)) for o in orders]
 
     @staticmethod
     def _one(engine: Engine, order: Order) -> Plan:
@@ -123,13 +124,14 @@ class HindsightPolicy:
         if unreached or sum(p.objective for p in online) < sum(p.objective for p in batch):
             batch = online
         for k, order, plan in zip(valid, todo, batch, strict=True):
-            results[k] = _guarded(lambda o=order, p=plan: _hold(engine, o, p))
+            results[k] = _guarded(partial(_hold, engine, order, plan))
         return results
 
 
 def _online_from(engine: Engine, orders: Sequence[Order]) -> list[Plan]:
     """The online plans of `orders` from the engine's stock now, on a copy (the real store is
     untouched): each order routed at its own arrival time on what the previous ones left."""
+    assert isinstance(engine.store, MemoryStore)   # the replay's store
     skus, on_hand, _, safety = engine.store.arrays()
     clock = SimClock(orders[0].created_at)
     copy = MemoryStore.from_arrays(engine.network, skus, on_hand, safety, clock=clock,
@@ -158,7 +160,7 @@ def _checked(engine: Engine, orders: Sequence[Order]) -> tuple[list[int], list[R
     """The indices of the orders that pass routing's checks, and one result per order: the
     error of those that do not (a batch call would refuse the whole wave for one bad order),
     an empty plan for the others until they are routed."""
-    results: list[Routed] = [_guarded(lambda o=o: _validated(engine, o)) for o in orders]
+    results: list[Routed] = [_guarded(partial(_validated, engine, o)) for o in orders]
     return [k for k, r in enumerate(results) if isinstance(r, Plan)], results
 
 

@@ -127,14 +127,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from .io.order_files import read_orders
     from .simulation import load_scenarios, simulate
+    from .simulation.executors import make_executor
     from .simulation.outputs import format_table, summary, write_outputs
 
     if args.replications is not None and args.replications < 1:
         raise DomainError("--replications", f"must be >= 1, got {args.replications}")
     spec = load_scenarios(args.scenarios)
+    executor = make_executor(args.executor or spec.executor, spec.jobs if args.jobs is None else args.jobs,
+                             args.address or spec.address)
     orders = read_orders(args.orders).orders if args.orders else None
     with _scenario_bar() as progress:
-        result = simulate(spec, orders=orders, replications=args.replications, progress=progress)
+        result = simulate(spec, orders=orders, replications=args.replications, progress=progress,
+                          executor=executor)
     if args.out:
         written = write_outputs(result, args.out)
         print(f"written: {', '.join(str(p) for p in written)}", file=sys.stderr)
@@ -317,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR",
                      help="write summary.json, kpis.csv, kpis_by_day.csv and outcomes.csv there")
     sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--jobs", type=int, metavar="N",
+                     help="local worker processes for the runs (default: [simulation] jobs, 1)")
+    sim.add_argument("--executor", choices=("local", "ray"),
+                     help="where the runs go (default: [simulation] executor, local)")
+    sim.add_argument("--address", metavar="HOST:PORT",
+                     help="with --executor ray: the cluster's head (default: a local Ray instance)")
     sim.set_defaults(func=cmd_simulate)
 
     v = sub.add_parser("validate-config", help="check a config and every file it names")

@@ -18,6 +18,11 @@ errors anywhere, so a typo never silently simulates the base.
     start = "2026-03-02"
     seed = 1
 
+    [simulation]                 # optional: where the runs go (the command line overrides it)
+    executor = "local"           # or "ray"
+    jobs = 2                     # local worker processes
+    address = "10.0.0.5:6379"    # with "ray": the cluster's head (default: a local Ray instance)
+
     [scenarios.close_ont]
     close = ["WH-ONTARIO-CA"]    # nodes closed (from `close_from`, else from the start)
     close_from = "2026-03-04"
@@ -50,6 +55,7 @@ from ..io.tables import Table, read_toml
 
 MODES = ("online", "nearest", "wave", "hindsight")
 NODE_KINDS = ("warehouse", "store", "dropship")
+EXECUTORS = ("local", "ray")
 BASE = "base"
 
 
@@ -108,6 +114,9 @@ class ScenarioFile:
     scenarios: tuple[Scenario, ...]
     receipts: Path | None = None
     hindsight: bool = False                 # also replay every run in hindsight mode: regret KPIs
+    executor: str = "local"                 # [simulation]: where runs go ("local" or "ray")
+    jobs: int = 1                           # local worker processes
+    address: str | None = None              # the Ray head ("host:port"; None: a local instance)
     batch_budget_ms: float | None = None    # per wave / hindsight day (None: [batch] time_budget_ms)
 
 
@@ -136,6 +145,14 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
         raise ConfigError(b.key("batch_budget_ms"), f"must be > 0, got {batch_budget!r}")
     demand = _demand(b.table("demand"))
     b.done()
+    sim = root.table("simulation")
+    executor, jobs = sim.get("executor", str, "local"), sim.get("jobs", int, 1)
+    address = sim.get("address", str, None)
+    sim.done()
+    if executor not in EXECUTORS:
+        raise ConfigError(sim.key("executor"), f"must be one of {list(EXECUTORS)}, got {executor!r}")
+    if jobs < 1:
+        raise ConfigError(sim.key("jobs"), f"must be >= 1, got {jobs}")
     s = root.table("scenarios")
     scenarios = tuple(_scenario(name, s.table(name)) for name in list(s.data))
     s.done()
@@ -143,7 +160,8 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     if not scenarios:
         raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
     return ScenarioFile(source, config, orders, demand, replications, seed, budget, Scenario(BASE),
-                        scenarios, receipts, hindsight, batch_budget)
+                        scenarios, receipts, hindsight=hindsight, batch_budget_ms=batch_budget,
+                        executor=executor, jobs=jobs, address=address)
 
 
 def _demand(t: Table) -> Demand:

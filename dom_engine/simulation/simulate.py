@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from scipy import stats
@@ -30,6 +31,14 @@ from .world import Stock, World, build_world
 
 # progress(scenario, replication, orders done, orders in all)
 Progress = Callable[[str, int, int, int], None]
+
+
+class Executor(Protocol):
+    """Runs simulation tasks (replication r, scenario k) elsewhere (executors.py): each worker
+    prepares `spec` once and runs its share with run_task; results in any order."""
+
+    def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
+            keep: bool, progress: Progress | None) -> list[TaskResult]: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,60 @@ class SimulationResult:
 
 
 def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, replications: int | None = None,
-             progress: Progress | None = None, keep_runs: list[Run] | None = None) -> SimulationResult:
+             progress: Progress | None = None, keep_runs: list[Run] | None = None,
+             executor: Executor | None = None) -> SimulationResult:
     """Replay the base and every scenario of `spec` (on `orders` when given, else the file's order
-    stream or its generated demand). `keep_runs` collects the Run of every replay (tests)."""
+    stream or its generated demand). Runs (scenario x replication) are independent tasks: in this
+    process by default, or on `executor` (a local process pool or Ray, see executors.py) with the
+    same results. `keep_runs` collects the Run of every replay (tests)."""
+    prepared = prepare(spec, orders)      # every scenario and file checked before any replay
+    n_reps = replications or spec.replications
+    tasks = [(r, k) for r in range(n_reps) for k in range(len(prepared.worlds))]
+    keep = keep_runs is not None
+    if executor is None:
+        results = [run_task(prepared, k, r, keep, progress) for r, k in tasks]
+    else:
+        results = executor.run(spec, orders, tasks, keep, progress)
+    names = tuple(w.scenario.name for w in prepared.worlds)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    by_day: dict[str, dict[str, dict[str, float]]] = {}
+    outcomes: dict[str, tuple[Outcome, ...]] = {}
+    for done in sorted(results, key=lambda d: (d.replication, names.index(d.scenario))):
+        runs[done.scenario].append(done.kpis)
+        if done.by_day is not None:
+            by_day[done.scenario] = done.by_day
+            outcomes[done.scenario] = done.outcomes
+        if keep_runs is not None and done.run is not None:
+            keep_runs.append(done.run)
+    return SimulationResult(names, n_reps, runs, by_day, _deltas(runs, names), outcomes,
+                            _meta(spec, n_reps, len(prepared.stream)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every run of a simulation shares (built once per process): the scenarios' worlds, the
+    receipts and the order stream."""
+
+    spec: ScenarioFile
+    worlds: tuple[World, ...]
+    receipts: tuple[Receipt, ...]
+    stream: tuple[Order, ...]
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One run's results: its KPIs, and for the first replication its KPIs per day and outcomes."""
+
+    scenario: str
+    replication: int
+    kpis: dict[str, float]
+    by_day: dict[str, dict[str, float]] | None
+    outcomes: tuple[Outcome, ...]
+    run: Run | None = None
+
+
+def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepared:
+    """Load the base and check every scenario, the receipts and the stream (errors name them)."""
     config = load_config(spec.config, env={}) if spec.config else EngineConfig()
     components = load_components(config)
     if not isinstance(components.store, MemoryStore):
@@ -74,34 +134,29 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
                                          '"memory" (the default) in the base config')
     skus, on_hand, _, safety = components.store.arrays()
     stock = Stock(skus, on_hand, safety)
-    worlds = [build_world(s, components.network, stock, components.rate_card, components.policies)
-              for s in (spec.base, *spec.scenarios)]      # every scenario checked before any replay
-    receipts = read_receipts(spec.receipts, components.network, skus) if spec.receipts else ()
-    stream = list(orders) if orders is not None else _stream(spec)
+    worlds = tuple(build_world(s, components.network, stock, components.rate_card, components.policies)
+                   for s in (spec.base, *spec.scenarios))
+    receipts = tuple(read_receipts(spec.receipts, components.network, skus)) if spec.receipts else ()
+    stream = tuple(orders) if orders is not None else tuple(_stream(spec))
     if not stream:
         raise ConfigError("base.orders", "the order stream is empty")
-    n_reps = replications or spec.replications
-    runs: dict[str, list[dict[str, float]]] = {w.scenario.name: [] for w in worlds}
-    by_day: dict[str, dict[str, dict[str, float]]] = {}
-    outcomes: dict[str, tuple[Outcome, ...]] = {}
-    for r in range(n_reps):
-        base_stream = replication(stream, spec.seed, r)
-        for world in worlds:
-            run = _run(world, base_stream, spec, r, progress, receipts)
-            if keep_runs is not None:
-                keep_runs.append(run)
-            values = run_kpis(run, world.network)
-            if spec.hindsight:
-                yardstick = (run if world.scenario.mode == "hindsight"
-                             else _run(world, base_stream, spec, r, progress, receipts, "hindsight"))
-                values.update(regret_kpis(values, kpis(yardstick.outcomes)))
-            runs[world.scenario.name].append(values)
-            if r == 0:
-                by_day[world.scenario.name] = kpis_by_day(run.outcomes)
-                outcomes[world.scenario.name] = run.outcomes
-    names = tuple(runs)
-    return SimulationResult(names, n_reps, runs, by_day, _deltas(runs, names), outcomes,
-                            _meta(spec, n_reps, len(stream)))
+    return Prepared(spec, worlds, receipts, stream)
+
+
+def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
+             progress: Progress | None = None) -> TaskResult:
+    """Scenario k (0: the base) on replication r, with its hindsight yardstick when asked."""
+    spec, world = prepared.spec, prepared.worlds[k]
+    base_stream = replication(prepared.stream, spec.seed, r)
+    run = _run(world, base_stream, spec, r, progress, prepared.receipts)
+    values = run_kpis(run, world.network)
+    if spec.hindsight:
+        yardstick = (run if world.scenario.mode == "hindsight"
+                     else _run(world, base_stream, spec, r, progress, prepared.receipts, "hindsight"))
+        values.update(regret_kpis(values, kpis(yardstick.outcomes)))
+    first = r == 0
+    return TaskResult(world.scenario.name, r, values, kpis_by_day(run.outcomes) if first else None,
+                      run.outcomes if first else (), run if keep else None)
 
 
 def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None,

@@ -1,0 +1,152 @@
+"""Where a simulation's runs go: every (scenario, replication) run is an independent task, so they
+spread over a local process pool (`--jobs N`) or a Ray cluster (`--executor ray`). Each worker
+prepares the scenario file once (network, worlds, stream) and runs its tasks with run_task; the
+results are the same as in one process for the same seeds (runs are deterministic, only where they
+run changes).
+
+Ray is an optional extra (`pip install dom-engine[ray]`): imported only when asked for."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import pickle
+import socket
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain import ConfigError, Order
+from .scenarios import ScenarioFile
+from .simulate import Prepared, Progress, TaskResult, prepare, run_task
+
+# Seconds a Ray head gets to answer before `--address` is called unreachable.
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+# A worker's prepared simulation, keyed by what it was prepared from (a Ray worker process may
+# serve several simulations in turn).
+_prepared: dict[str, Prepared] = {}
+
+
+def _prepared_for(key: str, spec: ScenarioFile, orders: Sequence[Order] | None) -> Prepared:
+    if key not in _prepared:
+        _prepared.clear()
+        _prepared[key] = prepare(spec, orders)
+    return _prepared[key]
+
+
+def _key(spec: ScenarioFile, orders: Sequence[Order] | None) -> str:
+    return hashlib.sha256(pickle.dumps((spec, orders))).hexdigest()
+
+
+def _pool_init(key: str, spec: ScenarioFile, orders: Sequence[Order] | None) -> None:
+    _prepared_for(key, spec, orders)
+
+
+def _pool_task(key: str, k: int, r: int, keep: bool) -> TaskResult:
+    return run_task(_prepared[key], k, r, keep)
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """`jobs` worker processes on this machine (spawned: a clean interpreter each, no inherited
+    threads or locks)."""
+
+    jobs: int
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ConfigError("--jobs", f"must be >= 1, got {self.jobs}")
+
+    def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
+            keep: bool, progress: Progress | None) -> list[TaskResult]:
+        key = _key(spec, orders)
+        context = multiprocessing.get_context("spawn")
+        results = []
+        with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=context, initializer=_pool_init,
+                                 initargs=(key, spec, orders)) as pool:
+            futures = [pool.submit(_pool_task, key, k, r, keep) for r, k in tasks]
+            for future in as_completed(futures):
+                done = future.result()
+                results.append(done)
+                _report(progress, done)
+        return results
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """Tasks as Ray remote calls: on the cluster at `address` ("host:port" of a running head), or
+    on a local Ray instance started for the run when None. The scenario file and the stream go to
+    the object store once."""
+
+    address: str | None = None
+
+    def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
+            keep: bool, progress: Progress | None) -> list[TaskResult]:
+        ray = _import_ray()
+        started_here = not ray.is_initialized()
+        if started_here:
+            _connect(ray, self.address)
+        try:
+            remote = ray.remote(_ray_task)
+            key = _key(spec, orders)
+            spec_ref, orders_ref = ray.put(spec), ray.put(orders)
+            pending = [remote.remote(key, spec_ref, orders_ref, k, r, keep) for r, k in tasks]
+            results = []
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                done = ray.get(ready[0])
+                results.append(done)
+                _report(progress, done)
+            return results
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def _ray_task(key: str, spec: ScenarioFile, orders: Sequence[Order] | None, k: int, r: int,
+              keep: bool) -> TaskResult:
+    return run_task(_prepared_for(key, spec, orders), k, r, keep)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--executor", 'Ray is not installed: pip install "dom-engine[ray]"') from None
+    return ray
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    """Start a local Ray instance, or join the cluster at `address` after checking that something
+    answers there (ray.init would otherwise wait a long time on a dead address)."""
+    if address is None or address == "local":
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("--address", f'must be "host:port" of a Ray head, got {address!r}')
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError("--address", f"no Ray cluster answers at {address} ({exc})") from None
+    ray.init(address=address, log_to_driver=False, configure_logging=False)
+
+
+def _report(progress: Progress | None, done: TaskResult) -> None:
+    if progress is not None:
+        n = int(done.kpis["orders"])
+        progress(done.scenario, done.replication, n, n)
+
+
+def make_executor(name: str, jobs: int = 1, address: str | None = None) -> LocalPool | RayExecutor | None:
+    """The executor named on the command line or in [simulation]: "local" with jobs > 1 is a
+    process pool, with 1 job None (in this process); "ray" joins `address` or starts Ray here."""
+    if name == "ray":
+        return RayExecutor(address)
+    if name != "local":
+        raise ConfigError("--executor", f'must be "local" or "ray", got {name!r}')
+    if address is not None:
+        raise ConfigError("--address", 'only applies with --executor ray')
+    return LocalPool(jobs) if jobs != 1 else None

@@ -60,17 +60,50 @@ def run_kpis(run: Run, network: Network) -> dict[str, float]:
     nodes and the days of the run)."""
     out = kpis(run.outcomes)
     out["stockouts"] = float(len(run.stockouts))
-    caps = {n.node_id: n.daily_shipment_capacity for n in network.nodes if n.daily_shipment_capacity}
+    caps = capacities(network)
     days = sorted({o.day for o in run.outcomes})
-    used: dict[tuple[str, str], int] = {}
-    for o in run.outcomes:
-        for node in o.nodes.split(";") if o.nodes else ():
-            if node in caps:
-                used[(node, o.day)] = used.get((node, o.day), 0) + 1
+    used = node_day_shipments(run.outcomes)
     cells = len(caps) * len(days)
-    out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in used.items()) / cells
-                                      if cells else 0.0)
+    out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in used.items() if node in caps)
+                                      / cells if cells else 0.0)
     return out
+
+
+def capacities(network: Network) -> dict[str, int]:
+    """Shipments per day of the nodes that have a cap."""
+    return {n.node_id: n.daily_shipment_capacity for n in network.nodes if n.daily_shipment_capacity}
+
+
+def node_day_shipments(outcomes: Sequence[Outcome]) -> dict[tuple[str, str], int]:
+    """Shipments per (node, day)."""
+    used: dict[tuple[str, str], int] = {}
+    for o in outcomes:
+        for node in o.nodes.split(";") if o.nodes else ():
+            used[(node, o.day)] = used.get((node, o.day), 0) + 1
+    return used
+
+
+def kpis_by_channel(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """KPIs per sales channel ("" is shown as "(none)")."""
+    channels: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        channels.setdefault(o.channel or "(none)", []).append(o)
+    return {channel: kpis(channels[channel]) for channel in sorted(channels)}
+
+
+def kpis_by_node(outcomes: Sequence[Outcome], network: Network) -> dict[str, dict[str, float]]:
+    """Per node that shipped: shipments, shipments per day of the run, the share of all shipments
+    and, for capped nodes, mean utilisation (shipments / daily capacity; NaN when uncapped)."""
+    used = node_day_shipments(outcomes)
+    days = max(1, len({o.day for o in outcomes}))
+    caps = capacities(network)
+    total = max(1, sum(used.values()))
+    per_node: dict[str, int] = {}
+    for (node, _), n in used.items():
+        per_node[node] = per_node.get(node, 0) + n
+    return {node: {"shipments": float(n), "shipments_per_day": n / days, "share_of_shipments": n / total,
+                   "utilisation": n / days / caps[node] if node in caps else float("nan")}
+            for node, n in sorted(per_node.items())}
 
 
 def regret_kpis(run: dict[str, float], hindsight: dict[str, float]) -> dict[str, float]:

@@ -1,6 +1,8 @@
 """A simulation's results out: a text table for the terminal, a JSON summary, and files in an
-output folder (summary.json, kpis.csv per scenario x replication, kpis_by_day.csv, outcomes.csv of
-the first replication), written complete or not at all (into a temporary folder, then moved)."""
+output folder, written complete or not at all (into a temporary folder, then moved):
+summary.json, report.html (report.py), kpis.parquet / kpis.csv (scenario x replication),
+kpis_by_day, kpis_by_channel, kpis_by_node (.parquet and .csv, first replication) and
+outcomes.parquet (one row per order of the first replication)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .replay import Outcome
+from .report import write_report
 from .simulate import SimulationResult
 
 SHOWN = ("total_cost", "cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "on_time_rate",
@@ -60,13 +66,13 @@ def write_outputs(result: SimulationResult, out: str | Path) -> list[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
     try:
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2))
-        _csv(tmp / "kpis.csv", [{"scenario": n, "replication": r, **k}
-                                for n in result.scenarios for r, k in enumerate(result.kpis[n])])
-        _csv(tmp / "kpis_by_day.csv", [{"scenario": n, "day": day, **k}
-                                       for n in result.scenarios for day, k in result.by_day[n].items()])
-        _csv(tmp / "outcomes.csv", [{"scenario": n, **dataclasses.asdict(o)}
-                                    for n in result.scenarios for o in result.outcomes[n]],
-             fields=["scenario", *(f.name for f in dataclasses.fields(Outcome))])
+        write_report(result, tmp / "report.html", result.capacities)
+        _table(tmp / "kpis", [{"scenario": n, "replication": r, **k}
+                              for n in result.scenarios for r, k in enumerate(result.kpis[n])])
+        for by, tables in (("day", result.by_day), ("channel", result.by_channel), ("node", result.by_node)):
+            _table(tmp / f"kpis_by_{by}", [{"scenario": n, by: key, **k} for n in result.scenarios
+                                           for key, k in tables.get(n, {}).items()])
+        _outcomes(tmp / "outcomes.parquet", result)
         written = []
         for f in sorted(tmp.iterdir()):
             os.replace(f, out / f.name)
@@ -74,6 +80,25 @@ def write_outputs(result: SimulationResult, out: str | Path) -> list[Path]:
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _table(stem: Path, rows: list[dict[str, Any]]) -> None:
+    """A KPI table as Parquet (typed, for notebooks) and CSV (for spreadsheets)."""
+    _csv(stem.with_suffix(".csv"), rows)
+    columns = list(rows[0]) if rows else []
+    pq.write_table(pa.table({c: [row.get(c) for row in rows] for c in columns}), stem.with_suffix(".parquet"))
+
+
+def _outcomes(path: Path, result: SimulationResult) -> None:
+    """Every order of the first replication, one row each, column by column."""
+    fields = [f.name for f in dataclasses.fields(Outcome)]
+    columns: dict[str, list[Any]] = {"scenario": [], **{f: [] for f in fields}}
+    for name in result.scenarios:
+        outcomes = result.outcomes[name]
+        columns["scenario"].extend([name] * len(outcomes))
+        for f in fields:
+            columns[f].extend(getattr(o, f) for o in outcomes)
+    pq.write_table(pa.table(columns), path)
 
 
 def _csv(path: Path, rows: list[dict[str, Any]], fields: list[str] | None = None) -> None:

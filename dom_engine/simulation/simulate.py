@@ -22,7 +22,7 @@ from ..domain import ConfigError, Order
 from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
-from .kpis import kpis, kpis_by_day, regret_kpis, run_kpis
+from .kpis import capacities, kpis, kpis_by_channel, kpis_by_day, kpis_by_node, regret_kpis, run_kpis
 from .policies import make_policy
 from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, replay
@@ -57,8 +57,8 @@ class Delta:
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """KPIs per scenario and replication, per day (first replication), deltas, provenance; and the
-    per-order outcomes of the first replication (`outcomes[scenario]`)."""
+    """KPIs per scenario and replication; per day, per channel and per node (first replication);
+    deltas, provenance; and the per-order outcomes of the first replication (`outcomes[scenario]`)."""
 
     scenarios: tuple[str, ...]
     replications: int
@@ -67,6 +67,9 @@ class SimulationResult:
     deltas: tuple[Delta, ...]
     outcomes: dict[str, tuple[Outcome, ...]]
     meta: dict[str, str | int | float] = field(default_factory=dict)
+    by_channel: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    by_node: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    capacities: dict[str, int] = field(default_factory=dict)    # shipments per day of capped nodes
 
     def mean(self, scenario: str, kpi: str) -> float:
         return float(np.mean([run[kpi] for run in self.kpis[scenario]]))
@@ -89,17 +92,19 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
         results = executor.run(spec, orders, tasks, keep, progress)
     names = tuple(w.scenario.name for w in prepared.worlds)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    by_day: dict[str, dict[str, dict[str, float]]] = {}
+    tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {"day": {}, "channel": {}, "node": {}}
     outcomes: dict[str, tuple[Outcome, ...]] = {}
     for done in sorted(results, key=lambda d: (d.replication, names.index(d.scenario))):
         runs[done.scenario].append(done.kpis)
-        if done.by_day is not None:
-            by_day[done.scenario] = done.by_day
+        if done.tables is not None:
+            for by, table in done.tables.items():
+                tables[by][done.scenario] = table
             outcomes[done.scenario] = done.outcomes
         if keep_runs is not None and done.run is not None:
             keep_runs.append(done.run)
-    return SimulationResult(names, n_reps, runs, by_day, _deltas(runs, names), outcomes,
-                            _meta(spec, n_reps, len(prepared.stream)))
+    return SimulationResult(names, n_reps, runs, tables["day"], _deltas(runs, names), outcomes,
+                            _meta(spec, n_reps, len(prepared.stream)), tables["channel"], tables["node"],
+                            capacities(prepared.worlds[0].network))
 
 
 @dataclass(frozen=True)
@@ -115,12 +120,13 @@ class Prepared:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One run's results: its KPIs, and for the first replication its KPIs per day and outcomes."""
+    """One run's results: its KPIs, and for the first replication its KPI tables (by day, channel
+    and node) and outcomes."""
 
     scenario: str
     replication: int
     kpis: dict[str, float]
-    by_day: dict[str, dict[str, float]] | None
+    tables: dict[str, dict[str, dict[str, float]]] | None
     outcomes: tuple[Outcome, ...]
     run: Run | None = None
 
@@ -155,8 +161,10 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
                      else _run(world, base_stream, spec, r, progress, prepared.receipts, "hindsight"))
         values.update(regret_kpis(values, kpis(yardstick.outcomes)))
     first = r == 0
-    return TaskResult(world.scenario.name, r, values, kpis_by_day(run.outcomes) if first else None,
-                      run.outcomes if first else (), run if keep else None)
+    tables = {"day": kpis_by_day(run.outcomes), "channel": kpis_by_channel(run.outcomes),
+              "node": kpis_by_node(run.outcomes, world.network)} if first else None
+    return TaskResult(world.scenario.name, r, values, tables, run.outcomes if first else (),
+                      run if keep else None)
 
 
 def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None,

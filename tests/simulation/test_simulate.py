@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
@@ -92,13 +93,28 @@ def test_dom_simulate_writes_every_output_and_prints_the_table(tmp_path, capsys)
     assert main(["simulate", str(path), "--out", str(out)]) == 0
     table = capsys.readouterr().out
     assert "rates_up" in table and "vs base" in table and "fill_rate" in table
-    assert sorted(p.name for p in out.iterdir()) == ["kpis.csv", "kpis_by_day.csv", "outcomes.csv",
-                                                       "summary.json"]
+    tables = [f"kpis{by}.{ext}" for by in ("", "_by_channel", "_by_day", "_by_node")
+              for ext in ("csv", "parquet")]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*tables, "outcomes.parquet", "report.html",
+                                                              "summary.json"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenarios"] == ["base", "same", "rates_up", "fewer", "marketplace_only"]
     assert summary["kpis"]["rates_up"]["total_cost"] > summary["kpis"]["base"]["total_cost"]
     with open(out / "kpis.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 5 * 2
+    outcomes = pq.read_table(out / "outcomes.parquet").to_pydict()
+    assert len(outcomes["order_id"]) == sum(len(v) for v in _result_outcomes(path).values())
+    kpis = pq.read_table(out / "kpis.parquet").to_pydict()
+    with open(out / "kpis.csv") as fh:
+        assert kpis["total_cost"] == pytest.approx([float(r["total_cost"]) for r in csv.DictReader(fh)])
+    by_node = pq.read_table(out / "kpis_by_node.parquet").to_pydict()
+    assert set(by_node["scenario"]) == set(summary["scenarios"]) and min(by_node["shipments"]) >= 1
+    by_channel = pq.read_table(out / "kpis_by_channel.parquet").to_pydict()
+    assert set(by_channel["channel"]) == {"(none)", "marketplace"}
+
+
+def _result_outcomes(path):
+    return simulate(load_scenarios(path), replications=1).outcomes
 
 
 def test_dom_simulate_names_a_bad_key_and_writes_nothing(tmp_path, capsys):

@@ -4,7 +4,7 @@ changes (scaled or filtered by channel) applied to a replication's stream."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -14,17 +14,33 @@ from ..domain import ConfigError, Order
 from ..io.demo import demo_catalogue, random_order
 from .scenarios import Demand, Scenario
 
+# Day of the year when seasonal demand peaks (mid-December: the holiday peak).
+PEAK_DAY_OF_YEAR = 349
+
 # The demo stream's channel mix: a fifth of orders come from the marketplace.
 CHANNELS = ("", "", "", "", "marketplace")
 
 
+def day_weights(demand: Demand) -> np.ndarray:
+    """Each day's share of the orders: its weekday's weight (`weekly`, Monday first) times the
+    season (1 + seasonality x cos, highest on PEAK_DAY_OF_YEAR, mid-December)."""
+    days = [demand.start + timedelta(days=d) for d in range(demand.days)]
+    weekly = np.array([demand.weekly[d.weekday()] for d in days])
+    doy = np.array([d.timetuple().tm_yday for d in days])
+    season = 1.0 + demand.seasonality * np.cos(2 * np.pi * (doy - PEAK_DAY_OF_YEAR) / 365.25)
+    weights = weekly * season
+    return weights / weights.sum()
+
+
 def generated_stream(demand: Demand) -> list[Order]:
-    """Orders over `demand.days` from `demand.start`, arrival times uniform, destinations by city
-    population and SKUs by popularity (the demo's generator), promised in 2 to 7 days."""
+    """Orders over `demand.days` from `demand.start`: days drawn by day_weights (weekly and
+    seasonal pattern), times uniform within the day, destinations by city population and SKUs by
+    popularity (the demo's generator: 1-6 lines, geometric), promised in 2 to 7 days."""
     rng = np.random.default_rng([demand.seed, 11])
     catalogue = demo_catalogue()
     start = datetime.combine(demand.start, time(0, 0), tzinfo=UTC)
-    seconds = np.sort(rng.uniform(0, demand.days * 86_400, size=demand.orders))
+    day = rng.choice(demand.days, size=demand.orders, p=day_weights(demand))
+    seconds = np.sort(day * 86_400 + rng.uniform(0, 86_400, size=demand.orders))
     orders = []
     for k, s in enumerate(seconds.tolist()):
         n_lines = int(min(rng.geometric(0.5), 6))
@@ -44,18 +60,33 @@ def replication(stream: Sequence[Order], seed: int, r: int) -> list[Order]:
 
 
 def scenario_stream(stream: Sequence[Order], scenario: Scenario, seed: int, r: int) -> list[Order]:
-    """The scenario's demand on replication r: only its channels, then scaled (a resample to
+    """The scenario's demand on replication r: only its channels, regions and SKUs, then scaled (a resample to
     demand_scale times the size, the same for every scenario with that scale)."""
     orders = list(stream)
+    where = f"scenarios.{scenario.name}"
     if scenario.channels is not None:
-        orders = [o for o in orders if o.channel in scenario.channels]
-        if not orders:
-            raise ConfigError(f"scenarios.{scenario.name}.channels",
-                              f"no order of the stream is in channels {list(scenario.channels)}")
+        keep = set(scenario.channels)
+        orders = _kept(orders, lambda o: o.channel in keep, f"{where}.channels",
+                       f"channels {list(scenario.channels)}")
+    if scenario.regions is not None:
+        regions = set(scenario.regions)
+        orders = _kept(orders, lambda o: o.destination.region in regions, f"{where}.regions",
+                       f"regions {list(scenario.regions)}")
+    if scenario.skus is not None:
+        skus = set(scenario.skus)
+        orders = _kept(orders, lambda o: any(line.sku in skus for line in o.lines), f"{where}.skus",
+                       f"an order line of SKUs {list(scenario.skus)[:5]}")
     if scenario.demand_scale != 1.0:
         size = max(1, int(round(len(orders) * scenario.demand_scale)))
         orders = _resample(orders, np.random.default_rng([seed, r, 7]), size, "d")
     return orders
+
+
+def _kept(orders: list[Order], keep: Callable[[Order], bool], field: str, what: str) -> list[Order]:
+    kept = [o for o in orders if keep(o)]
+    if not kept:
+        raise ConfigError(field, f"no order of the stream has {what}")
+    return kept
 
 
 def _resample(orders: Sequence[Order], rng: np.random.Generator, size: int, tag: str) -> list[Order]:

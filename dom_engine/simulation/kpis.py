@@ -15,7 +15,7 @@ BETTER = {
     "shipments_per_order": -1, "split_rate": -1, "fill_rate": 1, "units_unfilled": -1,
     "on_time_rate": 1, "mean_distance_km": -1, "mean_delivery_days": -1, "co2e_kg": -1,
     "invalid_orders": -1, "stockouts": -1, "capped_node_utilisation": 0,
-    "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
+    "rejected_shipments": -1, "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
 }
 
 
@@ -43,6 +43,7 @@ def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
         "mean_delivery_days": sum(days) / len(days) if days else 0.0,
         "co2e_kg": sum(o.co2e_kg for o in outcomes),
         "invalid_orders": float(sum(o.status == "INVALID" for o in outcomes)),
+        "rejected_shipments": float(sum(o.rejections for o in outcomes)),
     }
 
 

@@ -17,6 +17,7 @@ from ..domain import DomainError, Limits, Network, Order, Plan
 from ..inventory.memory import MemoryStore
 from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
 from .receipts import Receipt
+from .rejections import Rejections
 from .world import Stock, World
 
 
@@ -39,6 +40,7 @@ class Outcome:
     on_time: bool
     delivery_days: float
     nodes: str = ""          # the nodes that shipped, ";"-separated in shipment order
+    rejections: int = 0      # nodes that refused their shipment (re-routed as RejectShipment)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,11 @@ class _Ledger:
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
            progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = (),
-           policy: Policy | None = None) -> Run:
+           policy: Policy | None = None, seed: int = 0) -> Run:
     """Route `orders` (sorted by arrival here) through `world` with `policy` (default: the
     scenario's mode) and account for every unit; `receipts` (in time order) arrive before the
-    first step routed at or after their time."""
+    first step routed at or after their time. Nodes refuse shipments at the scenario's
+    reject_rate (rejections.py, draws seeded by `seed`)."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
@@ -92,6 +95,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     engine = _engine(world, world.network, store, clock, time_budget_ms)
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes)
     closes = world.scenario.close_from
+    rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
     arriving = iter(receipts)
     pending = next(arriving, None)
@@ -110,10 +114,13 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             if isinstance(result, DomainError):
                 outcomes.append(_invalid(order, result))
                 continue
+            refused = 0
+            if result.reservation_id and rejections is not None:
+                result, refused = rejections.apply(engine, order, result)
             if result.reservation_id:
                 store.commit(result.reservation_id)
                 ledger.ship(result, order.created_at.date().isoformat())
-            outcomes.append(_outcome(order, result))
+            outcomes.append(_outcome(order, result, refused))
         if progress is not None and len(outcomes) - reported >= 500:
             reported = len(outcomes)
             progress(reported, len(orders))
@@ -133,7 +140,7 @@ def _default_policy(world: World) -> str:
     return "default" if "default" in world.policies else next(iter(world.policies))
 
 
-def _outcome(order: Order, plan: Plan) -> Outcome:
+def _outcome(order: Order, plan: Plan, refused: int = 0) -> Outcome:
     shipped = sum(line.quantity for s in plan.shipments for line in s.lines)
     last = max((s.delivery_date for s in plan.shipments), default=None)
     on_time = (last is not None and shipped == order.total_units
@@ -142,7 +149,7 @@ def _outcome(order: Order, plan: Plan) -> Outcome:
                    order.total_units, shipped, len(plan.shipments), plan.total_cost, plan.shipping_cost,
                    plan.penalty_cost, plan.co2e_kg, sum(s.distance_km for s in plan.shipments), on_time,
                    float((last - order.created_at.date()).days) if last is not None else float("nan"),
-                   ";".join(s.node_id for s in plan.shipments))
+                   ";".join(s.node_id for s in plan.shipments), refused)
 
 
 def _invalid(order: Order, exc: DomainError) -> Outcome:

@@ -17,6 +17,8 @@ errors anywhere, so a typo never silently simulates the base.
     days = 7                     # spread over this many days from `start`
     start = "2026-03-02"
     seed = 1
+    weekly = [1.15, 1.1, 1.05, 1.0, 0.95, 0.8, 0.95]   # Monday..Sunday
+    seasonality = 0.3            # yearly cycle, peak mid-December
 
     [simulation]                 # optional: where the runs go (the command line overrides it)
     executor = "local"           # or "ray"
@@ -37,6 +39,9 @@ Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_s
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
 max_shipments, channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
 demand_scale (resample the stream to this share of its size), channels (keep only these),
+stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND = share of its
+shipments a node of that kind refuses; re-routed as RejectShipment}), regions / skus (keep only
+orders to these destination regions / with a line of these SKUs),
 mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule;
 "wave": the batch allocator every wave_minutes (default 60); "hindsight": the batch allocator per
 day over the day's orders from the day's starting stock, see policies.py).
@@ -69,6 +74,15 @@ class StockMove:
 
 
 @dataclass(frozen=True)
+class StockAdd:
+    """Add `units` of `sku` (every SKU when None) at a node (negative: remove, floored at 0)."""
+
+    node: str
+    sku: str | None
+    units: int
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Changes to the base; the base itself is the Scenario with nothing set."""
 
@@ -87,6 +101,10 @@ class Scenario:
     channels: tuple[str, ...] | None = None
     mode: str = "online"
     wave_minutes: int = 60
+    stock_adds: tuple[StockAdd, ...] = ()
+    reject_rate: dict[str, float] = field(default_factory=dict)   # node kind -> share refused
+    regions: tuple[str, ...] | None = None      # keep only orders to these destination regions
+    skus: tuple[str, ...] | None = None         # keep only orders with a line of these SKUs
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,9 @@ class Demand:
     days: int = 7
     start: date = date(2026, 3, 2)
     seed: int = 1
+    # Relative demand Monday..Sunday (online retail: early week high, Saturday low).
+    weekly: tuple[float, ...] = (1.15, 1.1, 1.05, 1.0, 0.95, 0.8, 0.95)
+    seasonality: float = 0.3      # amplitude of the yearly cycle (peak mid-December), in [0, 1)
 
 
 @dataclass(frozen=True)
@@ -171,8 +192,17 @@ def _demand(t: Table) -> Demand:
         start = date.fromisoformat(start_text)
     except ValueError:
         raise ConfigError(t.key("start"), f'must be a date "YYYY-MM-DD", got {start_text!r}') from None
+    raw = t.get("weekly", list, list(d.weekly))
+    numbers = all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+                  for w in raw)
+    if len(raw) != 7 or not numbers or not sum(raw):
+        raise ConfigError(t.key("weekly"), f"must be 7 weights >= 0, Monday first, not all 0; got {raw!r}")
+    weekly = tuple(float(w) for w in raw)
+    seasonality = t.get("seasonality", float, d.seasonality)
+    if not (math.isfinite(seasonality) and 0 <= seasonality < 1):
+        raise ConfigError(t.key("seasonality"), f"must be within [0, 1), got {seasonality!r}")
     demand = Demand(t.get("orders", int, d.orders), t.get("days", int, d.days), start,
-                    t.get("seed", int, d.seed))
+                    t.get("seed", int, d.seed), weekly, seasonality)
     t.done()
     for key in ("orders", "days"):
         if getattr(demand, key) < 1:
@@ -211,6 +241,10 @@ def _scenario(name: str, t: Table) -> Scenario:
         channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
         mode=t.get("mode", str, "online"),
         wave_minutes=t.get("wave_minutes", int, 60),
+        stock_adds=_stock_adds(t),
+        reject_rate=_rates(t.table("reject_rate")),
+        regions=tuple(_strings(t, "regions")) if "regions" in t.data else None,
+        skus=tuple(_strings(t, "skus")) if "skus" in t.data else None,
     )
     t.done()
     if scenario.mode not in MODES:
@@ -224,6 +258,33 @@ def _scenario(name: str, t: Table) -> Scenario:
     if scenario.close_from is not None and not scenario.close:
         raise ConfigError(t.key("close_from"), "needs `close` (the nodes that close on that date)")
     return scenario
+
+
+def _stock_adds(t: Table) -> tuple[StockAdd, ...]:
+    adds = []
+    for k, raw in enumerate(t.get("stock_add", list, [])):
+        a = Table(raw, f"{t.key('stock_add')}[{k}]")
+        node, sku, units = a.get("node", str, ""), a.get("sku", str, None), a.get("units", int, None)
+        a.done()
+        if not node:
+            raise ConfigError(a.key("node"), "is required (the node whose stock changes)")
+        if units is None:
+            raise ConfigError(a.key("units"), "is required (units to add; negative removes)")
+        adds.append(StockAdd(node, sku, units))
+    return tuple(adds)
+
+
+def _rates(t: Table) -> dict[str, float]:
+    out = {}
+    for kind in list(t.data):
+        if kind not in NODE_KINDS:
+            raise ConfigError(t.key(kind), f"must be one of {list(NODE_KINDS)}")
+        rate = t.get(kind, float)
+        if not (math.isfinite(rate) and 0 <= rate <= 1):
+            raise ConfigError(t.key(kind), f"must be within [0, 1], got {rate!r}")
+        out[kind] = rate
+    t.done()
+    return out
 
 
 def _path(value: str | None, folder: Path) -> Path | None:

@@ -69,6 +69,19 @@ def _stock(scenario: Scenario, network: Network, stock: Stock, where: str) -> St
         moved = np.floor(on_hand[i] * move.share).astype(np.int64)
         on_hand[i] -= moved
         on_hand[j] += moved
+    col = {sku: j for j, sku in enumerate(stock.skus)}
+    for k, add in enumerate(scenario.stock_adds):
+        if not network.has(add.node):
+            raise ConfigError(f"{where}.stock_add[{k}].node", f"unknown node {add.node!r}")
+        if add.sku is not None and add.sku not in col:
+            raise ConfigError(f"{where}.stock_add[{k}].sku", f"unknown SKU {add.sku!r}")
+        on_hand = on_hand.copy()
+        i = network.index_of(add.node)
+        cols = slice(None) if add.sku is None else col[add.sku]
+        on_hand[i, cols] = np.maximum(on_hand[i, cols] + add.units, 0)
+    unknown = [sku for sku in scenario.skus or () if sku not in col]
+    if unknown:
+        raise ConfigError(f"{where}.skus", f"unknown SKU(s) {unknown[:5]}")
     return Stock(stock.skus, on_hand, stock.safety)
 
 

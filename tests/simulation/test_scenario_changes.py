@@ -1,0 +1,130 @@
+"""Scenario changes beyond the first slice: nodes refusing shipments by kind (re-routed as
+RejectShipment), stock added, demand filtered by region and SKU, and the generator's weekly and
+seasonal pattern."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from dom_engine.domain import ConfigError
+from dom_engine.simulation.demand import day_weights, generated_stream, scenario_stream
+from dom_engine.simulation.replay import replay
+from dom_engine.simulation.scenarios import Demand, Scenario, StockAdd
+
+from .test_replay import SKUS, _base, _stream, _world
+from .test_scenarios import _load
+
+
+def _kinds(world):
+    return {n.node_id: n.kind.value for n in world.network.nodes}
+
+
+def test_a_kind_refusing_everything_is_routed_around():
+    """The warehouse refuses every shipment: each order it was to serve is re-routed (as
+    RejectShipment does) to the stores, so no warehouse ships, yet the orders are served."""
+    world = _world(Scenario("refuse", reject_rate={"warehouse": 1.0}), 2, depth=6)
+    orders = _stream(2, 120)
+    base = replay(world.__class__(Scenario("base"), *_fields(world)), orders, time_budget_ms=200)
+    run = replay(world, orders, time_budget_ms=200)
+    kinds = _kinds(world)
+    warehouse_orders = [o for o in base.outcomes
+                        if any(kinds[n] == "warehouse" for n in filter(None, o.nodes.split(";")))]
+    assert warehouse_orders
+    assert all(kinds[n] != "warehouse" for o in run.outcomes for n in filter(None, o.nodes.split(";")))
+    assert sum(o.rejections for o in run.outcomes) >= len(warehouse_orders) // 2
+    assert sum(o.units_shipped for o in run.outcomes) > 0.8 * sum(o.units_shipped for o in base.outcomes)
+    assert (run.start.on_hand - run.end_on_hand == run.shipped).all()   # given-back units stay
+    assert run.shipped.sum() == sum(o.units_shipped for o in run.outcomes)
+
+
+def _fields(world):
+    return world.network, world.closed_network, world.stock, world.rate_card, world.policies
+
+
+def test_refusals_are_seeded_and_partial_rates_refuse_some():
+    world = _world(Scenario("some", reject_rate={"store": 0.5, "warehouse": 0.2}), 3, depth=6)
+    orders = _stream(3, 120)
+    first = replay(world, orders, time_budget_ms=200, seed=4)
+    again = replay(world, orders, time_budget_ms=200, seed=4)
+    def key(run):
+        return [(o.order_id, o.nodes, o.total_cost, o.rejections) for o in run.outcomes]
+
+    assert key(first) == key(again)
+    refused = sum(o.rejections for o in first.outcomes)
+    shipments = sum(o.shipments for o in first.outcomes)
+    assert 0 < refused < shipments + refused
+
+
+def test_stock_add_changes_the_worlds_stock():
+    network, stock = _base(1)
+    world = _world(Scenario("add", stock_adds=(StockAdd(network.nodes[0].node_id, "S1", 7),
+                                               StockAdd(network.nodes[1].node_id, None, -100))), 1)
+    assert world.stock.on_hand[0, 1] == stock.on_hand[0, 1] + 7
+    assert (world.stock.on_hand[1] == 0).all()
+    assert (np.delete(world.stock.on_hand, [0, 1], axis=0) == np.delete(stock.on_hand, [0, 1], axis=0)).all()
+    with pytest.raises(ConfigError) as err:
+        _world(Scenario("bad", stock_adds=(StockAdd("NOPE", None, 1),)), 1)
+    assert err.value.field == "scenarios.bad.stock_add[0].node"
+    with pytest.raises(ConfigError) as err:
+        _world(Scenario("bad", stock_adds=(StockAdd(network.nodes[0].node_id, "NOPE", 1),)), 1)
+    assert err.value.field == "scenarios.bad.stock_add[0].sku"
+
+
+def test_demand_filters_by_region_and_sku():
+    stream = generated_stream(Demand(orders=400, days=3))
+    regions = sorted({o.destination.region for o in stream})[:3]
+    kept = scenario_stream(stream, Scenario("r", regions=tuple(regions)), 0, 0)
+    assert kept and all(o.destination.region in regions for o in kept) and len(kept) < len(stream)
+    sku = stream[0].lines[0].sku
+    kept = scenario_stream(stream, Scenario("s", skus=(sku,)), 0, 0)
+    assert kept and all(any(line.sku == sku for line in o.lines) for o in kept)
+    with pytest.raises(ConfigError) as err:
+        scenario_stream(stream, Scenario("none", regions=("ATLANTIS",)), 0, 0)
+    assert err.value.field == "scenarios.none.regions"
+    with pytest.raises(ConfigError) as err:
+        _world(Scenario("unknown", skus=("NOT-A-SKU",)), 1)
+    assert err.value.field == "scenarios.unknown.skus" and SKUS
+
+
+def test_generated_demand_follows_the_weekly_and_seasonal_pattern():
+    demand = Demand(orders=30_000, days=364, start=date(2026, 1, 5), seed=3)   # a Monday
+    counts = np.bincount([(o.created_at.date() - demand.start).days for o in generated_stream(demand)],
+                         minlength=demand.days)
+    expected = day_weights(demand) * demand.orders
+    # every weekday's total within 4 % of its expectation; Saturdays the lowest
+    by_weekday = [counts[d::7].sum() for d in range(7)]
+    assert by_weekday == pytest.approx([expected[d::7].sum() for d in range(7)], rel=0.04)
+    assert int(np.argmin(by_weekday)) == 5
+    december, june = counts[330:358].sum(), counts[150:178].sum()
+    assert december > 1.6 * june          # 1.3 / 0.7 = 1.86 at the peak vs the trough
+    flat = Demand(orders=5000, days=14, weekly=(1,) * 7, seasonality=0.0)
+    assert day_weights(flat) == pytest.approx(np.full(14, 1 / 14))
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("[scenarios.a]\nreject_rate = { depot = 0.1 }\n", "scenarios.a.reject_rate.depot"),
+    ("[scenarios.a]\nreject_rate = { store = 1.5 }\n", "scenarios.a.reject_rate.store"),
+    ("[scenarios.a]\nstock_add = [{ node = \"X\" }]\n", "scenarios.a.stock_add[0].units"),
+    ("[scenarios.a]\nstock_add = [{ units = 3 }]\n", "scenarios.a.stock_add[0].node"),
+    ("[scenarios.a]\nregions = [1]\n", "scenarios.a.regions"),
+    ("[base.demand]\nweekly = [1, 2]\n[scenarios.a]\n", "base.demand.weekly"),
+    ("[base.demand]\nweekly = [1, 1, 1, 1, 1, 1, \"x\"]\n[scenarios.a]\n", "base.demand.weekly"),
+    ("[base.demand]\nseasonality = 1.0\n[scenarios.a]\n", "base.demand.seasonality"),
+])
+def test_bad_changes_are_named(tmp_path, text, field):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    assert err.value.field == field
+
+
+def test_a_full_file_with_the_new_keys_parses(tmp_path):
+    spec = _load(tmp_path, '[scenarios.a]\nreject_rate = { store = 0.1 }\nregions = ["CA"]\nskus = ["X"]\n'
+                           'stock_add = [{ node = "N", sku = "X", units = -2 }]\n'
+                           '[base.demand]\nweekly = [1, 1, 1, 1, 1, 0.5, 0.5]\nseasonality = 0\n')
+    a = spec.scenarios[0]
+    assert a.reject_rate == {"store": 0.1} and a.regions == ("CA",) and a.skus == ("X",)
+    assert a.stock_adds == (StockAdd("N", "X", -2),)
+    assert spec.demand.weekly[5] == 0.5 and spec.demand.seasonality == 0

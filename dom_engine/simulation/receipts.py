@@ -24,6 +24,7 @@ class Receipt:
     node_id: str
     sku: str
     units: int
+    where: str = ""      # file and line, for errors
 
 
 def read_receipts(path: str | Path, network: Network, skus: tuple[str, ...]) -> tuple[Receipt, ...]:
@@ -52,5 +53,5 @@ def read_receipts(path: str | Path, network: Network, skus: tuple[str, ...]) -> 
             if row["sku"] not in known:
                 raise ConfigError(f"{where}, column 'sku'",
                                   f"unknown SKU {row['sku']!r} (not in the base stock)")
-            out.append(Receipt(at, row["node_id"], row["sku"], units))
+            out.append(Receipt(at, row["node_id"], row["sku"], units, where))
     return tuple(sorted(out, key=lambda r: r.at))

@@ -146,7 +146,25 @@ def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepar
     stream = tuple(orders) if orders is not None else tuple(_stream(spec))
     if not stream:
         raise ConfigError("base.orders", "the order stream is empty")
+    _check_dates(worlds, receipts, stream)
     return Prepared(spec, worlds, receipts, stream)
+
+
+def _check_dates(worlds: Sequence[World], receipts: Sequence[Receipt], stream: Sequence[Order]) -> None:
+    """Dates a scenario or receipt names must fall within the stream, or they would silently
+    change nothing (a closing after the last order, a receipt that never arrives)."""
+    first = min(o.created_at for o in stream)
+    last = max(o.created_at for o in stream)
+    for world in worlds:
+        closes = world.scenario.close_from
+        if closes is not None and not first.date() <= closes <= last.date():
+            raise ConfigError(f"scenarios.{world.scenario.name}.close_from",
+                              f"{closes} is outside the order stream ({first.date()} to {last.date()})")
+    for receipt in receipts:
+        if receipt.at > last:
+            raise ConfigError(f"{receipt.where}, column 'at'",
+                              f"{receipt.at.isoformat()} is after the order stream's last order "
+                              f"({last.isoformat()}): it would never arrive")
 
 
 def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,

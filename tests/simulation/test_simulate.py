@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from dom_engine.cli import main
+from dom_engine.domain import ConfigError
 from dom_engine.simulation import load_scenarios, simulate
 
 FILE = """
@@ -153,6 +154,24 @@ def test_receipts_named_in_the_file_reach_every_scenario(tmp_path):
     for run in runs:
         assert run.received.sum() == 65
         assert (run.start.on_hand + run.received - run.end_on_hand == run.shipped).all()
+
+
+def test_dates_outside_the_stream_are_named(tmp_path, capsys):
+    """A closing date or a receipt past the stream would silently change nothing: both are
+    refused, naming the scenario key or the receipts row, and nothing is written."""
+    path = tmp_path / "whatif.toml"
+    demand = '[base.demand]\norders = 60\ndays = 2\nstart = "2026-03-02"\n'
+    path.write_text(demand + '[scenarios.late]\nclose = ["ONT6"]\nclose_from = "2026-05-01"\n')
+    with pytest.raises(ConfigError) as err:
+        simulate(load_scenarios(path))
+    assert err.value.field == "scenarios.late.close_from" and "2026-03-02 to 2026-03-03" in err.value.message
+    (tmp_path / "receipts.csv").write_text("at,node_id,sku,units\n2026-03-02T12:00:00Z,ONT6,SKU-00001,4\n"
+                                           "2026-04-01T00:00:00Z,AVP3,SKU-00002,25\n")
+    path.write_text('[base]\nreceipts = "receipts.csv"\n' + demand + '[scenarios.a]\nrates_scale = 2\n')
+    out = tmp_path / "out"
+    assert main(["simulate", str(path), "--out", str(out)]) == 2
+    assert "receipts.csv line 3, column 'at'" in capsys.readouterr().err
+    assert not out.exists()
 
 
 HINDSIGHT = """

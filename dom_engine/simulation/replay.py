@@ -21,7 +21,7 @@ from .rejections import Rejections
 from .world import Stock, World
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)     # slots: a year's stream keeps millions of these
 class Outcome:
     """What happened to one order (the KPIs are sums and means of these)."""
 

@@ -4,7 +4,7 @@ every plan's units under its order id. A new policy (e.g. inventory-aware routin
 
 - `online`: the engine's exact single-order optimum on the stock left (what RouteOrder with
   reserve does: the same Engine.route call, not a copy).
-- `nearest`: the nearest-node rule of optimize.baselines.
+- `nearest`: the nearest-node rule of optimize.baselines; `ranked`: its ranked-locations rule.
 - `wave`: every N minutes, the batch allocator (Engine.route_batch, as RouteBatch) over the
   orders that arrived in the window, released when the window closes.
 - `hindsight`: per day, the batch allocator over all of the day's orders from the day's starting
@@ -22,10 +22,11 @@ from typing import Protocol
 
 from ..app.engine import Engine
 from ..app.routing import plan_allocations, skus_of
-from ..domain import DomainError, Order, Plan, PlanStatus
+from ..domain import DomainError, Order, Plan, PlanStatus, PolicyProfile
 from ..domain.reservation import ReservationConflict
+from ..domain.stock import StockView
 from ..inventory.memory import MemoryStore
-from ..optimize.baselines import route_nearest
+from ..optimize.baselines import route_nearest, route_ranked
 
 # Holds are committed as soon as they are made; a long TTL keeps the clock jumps of the stream
 # (hours between orders) from expiring one in between.
@@ -63,13 +64,26 @@ class NearestPolicy(OnlinePolicy):
     def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
         return [_guarded(partial(self._one, engine, o)) for o in orders]
 
-    @staticmethod
-    def _one(engine: Engine, order: Order) -> Plan:
+    def _one(self, engine: Engine, order: Order) -> Plan:
         engine.validate(order)
         policy = engine.policy_for(order)
         stock = engine.store.read(skus_of(order))
-        plan = route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
-        return _hold(engine, order, plan)
+        return _hold(engine, order, self._plan(engine, order, stock, policy))
+
+    def _plan(self, engine: Engine, order: Order, stock: StockView, policy: PolicyProfile) -> Plan:
+        return route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
+
+
+@dataclass(frozen=True)
+class RankedPolicy(NearestPolicy):
+    """The ranked-locations rule (optimize.baselines): nodes in a fixed priority order, those
+    not ranked last by distance, holding what it plans."""
+
+    ranking: tuple[str, ...] = ()
+
+    def _plan(self, engine: Engine, order: Order, stock: StockView, policy: PolicyProfile) -> Plan:
+        return route_ranked(order, stock, engine.network, engine.rate_card, policy, engine.clock(),
+                            self.ranking)
 
 
 @dataclass(frozen=True)
@@ -197,10 +211,11 @@ def _window(order: Order, width: timedelta) -> int:
     return int(since_midnight // width)
 
 
-def make_policy(mode: str, wave_minutes: int = 60, batch_budget_ms: float | None = None) -> Policy:
+def make_policy(mode: str, wave_minutes: int = 60, batch_budget_ms: float | None = None,
+                ranking: Sequence[str] = ()) -> Policy:
     """The policy of a scenario's `mode`."""
     factories: dict[str, Callable[[], Policy]] = {
-        "online": OnlinePolicy, "nearest": NearestPolicy,
+        "online": OnlinePolicy, "nearest": NearestPolicy, "ranked": lambda: RankedPolicy(tuple(ranking)),
         "wave": lambda: WavePolicy(wave_minutes, batch_budget_ms),
         "hindsight": lambda: HindsightPolicy(batch_budget_ms),
     }

@@ -93,7 +93,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     store = MemoryStore.from_arrays(world.network, stock.skus, stock.on_hand, stock.safety, clock=clock,
                                     hold_ttl_s=HOLD_TTL_S)
     engine = _engine(world, world.network, store, clock, time_budget_ms)
-    policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes)
+    policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
+                                   ranking=world.scenario.ranking)
     closes = world.scenario.close_from
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)

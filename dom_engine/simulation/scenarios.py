@@ -43,8 +43,9 @@ stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND 
 shipments a node of that kind refuses; re-routed as RejectShipment}), regions / skus (keep only
 orders to these destination regions / with a line of these SKUs),
 mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule;
-"wave": the batch allocator every wave_minutes (default 60); "hindsight": the batch allocator per
-day over the day's orders from the day's starting stock, see policies.py).
+"ranked": the ranked-locations rule over `ranking` (node ids, first preferred); "wave": the batch
+allocator every wave_minutes (default 60); "hindsight": the batch allocator per day over the day's
+orders from the day's starting stock, see policies.py).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from typing import Any
 from ..domain import ConfigError
 from ..io.tables import Table, read_toml
 
-MODES = ("online", "nearest", "wave", "hindsight")
+MODES = ("online", "nearest", "ranked", "wave", "hindsight")
 NODE_KINDS = ("warehouse", "store", "dropship")
 EXECUTORS = ("local", "ray")
 BASE = "base"
@@ -105,6 +106,7 @@ class Scenario:
     reject_rate: dict[str, float] = field(default_factory=dict)   # node kind -> share refused
     regions: tuple[str, ...] | None = None      # keep only orders to these destination regions
     skus: tuple[str, ...] | None = None         # keep only orders with a line of these SKUs
+    ranking: tuple[str, ...] = ()               # mode "ranked": nodes in priority order
 
 
 @dataclass(frozen=True)
@@ -245,12 +247,16 @@ def _scenario(name: str, t: Table) -> Scenario:
         reject_rate=_rates(t.table("reject_rate")),
         regions=tuple(_strings(t, "regions")) if "regions" in t.data else None,
         skus=tuple(_strings(t, "skus")) if "skus" in t.data else None,
+        ranking=tuple(_strings(t, "ranking")),
     )
     t.done()
     if scenario.mode not in MODES:
         raise ConfigError(t.key("mode"), f"must be one of {list(MODES)}, got {scenario.mode!r}")
     if not 1 <= scenario.wave_minutes <= 1440:
         raise ConfigError(t.key("wave_minutes"), f"must be within [1, 1440], got {scenario.wave_minutes}")
+    if (scenario.mode == "ranked") != bool(scenario.ranking):
+        raise ConfigError(t.key("ranking"), 'mode = "ranked" needs `ranking` (node ids, first preferred), '
+                                            "and `ranking` needs that mode")
     if "wave_minutes" in t.data and scenario.mode != "wave":
         raise ConfigError(t.key("wave_minutes"), 'only applies with mode = "wave"')
     if scenario.max_shipments is not None and scenario.max_shipments < 1:

@@ -192,7 +192,8 @@ def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, prog
     orders = scenario_stream(stream, world.scenario, spec.seed, r)
     name = world.scenario.name if mode is None else f"{world.scenario.name} ({mode})"
     report = None if progress is None else (lambda done, total: progress(name, r, done, total))
-    policy = make_policy(mode or world.scenario.mode, world.scenario.wave_minutes, spec.batch_budget_ms)
+    policy = make_policy(mode or world.scenario.mode, world.scenario.wave_minutes, spec.batch_budget_ms,
+                         world.scenario.ranking)
     run = replay(world, orders, spec.time_budget_ms, report, receipts, policy, spec.seed)
     if progress is not None:
         progress(name, r, len(orders), len(orders))

@@ -41,6 +41,9 @@ def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: R
                 policies: Mapping[str, PolicyProfile]) -> World:
     """The base with `scenario`'s changes (the base scenario changes nothing)."""
     where = f"scenarios.{scenario.name}"
+    for node_id in scenario.ranking:
+        if not network.has(node_id):
+            raise ConfigError(f"{where}.ranking", f"unknown node {node_id!r}")
     for node_id in [*scenario.close, *scenario.capacity]:
         if not network.has(node_id):
             raise ConfigError(f"{where}.close" if node_id in scenario.close else f"{where}.capacity",

@@ -113,6 +113,8 @@ def test_generated_demand_follows_the_weekly_and_seasonal_pattern():
     ("[base.demand]\nweekly = [1, 2]\n[scenarios.a]\n", "base.demand.weekly"),
     ("[base.demand]\nweekly = [1, 1, 1, 1, 1, 1, \"x\"]\n[scenarios.a]\n", "base.demand.weekly"),
     ("[base.demand]\nseasonality = 1.0\n[scenarios.a]\n", "base.demand.seasonality"),
+    ("[scenarios.a]\nmode = \"ranked\"\n", "scenarios.a.ranking"),
+    ("[scenarios.a]\nranking = [\"X\"]\n", "scenarios.a.ranking"),
 ])
 def test_bad_changes_are_named(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
@@ -128,3 +130,25 @@ def test_a_full_file_with_the_new_keys_parses(tmp_path):
     assert a.reject_rate == {"store": 0.1} and a.regions == ("CA",) and a.skus == ("X",)
     assert a.stock_adds == (StockAdd("N", "X", -2),)
     assert spec.demand.weekly[5] == 0.5 and spec.demand.seasonality == 0
+
+
+def test_the_ranked_rule_ships_from_its_first_node_when_it_holds_the_order():
+    """mode "ranked": an order the first-ranked node can ship whole ships from it alone, however
+    far it is; the nearest rule picks by distance instead."""
+    network, stock = _base(5, depth=6)
+    checked = 0
+    for order in _stream(5, 40):
+        cols = [SKUS.index(line.sku) for line in order.lines]
+        whole = [i for i in range(len(network)) if all(stock.on_hand[i, j] >= line.quantity
+                                                       for j, line in zip(cols, order.lines, strict=True))]
+        if len(whole) < 2:
+            continue
+        far = whole[-1]
+        node_id = network.nodes[far].node_id
+        ranked = _world(Scenario("ranked", mode="ranked", ranking=(node_id,)), 5, depth=6)
+        assert replay(ranked, [order], time_budget_ms=200).outcomes[0].nodes == node_id
+        checked += 1
+    assert checked >= 5
+    with pytest.raises(ConfigError) as err:
+        _world(Scenario("bad", mode="ranked", ranking=("NOPE",)), 5)
+    assert err.value.field == "scenarios.bad.ranking"

@@ -4,6 +4,9 @@ prepares the scenario file once (network, worlds, stream) and runs its tasks wit
 results are the same as in one process for the same seeds (runs are deterministic, only where they
 run changes).
 
+From a Python script, call simulate with a LocalPool under `if __name__ == "__main__":` (spawned
+workers import the main module again); `dom simulate` and notebooks need nothing.
+
 Ray is an optional extra (`pip install dom-engine[ray]`): imported only when asked for."""
 
 from __future__ import annotations

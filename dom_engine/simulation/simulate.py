@@ -146,8 +146,19 @@ def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepar
     stream = tuple(orders) if orders is not None else tuple(_stream(spec))
     if not stream:
         raise ConfigError("base.orders", "the order stream is empty")
+    _check_ids(stream)
     _check_dates(worlds, receipts, stream)
     return Prepared(spec, worlds, receipts, stream)
+
+
+def _check_ids(stream: Sequence[Order]) -> None:
+    """Holds are per order id: a second order with the same id would get the first one's plan."""
+    seen: dict[str, int] = {}
+    for k, order in enumerate(stream):
+        if order.order_id in seen:
+            raise ConfigError("base.orders", f"order id {order.order_id!r} appears twice (orders "
+                                             f"{seen[order.order_id] + 1} and {k + 1} of the stream)")
+        seen[order.order_id] = k
 
 
 def _check_dates(worlds: Sequence[World], receipts: Sequence[Receipt], stream: Sequence[Order]) -> None:

@@ -174,6 +174,22 @@ def test_dates_outside_the_stream_are_named(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_stream_with_a_repeated_order_id_is_refused(tmp_path):
+    """Holds are per order id: a repeated id would silently get the first order's plan."""
+    from dataclasses import replace
+
+    from dom_engine.simulation.demand import generated_stream
+    from dom_engine.simulation.scenarios import Demand
+
+    orders = generated_stream(Demand(orders=3, days=1))
+    orders[2] = replace(orders[2], order_id=orders[0].order_id)
+    path = tmp_path / "whatif.toml"
+    path.write_text('[scenarios.a]\nrates_scale = 2\n')
+    with pytest.raises(ConfigError) as err:
+        simulate(load_scenarios(path), orders=orders)
+    assert err.value.field == "base.orders" and "orders 1 and 3" in err.value.message
+
+
 HINDSIGHT = """
 [base]
 hindsight = true

@@ -19,12 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .kpis import SHOWN
 from .replay import Outcome
 from .report import write_report
 from .simulate import SimulationResult
-
-SHOWN = ("total_cost", "cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "on_time_rate",
-         "mean_distance_km", "mean_delivery_days", "co2e_kg", "stockouts", "capped_node_utilisation")
 
 
 def summary(result: SimulationResult) -> dict[str, Any]:
@@ -45,7 +43,7 @@ def format_table(result: SimulationResult) -> str:
     width = max(12, *(len(n) for n in names)) + 2
     lines = [f"{'KPI':<22}" + "".join(f"{n:>{width}}" for n in names)]
     deltas = {(d.scenario, d.kpi): d for d in result.deltas}
-    for kpi in SHOWN:
+    for kpi in (k for k in SHOWN if k in result.kpis[names[0]][0]):
         row = f"{kpi:<22}" + "".join(f"{result.mean(n, kpi):>{width},.3f}" for n in names)
         lines.append(row)
         cells = []

@@ -16,12 +16,9 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from .kpis import BETTER, node_day_shipments
+from .kpis import BETTER, SHOWN, node_day_shipments
 from .simulate import SimulationResult
 
-SHOWN = ("total_cost", "cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "on_time_rate",
-         "mean_distance_km", "mean_delivery_days", "co2e_kg", "stockouts", "capped_node_utilisation",
-         "hindsight_cost", "regret", "regret_pct")
 CHARTS = ("chart-cost", "chart-cost-over-time", "chart-utilisation", "chart-shipments")
 
 _STYLE = """

@@ -39,6 +39,7 @@ Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_s
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
 max_shipments, channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
 demand_scale (resample the stream to this share of its size), channels (keep only these),
+rates_scale_bands (list of {service, band (0: its shortest distance band), factor}),
 stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND = share of its
 shipments a node of that kind refuses; re-routed as RejectShipment}), regions / skus (keep only
 orders to these destination regions / with a line of these SKUs),
@@ -75,6 +76,15 @@ class StockMove:
 
 
 @dataclass(frozen=True)
+class BandScale:
+    """Scale the money rates of one distance band (0: the shortest) of one carrier service."""
+
+    service: str
+    band: int
+    factor: float
+
+
+@dataclass(frozen=True)
 class StockAdd:
     """Add `units` of `sku` (every SKU when None) at a node (negative: remove, floored at 0)."""
 
@@ -107,6 +117,7 @@ class Scenario:
     regions: tuple[str, ...] | None = None      # keep only orders to these destination regions
     skus: tuple[str, ...] | None = None         # keep only orders with a line of these SKUs
     ranking: tuple[str, ...] = ()               # mode "ranked": nodes in priority order
+    rates_scale_bands: tuple[BandScale, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,6 +259,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         regions=tuple(_strings(t, "regions")) if "regions" in t.data else None,
         skus=tuple(_strings(t, "skus")) if "skus" in t.data else None,
         ranking=tuple(_strings(t, "ranking")),
+        rates_scale_bands=_band_scales(t),
     )
     t.done()
     if scenario.mode not in MODES:
@@ -278,6 +290,21 @@ def _stock_adds(t: Table) -> tuple[StockAdd, ...]:
             raise ConfigError(a.key("units"), "is required (units to add; negative removes)")
         adds.append(StockAdd(node, sku, units))
     return tuple(adds)
+
+
+def _band_scales(t: Table) -> tuple[BandScale, ...]:
+    out = []
+    for k, raw in enumerate(t.get("rates_scale_bands", list, [])):
+        b = Table(raw, f"{t.key('rates_scale_bands')}[{k}]")
+        service, band = b.get("service", str, ""), b.get("band", int, None)
+        factor = _positive(b, "factor", 1.0)
+        b.done()
+        if not service:
+            raise ConfigError(b.key("service"), "is required (a carrier service of the rate card)")
+        if band is None or band < 0:
+            raise ConfigError(b.key("band"), f"must be a band index >= 0 (0: the shortest), got {band!r}")
+        out.append(BandScale(service, band, factor))
+    return tuple(out)
 
 
 def _rates(t: Table) -> dict[str, float]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..domain import ConfigError, Network, PolicyProfile, RateCard
+from ..domain.rates import RateBand
 from .scenarios import Scenario
 
 # Money fields of a rate band that a rates_scale multiplies (distances and days stay).
@@ -94,14 +95,31 @@ def _rates(scenario: Scenario, card: RateCard, where: str) -> RateCard:
         if name not in names:
             raise ConfigError(f"{where}.rates_scale_services.{name}",
                               f"unknown carrier service; the rate card has {sorted(names)}")
-    if scenario.rates_scale == 1.0 and not scenario.rates_scale_services:
+    by_name = {s.name: s for s in card.services}
+    band_factor: dict[tuple[str, int], float] = {}
+    for k, scale in enumerate(scenario.rates_scale_bands):
+        if scale.service not in by_name:
+            raise ConfigError(f"{where}.rates_scale_bands[{k}].service",
+                              f"unknown carrier service {scale.service!r}; the rate card has {sorted(names)}")
+        n_bands = len(by_name[scale.service].bands)
+        if scale.band >= n_bands:
+            raise ConfigError(f"{where}.rates_scale_bands[{k}].band",
+                              f"{scale.service!r} has {n_bands} bands (0 to {n_bands - 1}), got {scale.band}")
+        key = (scale.service, scale.band)
+        band_factor[key] = band_factor.get(key, 1.0) * scale.factor
+    if scenario.rates_scale == 1.0 and not scenario.rates_scale_services and not band_factor:
         return card
     services = []
     for service in card.services:
         factor = scenario.rates_scale * scenario.rates_scale_services.get(service.name, 1.0)
-        bands = tuple(replace(b, **{f: getattr(b, f) * factor for f in _MONEY}) for b in service.bands)
+        bands = tuple(_scaled(b, factor * band_factor.get((service.name, i), 1.0))
+                      for i, b in enumerate(service.bands))
         services.append(replace(service, bands=bands))
     return replace(card, services=tuple(services))
+
+
+def _scaled(band: RateBand, factor: float) -> RateBand:
+    return replace(band, **{f: getattr(band, f) * factor for f in _MONEY})
 
 
 def _policies(scenario: Scenario, policies: Mapping[str, PolicyProfile]) -> dict[str, PolicyProfile]:

@@ -12,9 +12,11 @@ import pytest
 from dom_engine.domain import ConfigError
 from dom_engine.simulation.demand import day_weights, generated_stream, scenario_stream
 from dom_engine.simulation.replay import replay
-from dom_engine.simulation.scenarios import Demand, Scenario, StockAdd
+from dom_engine.simulation.scenarios import BandScale, Demand, Scenario, StockAdd
+from dom_engine.simulation.world import build_world
+from dom_engine.testing import banded_rate_card
 
-from .test_replay import SKUS, _base, _stream, _world
+from .test_replay import POLICIES, SKUS, _base, _stream, _world
 from .test_scenarios import _load
 
 
@@ -152,3 +154,25 @@ def test_the_ranked_rule_ships_from_its_first_node_when_it_holds_the_order():
     with pytest.raises(ConfigError) as err:
         _world(Scenario("bad", mode="ranked", ranking=("NOPE",)), 5)
     assert err.value.field == "scenarios.bad.ranking"
+
+
+def test_rates_scale_bands_scales_one_band_of_one_service(tmp_path):
+    network, stock = _base(6)
+    card = banded_rate_card()
+    service = card.services[0]
+    assert len(service.bands) >= 2
+    world = build_world(Scenario("b", rates_scale=2.0, rates_scale_bands=(BandScale(service.name, 1, 1.5),)),
+                        network, stock, card, POLICIES)
+    new = world.rate_card.services[0].bands
+    assert new[0].per_package == pytest.approx(service.bands[0].per_package * 2.0)
+    assert new[1].per_package == pytest.approx(service.bands[1].per_package * 3.0)
+    assert new[1].max_distance == service.bands[1].max_distance
+    past_last = BandScale(service.name, len(service.bands), 2.0)
+    for scale, field in [(BandScale("teleport", 0, 2.0), "scenarios.x.rates_scale_bands[0].service"),
+                         (past_last, "scenarios.x.rates_scale_bands[0].band")]:
+        with pytest.raises(ConfigError) as err:
+            build_world(Scenario("x", rates_scale_bands=(scale,)), network, stock, card, POLICIES)
+        assert err.value.field == field
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, '[scenarios.a]\nrates_scale_bands = [{ service = "g", band = -1, factor = 1.1 }]\n')
+    assert err.value.field == "scenarios.a.rates_scale_bands[0].band"

@@ -37,7 +37,8 @@ errors anywhere, so a typo never silently simulates the base.
 
 Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_scale,
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
-max_shipments, channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
+max_shipments, weights ({cost_weight, split_penalty, delivery_day_weight, co2e_price} of every
+policy), channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
 demand_scale (resample the stream to this share of its size), channels (keep only these),
 rates_scale_bands (list of {service, band (0: its shortest distance band), factor}),
 stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND = share of its
@@ -63,6 +64,7 @@ from ..io.tables import Table, read_toml
 MODES = ("online", "nearest", "ranked", "wave", "hindsight")
 NODE_KINDS = ("warehouse", "store", "dropship")
 EXECUTORS = ("local", "ray")
+WEIGHTS = ("cost_weight", "split_penalty", "delivery_day_weight", "co2e_price")   # domain.policy.Weights
 BASE = "base"
 
 
@@ -118,6 +120,7 @@ class Scenario:
     skus: tuple[str, ...] | None = None         # keep only orders with a line of these SKUs
     ranking: tuple[str, ...] = ()               # mode "ranked": nodes in priority order
     rates_scale_bands: tuple[BandScale, ...] = ()
+    weights: dict[str, float] = field(default_factory=dict)   # policy objective weights changed
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         skus=tuple(_strings(t, "skus")) if "skus" in t.data else None,
         ranking=tuple(_strings(t, "ranking")),
         rates_scale_bands=_band_scales(t),
+        weights=_weights(t.table("weights")),
     )
     t.done()
     if scenario.mode not in MODES:
@@ -290,6 +294,16 @@ def _stock_adds(t: Table) -> tuple[StockAdd, ...]:
             raise ConfigError(a.key("units"), "is required (units to add; negative removes)")
         adds.append(StockAdd(node, sku, units))
     return tuple(adds)
+
+
+def _weights(t: Table) -> dict[str, float]:
+    out = {}
+    for key in list(t.data):
+        if key not in WEIGHTS:
+            raise ConfigError(t.key(key), f"must be one of {list(WEIGHTS)}")
+        out[key] = _positive(t, key, 1.0, zero=key != "cost_weight")
+    t.done()
+    return out
 
 
 def _band_scales(t: Table) -> tuple[BandScale, ...]:

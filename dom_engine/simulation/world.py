@@ -130,4 +130,7 @@ def _policies(scenario: Scenario, policies: Mapping[str, PolicyProfile]) -> dict
         changes["channel_node_kinds"] = dict(scenario.channel_node_kinds)
     if scenario.min_stock_buffer is not None:
         changes["min_stock_buffer"] = dict(scenario.min_stock_buffer)
-    return {name: replace(policy, **changes) for name, policy in policies.items()}  # type: ignore[arg-type]
+    out = {name: replace(policy, **changes) for name, policy in policies.items()}  # type: ignore[arg-type]
+    if scenario.weights:
+        out = {name: replace(p, weights=replace(p.weights, **scenario.weights)) for name, p in out.items()}
+    return out

@@ -176,3 +176,15 @@ def test_rates_scale_bands_scales_one_band_of_one_service(tmp_path):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, '[scenarios.a]\nrates_scale_bands = [{ service = "g", band = -1, factor = 1.1 }]\n')
     assert err.value.field == "scenarios.a.rates_scale_bands[0].band"
+
+
+def test_weights_change_every_policy_and_are_checked(tmp_path):
+    world = _world(Scenario("w", weights={"split_penalty": 7.0, "co2e_price": 0.1}), 1)
+    weights = world.policies["default"].weights
+    assert (weights.split_penalty, weights.co2e_price, weights.cost_weight) == (7.0, 0.1, 1.0)
+    for text, field in [("weights = { speed = 1 }", "scenarios.a.weights.speed"),
+                        ("weights = { cost_weight = 0 }", "scenarios.a.weights.cost_weight"),
+                        ("weights = { split_penalty = -1 }", "scenarios.a.weights.split_penalty")]:
+        with pytest.raises(ConfigError) as err:
+            _load(tmp_path, f"[scenarios.a]\n{text}\n")
+        assert err.value.field == field

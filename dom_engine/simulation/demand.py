@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -60,8 +60,9 @@ def replication(stream: Sequence[Order], seed: int, r: int) -> list[Order]:
 
 
 def scenario_stream(stream: Sequence[Order], scenario: Scenario, seed: int, r: int) -> list[Order]:
-    """The scenario's demand on replication r: only its channels, regions and SKUs, then scaled (a resample to
-    demand_scale times the size, the same for every scenario with that scale)."""
+    """The scenario's demand on replication r: only its channels, regions and SKUs, then scaled (a
+    resample to demand_scale times the size, the same for every scenario with that scale) - the
+    whole stream, or only the orders placed from demand_from to demand_until (e.g. Q4 +30 %)."""
     orders = list(stream)
     where = f"scenarios.{scenario.name}"
     if scenario.channels is not None:
@@ -77,8 +78,17 @@ def scenario_stream(stream: Sequence[Order], scenario: Scenario, seed: int, r: i
         orders = _kept(orders, lambda o: any(line.sku in skus for line in o.lines), f"{where}.skus",
                        f"an order line of SKUs {list(scenario.skus)[:5]}")
     if scenario.demand_scale != 1.0:
-        size = max(1, int(round(len(orders) * scenario.demand_scale)))
-        orders = _resample(orders, np.random.default_rng([seed, r, 7]), size, "d")
+        first, last = scenario.demand_from or date.min, scenario.demand_until or date.max
+        inside = [o for o in orders if first <= o.created_at.date() <= last]
+        if not inside:
+            raise ConfigError(f"{where}.demand_from",
+                              f"no order of the stream was placed from {first} to {last}")
+        size = max(1, int(round(len(inside) * scenario.demand_scale)))
+        scaled = _resample(inside, np.random.default_rng([seed, r, 7]), size, "d")
+        if len(inside) < len(orders):
+            outside = [o for o in orders if not first <= o.created_at.date() <= last]
+            scaled = sorted(outside + scaled, key=lambda o: o.created_at)
+        orders = scaled
     return orders
 
 

@@ -39,7 +39,8 @@ Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_s
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
 max_shipments, weights ({cost_weight, split_penalty, delivery_day_weight, co2e_price} of every
 policy), channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
-demand_scale (resample the stream to this share of its size), channels (keep only these),
+demand_scale (resample the stream to this share of its size; only the days from demand_from to
+demand_until when given, e.g. Q4 +30 %), channels (keep only these),
 rates_scale_bands (list of {service, band (0: its shortest distance band), factor}),
 stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND = share of its
 shipments a node of that kind refuses; re-routed as RejectShipment}), regions / skus (keep only
@@ -111,6 +112,8 @@ class Scenario:
     channel_node_kinds: dict[str, frozenset[str]] | None = None
     min_stock_buffer: dict[str, int] | None = None
     demand_scale: float = 1.0
+    demand_from: date | None = None             # demand_scale applies from this day ...
+    demand_until: date | None = None            # ... to this day (inclusive; default: all)
     channels: tuple[str, ...] | None = None
     mode: str = "online"
     wave_minutes: int = 60
@@ -254,6 +257,8 @@ def _scenario(name: str, t: Table) -> Scenario:
         channel_node_kinds=None if kinds is None else _kinds(kinds),
         min_stock_buffer=None if buffers is None else _int_map(buffers, minimum=0, keys=NODE_KINDS),
         demand_scale=_positive(t, "demand_scale", 1.0),
+        demand_from=_date(t, "demand_from", t.get("demand_from", str, None)),
+        demand_until=_date(t, "demand_until", t.get("demand_until", str, None)),
         channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
         mode=t.get("mode", str, "online"),
         wave_minutes=t.get("wave_minutes", int, 60),
@@ -277,6 +282,11 @@ def _scenario(name: str, t: Table) -> Scenario:
         raise ConfigError(t.key("wave_minutes"), 'only applies with mode = "wave"')
     if scenario.max_shipments is not None and scenario.max_shipments < 1:
         raise ConfigError(t.key("max_shipments"), f"must be >= 1, got {scenario.max_shipments}")
+    if (scenario.demand_from or scenario.demand_until) and scenario.demand_scale == 1.0:
+        raise ConfigError(t.key("demand_from" if scenario.demand_from else "demand_until"),
+                          "needs demand_scale (the change to the demand of those days)")
+    if scenario.demand_from and scenario.demand_until and scenario.demand_from > scenario.demand_until:
+        raise ConfigError(t.key("demand_until"), f"must not be before demand_from ({scenario.demand_from})")
     if scenario.close_from is not None and not scenario.close:
         raise ConfigError(t.key("close_from"), "needs `close` (the nodes that close on that date)")
     return scenario

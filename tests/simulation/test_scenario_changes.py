@@ -188,3 +188,31 @@ def test_weights_change_every_policy_and_are_checked(tmp_path):
         with pytest.raises(ConfigError) as err:
             _load(tmp_path, f"[scenarios.a]\n{text}\n")
         assert err.value.field == field
+
+
+def test_demand_scaled_within_a_window_only():
+    """Q4 +30 %: the orders of the window are resampled to 1.3x, the others stay as they are."""
+    stream = generated_stream(Demand(orders=3000, days=20, start=date(2026, 9, 21), seed=2))
+    q4 = Scenario("q4", demand_scale=1.3, demand_from=date(2026, 10, 1), demand_until=date(2026, 12, 31))
+    orders = scenario_stream(stream, q4, 0, 0)
+    before = [o for o in stream if o.created_at.date() < date(2026, 10, 1)]
+    inside = [o for o in stream if o.created_at.date() >= date(2026, 10, 1)]
+    assert [o for o in orders if o.created_at.date() < date(2026, 10, 1)] == before
+    assert sum(o.created_at.date() >= date(2026, 10, 1) for o in orders) == round(1.3 * len(inside))
+    assert [o.created_at for o in orders] == sorted(o.created_at for o in orders)
+    assert len({o.order_id for o in orders}) == len(orders)
+    with pytest.raises(ConfigError) as err:
+        scenario_stream(stream, Scenario("x", demand_scale=2.0, demand_from=date(2027, 1, 1)), 0, 0)
+    assert err.value.field == "scenarios.x.demand_from"
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('demand_from = "2026-10-01"', "scenarios.a.demand_from"),
+    ('demand_scale = 1.3\ndemand_from = "2026-10-01"\ndemand_until = "2026-09-01"',
+     "scenarios.a.demand_until"),
+    ('demand_scale = 1.3\ndemand_until = "Q4"', "scenarios.a.demand_until"),
+])
+def test_bad_demand_windows_are_named(tmp_path, text, field):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, f"[scenarios.a]\n{text}\n")
+    assert err.value.field == field

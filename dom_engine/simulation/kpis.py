@@ -10,9 +10,10 @@ from ..domain import Network
 from .replay import Outcome, Run
 
 # The KPIs tables and reports show, in this order (those a run has: regret only with hindsight).
-SHOWN = ("total_cost", "cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "unplanned_orders",
-         "on_time_rate", "mean_distance_km", "mean_delivery_days", "co2e_kg", "rejected_shipments",
-         "stockouts", "capped_node_utilisation", "hindsight_cost", "regret", "regret_pct")
+SHOWN = ("cost_with_unserved", "total_cost", "cost_per_order", "shipments_per_order", "split_rate",
+         "fill_rate", "unplanned_orders", "on_time_rate", "mean_distance_km", "mean_delivery_days", "co2e_kg",
+         "rejected_shipments", "stockouts", "capped_node_utilisation", "hindsight_cost", "regret",
+         "regret_pct")
 
 # KPI -> +1 when more is better, -1 when less is better (used to colour deltas in reports).
 BETTER = {
@@ -20,7 +21,8 @@ BETTER = {
     "shipments_per_order": -1, "split_rate": -1, "fill_rate": 1, "units_unfilled": -1,
     "on_time_rate": 1, "mean_distance_km": -1, "mean_delivery_days": -1, "co2e_kg": -1,
     "invalid_orders": -1, "stockouts": -1, "capped_node_utilisation": 0,
-    "unplanned_orders": -1, "rejected_shipments": -1, "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
+    "unplanned_orders": -1, "unserved_penalty": -1, "cost_with_unserved": -1, "rejected_shipments": -1,
+    "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
 }
 
 
@@ -32,6 +34,7 @@ def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
     shipped = sum(o.units_shipped for o in outcomes)
     shipments = sum(o.shipments for o in outcomes)
     total = sum(o.total_cost for o in outcomes)
+    unserved = sum(o.unserved_penalty for o in outcomes)
     days = [o.delivery_days for o in shipping if not math.isnan(o.delivery_days)]
     return {
         "orders": float(n),
@@ -48,9 +51,11 @@ def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
         "mean_delivery_days": sum(days) / len(days) if days else 0.0,
         "co2e_kg": sum(o.co2e_kg for o in outcomes),
         "invalid_orders": float(sum(o.status == "INVALID" for o in outcomes)),
-        # routed but without a plan (no stock and no backorders, or no time): they cost nothing
-        # here, so read total_cost with this and fill_rate
+        # routed but without a plan (no stock and no backorders, or no time): their plans cost
+        # nothing, so cost_with_unserved adds what their policy prices a lost order at
         "unplanned_orders": float(sum(o.status in ("INFEASIBLE", "NO_PLAN_FOUND") for o in outcomes)),
+        "unserved_penalty": unserved,
+        "cost_with_unserved": total + unserved,
         "rejected_shipments": float(sum(o.rejections for o in outcomes)),
     }
 

@@ -14,7 +14,9 @@ import numpy as np
 
 from ..app.engine import Engine
 from ..domain import DomainError, Limits, Network, Order, Plan
+from ..domain.rates import DISTANCE_UNITS
 from ..inventory.memory import MemoryStore
+from ..network.geo import haversine_km
 from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .rejections import Rejections
@@ -41,6 +43,7 @@ class Outcome:
     delivery_days: float
     nodes: str = ""          # the nodes that shipped, ";"-separated in shipment order
     rejections: int = 0      # nodes that refused their shipment (re-routed as RejectShipment)
+    unserved_penalty: float = 0.0   # an order routed without a plan: what leaving it all unfilled costs
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             if result.reservation_id:
                 store.commit(result.reservation_id)
                 ledger.ship(result, order.created_at.date().isoformat())
-            outcomes.append(_outcome(order, result, refused))
+            outcomes.append(_outcome(order, result, refused, _unserved(engine, order, result)))
         if progress is not None and len(outcomes) - reported >= 500:
             reported = len(outcomes)
             progress(reported, len(orders))
@@ -141,7 +144,26 @@ def _default_policy(world: World) -> str:
     return "default" if "default" in world.policies else next(iter(world.policies))
 
 
-def _outcome(order: Order, plan: Plan, refused: int = 0) -> Outcome:
+def _unserved(engine: Engine, order: Order, plan: Plan) -> float:
+    """An order the engine found no plan for (no stock and no backorders, or no time) costs
+    nothing in its plan, yet the customer is lost: charge it what its policy prices a wholly
+    unfilled order at (per order + per unit, with the order's overrides and the per-distance part
+    over the farthest enabled node), so scenarios that serve fewer orders do not look cheaper."""
+    if plan.status.has_plan:
+        return 0.0
+    penalties = engine.policy_for(order).penalties
+    override = order.options.penalty
+    per_order = penalties.per_order if override.per_order is None else override.per_order
+    per_unit = penalties.per_unit if override.per_unit is None else override.per_unit
+    if penalties.per_unit_per_max_distance and override.per_unit is None:
+        network = engine.network
+        far = haversine_km(order.destination.latitude, order.destination.longitude, network.latitudes,
+                           network.longitudes)[network.enabled].max(initial=0.0)
+        per_unit += penalties.per_unit_per_max_distance * far / DISTANCE_UNITS[penalties.distance_unit]
+    return float(per_order + per_unit * order.total_units)
+
+
+def _outcome(order: Order, plan: Plan, refused: int = 0, unserved: float = 0.0) -> Outcome:
     shipped = sum(line.quantity for s in plan.shipments for line in s.lines)
     last = max((s.delivery_date for s in plan.shipments), default=None)
     on_time = (last is not None and shipped == order.total_units
@@ -150,7 +172,7 @@ def _outcome(order: Order, plan: Plan, refused: int = 0) -> Outcome:
                    order.total_units, shipped, len(plan.shipments), plan.total_cost, plan.shipping_cost,
                    plan.penalty_cost, plan.co2e_kg, sum(s.distance_km for s in plan.shipments), on_time,
                    float((last - order.created_at.date()).days) if last is not None else float("nan"),
-                   ";".join(s.node_id for s in plan.shipments), refused)
+                   ";".join(s.node_id for s in plan.shipments), refused, unserved)
 
 
 def _invalid(order: Order, exc: DomainError) -> Outcome:

@@ -61,39 +61,26 @@ from typing import Any
 
 from ..domain import ConfigError
 from ..io.tables import Table, read_toml
+from .scenario_values import (
+    NODE_KINDS,
+    BandScale,
+    StockAdd,
+    StockMove,
+    band_scales,
+    channel_kinds,
+    date_of,
+    factor_map,
+    int_map,
+    kind_rates,
+    positive,
+    stock_adds,
+    strings,
+    weights,
+)
 
 MODES = ("online", "nearest", "ranked", "wave", "hindsight")
-NODE_KINDS = ("warehouse", "store", "dropship")
 EXECUTORS = ("local", "ray")
-WEIGHTS = ("cost_weight", "split_penalty", "delivery_day_weight", "co2e_price")   # domain.policy.Weights
 BASE = "base"
-
-
-@dataclass(frozen=True)
-class StockMove:
-    """Move `share` of every SKU's on-hand units from one node to another."""
-
-    source: str
-    target: str
-    share: float
-
-
-@dataclass(frozen=True)
-class BandScale:
-    """Scale the money rates of one distance band (0: the shortest) of one carrier service."""
-
-    service: str
-    band: int
-    factor: float
-
-
-@dataclass(frozen=True)
-class StockAdd:
-    """Add `units` of `sku` (every SKU when None) at a node (negative: remove, floored at 0)."""
-
-    node: str
-    sku: str | None
-    units: int
 
 
 @dataclass(frozen=True)
@@ -232,7 +219,7 @@ def _demand(t: Table) -> Demand:
 def _scenario(name: str, t: Table) -> Scenario:
     if name == BASE:
         raise ConfigError(t.where, '"base" is the name of the unchanged setup; choose another')
-    close = tuple(_strings(t, "close"))
+    close = tuple(strings(t, "close"))
     close_from = t.get("close_from", str, None)
     moves = []
     for k, raw in enumerate(t.get("stock_move", list, [])):
@@ -247,28 +234,28 @@ def _scenario(name: str, t: Table) -> Scenario:
     scenario = Scenario(
         name=name,
         close=close,
-        close_from=_date(t, "close_from", close_from),
-        capacity=_int_map(t.table("capacity"), minimum=0),
-        stock_scale=_positive(t, "stock_scale", 1.0, zero=True),
+        close_from=date_of(t, "close_from", close_from),
+        capacity=int_map(t.table("capacity"), minimum=0),
+        stock_scale=positive(t, "stock_scale", 1.0, zero=True),
         stock_moves=tuple(moves),
-        rates_scale=_positive(t, "rates_scale", 1.0),
-        rates_scale_services=_factor_map(t.table("rates_scale_services")),
+        rates_scale=positive(t, "rates_scale", 1.0),
+        rates_scale_services=factor_map(t.table("rates_scale_services")),
         max_shipments=t.get("max_shipments", int, None),
-        channel_node_kinds=None if kinds is None else _kinds(kinds),
-        min_stock_buffer=None if buffers is None else _int_map(buffers, minimum=0, keys=NODE_KINDS),
-        demand_scale=_positive(t, "demand_scale", 1.0),
-        demand_from=_date(t, "demand_from", t.get("demand_from", str, None)),
-        demand_until=_date(t, "demand_until", t.get("demand_until", str, None)),
-        channels=tuple(_strings(t, "channels")) if "channels" in t.data else None,
+        channel_node_kinds=None if kinds is None else channel_kinds(kinds),
+        min_stock_buffer=None if buffers is None else int_map(buffers, minimum=0, keys=NODE_KINDS),
+        demand_scale=positive(t, "demand_scale", 1.0),
+        demand_from=date_of(t, "demand_from", t.get("demand_from", str, None)),
+        demand_until=date_of(t, "demand_until", t.get("demand_until", str, None)),
+        channels=tuple(strings(t, "channels")) if "channels" in t.data else None,
         mode=t.get("mode", str, "online"),
         wave_minutes=t.get("wave_minutes", int, 60),
-        stock_adds=_stock_adds(t),
-        reject_rate=_rates(t.table("reject_rate")),
-        regions=tuple(_strings(t, "regions")) if "regions" in t.data else None,
-        skus=tuple(_strings(t, "skus")) if "skus" in t.data else None,
-        ranking=tuple(_strings(t, "ranking")),
-        rates_scale_bands=_band_scales(t),
-        weights=_weights(t.table("weights")),
+        stock_adds=stock_adds(t),
+        reject_rate=kind_rates(t.table("reject_rate")),
+        regions=tuple(strings(t, "regions")) if "regions" in t.data else None,
+        skus=tuple(strings(t, "skus")) if "skus" in t.data else None,
+        ranking=tuple(strings(t, "ranking")),
+        rates_scale_bands=band_scales(t),
+        weights=weights(t.table("weights")),
     )
     t.done()
     if scenario.mode not in MODES:
@@ -292,115 +279,8 @@ def _scenario(name: str, t: Table) -> Scenario:
     return scenario
 
 
-def _stock_adds(t: Table) -> tuple[StockAdd, ...]:
-    adds = []
-    for k, raw in enumerate(t.get("stock_add", list, [])):
-        a = Table(raw, f"{t.key('stock_add')}[{k}]")
-        node, sku, units = a.get("node", str, ""), a.get("sku", str, None), a.get("units", int, None)
-        a.done()
-        if not node:
-            raise ConfigError(a.key("node"), "is required (the node whose stock changes)")
-        if units is None:
-            raise ConfigError(a.key("units"), "is required (units to add; negative removes)")
-        adds.append(StockAdd(node, sku, units))
-    return tuple(adds)
-
-
-def _weights(t: Table) -> dict[str, float]:
-    out = {}
-    for key in list(t.data):
-        if key not in WEIGHTS:
-            raise ConfigError(t.key(key), f"must be one of {list(WEIGHTS)}")
-        out[key] = _positive(t, key, 1.0, zero=key != "cost_weight")
-    t.done()
-    return out
-
-
-def _band_scales(t: Table) -> tuple[BandScale, ...]:
-    out = []
-    for k, raw in enumerate(t.get("rates_scale_bands", list, [])):
-        b = Table(raw, f"{t.key('rates_scale_bands')}[{k}]")
-        service, band = b.get("service", str, ""), b.get("band", int, None)
-        factor = _positive(b, "factor", 1.0)
-        b.done()
-        if not service:
-            raise ConfigError(b.key("service"), "is required (a carrier service of the rate card)")
-        if band is None or band < 0:
-            raise ConfigError(b.key("band"), f"must be a band index >= 0 (0: the shortest), got {band!r}")
-        out.append(BandScale(service, band, factor))
-    return tuple(out)
-
-
-def _rates(t: Table) -> dict[str, float]:
-    out = {}
-    for kind in list(t.data):
-        if kind not in NODE_KINDS:
-            raise ConfigError(t.key(kind), f"must be one of {list(NODE_KINDS)}")
-        rate = t.get(kind, float)
-        if not (math.isfinite(rate) and 0 <= rate <= 1):
-            raise ConfigError(t.key(kind), f"must be within [0, 1], got {rate!r}")
-        out[kind] = rate
-    t.done()
-    return out
-
-
 def _path(value: str | None, folder: Path) -> Path | None:
     if value is None or value == "demo":
         return None
     p = Path(value)
     return p if p.is_absolute() else folder / p
-
-
-def _strings(t: Table, key: str) -> list[str]:
-    values = t.get(key, list, [])
-    if not all(isinstance(v, str) and v for v in values):
-        raise ConfigError(t.key(key), f"must be a list of non-empty strings, got {values!r}")
-    return values
-
-
-def _positive(t: Table, key: str, default: float, zero: bool = False) -> float:
-    value = t.get(key, float, default)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise ConfigError(t.key(key), f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
-    return value
-
-
-def _date(t: Table, key: str, text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(t.key(key), f'must be a date "YYYY-MM-DD", got {text!r}') from None
-
-
-def _factor_map(t: Table) -> dict[str, float]:
-    factors = {key: _positive(t, key, 1.0) for key in list(t.data)}
-    t.done()
-    return factors
-
-
-def _int_map(t: Table, minimum: int, keys: tuple[str, ...] | None = None) -> dict[str, int]:
-    out = {}
-    for key in list(t.data):
-        if keys is not None and key not in keys:
-            raise ConfigError(t.key(key), f"must be one of {list(keys)}")
-        value = t.get(key, int)
-        if value < minimum:
-            raise ConfigError(t.key(key), f"must be >= {minimum}, got {value}")
-        out[key] = value
-    t.done()
-    return out
-
-
-def _kinds(t: Table) -> dict[str, frozenset[str]]:
-    out = {}
-    for channel in list(t.data):
-        kinds = t.get(channel, list)
-        bad = [k for k in kinds if k not in NODE_KINDS]
-        if bad or not kinds:
-            raise ConfigError(t.key(channel),
-                              f"must be a non-empty list of {list(NODE_KINDS)}, got {kinds!r}")
-        out[channel] = frozenset(kinds)
-    t.done()
-    return out

@@ -14,7 +14,7 @@ from dom_engine.simulation.demand import day_weights, generated_stream, scenario
 from dom_engine.simulation.replay import replay
 from dom_engine.simulation.scenarios import BandScale, Demand, Scenario, StockAdd
 from dom_engine.simulation.world import build_world
-from dom_engine.testing import banded_rate_card
+from dom_engine.testing import FIXED_NOW, banded_rate_card, random_order
 
 from .test_replay import POLICIES, SKUS, _base, _stream, _world
 from .test_scenarios import _load
@@ -216,3 +216,23 @@ def test_bad_demand_windows_are_named(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, f"[scenarios.a]\n{text}\n")
     assert err.value.field == field
+
+
+def test_orders_without_a_plan_are_charged_as_lost_in_cost_with_unserved():
+    """No stock and no backorders: the plans cost nothing, so total_cost alone would call the
+    scenario cheap; cost_with_unserved charges each such order its policy's unfilled penalty."""
+    from dom_engine.simulation.kpis import kpis
+
+    rng = np.random.default_rng(4)
+    orders = [random_order(rng, SKUS, 2, max_qty=3, promise_days=6, allow_backorder=False, order_id=f"N-{k}",
+                           now=FIXED_NOW) for k in range(30)]
+    empty = _world(Scenario("empty", stock_scale=0.0), 4)
+    run = replay(empty, orders, time_budget_ms=200)
+    for order, o in zip(orders, run.outcomes, strict=True):
+        assert o.status == "INFEASIBLE" and o.total_cost == 0
+        assert o.unserved_penalty == pytest.approx(20.0 + 15.0 * order.total_units)   # test_replay POLICIES
+    values = kpis(run.outcomes)
+    assert values["unplanned_orders"] == 30 and values["total_cost"] == 0
+    assert values["cost_with_unserved"] == pytest.approx(sum(20.0 + 15.0 * o.total_units for o in orders))
+    full = replay(_world(Scenario("full"), 4, depth=20), orders, time_budget_ms=200)
+    assert all(o.unserved_penalty == 0 for o in full.outcomes if o.shipments)

@@ -65,11 +65,9 @@ def write_outputs(result: SimulationResult, out: str | Path) -> list[Path]:
     try:
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2))
         write_report(result, tmp / "report.html", result.capacities)
-        _table(tmp / "kpis", [{"scenario": n, "replication": r, **k}
-                              for n in result.scenarios for r, k in enumerate(result.kpis[n])])
-        for by, tables in (("day", result.by_day), ("channel", result.by_channel), ("node", result.by_node)):
-            _table(tmp / f"kpis_by_{by}", [{"scenario": n, by: key, **k} for n in result.scenarios
-                                           for key, k in tables.get(n, {}).items()])
+        _table(tmp / "kpis", result.rows("run"))
+        for by in ("day", "channel", "node"):
+            _table(tmp / f"kpis_by_{by}", result.rows(by))
         _outcomes(tmp / "outcomes.parquet", result)
         written = []
         for f in sorted(tmp.iterdir()):

@@ -74,6 +74,19 @@ class SimulationResult:
     def mean(self, scenario: str, kpi: str) -> float:
         return float(np.mean([run[kpi] for run in self.kpis[scenario]]))
 
+    def rows(self, by: str = "run") -> list[dict[str, object]]:
+        """A KPI table as rows, ready for a notebook (`pandas.DataFrame(result.rows("node"))` or
+        `pyarrow.Table.from_pylist(...)`): "run" (scenario x replication), "day", "channel" or
+        "node" (the first replication)."""
+        if by == "run":
+            return [{"scenario": n, "replication": r, **k}
+                    for n in self.scenarios for r, k in enumerate(self.kpis[n])]
+        tables = {"day": self.by_day, "channel": self.by_channel, "node": self.by_node}
+        if by not in tables:
+            raise ValueError(f"by must be one of {['run', *tables]}, got {by!r}")
+        return [{"scenario": n, by: key, **k}
+                for n in self.scenarios for key, k in tables[by].get(n, {}).items()]
+
 
 def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, replications: int | None = None,
              progress: Progress | None = None, keep_runs: list[Run] | None = None,

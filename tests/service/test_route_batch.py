@@ -244,8 +244,11 @@ def test_bad_batches_are_invalid_arguments(demo, make_request, field, words):
 
 # ----------------------------------------------------------------------------- large messages
 def test_a_batch_of_5000_orders(demo):
+    """A message over 1 MiB each way. The budget is generous so that a slow, shared machine (measured
+    2.5x slower some days) still reaches every order: this test is about size, not speed."""
     orders = _orders(5000, seed=17)
-    resp = demo.stub.RouteBatch(routing_pb.RouteBatchRequest(orders=orders, time_budget_ms=8000), timeout=120)
+    request = routing_pb.RouteBatchRequest(orders=orders, time_budget_ms=60_000)
+    resp = demo.stub.RouteBatch(request, timeout=180)
     assert len(resp.plans) == 5000 and resp.kpis.orders == 5000
     assert all(p.status == routing_pb.PLAN_STATUS_OPTIMAL for p in resp.plans)
     assert [p.order_id for p in resp.plans[:3]] == [o.order_id for o in orders[:3]]

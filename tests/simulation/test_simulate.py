@@ -45,6 +45,18 @@ def result(tmp_path_factory):
     return res, runs, path
 
 
+def test_kpi_tables_as_rows_for_notebooks(result):
+    res, _, _ = result
+    runs = res.rows()
+    assert len(runs) == 5 * 3 and runs[0]["scenario"] == "base" and "total_cost" in runs[0]
+    nodes = res.rows("node")
+    assert {r["scenario"] for r in nodes} == set(res.scenarios) and all(r["shipments"] >= 1 for r in nodes)
+    days = res.rows("day")
+    assert sum(r["orders"] for r in days if r["scenario"] == "base") == res.kpis["base"][0]["orders"]
+    with pytest.raises(ValueError, match="by must be one of"):
+        res.rows("week")
+
+
 def test_every_run_conserves_units(result):
     _, runs, _ = result
     assert len(runs) == 3 * 5

@@ -2,7 +2,7 @@
 by the scenario's policy (policies.py: one order at a time, waves, or whole days) and their units
 taken from stock at once (held and committed through the same store and Engine RouteOrder uses:
 one code path, not a copy), node daily capacities resetting at midnight (the store's clock is the
-stream's clock), receipts arriving at their time, a closing node leaving the network on its date."""
+stream's clock), receipts arriving at their time, nodes closing or opening on their dates."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     engine = _engine(world, world.network, store, clock, time_budget_ms)
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
                                    ranking=world.scenario.ranking)
-    closes = world.scenario.close_from
+    changes = list(world.changes)          # the network from each date on (nodes closing / opening)
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
     arriving = iter(receipts)
@@ -111,9 +111,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             store.adjust(pending.node_id, pending.sku, pending.units)
             ledger.receive(pending)
             pending = next(arriving, None)
-        if world.closed_network is not None and closes is not None and at.date() >= closes:
-            engine = _engine(world, world.closed_network, store, clock, time_budget_ms)
-            closes = None    # switched once
+        while changes and at.date() >= changes[0][0]:
+            engine = _engine(world, changes.pop(0)[1], store, clock, time_budget_ms)
         for order, result in zip(step, policy.route(engine, step), strict=True):
             if isinstance(result, DomainError):
                 outcomes.append(_invalid(order, result))

@@ -35,7 +35,8 @@ errors anywhere, so a typo never silently simulates the base.
     [scenarios.rebalance]
     stock_move = [{ from = "WH-EDISON-NJ", to = "WH-RENO-NV", share = 0.2 }]
 
-Scenario keys: close, close_from, capacity ({NODE = shipments per day}), stock_scale,
+Scenario keys: close, close_from, open, open_from (nodes disabled in the base config that open),
+capacity ({NODE = shipments per day}), stock_scale,
 stock_move (list of {from, to, share}), rates_scale, rates_scale_services ({SERVICE = factor}),
 max_shipments, weights ({cost_weight, split_penalty, delivery_day_weight, co2e_price} of every
 policy), channel_node_kinds ({CHANNEL = [kinds]}), min_stock_buffer ({KIND = units}),
@@ -90,6 +91,8 @@ class Scenario:
     name: str
     close: tuple[str, ...] = ()
     close_from: date | None = None
+    open: tuple[str, ...] = ()                   # disabled nodes of the base that open ...
+    open_from: date | None = None                # ... from this day (else from the start)
     capacity: dict[str, int] = field(default_factory=dict)
     stock_scale: float = 1.0
     stock_moves: tuple[StockMove, ...] = ()
@@ -235,6 +238,8 @@ def _scenario(name: str, t: Table) -> Scenario:
         name=name,
         close=close,
         close_from=date_of(t, "close_from", close_from),
+        open=tuple(strings(t, "open")),
+        open_from=date_of(t, "open_from", t.get("open_from", str, None)),
         capacity=int_map(t.table("capacity"), minimum=0),
         stock_scale=positive(t, "stock_scale", 1.0, zero=True),
         stock_moves=tuple(moves),
@@ -276,6 +281,11 @@ def _scenario(name: str, t: Table) -> Scenario:
         raise ConfigError(t.key("demand_until"), f"must not be before demand_from ({scenario.demand_from})")
     if scenario.close_from is not None and not scenario.close:
         raise ConfigError(t.key("close_from"), "needs `close` (the nodes that close on that date)")
+    if scenario.open_from is not None and not scenario.open:
+        raise ConfigError(t.key("open_from"), "needs `open` (the nodes that open on that date)")
+    both = set(scenario.open) & set(scenario.close)
+    if both:
+        raise ConfigError(t.key("open"), f"nodes both opened and closed: {sorted(both)}")
     return scenario
 
 

@@ -180,10 +180,11 @@ def _check_dates(worlds: Sequence[World], receipts: Sequence[Receipt], stream: S
     first = min(o.created_at for o in stream)
     last = max(o.created_at for o in stream)
     for world in worlds:
-        closes = world.scenario.close_from
-        if closes is not None and not first.date() <= closes <= last.date():
-            raise ConfigError(f"scenarios.{world.scenario.name}.close_from",
-                              f"{closes} is outside the order stream ({first.date()} to {last.date()})")
+        for key in ("close_from", "open_from"):
+            when = getattr(world.scenario, key)
+            if when is not None and not first.date() <= when <= last.date():
+                raise ConfigError(f"scenarios.{world.scenario.name}.{key}",
+                                  f"{when} is outside the order stream ({first.date()} to {last.date()})")
     for receipt in receipts:
         if receipt.at > last:
             raise ConfigError(f"{receipt.where}, column 'at'",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 
@@ -28,14 +29,15 @@ class Stock:
 
 @dataclass(frozen=True)
 class World:
-    """What one scenario routes against. `closed_network` replaces `network` from `close_from`."""
+    """What one scenario routes against: `network` at the start, replaced by each of `changes` from
+    its date (nodes closing or opening)."""
 
     scenario: Scenario
     network: Network
-    closed_network: Network | None
     stock: Stock
     rate_card: RateCard
     policies: Mapping[str, PolicyProfile]
+    changes: tuple[tuple[date, Network], ...] = ()   # the network from each date on, in date order
 
 
 def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: RateCard,
@@ -45,19 +47,50 @@ def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: R
     for node_id in scenario.ranking:
         if not network.has(node_id):
             raise ConfigError(f"{where}.ranking", f"unknown node {node_id!r}")
-    for node_id in [*scenario.close, *scenario.capacity]:
-        if not network.has(node_id):
-            raise ConfigError(f"{where}.close" if node_id in scenario.close else f"{where}.capacity",
-                              f"unknown node {node_id!r}")
+    named = (("close", scenario.close), ("open", scenario.open), ("capacity", tuple(scenario.capacity)))
+    for key, node_ids in named:
+        for node_id in node_ids:
+            if not network.has(node_id):
+                raise ConfigError(f"{where}.{key}", f"unknown node {node_id!r}")
+    for node_id in scenario.open:
+        if network.nodes[network.index_of(node_id)].enabled:
+            raise ConfigError(f"{where}.open", f"node {node_id!r} is open already in the base")
     if scenario.capacity:
         network = Network(tuple(replace(n, daily_shipment_capacity=scenario.capacity.get(n.node_id,
                                                                                          n.daily_shipment_capacity))
                                 for n in network.nodes), currency=network.currency)
-    closed = network.without(set(scenario.close)) if scenario.close else None
-    if closed is not None and scenario.close_from is None:
-        network, closed = closed, None
-    return World(scenario, network, closed, _stock(scenario, network, stock, where),
-                 _rates(scenario, rate_card, where), _policies(scenario, policies))
+    stock_now = _stock(scenario, network, stock, where)
+    network, changes = _network_changes(scenario, network)
+    return World(scenario, network, stock_now, _rates(scenario, rate_card, where),
+                 _policies(scenario, policies), changes)
+
+
+Changes = tuple[tuple[date, Network], ...]
+
+
+def _network_changes(scenario: Scenario, network: Network) -> tuple[Network, Changes]:
+    """The network at the start and from each dated change on (nodes closing or opening); a
+    change without a date applies from the start."""
+    edits = [(scenario.close_from, frozenset(scenario.close), False),
+             (scenario.open_from, frozenset(scenario.open), True)]
+    dated: list[tuple[date, frozenset[str], bool]] = []
+    for when, node_ids, enabled in edits:
+        if not node_ids:
+            continue
+        if when is None:
+            network = _enabled(network, node_ids, enabled)
+        else:
+            dated.append((when, node_ids, enabled))
+    changes, current = [], network
+    for when, node_ids, enabled in sorted(dated, key=lambda e: e[0]):
+        current = _enabled(current, node_ids, enabled)
+        changes.append((when, current))
+    return network, tuple(changes)
+
+
+def _enabled(network: Network, node_ids: frozenset[str], enabled: bool) -> Network:
+    return Network(tuple(replace(n, enabled=enabled) if n.node_id in node_ids else n for n in network.nodes),
+                   currency=network.currency)
 
 
 def _stock(scenario: Scenario, network: Network, stock: Stock, where: str) -> Stock:

@@ -4,6 +4,7 @@ seasonal pattern."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -29,7 +30,7 @@ def test_a_kind_refusing_everything_is_routed_around():
     RejectShipment does) to the stores, so no warehouse ships, yet the orders are served."""
     world = _world(Scenario("refuse", reject_rate={"warehouse": 1.0}), 2, depth=6)
     orders = _stream(2, 120)
-    base = replay(world.__class__(Scenario("base"), *_fields(world)), orders, time_budget_ms=200)
+    base = replay(replace(world, scenario=Scenario("base")), orders, time_budget_ms=200)
     run = replay(world, orders, time_budget_ms=200)
     kinds = _kinds(world)
     warehouse_orders = [o for o in base.outcomes
@@ -40,10 +41,6 @@ def test_a_kind_refusing_everything_is_routed_around():
     assert sum(o.units_shipped for o in run.outcomes) > 0.8 * sum(o.units_shipped for o in base.outcomes)
     assert (run.start.on_hand - run.end_on_hand == run.shipped).all()   # given-back units stay
     assert run.shipped.sum() == sum(o.units_shipped for o in run.outcomes)
-
-
-def _fields(world):
-    return world.network, world.closed_network, world.stock, world.rate_card, world.policies
 
 
 def test_refusals_are_seeded_and_partial_rates_refuse_some():
@@ -236,3 +233,41 @@ def test_orders_without_a_plan_are_charged_as_lost_in_cost_with_unserved():
     assert values["cost_with_unserved"] == pytest.approx(sum(20.0 + 15.0 * o.total_units for o in orders))
     full = replay(_world(Scenario("full"), 4, depth=20), orders, time_budget_ms=200)
     assert all(o.unserved_penalty == 0 for o in full.outcomes if o.shipments)
+
+
+def test_a_disabled_node_opens_on_its_date_and_another_closes():
+    """open / open_from: a node the base keeps disabled ships nothing before its date and ships
+    after it; a second node closing on another date is applied on top (changes in date order)."""
+    from datetime import timedelta
+
+    network, stock = _base(5)
+    order = np.argsort(-stock.on_hand.sum(axis=1))
+    opening, closing = network.nodes[int(order[0])].node_id, network.nodes[int(order[1])].node_id
+    based = network.without({opening})
+    opens, closes = (FIXED_NOW + timedelta(days=1)).date(), (FIXED_NOW + timedelta(days=2)).date()
+    scenario = Scenario("open", open=(opening,), open_from=opens, close=(closing,), close_from=closes)
+    world = build_world(scenario, based, stock, banded_rate_card(), POLICIES)
+    assert [when for when, _ in world.changes] == [opens, closes]
+    run = replay(world, _stream(5, 300, days=3), time_budget_ms=200)
+
+    def shipped_by(node, first, last):
+        return sum(node in o.nodes.split(";") for o in run.outcomes if first <= o.day < last)
+
+    d0, d1, d2, d3 = (d.isoformat() for d in (FIXED_NOW.date(), opens, closes, closes + timedelta(days=1)))
+    assert shipped_by(opening, d0, d1) == 0 and shipped_by(opening, d1, d3) > 0
+    assert shipped_by(closing, d0, d2) > 0 and shipped_by(closing, d2, d3) == 0
+    for scenario, field in [(Scenario("x", open=("NOPE",)), "scenarios.x.open"),
+                            (Scenario("x", open=(closing,)), "scenarios.x.open")]:
+        with pytest.raises(ConfigError) as err:
+            build_world(scenario, based, stock, banded_rate_card(), POLICIES)
+        assert err.value.field == field
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('open_from = "2026-03-03"', "scenarios.a.open_from"),
+    ('open = ["A"]\nclose = ["A"]', "scenarios.a.open"),
+])
+def test_bad_openings_are_named(tmp_path, text, field):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, f"[scenarios.a]\n{text}\n")
+    assert err.value.field == field

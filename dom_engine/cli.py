@@ -129,9 +129,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .simulation import load_scenarios, simulate
     from .simulation.executors import make_executor
     from .simulation.outputs import format_table, summary, write_outputs
+    from .simulation.scenarios import MAX_REPLICATIONS
 
-    if args.replications is not None and args.replications < 1:
-        raise DomainError("--replications", f"must be >= 1, got {args.replications}")
+    if args.replications is not None and not 1 <= args.replications <= MAX_REPLICATIONS:
+        raise DomainError("--replications", f"must be 1 to {MAX_REPLICATIONS}, got {args.replications}")
     spec = load_scenarios(args.scenarios)
     executor = make_executor(args.executor or spec.executor, spec.jobs if args.jobs is None else args.jobs,
                              args.address or spec.address)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain import ConfigError, Order
-from .scenarios import ScenarioFile
+from .scenarios import MAX_JOBS, ScenarioFile
 from .simulate import Prepared, Progress, TaskResult, prepare, run_task
 
 # Seconds a Ray head gets to answer before `--address` is called unreachable.
@@ -59,8 +59,8 @@ class LocalPool:
     jobs: int
 
     def __post_init__(self) -> None:
-        if self.jobs < 1:
-            raise ConfigError("--jobs", f"must be >= 1, got {self.jobs}")
+        if not 1 <= self.jobs <= MAX_JOBS:
+            raise ConfigError("--jobs", f"must be 1 to {MAX_JOBS}, got {self.jobs}")
 
     def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
             keep: bool, progress: Progress | None) -> list[TaskResult]:

@@ -100,10 +100,11 @@ def strings(t: Table, key: str) -> list[str]:
     return values
 
 
-def positive(t: Table, key: str, default: float, zero: bool = False) -> float:
+def positive(t: Table, key: str, default: float, zero: bool = False, most: float = math.inf) -> float:
     value = t.get(key, float, default)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise ConfigError(t.key(key), f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero) or value > most:
+        bound = "" if math.isinf(most) else f" and <= {most:g}"
+        raise ConfigError(t.key(key), f"must be {'>= 0' if zero else '> 0'}{bound}, got {value!r}")
     return value
 
 

@@ -82,6 +82,14 @@ from .scenario_values import (
 MODES = ("online", "nearest", "ranked", "wave", "hindsight")
 EXECUTORS = ("local", "ray")
 BASE = "base"
+# Bounds on what a file may ask for: beyond them a typo (an extra zero) would run for days.
+MAX_REPLICATIONS = 1000
+MAX_DEMAND_ORDERS = 10_000_000
+MAX_DAYS = 3660
+MAX_JOBS = 256
+MAX_ORDER_BUDGET_MS = 60_000.0
+MAX_BATCH_BUDGET_MS = 3_600_000.0
+MAX_DEMAND_SCALE = 100.0
 
 
 @dataclass(frozen=True)
@@ -163,16 +171,19 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     orders = _path(b.get("orders", str, None), folder)
     receipts = _path(b.get("receipts", str, None), folder)
     replications = b.get("replications", int, 1)
-    if replications < 1:
-        raise ConfigError(b.key("replications"), f"must be >= 1, got {replications}")
-    seed = b.get("seed", int, 0)
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ConfigError(b.key("replications"), f"must be 1 to {MAX_REPLICATIONS}, got {replications}")
+    seed = _seed(b)
     budget = b.get("time_budget_ms", float, 50.0)
-    if not (math.isfinite(budget) and budget > 0):
-        raise ConfigError(b.key("time_budget_ms"), f"must be > 0, got {budget!r}")
+    if not (math.isfinite(budget) and 0 < budget <= MAX_ORDER_BUDGET_MS):
+        raise ConfigError(b.key("time_budget_ms"),
+                          f"must be > 0 and <= {MAX_ORDER_BUDGET_MS:g}, got {budget!r}")
     hindsight = b.get("hindsight", bool, False)
     batch_budget = b.get("batch_budget_ms", float, None)
-    if batch_budget is not None and not (math.isfinite(batch_budget) and batch_budget > 0):
-        raise ConfigError(b.key("batch_budget_ms"), f"must be > 0, got {batch_budget!r}")
+    if batch_budget is not None and not (math.isfinite(batch_budget)
+                                         and 0 < batch_budget <= MAX_BATCH_BUDGET_MS):
+        raise ConfigError(b.key("batch_budget_ms"),
+                          f"must be > 0 and <= {MAX_BATCH_BUDGET_MS:g}, got {batch_budget!r}")
     demand = _demand(b.table("demand"))
     b.done()
     sim = root.table("simulation")
@@ -181,8 +192,8 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     sim.done()
     if executor not in EXECUTORS:
         raise ConfigError(sim.key("executor"), f"must be one of {list(EXECUTORS)}, got {executor!r}")
-    if jobs < 1:
-        raise ConfigError(sim.key("jobs"), f"must be >= 1, got {jobs}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise ConfigError(sim.key("jobs"), f"must be 1 to {MAX_JOBS}, got {jobs}")
     s = root.table("scenarios")
     scenarios = tuple(_scenario(name, s.table(name)) for name in list(s.data))
     s.done()
@@ -211,12 +222,19 @@ def _demand(t: Table) -> Demand:
     if not (math.isfinite(seasonality) and 0 <= seasonality < 1):
         raise ConfigError(t.key("seasonality"), f"must be within [0, 1), got {seasonality!r}")
     demand = Demand(t.get("orders", int, d.orders), t.get("days", int, d.days), start,
-                    t.get("seed", int, d.seed), weekly, seasonality)
+                    _seed(t, d.seed), weekly, seasonality)
     t.done()
-    for key in ("orders", "days"):
-        if getattr(demand, key) < 1:
-            raise ConfigError(t.key(key), f"must be >= 1, got {getattr(demand, key)}")
+    for key, most in (("orders", MAX_DEMAND_ORDERS), ("days", MAX_DAYS)):
+        if not 1 <= getattr(demand, key) <= most:
+            raise ConfigError(t.key(key), f"must be 1 to {most:,}, got {getattr(demand, key)}")
     return demand
+
+
+def _seed(t: Table, default: int = 0) -> int:
+    seed = t.get("seed", int, default)
+    if seed < 0:
+        raise ConfigError(t.key("seed"), f"must be >= 0, got {seed}")
+    return seed
 
 
 def _scenario(name: str, t: Table) -> Scenario:
@@ -248,7 +266,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         max_shipments=t.get("max_shipments", int, None),
         channel_node_kinds=None if kinds is None else channel_kinds(kinds),
         min_stock_buffer=None if buffers is None else int_map(buffers, minimum=0, keys=NODE_KINDS),
-        demand_scale=positive(t, "demand_scale", 1.0),
+        demand_scale=positive(t, "demand_scale", 1.0, most=MAX_DEMAND_SCALE),
         demand_from=date_of(t, "demand_from", t.get("demand_from", str, None)),
         demand_until=date_of(t, "demand_until", t.get("demand_until", str, None)),
         channels=tuple(strings(t, "channels")) if "channels" in t.data else None,

@@ -134,6 +134,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.replications is not None and not 1 <= args.replications <= MAX_REPLICATIONS:
         raise DomainError("--replications", f"must be 1 to {MAX_REPLICATIONS}, got {args.replications}")
     spec = load_scenarios(args.scenarios)
+    if args.out:
+        _check_out_folder(Path(args.out))     # before the run, not after minutes of it
     executor = make_executor(args.executor or spec.executor, spec.jobs if args.jobs is None else args.jobs,
                              args.address or spec.address)
     orders = read_orders(args.orders).orders if args.orders else None
@@ -141,10 +143,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = simulate(spec, orders=orders, replications=args.replications, progress=progress,
                           executor=executor)
     if args.out:
-        written = write_outputs(result, args.out)
+        try:
+            written = write_outputs(result, args.out)
+        except OSError as exc:     # the folder went away or filled up during the run: say which
+            raise DomainError("--out", f"cannot write the results: {exc}") from None
         print(f"written: {', '.join(str(p) for p in written)}", file=sys.stderr)
     print(json.dumps(summary(result), indent=2) if args.json else format_table(result))
     return EXIT_OK
+
+
+def _check_out_folder(out: Path) -> None:
+    """An output folder that can be made (or exists as a folder) and written to."""
+    if out.exists() and not out.is_dir():
+        raise DomainError("--out", f"{out} is a file, not a folder")
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise DomainError("--out", f"cannot write into {parent}")
 
 
 def _scenario_bar():

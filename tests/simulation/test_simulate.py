@@ -130,6 +130,15 @@ def _result_outcomes(path):
     return simulate(load_scenarios(path), replications=1).outcomes
 
 
+def test_dom_simulate_refuses_an_output_folder_it_cannot_write_before_running(tmp_path, capsys):
+    path = tmp_path / "whatif.toml"
+    path.write_text(FILE.format(reps=1))
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["simulate", str(path), "--out", str(taken)]) == 2
+    assert "--out: " in capsys.readouterr().err and taken.read_text() == "a file"
+
+
 def test_dom_simulate_names_a_bad_key_and_writes_nothing(tmp_path, capsys):
     path = tmp_path / "whatif.toml"
     path.write_text("[scenarios.close]\nclose = [\"NOT-A-NODE\"]\n")

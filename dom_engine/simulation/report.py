@@ -62,7 +62,7 @@ the same replications, with a 95 % Student-t interval (none with one replication
 
 _TITLES = {
     "chart-cost": "Total cost and fill rate per scenario (95 % interval over replications)",
-    "chart-cost-over-time": "Total cost per day (first replication)",
+    "chart-cost-over-time": "Total cost per day (first replication; dotted: hindsight, when run)",
     "chart-utilisation": "Node utilisation per day (first replication)",
     "chart-shipments": "Shipments per order (first replication)",
 }
@@ -130,6 +130,9 @@ def _over_time_figure(result: SimulationResult) -> go.Figure:
         days = result.by_day.get(name, {})
         fig.add_trace(go.Scatter(x=list(days), y=[d["total_cost"] for d in days.values()],
                                  mode="lines+markers", name=name))
+        if days and all("hindsight_cost" in d for d in days.values()):   # the clairvoyant yardstick
+            fig.add_trace(go.Scatter(x=list(days), y=[d["hindsight_cost"] for d in days.values()],
+                                     mode="lines", line={"dash": "dot"}, name=f"{name} (hindsight)"))
     fig.update_layout(height=420, xaxis_title="day", yaxis_title="total cost")
     return fig
 

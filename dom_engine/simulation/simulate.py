@@ -199,6 +199,7 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
     base_stream = replication(prepared.stream, spec.seed, r)
     run = _run(world, base_stream, spec, r, progress, prepared.receipts)
     values = run_kpis(run, world.network)
+    yardstick = None
     if spec.hindsight:
         yardstick = (run if world.scenario.mode == "hindsight"
                      else _run(world, base_stream, spec, r, progress, prepared.receipts, "hindsight"))
@@ -206,6 +207,11 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
     first = r == 0
     tables = {"day": kpis_by_day(run.outcomes), "channel": kpis_by_channel(run.outcomes),
               "node": kpis_by_node(run.outcomes, world.network)} if first else None
+    if tables is not None and yardstick is not None:     # the regret day by day
+        hindsight_days = kpis_by_day(yardstick.outcomes)
+        for day, row in tables["day"].items():
+            if day in hindsight_days:
+                row.update(regret_kpis(row, hindsight_days[day]))
     return TaskResult(world.scenario.name, r, values, tables, run.outcomes if first else (),
                       run if keep else None)
 

@@ -15,6 +15,7 @@ from scipy import stats
 from dom_engine.cli import main
 from dom_engine.domain import ConfigError
 from dom_engine.simulation import load_scenarios, simulate
+from dom_engine.simulation.report import render_report
 
 FILE = """
 [base]
@@ -240,3 +241,7 @@ def test_hindsight_adds_regret_kpis_and_is_never_dearer_over_one_day(tmp_path):
         assert run["regret"] == pytest.approx(run["total_cost"] - run["hindsight_cost"])
         assert run["regret"] >= -1e-6 and run["hindsight_cost"] > 0
     assert "base (hindsight)" in seen and "waves (hindsight)" in seen
+    for name in res.scenarios:        # day by day too (one day here: the run's regret)
+        (day,) = res.by_day[name].values()
+        assert day["regret"] == pytest.approx(res.kpis[name][0]["regret"])
+    assert "(hindsight)" in render_report(res)

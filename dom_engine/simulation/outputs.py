@@ -64,7 +64,7 @@ def write_outputs(result: SimulationResult, out: str | Path) -> list[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
     try:
         (tmp / "summary.json").write_text(json.dumps(summary(result), indent=2))
-        write_report(result, tmp / "report.html", result.capacities)
+        write_report(result, tmp / "report.html")
         _table(tmp / "kpis", result.rows("run"))
         for by in ("day", "channel", "node"):
             _table(tmp / f"kpis_by_{by}", result.rows(by))

@@ -31,14 +31,18 @@ td.better { background: #e3f4e3; } td.worse { background: #fbe3e3; }
 """
 
 
-def write_report(result: SimulationResult, path: Path, capacities: Mapping[str, int] | None = None) -> None:
+Capacities = Mapping[str, Mapping[str, int]]     # scenario -> node -> shipments per day
+
+
+def write_report(result: SimulationResult, path: Path, capacities: Capacities | None = None) -> None:
     path.write_text(render_report(result, capacities), encoding="utf-8")
 
 
-def render_report(result: SimulationResult, capacities: Mapping[str, int] | None = None) -> str:
-    """The report as one HTML page; `capacities` (node -> shipments per day) turn shipment counts
-    into utilisation in the heatmap."""
-    figures = [_cost_figure(result), _over_time_figure(result), _utilisation_figure(result, capacities or {}),
+def render_report(result: SimulationResult, capacities: Capacities | None = None) -> str:
+    """The report as one HTML page; `capacities` (per scenario, node -> shipments per day; default:
+    the result's) turn shipment counts into utilisation in the heatmap."""
+    caps = result.capacities if capacities is None else capacities
+    figures = [_cost_figure(result), _over_time_figure(result), _utilisation_figure(result, caps),
                _shipments_figure(result)]
     charts = "\n".join(f"<h2>{html.escape(title)}</h2>\n"
                        + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div, config={
@@ -137,22 +141,25 @@ def _over_time_figure(result: SimulationResult) -> go.Figure:
     return fig
 
 
-def _utilisation_figure(result: SimulationResult, capacities: Mapping[str, int]) -> go.Figure:
+def _utilisation_figure(result: SimulationResult, capacities: Capacities) -> go.Figure:
     """Nodes x days, one heatmap per scenario (a menu switches between them): shipments over the
-    daily capacity of the capped nodes; without capped nodes, every node's shipment count."""
+    daily capacity of the scenario's capped nodes (its own capacities: a scenario may change
+    them); a scenario without capped nodes shows every node's shipment count."""
     fig = go.Figure()
     names = list(result.scenarios)
     for k, name in enumerate(names):
         counts = node_day_shipments(result.outcomes.get(name, ()))
-        nodes = sorted(capacities) if capacities else sorted({n for n, _ in counts})
+        caps = capacities.get(name, {})
+        nodes = sorted(caps) if caps else sorted({n for n, _ in counts})
         days = sorted({d for _, d in counts})
-        z = [[counts.get((n, d), 0) / capacities[n] if capacities else counts.get((n, d), 0) for d in days]
+        z = [[counts.get((n, d), 0) / caps[n] if caps else counts.get((n, d), 0) for d in days]
              for n in nodes]
         fig.add_trace(go.Heatmap(z=z, x=days, y=nodes, colorscale="Viridis", visible=k == 0, name=name,
-                                 zmin=0, zmax=1 if capacities else None))
+                                 zmin=0, zmax=1 if caps else None))
     buttons = [{"label": n, "method": "update",
                 "args": [{"visible": [j == k for j in range(len(names))]}]} for k, n in enumerate(names)]
-    unit = "shipments / daily shipment capacity (capped nodes)" if capacities else "shipments per day"
+    unit = ("shipments / daily shipment capacity of capped nodes (shipment counts where a scenario caps none)"
+            if any(capacities.values()) else "shipments per day")
     fig.update_layout(height=max(420, 14 * _rows(fig)), title=unit,
                       updatemenus=[{"buttons": buttons, "x": 1.0, "y": 1.12, "xanchor": "right"}])
     return fig

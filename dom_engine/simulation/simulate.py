@@ -69,7 +69,8 @@ class SimulationResult:
     meta: dict[str, str | int | float] = field(default_factory=dict)
     by_channel: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     by_node: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    capacities: dict[str, int] = field(default_factory=dict)    # shipments per day of capped nodes
+    # per scenario: shipments per day of its capped nodes (a scenario may change capacities)
+    capacities: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def mean(self, scenario: str, kpi: str) -> float:
         return float(np.mean([run[kpi] for run in self.kpis[scenario]]))
@@ -117,7 +118,7 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
             keep_runs.append(done.run)
     return SimulationResult(names, n_reps, runs, tables["day"], _deltas(runs, names), outcomes,
                             _meta(spec, n_reps, len(prepared.stream)), tables["channel"], tables["node"],
-                            capacities(prepared.worlds[0].network))
+                            {w.scenario.name: capacities(w.network) for w in prepared.worlds})
 
 
 @dataclass(frozen=True)

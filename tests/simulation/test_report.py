@@ -27,6 +27,8 @@ seed = 2
 rates_scale = 1.2
 [scenarios.warehouses_only]
 channel_node_kinds = { "" = ["warehouse"], marketplace = ["warehouse"] }
+[scenarios.ont6_capped]
+capacity = { ONT6 = 5 }
 """
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -56,6 +58,12 @@ def result(tmp_path_factory):
     return simulate(load_scenarios(path))
 
 
+def test_each_scenario_has_its_own_capacities(result):
+    """A scenario's capacity change is its own: the heatmap divides by that scenario's caps."""
+    assert result.capacities["ont6_capped"]["ONT6"] == 5
+    assert result.capacities["base"].get("ONT6") != 5
+
+
 def test_the_report_is_self_contained(result):
     page = render_report(result)
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=", page)   # nothing fetched
@@ -68,7 +76,7 @@ def test_the_report_is_self_contained(result):
 
 def test_the_report_renders_its_charts_in_a_browser_without_console_errors(result, tmp_path):
     page = tmp_path / "report.html"
-    write_report(result, page, result.capacities)
+    write_report(result, page)
     dom, console = open_in_browser(page, tmp_path)
     assert console == []
     assert "What-if simulation" in dom and "total_cost" in dom

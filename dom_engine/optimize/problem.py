@@ -114,7 +114,7 @@ def build_problem(
     dest = order.destination
     dist_all = distance_km if distance_km is not None else haversine_km(
         dest.latitude, dest.longitude, network.latitudes, network.longitudes)
-    per_order, per_unit = _penalties(order, policy, network, dist_all)
+    per_order, per_unit = unfilled_penalties(order, policy, network, dist_all)
     pen_unit_money = np.full(n_lines, per_unit)
 
     prices = price(rate_card, network, node_idx, dest.latitude, dest.longitude, unit_w, dist_all)
@@ -180,8 +180,8 @@ def _mode_penalty(order: Order, policy: PolicyProfile, now: datetime) -> float:
     return extra_ship + extra_day * horizon
 
 
-def _penalties(order: Order, policy: PolicyProfile, network: Network, dist_all: np.ndarray
-               ) -> tuple[float, float]:
+def unfilled_penalties(order: Order, policy: PolicyProfile, network: Network, dist_all: np.ndarray
+                       ) -> tuple[float, float]:
     """Money charged for leaving the order (per order) and a unit (per unit) unfilled: the policy's,
     or the order's overrides; the per-distance part uses the farthest enabled node."""
     pen = policy.penalties

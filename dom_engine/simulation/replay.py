@@ -14,9 +14,9 @@ import numpy as np
 
 from ..app.engine import Engine
 from ..domain import DomainError, Limits, Network, Order, Plan
-from ..domain.rates import DISTANCE_UNITS
 from ..inventory.memory import MemoryStore
 from ..network.geo import haversine_km
+from ..optimize.problem import unfilled_penalties
 from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .rejections import Rejections
@@ -150,15 +150,10 @@ def _unserved(engine: Engine, order: Order, plan: Plan) -> float:
     over the farthest enabled node), so scenarios that serve fewer orders do not look cheaper."""
     if plan.status.has_plan:
         return 0.0
-    penalties = engine.policy_for(order).penalties
-    override = order.options.penalty
-    per_order = penalties.per_order if override.per_order is None else override.per_order
-    per_unit = penalties.per_unit if override.per_unit is None else override.per_unit
-    if penalties.per_unit_per_max_distance and override.per_unit is None:
-        network = engine.network
-        far = haversine_km(order.destination.latitude, order.destination.longitude, network.latitudes,
-                           network.longitudes)[network.enabled].max(initial=0.0)
-        per_unit += penalties.per_unit_per_max_distance * far / DISTANCE_UNITS[penalties.distance_unit]
+    network = engine.network
+    distances = haversine_km(order.destination.latitude, order.destination.longitude, network.latitudes,
+                             network.longitudes)
+    per_order, per_unit = unfilled_penalties(order, engine.policy_for(order), network, distances)
     return float(per_order + per_unit * order.total_units)
 
 

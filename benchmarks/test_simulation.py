@@ -25,16 +25,14 @@ import pytest
 
 from dom_engine.app.bootstrap import load_components
 from dom_engine.app.config import EngineConfig
-from dom_engine.app.engine import Engine
-from dom_engine.domain import Limits
-from dom_engine.inventory.memory import MemoryStore
 from dom_engine.simulation import parse_scenarios, simulate
 from dom_engine.simulation.demand import generated_stream
 from dom_engine.simulation.executors import LocalPool
-from dom_engine.simulation.policies import HOLD_TTL_S, HindsightPolicy, OnlinePolicy, SimClock
+from dom_engine.simulation.policies import HindsightPolicy, OnlinePolicy
 from dom_engine.simulation.replay import replay
 from dom_engine.simulation.scenarios import Demand, Scenario
 from dom_engine.simulation.world import Stock, build_world
+from tests.simulation.one_by_one import route_one_by_one
 
 QUICK = os.environ.get("DOM_BENCH_QUICK", "") not in ("", "0", "false", "no")
 N_ORDERS = int(os.environ.get("DOM_BENCH_SIM_ORDERS", 1_000 if QUICK else 20_000))
@@ -56,34 +54,16 @@ def stream():
     return sorted(generated_stream(Demand(orders=N_ORDERS, days=DAYS, seed=5)), key=lambda o: o.created_at)
 
 
-def _route_one_by_one(world, orders) -> list[float]:
-    """The baseline: an Engine over the same stock, each order routed with reserve and committed."""
-    clock = SimClock(orders[0].created_at)
-    stock = world.stock
-    store = MemoryStore.from_arrays(world.network, stock.skus, stock.on_hand, stock.safety, clock=clock,
-                                    hold_ttl_s=HOLD_TTL_S)
-    engine = Engine(world.network, world.rate_card, store, policies=dict(world.policies),
-                    limits=Limits(time_budget_ms=BUDGET_MS), clock=clock)
-    costs = []
-    for order in orders:
-        clock.now = order.created_at
-        plan = engine.route(order, reserve=True)
-        if plan.reservation_id:
-            store.commit(plan.reservation_id)
-        costs.append(plan.total_cost)
-    return costs
-
-
 def _once(benchmark, fn):
     return benchmark.pedantic(fn, rounds=1, iterations=1, warmup_rounds=0)
 
 
 def test_engine_route_one_by_one(benchmark, world, stream):
-    _route_one_by_one(world, stream[:50])            # kernels and caches warm
+    route_one_by_one(world, stream[:50], BUDGET_MS)            # kernels and caches warm
     started = time.perf_counter()
-    costs = _once(benchmark, lambda: _route_one_by_one(world, stream))
+    plans = _once(benchmark, lambda: route_one_by_one(world, stream, BUDGET_MS))
     _SECONDS["route"] = time.perf_counter() - started
-    _SECONDS["route_cost"] = sum(costs)
+    _SECONDS["route_cost"] = sum(plan.total_cost for plan in plans)
     benchmark.extra_info.update(orders=len(stream), orders_per_s=len(stream) / _SECONDS["route"])
     rate = len(stream) / _SECONDS["route"]
     print(f"\nEngine.route one by one: {len(stream)} orders, {rate:,.0f} orders/s")

@@ -9,14 +9,13 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from dom_engine.app.engine import Engine
-from dom_engine.domain import ConfigError, Limits, Network, Penalties, PolicyProfile
-from dom_engine.inventory.memory import MemoryStore
-from dom_engine.simulation.policies import HOLD_TTL_S, SimClock
+from dom_engine.domain import ConfigError, Network, Penalties, PolicyProfile
 from dom_engine.simulation.replay import replay
 from dom_engine.simulation.scenarios import Scenario, StockMove
 from dom_engine.simulation.world import Stock, build_world
 from dom_engine.testing import FIXED_NOW, banded_rate_card, random_network, random_order
+
+from .one_by_one import route_one_by_one
 
 SKUS = tuple(f"S{j}" for j in range(8))
 # Backorders allowed at a price: scarce stock runs out during the replay and orders still get plans.
@@ -69,18 +68,7 @@ def test_online_replay_decides_as_routing_the_stream_one_by_one():
     world = _world(Scenario("base"), 3)
     orders = sorted(_stream(3, 150), key=lambda o: o.created_at)
     run = replay(world, orders, time_budget_ms=200)
-    clock = SimClock(orders[0].created_at)
-    store = MemoryStore.from_arrays(world.network, SKUS, world.stock.on_hand, world.stock.safety, clock=clock,
-                                    hold_ttl_s=HOLD_TTL_S)
-    engine = Engine(world.network, world.rate_card, store, policies=POLICIES, clock=clock,
-                    limits=Limits(time_budget_ms=200))
-    costs = []
-    for order in orders:
-        clock.now = order.created_at
-        plan = engine.route(order, reserve=True)
-        if plan.reservation_id:
-            store.commit(plan.reservation_id)
-        costs.append(plan.total_cost)
+    costs = [plan.total_cost for plan in route_one_by_one(world, orders, time_budget_ms=200)]
     assert [o.total_cost for o in run.outcomes] == pytest.approx(costs, abs=1e-9)
     assert sum(costs) > 0
 

@@ -1,9 +1,9 @@
 """The issue's scale run: a year of a mid-size retailer on the demo network (1,000,000 generated
-orders over 365 days) x the base and 4 scenarios x 1 replication in online mode, reporting wall
-time, orders/s and peak memory (this process and the largest worker).
+orders over 365 days) x the base and the 4 scenarios of examples/whatif.toml x 1 replication in
+online mode, reporting wall time, orders/s and peak memory (this process and the largest worker).
 
     python -m benchmarks.simulation_year                          # 1,000,000 orders, --jobs 2
-    python -m benchmarks.simulation_year --orders 100000 --days 50 --jobs 2 --out /tmp/year
+    python -m benchmarks.simulation_year --orders 100000 --days 90 --jobs 2 --out /tmp/year
 
 Not part of the pytest run (an hour and more at today's ~400 orders/s per core); the pytest
 benchmarks in benchmarks/test_simulation.py measure the per-order speed it depends on.
@@ -21,24 +21,17 @@ from dom_engine.simulation import parse_scenarios, simulate
 from dom_engine.simulation.executors import make_executor
 from dom_engine.simulation.outputs import write_outputs
 
-SCENARIOS = """
-[base]
-seed = 7
-time_budget_ms = 50
-[base.demand]
-orders = {orders}
-days = {days}
-start = "2026-01-05"
-seed = 1
-[scenarios.close_ont6]
-close = ["ONT6"]
-[scenarios.rates_up_8pct]
-rates_scale = 1.08
-[scenarios.stores_stop_shipping]
-channel_node_kinds = {{ "" = ["warehouse", "dropship"], marketplace = ["warehouse", "dropship"] }}
-[scenarios.rebalance_east_west]
-stock_move = [{{ from = "AVP3", to = "OAK4", share = 0.2 }}, {{ from = "RIC2", to = "PHX6", share = 0.2 }}]
-"""
+# The four scenarios of the example planners start from; the year replaces its demand.
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "whatif.toml"
+
+
+def year_of(orders: int, days: int) -> dict:
+    """examples/whatif.toml with one replication of `orders` generated orders over `days` days from
+    2026-01-05 (its closing date, 2026-03-04, needs at least 59 days)."""
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["base"]["replications"] = 1
+    data["base"]["demand"].update(orders=orders, days=days, start="2026-01-05")
+    return data
 
 
 def main() -> None:
@@ -48,7 +41,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the outputs (report, Parquet) there")
     args = parser.parse_args()
-    spec = parse_scenarios(tomllib.loads(SCENARIOS.format(orders=args.orders, days=args.days)), Path("."))
+    spec = parse_scenarios(year_of(args.orders, args.days), EXAMPLE.parent, EXAMPLE)
     started = time.perf_counter()
     result = simulate(spec, executor=make_executor("local", args.jobs))
     if args.out:

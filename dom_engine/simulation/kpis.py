@@ -4,7 +4,7 @@ per day. Every KPI is a number where larger or smaller is plainly better (see BE
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..domain import Network
 from .replay import Outcome, Run
@@ -62,10 +62,14 @@ def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
 def kpis_by_day(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
     """KPIs per arrival day (ISO date -> KPIs), in date order."""
-    days: dict[str, list[Outcome]] = {}
+    return _kpis_by(outcomes, lambda o: o.day)
+
+
+def _kpis_by(outcomes: Sequence[Outcome], key: Callable[[Outcome], str]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
-        days.setdefault(o.day, []).append(o)
-    return {day: kpis(days[day]) for day in sorted(days)}
+        groups.setdefault(key(o), []).append(o)
+    return {name: kpis(groups[name]) for name in sorted(groups)}
 
 
 def run_kpis(run: Run, network: Network) -> dict[str, float]:
@@ -99,10 +103,7 @@ def node_day_shipments(outcomes: Sequence[Outcome]) -> dict[tuple[str, str], int
 
 def kpis_by_channel(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
     """KPIs per sales channel ("" is shown as "(none)")."""
-    channels: dict[str, list[Outcome]] = {}
-    for o in outcomes:
-        channels.setdefault(o.channel or "(none)", []).append(o)
-    return {channel: kpis(channels[channel]) for channel in sorted(channels)}
+    return _kpis_by(outcomes, lambda o: o.channel or "(none)")
 
 
 def kpis_by_node(outcomes: Sequence[Outcome], network: Network) -> dict[str, dict[str, float]]:

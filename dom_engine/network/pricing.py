@@ -88,29 +88,45 @@ def price(
         dist_km = haversine_km(lat, lon, network.latitudes[node_idx], network.longitudes[node_idx])
     else:
         dist_km = distance_km[node_idx]
+    return _priced(rate_card, network, node_idx, dist_km, unit_weights_kg)
+
+
+def price_destinations(rate_card: RateCard, network: Network, node_idx: np.ndarray, distance_km: np.ndarray,
+                       unit_weights_kg: np.ndarray) -> ServicePrices:
+    """`price` for many destinations at once: nodes `node_idx` (..., n) at `distance_km` (..., n)
+    from destinations whose lines weigh `unit_weights_kg` (..., L) (pad as you like); every array
+    of the result gains the leading axes. Element by element the same arithmetic as `price`, so
+    the same bits: a stream router prices a chunk of orders in one go and still takes the
+    decisions one order at a time would."""
+    return _priced(rate_card, network, node_idx, distance_km, unit_weights_kg)
+
+
+def _priced(rate_card: RateCard, network: Network, node_idx: np.ndarray, dist_km: np.ndarray,
+            unit_weights_kg: np.ndarray) -> ServicePrices:
+    """Prices over nodes `node_idx` at distances `dist_km` (..., n) for line weights (..., L)."""
     edges, n_bands, tables, km_per_unit, co2e_unit_km, co2e_kg_km = _card_arrays(rate_card)
-    d = dist_km[:, None] / km_per_unit[None, :]                               # (n, S) rate-card units
+    d = dist_km[..., None] / km_per_unit                                     # (..., n, S) rate-card units
     # All services at once: bands are padded with +inf edges, so "first edge >= d" is a count.
-    band = (edges[None, :, :] < d[:, :, None]).sum(axis=2)                    # (n, S)
-    available = band < n_bands[None, :]
+    band = (edges < d[..., None]).sum(axis=-1)                               # (..., n, S)
+    available = band < n_bands
     band = np.minimum(band, edges.shape[1] - 1)
-    table = tables[np.arange(len(km_per_unit))[None, :], band]                # (n, S, 7)
-    w = unit_weights_kg[None, None, :]
-    transit = table[:, :, 6].astype(np.int64)
-    package = table[:, :, 0]
-    package_distance = table[:, :, 1] * d
-    unit = table[:, :, 2:3] + table[:, :, 4:5] * w
-    unit_distance = (table[:, :, 3:4] + table[:, :, 5:6] * w) * d[:, :, None]
-    co2e = d[:, :, None] * (co2e_unit_km[None, :, None] + co2e_kg_km[None, :, None] * w)
+    table = tables[np.arange(len(km_per_unit)), band]                        # (..., n, S, 7)
+    w = unit_weights_kg[..., None, None, :]
+    transit = table[..., 6].astype(np.int64)
+    package = table[..., 0]
+    package_distance = table[..., 1] * d
+    unit = table[..., 2:3] + table[..., 4:5] * w
+    unit_distance = (table[..., 3:4] + table[..., 5:6] * w) * d[..., None]
+    co2e = d[..., None] * (co2e_unit_km[:, None] + co2e_kg_km[:, None] * w)
     return ServicePrices(
         distance_km=dist_km,
         available=available,
         transit_days=transit,
         package=package,
         package_distance=package_distance,
-        handling_shipment=network.handling_per_shipment[node_idx][:, None],
+        handling_shipment=network.handling_per_shipment[node_idx][..., None],
         unit=unit,
         unit_distance=unit_distance,
-        handling_unit=network.handling_per_unit[node_idx][:, None, None],
+        handling_unit=network.handling_per_unit[node_idx][..., None, None],
         co2e_unit=co2e,
     )

@@ -195,17 +195,18 @@ def unfilled_penalties(order: Order, policy: PolicyProfile, network: Network, di
 
 
 def _dominated(fixed: np.ndarray, unit: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """(n, S) mask of services beaten at the same node by another usable service that is no dearer
-    per shipment and per unit of every line (ties keep the lower service index)."""
-    s = fixed.shape[1]
-    # [:, a, b]: service b is no dearer than a per shipment and per unit of every line.
-    no_worse = (usable[:, None, :] & (fixed[:, None, :] <= fixed[:, :, None])
-                & (unit[:, None, :, :] <= unit[:, :, None, :]).all(axis=3))
-    strictly = ((fixed[:, None, :] < fixed[:, :, None])
-                | (unit[:, None, :, :] < unit[:, :, None, :]).any(axis=3))
+    """(..., n, S) mask of services beaten at the same node by another usable service that is no
+    dearer per shipment and per unit of every line (ties keep the lower service index). Leading
+    axes are independent orders (a stream router's chunk; lines padded with zero unit cost)."""
+    s = fixed.shape[-1]
+    # [..., a, b]: service b is no dearer than a per shipment and per unit of every line.
+    no_worse = (usable[..., None, :] & (fixed[..., None, :] <= fixed[..., :, None])
+                & (unit[..., None, :, :] <= unit[..., :, None, :]).all(axis=-1))
+    strictly = ((fixed[..., None, :] < fixed[..., :, None])
+                | (unit[..., None, :, :] < unit[..., :, None, :]).any(axis=-1))
     later = np.arange(s)[None, :] > np.arange(s)[:, None]       # b > a: a tie goes to the lower index
-    beaten = no_worse & (~later[None] | strictly) & ~np.eye(s, dtype=bool)[None]
-    return beaten.any(axis=2) & usable
+    beaten = no_worse & (~later | strictly) & ~np.eye(s, dtype=bool)
+    return beaten.any(axis=-1) & usable
 
 
 def _shortage_reason(p: Problem) -> str:

@@ -17,6 +17,8 @@ from ..domain import DomainError, Limits, Network, Order, Plan
 from ..inventory.memory import MemoryStore
 from ..network.geo import haversine_km
 from ..optimize.problem import unfilled_penalties
+from ..optimize.stream_kernel import ChunkOutcomes
+from .fast_replay import FastReplay, chunks, fast_replay_applies
 from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .rejections import Rejections
@@ -85,20 +87,23 @@ class _Ledger:
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
            progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = (),
-           policy: Policy | None = None, seed: int = 0) -> Run:
+           policy: Policy | None = None, seed: int = 0, fast: bool = True) -> Run:
     """Route `orders` (sorted by arrival here) through `world` with `policy` (default: the
     scenario's mode) and account for every unit; `receipts` (in time order) arrive before the
     first step routed at or after their time. Nodes refuse shipments at the scenario's
-    reject_rate (rejections.py, draws seeded by `seed`)."""
+    reject_rate (rejections.py, draws seeded by `seed`). The online mode takes the fast path
+    (fast_replay.py: the same decisions, compiled) unless `fast` is False or a `policy` is given."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
     store = MemoryStore.from_arrays(world.network, stock.skus, stock.on_hand, stock.safety, clock=clock,
                                     hold_ttl_s=HOLD_TTL_S)
     engine = _engine(world, world.network, store, clock, time_budget_ms)
+    changes = list(world.changes)          # the network from each date on (nodes closing / opening)
+    if fast and policy is None and fast_replay_applies(world, orders):
+        return _replay_fast(world, orders, engine, changes, time_budget_ms, progress, receipts)
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
                                    ranking=world.scenario.ranking)
-    changes = list(world.changes)          # the network from each date on (nodes closing / opening)
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
     arriving = iter(receipts)
@@ -130,6 +135,48 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     _, on_hand, _, _ = store.arrays()
     return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
                ledger.stockouts)
+
+
+def _replay_fast(world: World, orders: Sequence[Order], engine: Engine, changes: list,
+                 time_budget_ms: float, progress: Callable[[int, int], None] | None,
+                 receipts: Sequence[Receipt]) -> Run:
+    """replay() through fast_replay.FastReplay: chunks between events (receipts, network changes)."""
+    store, clock = engine.store, engine.clock
+    assert isinstance(store, MemoryStore) and isinstance(clock, SimClock)
+    fast = FastReplay(world, engine, time_budget_ms)
+    node_ids = [node.node_id for node in world.network.nodes]
+    outcomes: list[Outcome] = []
+    reported = 0
+    for due, n_changes, chunk in chunks(orders, receipts, [when for when, _ in changes]):
+        for receipt in due:
+            fast.receive(receipt)
+        for _ in range(n_changes):
+            engine = _engine(world, changes.pop(0)[1], store, clock, time_budget_ms)
+            fast.engine = engine
+        for order, result in fast.route(chunk):
+            if isinstance(result, DomainError):
+                outcomes.append(_invalid(order, result))
+            elif isinstance(result, Plan):
+                outcomes.append(_outcome(order, result, 0, _unserved(engine, order, result)))
+            else:
+                outcomes.append(_kernel_outcome(order, fast.out, result, node_ids))
+        if progress is not None and len(outcomes) - reported >= 500:
+            reported = len(outcomes)
+            progress(reported, len(orders))
+    return Run(tuple(outcomes), world.stock, fast.state.on_hand, fast.state.shipped, fast.received,
+               fast.stockouts())
+
+
+def _kernel_outcome(order: Order, out: ChunkOutcomes, k: int, node_ids: list[str]) -> Outcome:
+    """The outcome of an order the fast path's kernel routed (as _outcome of its plan)."""
+    ships, units, last = int(out.shipments[k]), int(out.units[k]), int(out.last_delivery[k])
+    on_time = (last >= 0 and units == order.total_units
+               and (order.deliver_by is None or last <= (order.deliver_by - order.created_at.date()).days))
+    money, penalty = float(out.money[k]), float(out.penalty[k])
+    return Outcome(order.order_id, order.created_at.date().isoformat(), order.channel, "OPTIMAL",
+                   order.total_units, units, ships, money + penalty, money, penalty, float(out.co2e[k]),
+                   float(out.distance[k]), on_time, float(last) if last >= 0 else float("nan"),
+                   ";".join(node_ids[n] for n in out.nodes[k, :ships].tolist()))
 
 
 def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,

@@ -35,10 +35,9 @@ CHUNK_ORDERS = 256    # orders priced at once: (orders x nodes x services x line
 
 
 def fast_replay_applies(world: World, orders: Sequence[Order]) -> bool:
-    """The fast path models the online mode without refusals, for streams of distinct order ids
+    """The fast path models the online policy without refusals, for streams of distinct order ids
     (a repeated id is a retry to Engine.route: it answers the held plan)."""
-    return (world.scenario.mode == "online" and not world.scenario.reject_rate
-            and len({o.order_id for o in orders}) == len(orders))
+    return not world.scenario.reject_rate and len({o.order_id for o in orders}) == len(orders)
 
 
 class FastReplay:

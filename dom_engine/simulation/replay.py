@@ -19,7 +19,7 @@ from ..network.geo import haversine_km
 from ..optimize.problem import unfilled_penalties
 from ..optimize.stream_kernel import ChunkOutcomes
 from .fast_replay import FastReplay, chunks, fast_replay_applies
-from .policies import HOLD_TTL_S, Policy, SimClock, make_policy
+from .policies import HOLD_TTL_S, OnlinePolicy, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .rejections import Rejections
 from .world import Stock, World
@@ -91,8 +91,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     """Route `orders` (sorted by arrival here) through `world` with `policy` (default: the
     scenario's mode) and account for every unit; `receipts` (in time order) arrive before the
     first step routed at or after their time. Nodes refuse shipments at the scenario's
-    reject_rate (rejections.py, draws seeded by `seed`). The online mode takes the fast path
-    (fast_replay.py: the same decisions, compiled) unless `fast` is False or a `policy` is given."""
+    reject_rate (rejections.py, draws seeded by `seed`). The online policy takes the fast path
+    (fast_replay.py: the same decisions, compiled) unless `fast` is False."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
@@ -100,7 +100,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
                                     hold_ttl_s=HOLD_TTL_S)
     engine = _engine(world, world.network, store, clock, time_budget_ms)
     changes = list(world.changes)          # the network from each date on (nodes closing / opening)
-    if fast and policy is None and fast_replay_applies(world, orders):
+    online = world.scenario.mode == "online" if policy is None else type(policy) is OnlinePolicy
+    if fast and online and fast_replay_applies(world, orders):
         return _replay_fast(world, orders, engine, changes, time_budget_ms, progress, receipts)
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
                                    ranking=world.scenario.ranking)

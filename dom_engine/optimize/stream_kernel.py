@@ -4,9 +4,10 @@ policy's buffers; options in (node, service) order; A and C per option and item)
 search of compiled_search, and the plan's effects (units leave stock, each shipping node spends a
 shipment of the day's capacity, first stock-outs) and its money (plan_builder's breakdown).
 
-What the kernel does not model it hands back: it stops at an order marked exact, or whose search
-gave up or found no plan, and returns its index; the caller routes that one with solve_order (and
-applies it), then resumes the kernel after it.
+An order proven to have no plan (no backorders and stock short, or max_shipments too few) is
+INFEASIBLE, as solve_order would say. What the kernel does not model it hands back: it stops at
+an order marked exact, or whose search gave up, and returns its index; the caller routes that
+one with solve_order (and applies it), then resumes the kernel after it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _route(start, exact, item_line, item_col, item_qty, item_penalty, n_items, l
            first_pair, pair_node, pair_buffer, fixed, unit_obj, usable, money_fixed, money_unit, co2e_unit,
            distance_km, delivery_offset, day, on_hand, safety, day_capacity, state, shipments_today,
            stockout_day, shipped, out_units, out_ships, out_money, out_penalty, out_co2e, out_distance,
-           out_last, out_nodes):
+           out_last, out_nodes, out_infeasible, out_unserved):
     """Route orders start.. of the chunk; returns the index of the first one left to the caller
     (len of the chunk when all were routed). `state[0]` is the day whose shipments
     `shipments_today` counts (reset when an order's `day` moves past it)."""
@@ -80,8 +81,12 @@ def _route(start, exact, item_line, item_col, item_qty, item_penalty, n_items, l
         status, best, best_set, _, _, _ = _search(
             A, C, f, split_credit[b], Q, P, penalty_once[b], allow_backorder[b], max_shipments[b],
             opt_n[:n_opt], np.inf, max_sets[b], 0)
-        if status == GAVE_UP or not np.isfinite(best):
+        if status == GAVE_UP:
             return b
+        if not np.isfinite(best):     # proven: no plan (no backorders and stock short, or max_shipments)
+            out_infeasible[b] = True
+            out_unserved[b] = penalty_money_order[b] + penalty_money_unit[b] * Q.sum()
+            continue
         if len(best_set):
             x, short, _ = best_allocation(best_set, A, C, f, split_credit[b], Q, P, penalty_once[b],
                                           allow_backorder[b])
@@ -204,6 +209,9 @@ class ChunkOutcomes:
         self.distance = np.zeros(n_orders)
         self.last_delivery = np.full(n_orders, -1, dtype=np.int64)
         self.nodes = np.full((n_orders, max(width, 1)), -1, dtype=np.int64)
+        # Proven to have no plan, and what leaving it all unfilled costs (replay._unserved).
+        self.infeasible = np.zeros(n_orders, dtype=np.bool_)
+        self.unserved = np.zeros(n_orders)
 
 
 def route_chunk(chunk: OrderChunk, day: np.ndarray, state: StreamState, out: ChunkOutcomes,
@@ -218,4 +226,4 @@ def route_chunk(chunk: OrderChunk, day: np.ndarray, state: StreamState, out: Chu
         c.money_fixed, c.money_unit, c.co2e_unit, c.distance_km, c.delivery_offset, day, state.on_hand,
         state.safety, state.day_capacity, state.day, state.shipments_today, state.stockout_day,
         state.shipped, out.units, out.shipments, out.money, out.penalty, out.co2e, out.distance,
-        out.last_delivery, out.nodes))
+        out.last_delivery, out.nodes, out.infeasible, out.unserved))

@@ -170,13 +170,17 @@ def _replay_fast(world: World, orders: Sequence[Order], engine: Engine, changes:
 
 def _kernel_outcome(order: Order, out: ChunkOutcomes, k: int, node_ids: list[str]) -> Outcome:
     """The outcome of an order the fast path's kernel routed (as _outcome of its plan)."""
+    day = order.created_at.date().isoformat()
+    if out.infeasible[k]:
+        return Outcome(order.order_id, day, order.channel, "INFEASIBLE", order.total_units, 0, 0, 0.0, 0.0,
+                       0.0, 0.0, 0.0, False, float("nan"), unserved_penalty=float(out.unserved[k]))
     ships, units, last = int(out.shipments[k]), int(out.units[k]), int(out.last_delivery[k])
     on_time = (last >= 0 and units == order.total_units
                and (order.deliver_by is None or last <= (order.deliver_by - order.created_at.date()).days))
     money, penalty = float(out.money[k]), float(out.penalty[k])
-    return Outcome(order.order_id, order.created_at.date().isoformat(), order.channel, "OPTIMAL",
-                   order.total_units, units, ships, money + penalty, money, penalty, float(out.co2e[k]),
-                   float(out.distance[k]), on_time, float(last) if last >= 0 else float("nan"),
+    return Outcome(order.order_id, day, order.channel, "OPTIMAL", order.total_units, units, ships,
+                   money + penalty, money, penalty, float(out.co2e[k]), float(out.distance[k]), on_time,
+                   float(last) if last >= 0 else float("nan"),
                    ";".join(node_ids[n] for n in out.nodes[k, :ships].tolist()))
 
 

@@ -133,7 +133,7 @@ def test_the_fast_path_decides_as_the_engine_order_by_order(seed, exact_calls):
     slow = replay(world, orders, time_budget_ms=500, fast=False)
     _assert_same_runs(fast, slow)
     statuses = {o.status for o in fast.outcomes}
-    assert {"OPTIMAL", "INVALID"} <= statuses
+    assert {"OPTIMAL", "INFEASIBLE", "INVALID"} <= statuses
     assert fast.stockouts and any(o.penalty_cost > 0 for o in fast.outcomes)
     # Kits, shared SKUs, long orders and no-plan orders go to solve_order; the rest are the kernel's.
     assert 0 < len(exact_calls) < len(orders) // 2

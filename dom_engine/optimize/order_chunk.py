@@ -61,10 +61,10 @@ class OrderChunk:
 
 
 def price_chunk(orders: Sequence[Order], policies: Sequence[PolicyProfile], nows: Sequence[datetime],
-                distances: Sequence[np.ndarray], network: Network, rate_card: RateCard,
+                distances: np.ndarray, network: Network, rate_card: RateCard,
                 sku_col: dict[str, int], atp: tuple[np.ndarray, np.ndarray], max_sets: int) -> OrderChunk:
-    """The chunk of `orders`, each routed under its policy at its `now`, `distances` (km, from its
-    destination to every node) as problem.build_problem gets them; `sku_col` maps SKUs to stock
+    """The chunk of `orders`, each routed under its policy at its `now`, `distances` (B, N: km from
+    its destination to every node, as problem.build_problem gets them); `sku_col` maps SKUs to stock
     columns (every SKU of the orders is in it); `max_sets` is search.fast_search's limit.
 
     Only nodes that may ship are priced: allowed, and holding some of the order's SKUs beyond its
@@ -88,7 +88,7 @@ def price_chunk(orders: Sequence[Order], policies: Sequence[PolicyProfile], nows
     may_ship = _may_ship(orders, policies, network, line_col, buffer, atp) & ~exact[:, None]
     pair_b, pair_node = np.nonzero(may_ship)
     first_pair = np.searchsorted(pair_b, np.arange(b_n + 1))
-    dist = np.array(distances)[pair_b, pair_node][:, None]
+    dist = np.asarray(distances)[pair_b, pair_node][:, None]
     # Each pair is a destination priced at one node: arrays (P, 1, ...).
     prices = price_destinations(rate_card, network, pair_node[:, None], dist, unit_w[pair_b])
     cw = np.array([w.cost_weight for w in weights])[pair_b, None, None]
@@ -127,46 +127,63 @@ def _may_ship(orders: Sequence[Order], policies: Sequence[PolicyProfile], networ
 
 
 def _chunk_items(orders: Sequence[Order], policies: Sequence[PolicyProfile], weights: list,
-                 nows: Sequence[datetime], distances: Sequence[np.ndarray], network: Network,
+                 nows: Sequence[datetime], distances: np.ndarray, network: Network,
                  unit_w: np.ndarray, line_col: np.ndarray, exact: np.ndarray, max_sets: int
                  ) -> dict[str, np.ndarray]:
     """Items, quantities and penalties per order (problem._items and _item_arrays for orders
     without kits or shared SKUs; the others are marked exact)."""
     b_n, width = line_col.shape
+    item_rows: list[list[int]] = []      # per order: (first line, column, units) per item, flat
+    per_order_rows = []                  # per order: b, n_items, P per item, P0, backorder, cap, sets, money
+    weights_list, cols_list = unit_w.tolist(), line_col.tolist()
+    for b, order in enumerate(orders):
+        if exact[b]:
+            continue
+        lines = order.lines
+        n_lines = len(lines)
+        items, is_kit, shared = _items(lines, weights_list[b][:n_lines], cols_list[b][:n_lines])
+        if shared or is_kit.any():
+            exact[b] = True
+            continue
+        policy = policies[b]
+        per_order, per_unit = unfilled_penalties(order, policy, network, distances[b])
+        cw = weights[b].cost_weight
+        worst = _mode_penalty(order, policy, nows[b])
+        row = []
+        for members in items:
+            row += [members[0], cols_list[b][members[0]], sum(lines[j].quantity for j in members)]
+        item_rows.append(row)
+        options = order.options
+        per_order_rows.append((
+            b, len(items), cw * per_unit + worst if worst else cw * per_unit,
+            cw * per_order + worst if worst else cw * per_order, options.allow_backorder,
+            1 if options.ship_complete else (options.max_shipments or policy.max_shipments),
+            max(100, max_sets * 10 // max(10, len(items))), per_unit, per_order))
     out = {
         "item_line": np.zeros((b_n, width), dtype=np.int64),
         "item_col": np.zeros((b_n, width), dtype=np.int64),
         "item_qty": np.zeros((b_n, width), dtype=np.int64), "item_penalty": np.zeros((b_n, width)),
-        "n_items": np.zeros(b_n, dtype=np.int64), "penalty_once": np.zeros(b_n),
-        "allow_backorder": np.zeros(b_n, dtype=bool), "max_shipments": np.zeros(b_n, dtype=np.int64),
-        "max_sets": np.zeros(b_n, dtype=np.int64), "penalty_money_unit": np.zeros(b_n),
-        "penalty_money_order": np.zeros(b_n),
     }
-    for b, order in enumerate(orders):
-        if exact[b]:
-            continue
-        n_lines = len(order.lines)
-        items, is_kit, shared = _items(order.lines, unit_w[b, :n_lines], line_col[b, :n_lines])
-        if shared or is_kit.any():
-            exact[b] = True
-            continue
-        per_order, per_unit = unfilled_penalties(order, policies[b], network, distances[b])
-        cw = weights[b].cost_weight
-        worst = _mode_penalty(order, policies[b], nows[b])
-        for i, members in enumerate(items):
-            out["item_line"][b, i] = members[0]
-            out["item_col"][b, i] = line_col[b, members[0]]
-            out["item_qty"][b, i] = sum(order.lines[j].quantity for j in members)
-            out["item_penalty"][b, i] = cw * per_unit + worst if worst else cw * per_unit
-        out["n_items"][b] = len(items)
-        out["penalty_once"][b] = cw * per_order + worst if worst else cw * per_order
-        options = order.options
-        out["allow_backorder"][b] = options.allow_backorder
-        out["max_shipments"][b] = 1 if options.ship_complete else (options.max_shipments
-                                                                   or policies[b].max_shipments)
-        out["max_sets"][b] = max(100, max_sets * 10 // max(10, len(items)))
-        out["penalty_money_unit"][b], out["penalty_money_order"][b] = per_unit, per_order
+    if not per_order_rows:
+        return out | {name: np.zeros(b_n, dtype=t) for name, t in _PER_ORDER if name != "unit_penalty"}
+    columns = list(zip(*per_order_rows, strict=True))
+    rows = np.array(columns[0], dtype=np.int64)
+    for (name, dtype), values in zip(_PER_ORDER, columns[1:], strict=True):
+        out[name] = np.zeros(b_n, dtype=dtype)
+        out[name][rows] = values
+    for b, n_items, row in zip(rows.tolist(), columns[1], item_rows, strict=True):
+        triples = np.array(row, dtype=np.int64).reshape(n_items, 3)
+        out["item_line"][b, :n_items], out["item_col"][b, :n_items], out["item_qty"][b, :n_items] = triples.T
+    # An item's penalty per unit is its first line's (the order's per-unit penalty, as _item_arrays).
+    out["item_penalty"][:] = np.where(np.arange(width) < out["n_items"][:, None],
+                                      out.pop("unit_penalty")[:, None], 0.0)
     return out
+
+
+# The per-order arrays _chunk_items fills, in the order of its rows (after the order's index).
+_PER_ORDER = (("n_items", np.int64), ("unit_penalty", np.float64), ("penalty_once", np.float64),
+              ("allow_backorder", np.bool_), ("max_shipments", np.int64), ("max_sets", np.int64),
+              ("penalty_money_unit", np.float64), ("penalty_money_order", np.float64))
 
 
 def _allowed(orders: Sequence[Order], policies: Sequence[PolicyProfile], network: Network) -> np.ndarray:

@@ -52,7 +52,6 @@ class FastReplay:
         caps = np.full(len(world.network), UNLIMITED) if left is None else left
         self.state = StreamState(stock.on_hand, stock.safety, caps)
         self.received = np.zeros_like(self.state.on_hand)
-        self.distances: dict[tuple[float, float], np.ndarray] = {}
         self.first_day: date | None = None
         self.out = ChunkOutcomes(0, 1)
 
@@ -84,7 +83,7 @@ class FastReplay:
         assert self.first_day is not None
         days = np.array([(o.created_at.date() - self.first_day).days for o in valid], dtype=np.int64)
         chunk = price_chunk(valid, policies, [o.created_at for o in valid],
-                            [self._distances(o) for o in valid], self.engine.network, self.engine.rate_card,
+                            self._distances(valid), self.engine.network, self.engine.rate_card,
                             self.col, (self.state.on_hand, self.state.safety),
                             self.engine.solver.search.fast_search_max_sets)
         self.out = ChunkOutcomes(len(valid), int(chunk.max_shipments.max(initial=1)))
@@ -98,14 +97,15 @@ class FastReplay:
                 k += 1
         return [(o, exact.get(r, r)) if isinstance(r, int) else (o, r) for o, r in results]
 
-    def _distances(self, order: Order) -> np.ndarray:
-        """Destination to every node, as build_problem computes it (cached per destination)."""
-        key = (order.destination.latitude, order.destination.longitude)
-        dist = self.distances.get(key)
-        if dist is None:
-            network = self.engine.network
-            dist = self.distances[key] = haversine_km(key[0], key[1], network.latitudes, network.longitudes)
-        return dist
+    def _distances(self, orders: Sequence[Order]) -> np.ndarray:
+        """(B, N) km from each order's destination to every node: the haversine build_problem
+        computes per order, broadcast over the chunk (element by element the same operations;
+        numpy's transcendental loops give the same bits either way, which the equality tests
+        check)."""
+        network = self.engine.network
+        lat = np.array([o.destination.latitude for o in orders])[:, None]
+        lon = np.array([o.destination.longitude for o in orders])[:, None]
+        return haversine_km(lat, lon, network.latitudes[None, :], network.longitudes[None, :])
 
     def _exact(self, order: Order, policy: PolicyProfile, day: int) -> Plan:
         """solve_order on a read of the arrays (as Engine.route reads the store), then its effects."""

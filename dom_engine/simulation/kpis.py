@@ -1,10 +1,11 @@
-"""KPIs of a replay, from its per-order outcomes: totals and per-order means for the whole run and
-per day. Every KPI is a number where larger or smaller is plainly better (see BETTER)."""
+"""KPIs of a replay, from its per-order outcomes: totals and per-order means for the whole run
+and per day, channel and node, accumulated as the outcomes stream past (RunTally), so a run of
+millions of orders never holds them all. Every KPI is a number where larger or smaller is plainly better (see BETTER)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable
 
 from ..domain import Network
 from .replay import Outcome, Run
@@ -26,65 +27,158 @@ BETTER = {
 }
 
 
-def kpis(outcomes: Sequence[Outcome]) -> dict[str, float]:
-    """The run's KPIs (empty runs give zeros, never NaN, except where nothing shipped at all)."""
-    n = len(outcomes)
-    shipping = [o for o in outcomes if o.shipments]
-    ordered = sum(o.units_ordered for o in outcomes)
-    shipped = sum(o.units_shipped for o in outcomes)
-    shipments = sum(o.shipments for o in outcomes)
-    total = sum(o.total_cost for o in outcomes)
-    unserved = sum(o.unserved_penalty for o in outcomes)
-    days = [o.delivery_days for o in shipping if not math.isnan(o.delivery_days)]
-    return {
-        "orders": float(n),
-        "total_cost": total,
-        "cost_per_order": total / n if n else 0.0,
-        "shipping_cost": sum(o.shipping_cost for o in outcomes),
-        "penalty_cost": sum(o.penalty_cost for o in outcomes),
-        "shipments_per_order": shipments / len(shipping) if shipping else 0.0,
-        "split_rate": sum(o.shipments > 1 for o in shipping) / len(shipping) if shipping else 0.0,
-        "fill_rate": shipped / ordered if ordered else 0.0,
-        "units_unfilled": float(ordered - shipped),
-        "on_time_rate": sum(o.on_time for o in outcomes) / n if n else 0.0,
-        "mean_distance_km": sum(o.distance_km for o in shipping) / shipments if shipments else 0.0,
-        "mean_delivery_days": sum(days) / len(days) if days else 0.0,
-        "co2e_kg": sum(o.co2e_kg for o in outcomes),
-        "invalid_orders": float(sum(o.status == "INVALID" for o in outcomes)),
-        # routed but without a plan (no stock and no backorders, or no time): their plans cost
-        # nothing, so cost_with_unserved adds what their policy prices a lost order at
-        "unplanned_orders": float(sum(o.status in ("INFEASIBLE", "NO_PLAN_FOUND") for o in outcomes)),
-        "unserved_penalty": unserved,
-        "cost_with_unserved": total + unserved,
-        "rejected_shipments": float(sum(o.rejections for o in outcomes)),
-    }
+class KpiSums:
+    """The sums behind kpis() for one group of outcomes, added one by one (a run's outcomes may
+    stream past in batches and never be held at once)."""
+
+    __slots__ = ("n", "shipping", "ordered", "shipped", "shipments", "total", "unserved", "days", "days_n",
+                 "shipping_cost", "penalty_cost", "split", "on_time", "distance", "co2e", "invalid",
+                 "unplanned", "rejections")
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+    def add(self, o: Outcome) -> None:
+        self.n += 1
+        self.ordered += o.units_ordered
+        self.shipped += o.units_shipped
+        self.shipments += o.shipments
+        self.total += o.total_cost
+        self.unserved += o.unserved_penalty
+        self.shipping_cost += o.shipping_cost
+        self.penalty_cost += o.penalty_cost
+        self.on_time += o.on_time
+        self.co2e += o.co2e_kg
+        self.invalid += o.status == "INVALID"
+        self.unplanned += o.status in ("INFEASIBLE", "NO_PLAN_FOUND")
+        self.rejections += o.rejections
+        if o.shipments:
+            self.shipping += 1
+            self.split += o.shipments > 1
+            self.distance += o.distance_km
+            if not math.isnan(o.delivery_days):
+                self.days += o.delivery_days
+                self.days_n += 1
+
+    def values(self) -> dict[str, float]:
+        """The KPIs (empty groups give zeros, never NaN)."""
+        n, shipping, shipments = self.n, self.shipping, self.shipments
+        total = float(self.total)
+        return {
+            "orders": float(n),
+            "total_cost": total,
+            "cost_per_order": total / n if n else 0.0,
+            "shipping_cost": float(self.shipping_cost),
+            "penalty_cost": float(self.penalty_cost),
+            "shipments_per_order": shipments / shipping if shipping else 0.0,
+            "split_rate": self.split / shipping if shipping else 0.0,
+            "fill_rate": self.shipped / self.ordered if self.ordered else 0.0,
+            "units_unfilled": float(self.ordered - self.shipped),
+            "on_time_rate": self.on_time / n if n else 0.0,
+            "mean_distance_km": self.distance / shipments if shipments else 0.0,
+            "mean_delivery_days": self.days / self.days_n if self.days_n else 0.0,
+            "co2e_kg": float(self.co2e),
+            "invalid_orders": float(self.invalid),
+            # routed but without a plan (no stock and no backorders, or no time): their plans cost
+            # nothing, so cost_with_unserved adds what their policy prices a lost order at
+            "unplanned_orders": float(self.unplanned),
+            "unserved_penalty": float(self.unserved),
+            "cost_with_unserved": total + self.unserved,
+            "rejected_shipments": float(self.rejections),
+        }
 
 
-def kpis_by_day(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
-    """KPIs per arrival day (ISO date -> KPIs), in date order."""
-    return _kpis_by(outcomes, lambda o: o.day)
+class RunTally:
+    """Everything the KPIs of a run need, accumulated as its outcomes stream past: the sums for the
+    whole run, per day and per channel, shipments per (node, day) and the distribution of
+    shipments per order (0, 1, 2, 3, 4+)."""
+
+    def __init__(self) -> None:
+        self.run = KpiSums()
+        self.day: dict[str, KpiSums] = {}
+        self.channel: dict[str, KpiSums] = {}
+        self.node_day: dict[tuple[str, str], int] = {}
+        self.shipment_counts = [0] * 5
+
+    def add(self, outcomes: Iterable[Outcome]) -> RunTally:
+        for o in outcomes:
+            self.run.add(o)
+            day = self.day.get(o.day)
+            if day is None:
+                day = self.day[o.day] = KpiSums()
+            day.add(o)
+            channel = o.channel or "(none)"
+            group = self.channel.get(channel)
+            if group is None:
+                group = self.channel[channel] = KpiSums()
+            group.add(o)
+            self.shipment_counts[min(o.shipments, 4)] += 1
+            if o.nodes:
+                for node in o.nodes.split(";"):
+                    self.node_day[(node, o.day)] = self.node_day.get((node, o.day), 0) + 1
+        return self
+
+    def kpis(self) -> dict[str, float]:
+        return self.run.values()
+
+    def by_day(self) -> dict[str, dict[str, float]]:
+        """KPIs per arrival day (ISO date -> KPIs), in date order."""
+        return {day: self.day[day].values() for day in sorted(self.day)}
+
+    def by_channel(self) -> dict[str, dict[str, float]]:
+        """KPIs per sales channel ("" is shown as "(none)")."""
+        return {channel: self.channel[channel].values() for channel in sorted(self.channel)}
+
+    def by_node(self, network: Network) -> dict[str, dict[str, float]]:
+        """Per node that shipped: shipments, shipments per day of the run, the share of all
+        shipments and, for capped nodes, mean utilisation (shipments / daily capacity; NaN when
+        uncapped)."""
+        days = max(1, len(self.day))
+        caps = capacities(network)
+        total = max(1, sum(self.node_day.values()))
+        per_node: dict[str, int] = {}
+        for (node, _), n in self.node_day.items():
+            per_node[node] = per_node.get(node, 0) + n
+        return {node: {"shipments": float(n), "shipments_per_day": n / days, "share_of_shipments": n / total,
+                       "utilisation": n / days / caps[node] if node in caps else float("nan")}
+                for node, n in sorted(per_node.items())}
+
+    def run_kpis(self, stockouts: int, network: Network) -> dict[str, float]:
+        """The KPIs plus what needs the run's stock and the network: how many (node, SKU) ran
+        out, and how full the capped nodes ran (shipments / daily capacity, mean over the capped
+        nodes and the days of the run)."""
+        out = self.kpis()
+        out["stockouts"] = float(stockouts)
+        caps = capacities(network)
+        cells = len(caps) * len(self.day)
+        out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in self.node_day.items()
+                                              if node in caps) / cells if cells else 0.0)
+        return out
 
 
-def _kpis_by(outcomes: Sequence[Outcome], key: Callable[[Outcome], str]) -> dict[str, dict[str, float]]:
-    groups: dict[str, list[Outcome]] = {}
+def kpis(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """The KPIs of some outcomes (empty gives zeros, never NaN)."""
+    sums = KpiSums()
     for o in outcomes:
-        groups.setdefault(key(o), []).append(o)
-    return {name: kpis(groups[name]) for name in sorted(groups)}
+        sums.add(o)
+    return sums.values()
+
+
+def kpis_by_day(outcomes: Iterable[Outcome]) -> dict[str, dict[str, float]]:
+    return RunTally().add(outcomes).by_day()
+
+
+def kpis_by_channel(outcomes: Iterable[Outcome]) -> dict[str, dict[str, float]]:
+    return RunTally().add(outcomes).by_channel()
+
+
+def kpis_by_node(outcomes: Iterable[Outcome], network: Network) -> dict[str, dict[str, float]]:
+    return RunTally().add(outcomes).by_node(network)
 
 
 def run_kpis(run: Run, network: Network) -> dict[str, float]:
-    """The outcomes' KPIs plus what needs the run's stock and the network: how many (node, SKU)
-    ran out, and how full the capped nodes ran (shipments / daily capacity, mean over the capped
-    nodes and the days of the run)."""
-    out = kpis(run.outcomes)
-    out["stockouts"] = float(len(run.stockouts))
-    caps = capacities(network)
-    days = sorted({o.day for o in run.outcomes})
-    used = node_day_shipments(run.outcomes)
-    cells = len(caps) * len(days)
-    out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in used.items() if node in caps)
-                                      / cells if cells else 0.0)
-    return out
+    return RunTally().add(run.outcomes).run_kpis(len(run.stockouts), network)
 
 
 def capacities(network: Network) -> dict[str, int]:
@@ -92,33 +186,9 @@ def capacities(network: Network) -> dict[str, int]:
     return {n.node_id: n.daily_shipment_capacity for n in network.nodes if n.daily_shipment_capacity}
 
 
-def node_day_shipments(outcomes: Sequence[Outcome]) -> dict[tuple[str, str], int]:
+def node_day_shipments(outcomes: Iterable[Outcome]) -> dict[tuple[str, str], int]:
     """Shipments per (node, day)."""
-    used: dict[tuple[str, str], int] = {}
-    for o in outcomes:
-        for node in o.nodes.split(";") if o.nodes else ():
-            used[(node, o.day)] = used.get((node, o.day), 0) + 1
-    return used
-
-
-def kpis_by_channel(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
-    """KPIs per sales channel ("" is shown as "(none)")."""
-    return _kpis_by(outcomes, lambda o: o.channel or "(none)")
-
-
-def kpis_by_node(outcomes: Sequence[Outcome], network: Network) -> dict[str, dict[str, float]]:
-    """Per node that shipped: shipments, shipments per day of the run, the share of all shipments
-    and, for capped nodes, mean utilisation (shipments / daily capacity; NaN when uncapped)."""
-    used = node_day_shipments(outcomes)
-    days = max(1, len({o.day for o in outcomes}))
-    caps = capacities(network)
-    total = max(1, sum(used.values()))
-    per_node: dict[str, int] = {}
-    for (node, _), n in used.items():
-        per_node[node] = per_node.get(node, 0) + n
-    return {node: {"shipments": float(n), "shipments_per_day": n / days, "share_of_shipments": n / total,
-                   "utilisation": n / days / caps[node] if node in caps else float("nan")}
-            for node, n in sorted(per_node.items())}
+    return RunTally().add(outcomes).node_day
 
 
 def regret_kpis(run: dict[str, float], hindsight: dict[str, float]) -> dict[str, float]:

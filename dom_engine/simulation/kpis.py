@@ -1,6 +1,7 @@
 """KPIs of a replay, from its per-order outcomes: totals and per-order means for the whole run
 and per day, channel and node, accumulated as the outcomes stream past (RunTally), so a run of
-millions of orders never holds them all. Every KPI is a number where larger or smaller is plainly better (see BETTER)."""
+millions of orders never holds them all. Every KPI is a number where larger or smaller is
+plainly better (see BETTER)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def _chunk_items(orders: Sequence[Order], policies: Sequence[PolicyProfile], wei
             cw * per_order + worst if worst else cw * per_order, options.allow_backorder,
             1 if options.ship_complete else (options.max_shipments or policy.max_shipments),
             max(100, max_sets * 10 // max(10, len(items))), per_unit, per_order))
-    out = {
+    out: dict[str, np.ndarray] = {
         "item_line": np.zeros((b_n, width), dtype=np.int64),
         "item_col": np.zeros((b_n, width), dtype=np.int64),
         "item_qty": np.zeros((b_n, width), dtype=np.int64), "item_penalty": np.zeros((b_n, width)),

@@ -15,7 +15,7 @@ import hashlib
 import multiprocessing
 import pickle
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -63,18 +63,17 @@ class LocalPool:
             raise ConfigError("--jobs", f"must be 1 to {MAX_JOBS}, got {self.jobs}")
 
     def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
-            keep: bool, progress: Progress | None) -> list[TaskResult]:
+            keep: bool, progress: Progress | None) -> Iterator[TaskResult]:
         key = _key(spec, orders)
         context = multiprocessing.get_context("spawn")
-        results = []
         with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=context, initializer=_pool_init,
                                  initargs=(key, spec, orders)) as pool:
             futures = [pool.submit(_pool_task, key, k, r, keep) for r, k in tasks]
             for future in as_completed(futures):
                 done = future.result()
-                results.append(done)
+                futures.remove(future)      # its result (outcomes included) is the caller's now
                 _report(progress, done)
-        return results
+                yield done
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class RayExecutor:
     address: str | None = None
 
     def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
-            keep: bool, progress: Progress | None) -> list[TaskResult]:
+            keep: bool, progress: Progress | None) -> Iterator[TaskResult]:
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:
@@ -96,13 +95,11 @@ class RayExecutor:
             key = _key(spec, orders)
             spec_ref, orders_ref = ray.put(spec), ray.put(orders)
             pending = [remote.remote(key, spec_ref, orders_ref, k, r, keep) for r, k in tasks]
-            results = []
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 done = ray.get(ready[0])
-                results.append(done)
                 _report(progress, done)
-            return results
+                yield done
         finally:
             if started_here:
                 ray.shutdown()

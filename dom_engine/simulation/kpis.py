@@ -37,8 +37,16 @@ class KpiSums:
                  "unplanned", "rejections")
 
     def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
+        # Sums start at int 0 as sum() does, so a float total comes out bit for bit the same.
+        self.n = self.shipping = self.ordered = self.shipped = self.shipments = self.days_n = 0
+        self.split = self.on_time = self.invalid = self.unplanned = self.rejections = 0
+        self.total: float = 0
+        self.unserved: float = 0
+        self.days: float = 0
+        self.shipping_cost: float = 0
+        self.penalty_cost: float = 0
+        self.distance: float = 0
+        self.co2e: float = 0
 
     def add(self, o: Outcome) -> None:
         self.n += 1

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .kpis import SHOWN
-from .replay import Outcome
+from .outcome_file import SCHEMA
 from .report import write_report
 from .simulate import SimulationResult
 
@@ -86,15 +86,11 @@ def _table(stem: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _outcomes(path: Path, result: SimulationResult) -> None:
-    """Every order of the first replication, one row each, column by column."""
-    fields = [f.name for f in dataclasses.fields(Outcome)]
-    columns: dict[str, list[Any]] = {"scenario": [], **{f: [] for f in fields}}
-    for name in result.scenarios:
-        outcomes = result.outcomes[name]
-        columns["scenario"].extend([name] * len(outcomes))
-        for f in fields:
-            columns[f].extend(getattr(o, f) for o in outcomes)
-    pq.write_table(pa.table(columns), path)
+    """Every order of the first replication, one row each, scenario by scenario (read back from
+    the result's spool one scenario at a time)."""
+    with pq.ParquetWriter(path, SCHEMA) as writer:
+        for name in result.scenarios:
+            writer.write_table(result.outcomes.table(name))
 
 
 def _csv(path: Path, rows: list[dict[str, Any]], fields: list[str] | None = None) -> None:

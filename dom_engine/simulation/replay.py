@@ -87,12 +87,14 @@ class _Ledger:
 
 def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
            progress: Callable[[int, int], None] | None = None, receipts: Sequence[Receipt] = (),
-           policy: Policy | None = None, seed: int = 0, fast: bool = True) -> Run:
+           policy: Policy | None = None, seed: int = 0, fast: bool = True, sink: Sink | None = None) -> Run:
     """Route `orders` (sorted by arrival here) through `world` with `policy` (default: the
     scenario's mode) and account for every unit; `receipts` (in time order) arrive before the
     first step routed at or after their time. Nodes refuse shipments at the scenario's
     reject_rate (rejections.py, draws seeded by `seed`). The online policy takes the fast path
-    (fast_replay.py: the same decisions, compiled) unless `fast` is False."""
+    (fast_replay.py: the same decisions, compiled) unless `fast` is False. With a `sink`, the
+    outcomes go to it in batches as the replay goes (a year's stream need not be held) and
+    Run.outcomes is empty."""
     orders = sorted(orders, key=lambda o: o.created_at)
     clock = SimClock(orders[0].created_at if orders else datetime.now(UTC))
     stock = world.stock
@@ -102,15 +104,15 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     changes = list(world.changes)          # the network from each date on (nodes closing / opening)
     online = world.scenario.mode == "online" if policy is None else type(policy) is OnlinePolicy
     if fast and online and fast_replay_applies(world, orders):
-        return _replay_fast(world, orders, engine, changes, time_budget_ms, progress, receipts)
+        return _replay_fast(world, orders, engine, changes, time_budget_ms, receipts,
+                            _Outcomes(len(orders), progress, sink))
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
                                    ranking=world.scenario.ranking)
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
     arriving = iter(receipts)
     pending = next(arriving, None)
-    outcomes: list[Outcome] = []
-    reported = 0
+    outcomes = _Outcomes(len(orders), progress, sink)
     for at, step in policy.steps(orders):
         clock.now = at
         while pending is not None and pending.at <= at:
@@ -130,24 +132,55 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
                 store.commit(result.reservation_id)
                 ledger.ship(result, order.created_at.date().isoformat())
             outcomes.append(_outcome(order, result, refused, _unserved(engine, order, result)))
-        if progress is not None and len(outcomes) - reported >= 500:
-            reported = len(outcomes)
-            progress(reported, len(orders))
+        outcomes.step_done()
     _, on_hand, _, _ = store.arrays()
-    return Run(tuple(outcomes), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
+    return Run(outcomes.kept(), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
                ledger.stockouts)
 
 
+Sink = Callable[[list[Outcome]], object]     # what it returns is ignored
+
+
+class _Outcomes:
+    """A replay's outcomes: kept for its Run, or handed to a sink every FLUSH_OUTCOMES (and at the
+    end); progress reported every 500 orders."""
+
+    FLUSH_OUTCOMES = 20_000
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None, sink: Sink | None) -> None:
+        self.total, self.progress, self.sink = total, progress, sink
+        self.batch: list[Outcome] = []
+        self.done = self.reported = 0
+
+    def append(self, outcome: Outcome) -> None:
+        self.batch.append(outcome)
+        self.done += 1
+
+    def step_done(self) -> None:
+        if self.sink is not None and len(self.batch) >= self.FLUSH_OUTCOMES:
+            self.sink(self.batch)
+            self.batch = []
+        if self.progress is not None and self.done - self.reported >= 500:
+            self.reported = self.done
+            self.progress(self.done, self.total)
+
+    def kept(self) -> tuple[Outcome, ...]:
+        """The outcomes for the Run: all of them, or none once the last batch went to the sink."""
+        if self.sink is None:
+            return tuple(self.batch)
+        if self.batch:
+            self.sink(self.batch)
+            self.batch = []
+        return ()
+
+
 def _replay_fast(world: World, orders: Sequence[Order], engine: Engine, changes: list,
-                 time_budget_ms: float, progress: Callable[[int, int], None] | None,
-                 receipts: Sequence[Receipt]) -> Run:
+                 time_budget_ms: float, receipts: Sequence[Receipt], outcomes: _Outcomes) -> Run:
     """replay() through fast_replay.FastReplay: chunks between events (receipts, network changes)."""
     store, clock = engine.store, engine.clock
     assert isinstance(store, MemoryStore) and isinstance(clock, SimClock)
     fast = FastReplay(world, engine, time_budget_ms)
     node_ids = [node.node_id for node in world.network.nodes]
-    outcomes: list[Outcome] = []
-    reported = 0
     for due, n_changes, chunk in chunks(orders, receipts, [when for when, _ in changes]):
         for receipt in due:
             fast.receive(receipt)
@@ -161,10 +194,8 @@ def _replay_fast(world: World, orders: Sequence[Order], engine: Engine, changes:
                 outcomes.append(_outcome(order, result, 0, _unserved(engine, order, result)))
             else:
                 outcomes.append(_kernel_outcome(order, fast.out, result, node_ids))
-        if progress is not None and len(outcomes) - reported >= 500:
-            reported = len(outcomes)
-            progress(reported, len(orders))
-    return Run(tuple(outcomes), world.stock, fast.state.on_hand, fast.state.shipped, fast.received,
+        outcomes.step_done()
+    return Run(outcomes.kept(), world.stock, fast.state.on_hand, fast.state.shipped, fast.received,
                fast.stockouts())
 
 

@@ -16,7 +16,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from .kpis import BETTER, SHOWN, node_day_shipments
+from .kpis import BETTER, SHOWN
 from .simulate import SimulationResult
 
 CHARTS = ("chart-cost", "chart-cost-over-time", "chart-utilisation", "chart-shipments")
@@ -148,7 +148,7 @@ def _utilisation_figure(result: SimulationResult, capacities: Capacities) -> go.
     fig = go.Figure()
     names = list(result.scenarios)
     for k, name in enumerate(names):
-        counts = node_day_shipments(result.outcomes.get(name, ()))
+        counts = result.node_days.get(name, {})
         caps = capacities.get(name, {})
         nodes = sorted(caps) if caps else sorted({n for n, _ in counts})
         days = sorted({d for _, d in counts})
@@ -174,8 +174,7 @@ def _shipments_figure(result: SimulationResult) -> go.Figure:
     labels = ["0", "1", "2", "3", "4+"]
     fig = go.Figure()
     for name in result.scenarios:
-        outcomes = result.outcomes.get(name, ())
-        counts = np.bincount([min(o.shipments, 4) for o in outcomes], minlength=5)
-        fig.add_trace(go.Bar(x=labels, y=(counts / max(1, len(outcomes))).tolist(), name=name))
+        counts = np.array(result.shipment_counts.get(name, [0] * 5), dtype=float)
+        fig.add_trace(go.Bar(x=labels, y=(counts / max(1.0, counts.sum())).tolist(), name=name))
     fig.update_layout(barmode="group", height=420, xaxis_title="shipments", yaxis_title="share of orders")
     return fig

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pyarrow as pa
 from scipy import stats
 
 from .. import __version__
@@ -22,10 +23,11 @@ from ..domain import ConfigError, Order
 from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
-from .kpis import capacities, kpis, kpis_by_channel, kpis_by_day, kpis_by_node, regret_kpis, run_kpis
+from .kpis import RunTally, capacities, regret_kpis
+from .outcome_file import SCHEMA, OutcomeFile, OutcomeSpool, outcome_batch
 from .policies import make_policy
 from .receipts import Receipt, read_receipts
-from .replay import Outcome, Run, replay
+from .replay import Outcome, Run, Sink, replay
 from .scenarios import ScenarioFile
 from .world import Stock, World, build_world
 
@@ -35,10 +37,10 @@ Progress = Callable[[str, int, int, int], None]
 
 class Executor(Protocol):
     """Runs simulation tasks (replication r, scenario k) elsewhere (executors.py): each worker
-    prepares `spec` once and runs its share with run_task; results in any order."""
+    prepares `spec` once and runs its share with run_task; results as they finish, in any order."""
 
     def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
-            keep: bool, progress: Progress | None) -> list[TaskResult]: ...
+            keep: bool, progress: Progress | None) -> Iterator[TaskResult]: ...
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,23 @@ class Delta:
 @dataclass(frozen=True)
 class SimulationResult:
     """KPIs per scenario and replication; per day, per channel and per node (first replication);
-    deltas, provenance; and the per-order outcomes of the first replication (`outcomes[scenario]`)."""
+    deltas, provenance; and the per-order outcomes of the first replication, spooled to Parquet
+    (`outcomes[scenario]` as Outcome objects, `outcomes.table(scenario)` as Arrow)."""
 
     scenarios: tuple[str, ...]
     replications: int
     kpis: dict[str, list[dict[str, float]]]
     by_day: dict[str, dict[str, dict[str, float]]]
     deltas: tuple[Delta, ...]
-    outcomes: dict[str, tuple[Outcome, ...]]
+    outcomes: OutcomeFile
     meta: dict[str, str | int | float] = field(default_factory=dict)
     by_channel: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     by_node: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # per scenario: shipments per day of its capped nodes (a scenario may change capacities)
     capacities: dict[str, dict[str, int]] = field(default_factory=dict)
+    # first replication, per scenario: shipments per (node, day); orders by shipments 0, 1, 2, 3, 4+
+    node_days: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    shipment_counts: dict[str, list[int]] = field(default_factory=dict)
 
     def mean(self, scenario: str, kpi: str) -> float:
         return float(np.mean([run[kpi] for run in self.kpis[scenario]]))
@@ -100,25 +106,37 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
     n_reps = replications or spec.replications
     tasks = [(r, k) for r in range(n_reps) for k in range(len(prepared.worlds))]
     keep = keep_runs is not None
+    results: Iterator[TaskResult]
     if executor is None:
-        results = [run_task(prepared, k, r, keep, progress) for r, k in tasks]
+        results = _in_process(prepared, tasks, keep, progress)
     else:
         results = executor.run(spec, orders, tasks, keep, progress)
-    names = tuple(w.scenario.name for w in prepared.worlds)
+    worlds = prepared.worlds
+    names = tuple(w.scenario.name for w in worlds)
+    n_orders = len(prepared.stream)
+    del prepared      # the stream: workers have their own
+    by_run: dict[tuple[int, str], TaskResult] = {}
+    spool = OutcomeSpool()
+    for done in results:       # as they finish: each run's outcomes go to the spool at once
+        if done.outcomes is not None:
+            spool.write(done.scenario, done.outcomes)
+        by_run[(done.replication, done.scenario)] = replace(done, outcomes=None)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {"day": {}, "channel": {}, "node": {}}
-    outcomes: dict[str, tuple[Outcome, ...]] = {}
-    for done in sorted(results, key=lambda d: (d.replication, names.index(d.scenario))):
+    node_days, shipment_counts = {}, {}
+    for done in sorted(by_run.values(), key=lambda d: (d.replication, names.index(d.scenario))):
         runs[done.scenario].append(done.kpis)
         if done.tables is not None:
             for by, table in done.tables.items():
                 tables[by][done.scenario] = table
-            outcomes[done.scenario] = done.outcomes
+            node_days[done.scenario] = done.node_days or {}
+            shipment_counts[done.scenario] = done.shipment_counts or [0] * 5
         if keep_runs is not None and done.run is not None:
             keep_runs.append(done.run)
-    return SimulationResult(names, n_reps, runs, tables["day"], _deltas(runs, names), outcomes,
-                            _meta(spec, n_reps, len(prepared.stream)), tables["channel"], tables["node"],
-                            {w.scenario.name: capacities(w.network) for w in prepared.worlds})
+    return SimulationResult(names, n_reps, runs, tables["day"], _deltas(runs, names), spool.close(names),
+                            _meta(spec, n_reps, n_orders), tables["channel"], tables["node"],
+                            {w.scenario.name: capacities(w.network) for w in worlds}, node_days,
+                            shipment_counts)
 
 
 @dataclass(frozen=True)
@@ -135,14 +153,17 @@ class Prepared:
 @dataclass(frozen=True)
 class TaskResult:
     """One run's results: its KPIs, and for the first replication its KPI tables (by day, channel
-    and node) and outcomes."""
+    and node), its outcomes (Arrow, outcome_file.SCHEMA), shipments per (node, day) and the
+    count of orders by shipments (0, 1, 2, 3, 4+) for the report."""
 
     scenario: str
     replication: int
     kpis: dict[str, float]
     tables: dict[str, dict[str, dict[str, float]]] | None
-    outcomes: tuple[Outcome, ...]
+    outcomes: pa.Table | None
     run: Run | None = None
+    node_days: dict[tuple[str, str], int] | None = None
+    shipment_counts: list[int] | None = None
 
 
 def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepared:
@@ -195,38 +216,59 @@ def _check_dates(worlds: Sequence[World], receipts: Sequence[Receipt], stream: S
 
 def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
              progress: Progress | None = None) -> TaskResult:
-    """Scenario k (0: the base) on replication r, with its hindsight yardstick when asked."""
+    """Scenario k (0: the base) on replication r, with its hindsight yardstick when asked. The
+    outcomes stream from the replay into the KPI tally (and, for the first replication, into Arrow
+    batches); none is held as an object beyond a batch."""
     spec, world = prepared.spec, prepared.worlds[k]
+    name, first = world.scenario.name, r == 0
     base_stream = replication(prepared.stream, spec.seed, r)
-    run = _run(world, base_stream, spec, r, progress, prepared.receipts)
-    values = run_kpis(run, world.network)
+    tally, batches, kept = RunTally(), [], []
+
+    def sink(outcomes: list[Outcome]) -> None:
+        tally.add(outcomes)
+        if first:
+            batches.append(outcome_batch(name, outcomes))
+        if keep:
+            kept.extend(outcomes)
+
+    run = _run(world, base_stream, spec, r, progress, prepared.receipts, None, sink)
+    values = tally.run_kpis(len(run.stockouts), world.network)
     yardstick = None
     if spec.hindsight:
-        yardstick = (run if world.scenario.mode == "hindsight"
-                     else _run(world, base_stream, spec, r, progress, prepared.receipts, "hindsight"))
-        values.update(regret_kpis(values, kpis(yardstick.outcomes)))
-    first = r == 0
-    tables = {"day": kpis_by_day(run.outcomes), "channel": kpis_by_channel(run.outcomes),
-              "node": kpis_by_node(run.outcomes, world.network)} if first else None
+        yardstick = tally
+        if world.scenario.mode != "hindsight":
+            yardstick = RunTally()
+            _run(world, base_stream, spec, r, progress, prepared.receipts, "hindsight", yardstick.add)
+        values.update(regret_kpis(values, yardstick.kpis()))
+    tables = {"day": tally.by_day(), "channel": tally.by_channel(),
+              "node": tally.by_node(world.network)} if first else None
     if tables is not None and yardstick is not None:     # the regret day by day
-        hindsight_days = kpis_by_day(yardstick.outcomes)
+        hindsight_days = yardstick.by_day()
         for day, row in tables["day"].items():
             if day in hindsight_days:
                 row.update(regret_kpis(row, hindsight_days[day]))
-    return TaskResult(world.scenario.name, r, values, tables, run.outcomes if first else (),
-                      run if keep else None)
+    outcomes = pa.Table.from_batches(batches, SCHEMA) if first else None
+    return TaskResult(name, r, values, tables, outcomes, replace(run, outcomes=tuple(kept)) if keep else None,
+                      tally.node_day if first else None, tally.shipment_counts if first else None)
+
+
+def _in_process(prepared: Prepared, tasks: Sequence[tuple[int, int]], keep: bool,
+                progress: Progress | None) -> Iterator[TaskResult]:
+    for r, k in tasks:
+        yield run_task(prepared, k, r, keep, progress)
 
 
 def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, progress: Progress | None,
-         receipts: Sequence[Receipt], mode: str | None = None) -> Run:
-    """One replay of `world` on replication r, in the scenario's mode (or `mode`: the hindsight
-    yardstick is the same world and stream routed per day by the batch allocator)."""
+         receipts: Sequence[Receipt], mode: str | None, sink: Sink) -> Run:
+    """One replay of `world` on replication r, its outcomes to `sink`, in the scenario's mode (or
+    `mode`: the hindsight yardstick is the same world and stream routed per day by the batch
+    allocator)."""
     orders = scenario_stream(stream, world.scenario, spec.seed, r)
     name = world.scenario.name if mode is None else f"{world.scenario.name} ({mode})"
     report = None if progress is None else (lambda done, total: progress(name, r, done, total))
     policy = make_policy(mode or world.scenario.mode, world.scenario.wave_minutes, spec.batch_budget_ms,
                          world.scenario.ranking)
-    run = replay(world, orders, spec.time_budget_ms, report, receipts, policy, spec.seed)
+    run = replay(world, orders, spec.time_budget_ms, report, receipts, policy, spec.seed, sink=sink)
     if progress is not None:
         progress(name, r, len(orders), len(orders))
     return run

@@ -5,8 +5,8 @@ online mode, reporting wall time, orders/s and peak memory (this process and the
     python -m benchmarks.simulation_year                          # 1,000,000 orders, --jobs 2
     python -m benchmarks.simulation_year --orders 100000 --days 90 --jobs 2 --out /tmp/year
 
-Not part of the pytest run (an hour and more at today's ~400 orders/s per core); the pytest
-benchmarks in benchmarks/test_simulation.py measure the per-order speed it depends on.
+Not part of the pytest run (minutes: the online replay's fast path routes ~8,000 demo orders/s per
+core); the pytest benchmarks in benchmarks/test_simulation.py measure the per-order speed.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from dom_engine.simulation.outputs import write_outputs
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "whatif.toml"
 
 
-def year_of(orders: int, days: int) -> dict:
+def year_of(orders: int, days: int, replenish_every_days: int = 7) -> dict:
     """examples/whatif.toml with one replication of `orders` generated orders over `days` days from
-    2026-01-05 (its closing date, 2026-03-04, needs at least 59 days)."""
+    2026-01-05 (its closing date, 2026-03-04, needs at least 59 days), stock topped back up to its
+    starting level every `replenish_every_days` (a year without replenishment runs dry in weeks)."""
     data = tomllib.loads(EXAMPLE.read_text())
     data["base"]["replications"] = 1
+    data["base"]["replenish_every_days"] = replenish_every_days
     data["base"]["demand"].update(orders=orders, days=days, start="2026-01-05")
     return data
 
@@ -39,9 +41,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--replenish-every-days", type=int, default=7, help="0: never")
     parser.add_argument("--out", type=Path, help="also write the outputs (report, Parquet) there")
     args = parser.parse_args()
-    spec = parse_scenarios(year_of(args.orders, args.days), EXAMPLE.parent, EXAMPLE)
+    data = year_of(args.orders, args.days, args.replenish_every_days)
+    spec = parse_scenarios(data, EXAMPLE.parent, EXAMPLE)
     started = time.perf_counter()
     result = simulate(spec, executor=make_executor("local", args.jobs))
     if args.out:

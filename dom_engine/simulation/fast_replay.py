@@ -55,6 +55,12 @@ class FastReplay:
         self.first_day: date | None = None
         self.out = ChunkOutcomes(0, 1)
 
+    def replenish(self) -> None:
+        """Every node x SKU back up to its starting on-hand level (what is above it stays)."""
+        short = (self.world.stock.on_hand - self.state.on_hand).clip(0)
+        self.state.on_hand += short
+        self.received += short
+
     def receive(self, receipt: Receipt) -> None:
         cell = self.world.network.index_of(receipt.node_id), self.col[receipt.sku]
         self.state.on_hand[cell] += receipt.units
@@ -141,29 +147,31 @@ class FastReplay:
                                    self.state.stockout_day[self.state.stockout_day >= 0], strict=True)}
 
 
-def chunks(orders: Sequence[Order], receipts: Sequence[Receipt], change_dates: Sequence[date],
-           size: int = CHUNK_ORDERS) -> Iterator[tuple[list[Receipt], int, list[Order]]]:
+def chunks(orders: Sequence[Order], receipts: Sequence[Receipt], dated: Sequence[Sequence[date]],
+           size: int = CHUNK_ORDERS) -> Iterator[tuple[list[Receipt], list[int], list[Order]]]:
     """The stream cut into chunks of at most `size` orders with no event due inside one: per chunk,
-    the receipts due before its first order, how many network changes are, and its orders."""
+    the receipts due before its first order, how many of each list of dated events (network
+    changes, replenishments: each in date order, due from the day's first order) fall due, and
+    its orders."""
     arriving = list(receipts)
-    r = c = 0
+    r = 0
+    passed = [0] * len(dated)
     current: list[Order] = []
     due: list[Receipt] = []
-    changes_due = 0
+    counts = [0] * len(dated)
     for order in orders:
         new_r = r
         while new_r < len(arriving) and arriving[new_r].at <= order.created_at:
             new_r += 1
-        new_c = c
-        while new_c < len(change_dates) and order.created_at.date() >= change_dates[new_c]:
-            new_c += 1
-        if current and (new_r > r or new_c > c or len(current) >= size):
-            yield due, changes_due, current
-            current, due, changes_due = [], [], 0
+        day = order.created_at.date()
+        now = [next((k for k in range(p, len(dates)) if dates[k] > day), len(dates))
+               for p, dates in zip(passed, dated, strict=True)]
+        if current and (new_r > r or now != passed or len(current) >= size):
+            yield due, counts, current
+            current, due, counts = [], [], [0] * len(dated)
         due.extend(arriving[r:new_r])
-        changes_due += new_c - c
-        r, c = new_r, new_c
+        counts = [c + n - p for c, n, p in zip(counts, now, passed, strict=True)]
+        r, passed = new_r, now
         current.append(order)
     if current:
-        yield due, changes_due, current
-
+        yield due, counts, current

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from ..app.engine import Engine
 from ..domain import DomainError, Limits, Network, Order, Plan
+from ..domain.reservation import StockDelta
 from ..inventory.memory import MemoryStore
 from ..network.geo import haversine_km
 from ..optimize.problem import unfilled_penalties
@@ -110,6 +111,7 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
                                    ranking=world.scenario.ranking)
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
+    replenishing = replenish_dates(world, orders)
     arriving = iter(receipts)
     pending = next(arriving, None)
     outcomes = _Outcomes(len(orders), progress, sink)
@@ -121,6 +123,10 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             pending = next(arriving, None)
         while changes and at.date() >= changes[0][0]:
             engine = _engine(world, changes.pop(0)[1], store, clock, time_budget_ms)
+        if replenishing and at.date() >= replenishing[0]:
+            while replenishing and at.date() >= replenishing[0]:
+                replenishing.pop(0)
+            _replenish(store, world, ledger, at)
         for order, result in zip(step, policy.route(engine, step), strict=True):
             if isinstance(result, DomainError):
                 outcomes.append(_invalid(order, result))
@@ -181,12 +187,15 @@ def _replay_fast(world: World, orders: Sequence[Order], engine: Engine, changes:
     assert isinstance(store, MemoryStore) and isinstance(clock, SimClock)
     fast = FastReplay(world, engine, time_budget_ms)
     node_ids = [node.node_id for node in world.network.nodes]
-    for due, n_changes, chunk in chunks(orders, receipts, [when for when, _ in changes]):
+    dated = [[when for when, _ in changes], replenish_dates(world, orders)]
+    for due, (n_changes, n_replenish), chunk in chunks(orders, receipts, dated):
         for receipt in due:
             fast.receive(receipt)
         for _ in range(n_changes):
             engine = _engine(world, changes.pop(0)[1], store, clock, time_budget_ms)
             fast.engine = engine
+        if n_replenish:
+            fast.replenish()
         for order, result in fast.route(chunk):
             if isinstance(result, DomainError):
                 outcomes.append(_invalid(order, result))
@@ -213,6 +222,30 @@ def _kernel_outcome(order: Order, out: ChunkOutcomes, k: int, node_ids: list[str
                    money + penalty, money, penalty, float(out.co2e[k]), float(out.distance[k]), on_time,
                    float(last) if last >= 0 else float("nan"),
                    ";".join(node_ids[n] for n in out.nodes[k, :ships].tolist()))
+
+
+def replenish_dates(world: World, orders: Sequence[Order]) -> list[date]:
+    """The days (from the stream's first day, every scenario.replenish_every_days) whose first
+    step tops every node x SKU back up to its starting level; none without replenishment."""
+    every = world.scenario.replenish_every_days or 0
+    if not every or not orders:
+        return []
+    first, last = orders[0].created_at.date(), orders[-1].created_at.date()
+    return [first + timedelta(days=k) for k in range(every, (last - first).days + 1, every)]
+
+
+def _replenish(store: MemoryStore, world: World, ledger: _Ledger, at: datetime) -> None:
+    """The engine path's replenishment: each cell's shortfall against its starting on-hand level,
+    added to the store as one batch of deltas."""
+    skus, on_hand, _, _ = store.arrays()
+    short = (world.stock.on_hand - on_hand[:, :len(world.stock.skus)]).clip(0)
+    nodes = world.network.nodes
+    tag = f"replenish:{at.date().isoformat()}"
+    deltas = [StockDelta(f"{tag}:{i}:{j}", nodes[i].node_id, skus[j], adjust=int(q))
+              for i, j, q in zip(*np.nonzero(short), short[short > 0].tolist(), strict=True)]
+    if deltas:
+        store.apply_deltas(deltas)
+    ledger.received += short
 
 
 def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,

@@ -11,6 +11,7 @@ errors anywhere, so a typo never silently simulates the base.
     seed = 0                     # seed of the resampling
     time_budget_ms = 50          # per order, as RouteOrder's default budget
     hindsight = false            # also replay each run in hindsight mode: regret KPIs
+    replenish_every_days = 7     # every 7 days at midnight, stock back up to its starting level
     batch_budget_ms = 2000       # per wave / hindsight day (default: the config's [batch] budget)
     [base.demand]                # without `orders`: demand drawn from the demo generator
     orders = 2000                # orders in all
@@ -45,7 +46,8 @@ demand_until when given, e.g. Q4 +30 %), channels (keep only these),
 rates_scale_bands (list of {service, band (0: its shortest distance band), factor}),
 stock_add (list of {node, sku (default: every SKU), units}), reject_rate ({KIND = share of its
 shipments a node of that kind refuses; re-routed as RejectShipment}), regions / skus (keep only
-orders to these destination regions / with a line of these SKUs),
+orders to these destination regions / with a line of these SKUs), replenish_every_days (the
+base's replenishment changed: 0 turns it off),
 mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule;
 "ranked": the ranked-locations rule over `ranking` (node ids, first preferred); "wave": the batch
 allocator every wave_minutes (default 60); "hindsight": the batch allocator per day over the day's
@@ -55,7 +57,7 @@ orders from the day's starting stock, see policies.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,7 @@ MAX_JOBS = 256
 MAX_ORDER_BUDGET_MS = 60_000.0
 MAX_BATCH_BUDGET_MS = 3_600_000.0
 MAX_DEMAND_SCALE = 100.0
+MAX_REPLENISH_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class Scenario:
     ranking: tuple[str, ...] = ()               # mode "ranked": nodes in priority order
     rates_scale_bands: tuple[BandScale, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)   # policy objective weights changed
+    # Every N days at midnight (from the stream's first day) each node x SKU is raised back to its
+    # starting on-hand level (a periodic order-up-to replenishment; 0: never; None: the base's).
+    replenish_every_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
                                          and 0 < batch_budget <= MAX_BATCH_BUDGET_MS):
         raise ConfigError(b.key("batch_budget_ms"),
                           f"must be > 0 and <= {MAX_BATCH_BUDGET_MS:g}, got {batch_budget!r}")
+    every = _replenish_every_days(b) or 0
     demand = _demand(b.table("demand"))
     b.done()
     sim = root.table("simulation")
@@ -196,11 +203,14 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
         raise ConfigError(sim.key("jobs"), f"must be 1 to {MAX_JOBS}, got {jobs}")
     s = root.table("scenarios")
     scenarios = tuple(_scenario(name, s.table(name)) for name in list(s.data))
+    scenarios = tuple(sc if sc.replenish_every_days is not None else replace(sc, replenish_every_days=every)
+                      for sc in scenarios)
     s.done()
     root.done()
     if not scenarios:
         raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
-    return ScenarioFile(source, config, orders, demand, replications, seed, budget, Scenario(BASE),
+    return ScenarioFile(source, config, orders, demand, replications, seed, budget,
+                        Scenario(BASE, replenish_every_days=every),
                         scenarios, receipts, hindsight=hindsight, batch_budget_ms=batch_budget,
                         executor=executor, jobs=jobs, address=address)
 
@@ -228,6 +238,14 @@ def _demand(t: Table) -> Demand:
         if not 1 <= getattr(demand, key) <= most:
             raise ConfigError(t.key(key), f"must be 1 to {most:,}, got {getattr(demand, key)}")
     return demand
+
+
+def _replenish_every_days(t: Table) -> int | None:
+    every = t.get("replenish_every_days", int, None)
+    if every is not None and not 0 <= every <= MAX_REPLENISH_DAYS:
+        raise ConfigError(t.key("replenish_every_days"),
+                          f"must be 0 (never) to {MAX_REPLENISH_DAYS} days, got {every}")
+    return every
 
 
 def _seed(t: Table, default: int = 0) -> int:
@@ -279,6 +297,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         ranking=tuple(strings(t, "ranking")),
         rates_scale_bands=band_scales(t),
         weights=weights(t.table("weights")),
+        replenish_every_days=_replenish_every_days(t),
     )
     t.done()
     if scenario.mode not in MODES:

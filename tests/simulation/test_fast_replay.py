@@ -183,12 +183,33 @@ def test_chunks_end_where_an_event_is_due():
               for k, t in enumerate(at)]
     receipts = [Receipt(at[3], "DC000", "S1", 1), Receipt(at[3], "DC000", "S2", 1),
                 Receipt(at[7], "ST001", "S1", 2)]
-    # FIXED_NOW is 15:00: the 9th hour after it is the next day, when the network changes.
-    cut = list(chunks(orders, receipts, [FIXED_NOW.date() + timedelta(days=1)], size=3))
+    # FIXED_NOW is 15:00: the 9th hour after it is the next day, when the network changes and
+    # (twice over: two dates passed at once) stock is replenished.
+    tomorrow = FIXED_NOW.date() + timedelta(days=1)
+    replenish = [FIXED_NOW.date(), tomorrow, tomorrow + timedelta(days=1)]
+    cut = list(chunks(orders, receipts, [[tomorrow], replenish], size=3))
     assert [[o.order_id for o in c] for _, _, c in cut] == [["O0", "O1", "O2"], ["O3", "O4", "O5"], ["O6"],
                                                             ["O7", "O8"], ["O9"]]
     assert [len(due) for due, _, _ in cut] == [0, 2, 0, 1, 0]
-    assert [n for _, n, _ in cut] == [0, 0, 0, 0, 1]
+    assert [counts for _, counts, _ in cut] == [[0, 1], [0, 0], [0, 0], [0, 0], [1, 1]]
+
+
+def test_replenishment_tops_stock_up_to_its_starting_level_on_both_paths():
+    """Every 2 days each node x SKU goes back up to its starting on-hand level: the fast path and
+    the engine path replenish alike, units stay conserved (start + received = end + shipped), and
+    the run ships more than without replenishment."""
+    seed = 7
+    world = _world(seed, Scenario("weekly", replenish_every_days=2), depth=2)
+    orders = _stream(seed, 600, 6, [n.node_id for n in world.network.nodes])
+    fast = replay(world, orders, time_budget_ms=500)
+    slow = replay(world, orders, time_budget_ms=500, fast=False)
+    _assert_same_runs(fast, slow)
+    assert fast.received.sum() > 0
+    assert (fast.start.on_hand + fast.received == fast.end_on_hand + fast.shipped).all()
+    dry = replay(replace(world, scenario=Scenario("never")), orders, time_budget_ms=500)
+    assert fast.shipped.sum() > dry.shipped.sum() and not dry.received.any()
+    # Topped up, never past the starting level: what arrives is at most what had been shipped.
+    assert (fast.received <= fast.shipped).all()
 
 
 def test_the_engine_path_is_kept_where_the_fast_path_does_not_apply(exact_calls):

@@ -95,8 +95,20 @@ def test_a_full_file_parses(tmp_path):
     ("[base]\nbatch_budget_ms = 0\n[scenarios.a]\n", "base.batch_budget_ms"),
     ("[base]\nhindsight = \"yes\"\n[scenarios.a]\n", "base.hindsight"),
     ("[scenario.a]\n", "scenario"),
+    ("[base]\nreplenish_every_days = -1\n[scenarios.a]\n", "base.replenish_every_days"),
+    ("[base]\nreplenish_every_days = 400\n[scenarios.a]\n", "base.replenish_every_days"),
+    ("[scenarios.a]\nreplenish_every_days = 1.5\n", "scenarios.a.replenish_every_days"),
 ])
 def test_bad_files_name_the_scenario_and_key(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, text)
     assert err.value.field == field
+
+
+def test_replenishment_is_the_bases_unless_a_scenario_changes_it(tmp_path):
+    spec = _load(tmp_path, "[base]\nreplenish_every_days = 7\n[scenarios.a]\nrates_scale = 1.1\n"
+                           "[scenarios.daily]\nreplenish_every_days = 1\n"
+                           "[scenarios.never]\nreplenish_every_days = 0\n")
+    assert spec.base.replenish_every_days == 7
+    assert [s.replenish_every_days for s in spec.scenarios] == [7, 1, 0]
+    assert _load(tmp_path, "[scenarios.a]\n").base.replenish_every_days == 0

@@ -8,6 +8,7 @@
   dom validate-config FILE                             load every file a config names, print a summary
   dom inventory load FILE [--config FILE] [--redis URL [--cluster]]
                                                        load a stock snapshot into the shared Redis store
+  dom token new NAME [--methods M ...] [--reserve]       a caller token for [server.auth]
   dom demo export DIR                                  write the demo as editable files
 
 Without --config, `dom` uses $DOM_CONFIG if set, else the bundled demo. Exit codes: 0 success
@@ -28,6 +29,7 @@ from pathlib import Path
 from . import __version__
 from .domain import DomainError
 from .domain.reservation import ReservationConflict
+from .io.progress import phase_bar, progress_bar, scenario_bar
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -56,19 +58,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"dom: {workers} worker processes on {address}; Ctrl-C stops", file=sys.stderr, flush=True)
             return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
                                  config.server.max_workers)
-    engine = build_engine(config)
+    from .service.security import Security
     from .service.server import serve  # lazy: grpc is only needed to serve
+
+    security = Security.from_config(config.server)
+    security.check(address)
+    engine = build_engine(config)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     source = "bundled demo" if config.uses_demo else config.source
 
     def ready(port: int) -> None:
         host = address.rpartition(":")[0]
-        print(f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); Ctrl-C stops",
-              file=sys.stderr, flush=True)
+        print(f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); "
+              f"{security.describe()}; Ctrl-C stops", file=sys.stderr, flush=True)
 
     serve(engine, address, max_workers=config.server.max_workers, on_ready=ready,
-          max_message_mb=config.server.max_message_mb)
+          max_message_mb=config.server.max_message_mb, security=security)
     return EXIT_OK
 
 
@@ -103,7 +109,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     orders = read_orders(args.orders)  # before the engine is built: a bad file fails fast
     engine = build_engine(_config(args.config))
     try:
-        with _phase_bar() as progress:
+        with phase_bar() as progress:
             result = engine.route_batch(orders.orders, reserve=args.reserve,
                                         time_budget_ms=args.time_budget_ms, progress=progress)
     except DomainError as err:
@@ -139,7 +145,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     executor = make_executor(args.executor or spec.executor, spec.jobs if args.jobs is None else args.jobs,
                              args.address or spec.address)
     orders = read_orders(args.orders).orders if args.orders else None
-    with _scenario_bar() as progress:
+    with scenario_bar() as progress:
         result = simulate(spec, orders=orders, replications=args.replications, progress=progress,
                           executor=executor)
     if args.out:
@@ -159,56 +165,6 @@ def _check_out_folder(out: Path) -> None:
     parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise DomainError("--out", f"cannot write into {parent}")
-
-
-def _scenario_bar():
-    """A context manager yielding progress(scenario, replication, done, total) that drives one tqdm
-    bar on stderr, started over for each scenario and replication."""
-    from contextlib import contextmanager
-
-    from tqdm import tqdm
-
-    @contextmanager
-    def bar():
-        with tqdm(total=0, unit="orders", file=sys.stderr, disable=None, leave=False) as t:
-            current = [("", -1)]
-
-            def update(scenario: str, replication: int, done: int, total: int) -> None:
-                if current[0] != (scenario, replication):
-                    current[0] = (scenario, replication)
-                    t.set_description(f"{scenario} #{replication + 1}", refresh=False)
-                    t.reset(total=total)
-                t.update(done - t.n)
-
-            yield update
-
-    return bar()
-
-
-def _phase_bar():
-    """A context manager yielding progress(phase, done, total) for Engine.route_batch: one tqdm bar
-    on stderr that starts over, labelled, at each phase (build, solve, improve, reserve)."""
-    from contextlib import contextmanager
-
-    from tqdm import tqdm
-
-    @contextmanager
-    def bar():
-        with tqdm(total=0, file=sys.stderr, disable=None, leave=False) as t:
-            phase = [""]
-
-            def update(name: str, done: int, total: int) -> None:
-                if name != phase[0]:
-                    phase[0] = name
-                    t.set_description(name, refresh=False)
-                    t.reset(total=total)
-                elif total != t.total:
-                    t.total = total
-                t.update(done - t.n)
-
-            yield update
-
-    return bar()
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
@@ -253,33 +209,13 @@ def cmd_inventory_load(args: argparse.Namespace) -> int:
 
     config = _config(args.config)
     started = time.perf_counter()
-    with _progress_bar("rows") as update:
+    with progress_bar("rows") as update:
         rows, version = load_stock_file(config, args.file, redis_url=args.redis, cluster=args.cluster,
                                         progress=update)
     seconds = time.perf_counter() - started
     print(f"loaded {rows:,} rows from {args.file} as snapshot version {version} in {seconds:.1f} s "
           f"({rows / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
     return EXIT_OK
-
-
-def _progress_bar(unit: str):
-    """A context manager yielding progress(done, total) that drives a tqdm bar on stderr (the total
-    is learnt from the first call: the file is read inside the use case)."""
-    from contextlib import contextmanager
-
-    from tqdm import tqdm
-
-    @contextmanager
-    def bar():
-        with tqdm(total=0, unit=unit, unit_scale=True, file=sys.stderr, disable=None) as t:
-            def update(done: int, total: int) -> None:
-                if total != t.total:
-                    t.total = total
-                t.update(done - t.n)
-
-            yield update
-
-    return bar()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -363,7 +299,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("dir", metavar="DIR")
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
     e.set_defaults(func=cmd_demo_export)
+    t = sub.add_parser("token", help="caller tokens for [server.auth]")
+    tsub = t.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only the hash is stored)")
+    n.add_argument("name")
+    n.add_argument("--methods", nargs="+", default=["RouteOrder", "ValidateOrder", "RouteBatch"],
+                   help='methods it may call, or "*" (default: RouteOrder ValidateOrder RouteBatch)')
+    n.add_argument("--reserve", action="store_true", help="may set reserve = true")
+    n.set_defaults(func=cmd_token_new)
     return p
+
+
+def cmd_token_new(args: argparse.Namespace) -> int:
+    from .app.tokens import hash_token, new_token, parse_tokens
+
+    secret = new_token()
+    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only its hash is kept)")
+    parse_tokens([entry], "token")          # the same checks the server makes
+    methods = ", ".join(f'"{m}"' for m in args.methods)
+    print(f"# give the caller this secret (metadata 'authorization: Bearer <secret>'); it is not stored:\n"
+          f"# {secret}\n[[tokens]]\nname = \"{args.name}\"\nsha256 = \"{entry['sha256']}\"\n"
+          f"methods = [{methods}]\nreserve = {'true' if args.reserve else 'false'}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,6 +46,15 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   workers      server processes sharing the port (needs the redis store)  default 1
   max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
                for a RouteBatch of 10,000 orders); 1 to 2047              default 64
+  insecure     serve without TLS on an address that is not loopback (plain text only when said
+               so explicitly; loopback addresses may always serve plain text) default false
+[server.tls]   TLS for the gRPC server, PEM files (paths relative to this file)
+  cert_file, key_file  the server's certificate chain and private key
+  client_ca_file  optional: mutual TLS, every client presents a certificate this CA signed
+[server.auth]  bearer tokens: callers send metadata "authorization: Bearer <token>"
+  tokens_file  TOML with [[tokens]] entries {name, sha256 (of the token), methods (names or
+               "*"), reserve (may set reserve = true)}; re-read when it changes or on SIGHUP
+  tokens       the same entries inline ([[server.auth.tokens]]); `dom token new NAME` makes one
 [store]        where stock and reservations live; each backend owns its keys (its config class
                in dom_engine/inventory/: memory_config.py, redis_config.py). Keys of another
                backend are type-checked and ignored, so one environment can serve both.
@@ -120,6 +129,10 @@ from ..io.tables import (
     read_toml,
 )
 from ..optimize.params import SolverParams
+from .server_config import MAX_MESSAGE_MB, ServerConfig, TlsFiles, check_address, parse_server
+
+__all__ = ["MAX_MESSAGE_MB", "EngineConfig", "ServerConfig", "TlsFiles", "check_address", "load_config",
+           "parse_config"]
 
 if TYPE_CHECKING:
     pass
@@ -145,6 +158,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
     "DOM_SERVER_WORKERS": ("server", "workers", int),
     "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
+    "DOM_SERVER_INSECURE": ("server", "insecure", bool),
     "DOM_BATCH_MAX_ORDERS": ("batch", "max_orders", int),
     "DOM_BATCH_TIME_BUDGET_MS": ("batch", "time_budget_ms", float),
     "DOM_STORE_BACKEND": ("store", "backend", str),
@@ -152,18 +166,6 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_HOLD_TTL_S": ("store", "hold_ttl_s", float),
     "DOM_STORE_COALESCE_RESERVES": ("store", "coalesce_reserves", bool),
 }
-# gRPC message lengths are int32 bytes: at most 2 GiB - 1.
-MAX_MESSAGE_MB = 2047
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """[server]: where and how the gRPC server listens."""
-
-    address: str = "127.0.0.1:50051"
-    max_workers: int = 8
-    workers: int = 1
-    max_message_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -252,18 +254,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
         raise ConfigError("routing.default_policy",
                           f"unknown policy {default_policy!r}; defined: {sorted(policies)}")
 
-    s = root.table("server")
-    server = ServerConfig(s.get("address", str, ServerConfig.address),
-                          s.get("max_workers", int, ServerConfig.max_workers),
-                          s.get("workers", int, ServerConfig.workers),
-                          s.get("max_message_mb", int, ServerConfig.max_message_mb))
-    s.done()
-    check_address(server.address, "server.address")
-    if server.max_workers < 1:
-        raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
-    if not 1 <= server.max_message_mb <= MAX_MESSAGE_MB:
-        raise ConfigError("server.max_message_mb",
-                          f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
+    server = parse_server(root.table("server"), lambda t, key: _path(t, key, base))
     store = _store_config(root.table("store"))
     batch = _batch_settings(root.table("batch"))
     solver = dataclass_from_table(SolverParams, root.table("solver"))
@@ -336,10 +327,3 @@ def _from_env(var: str, raw: str, kind: type) -> Any:
         return _ENV_PARSERS[kind](raw)
     except FieldError as exc:
         raise ConfigError(var, f"must be {exc.expected}, got {raw!r}") from None
-
-
-def check_address(address: str, key: str) -> None:
-    """Raise ConfigError naming `key` unless `address` is HOST:PORT."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(key, f"must be HOST:PORT (e.g. 127.0.0.1:50051), got {address!r}")

@@ -20,6 +20,7 @@ from dom_engine.domain import ConfigError
 
 from .errors import ErrorMappingInterceptor
 from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
+from .security import Security, credentials
 from .servicer import SERVICE_NAME, RoutingServicer
 
 if TYPE_CHECKING:
@@ -61,16 +62,21 @@ def _build(
     options: Sequence[tuple[str, Any]],
     maximum_concurrent_rpcs: int | None,
     max_message_mb: int,
+    security: Security | None = None,
 ) -> _Built:
     if max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {max_workers}")
     if max_message_mb < 1:
         raise ConfigError("server.max_message_mb", f"must be >= 1, got {max_message_mb}")
+    if security is not None:
+        security.check(address)
     merged = dict(SERVER_OPTIONS + message_options(max_message_mb))
     merged.update(options)
+    # Error mapping outermost: it parses requests, and maps what the inner interceptors raise.
+    interceptors = [ErrorMappingInterceptor(), *(security.interceptors() if security else [])]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dom-grpc"),
-        interceptors=[ErrorMappingInterceptor()],
+        interceptors=interceptors,
         options=list(merged.items()),
         maximum_concurrent_rpcs=maximum_concurrent_rpcs,
     )
@@ -86,7 +92,10 @@ def _build(
         (SERVICE_NAME, INVENTORY_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
-        port = server.add_insecure_port(address)
+        if security is not None and security.tls is not None:
+            port = server.add_secure_port(address, credentials(security.tls))
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as err:  # grpc raises when it cannot bind
         raise ConfigError("server.address", f"cannot listen on {address!r}: {err}") from None
     if port == 0:
@@ -102,6 +111,7 @@ def build_server(
     options: Sequence[tuple[str, Any]] = (),
     maximum_concurrent_rpcs: int | None = None,
     max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
+    security: Security | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started gRPC server for `engine`, and the port it is bound to (port 0 in
     `address` picks a free one). Call `server.start()`; stop with `server.stop(grace)`.
@@ -109,10 +119,11 @@ def build_server(
     Serves dom.v1.RoutingService, grpc.health.v1.Health (SERVING for "" and the routing service)
     and server reflection. `options` override SERVER_OPTIONS; `maximum_concurrent_rpcs` makes the
     server answer RESOURCE_EXHAUSTED beyond that many calls in flight (None: queue without limit);
-    `max_message_mb` bounds every request and response ([server] max_message_mb).
+    `max_message_mb` bounds every request and response ([server] max_message_mb); `security`: TLS
+    and caller tokens (security.py; None: plain text, no tokens).
     Raises ConfigError if the address cannot be bound (e.g. already in use).
     """
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb)
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security)
     return built.server, built.port
 
 
@@ -127,26 +138,32 @@ def serve(
     stop: threading.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
     max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
+    security: Security | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
 
     Signal handlers are only installed when called from the main thread (and restored on return);
-    from another thread, use `stop`. `on_ready(port)` runs once the server is listening.
+    from another thread, use `stop`. `on_ready(port)` runs once the server is listening. SIGHUP
+    re-reads the tokens file (security.auth).
     """
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb)
+    security = security or Security()
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security)
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda s, f: stop.set())
+        auth = security.auth
+        if auth is not None:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda s, f: auth.reload())
     try:
         # Batch allocation's modules and compiled kernels: loaded (or compiled, once per
         # installation) now, not inside the first call's time budget.
         engine.warm_up()
         built.server.start()
         host = address.rsplit(":", 1)[0]
-        log.info("dom_engine gRPC server listening on %s:%d", host, built.port)
+        log.info("dom_engine gRPC server listening on %s:%d (%s)", host, built.port, security.describe())
         if on_ready is not None:
             on_ready(built.port)
         while not stop.wait(0.5):

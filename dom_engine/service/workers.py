@@ -68,6 +68,7 @@ def _interrupt(pid: int) -> None:
 def _worker(config_path: str | None, address: str, max_workers: int) -> None:
     from dom_engine.app.bootstrap import build_engine
     from dom_engine.app.config import load_config
+    from dom_engine.service.security import Security
     from dom_engine.service.server import serve
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -75,4 +76,4 @@ def _worker(config_path: str | None, address: str, max_workers: int) -> None:
     config = load_config(config_path)
     engine = build_engine(config)
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
-          max_message_mb=config.server.max_message_mb)
+          max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server))

@@ -1,0 +1,96 @@
+"""[server]: where the gRPC server listens, its TLS files and its callers' tokens (the keys are
+documented with the rest in app/config.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..domain import ConfigError
+from ..io.tables import Table
+from .tokens import Token, load_token_file, parse_tokens
+
+# gRPC message lengths are int32 bytes: at most 2 GiB - 1.
+MAX_MESSAGE_MB = 2047
+
+PathOf = Callable[[Table, str], Path | None]     # a table's path key, resolved against the config
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """[server.tls]: the server's certificate chain and key; a client CA for mutual TLS."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """[server]: where and how the gRPC server listens, and who may call it."""
+
+    address: str = "127.0.0.1:50051"
+    max_workers: int = 8
+    workers: int = 1
+    max_message_mb: int = 64
+    insecure: bool = False
+    tls: TlsFiles | None = None
+    tokens_file: Path | None = None
+    tokens: tuple[Token, ...] = ()
+
+
+def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
+    tls, (tokens_file, tokens) = _tls(s.table("tls"), path_of), _auth(s.table("auth"), path_of)
+    server = ServerConfig(s.get("address", str, ServerConfig.address),
+                          s.get("max_workers", int, ServerConfig.max_workers),
+                          s.get("workers", int, ServerConfig.workers),
+                          s.get("max_message_mb", int, ServerConfig.max_message_mb),
+                          s.get("insecure", bool, False), tls, tokens_file, tokens)
+    s.done()
+    check_address(server.address, "server.address")
+    if server.max_workers < 1:
+        raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
+    if not 1 <= server.max_message_mb <= MAX_MESSAGE_MB:
+        raise ConfigError("server.max_message_mb",
+                          f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
+    return server
+
+
+def _tls(t: Table, path_of: PathOf) -> TlsFiles | None:
+    """[server.tls]: both cert_file and key_file, or neither; every file readable."""
+    cert, key, ca = (path_of(t, name) for name in ("cert_file", "key_file", "client_ca_file"))
+    t.done()
+    if cert is None and key is None:
+        if ca is not None:
+            raise ConfigError(t.key("client_ca_file"), "mutual TLS needs cert_file and key_file too")
+        return None
+    for name, path in (("cert_file", cert), ("key_file", key), ("client_ca_file", ca)):
+        if name != "client_ca_file" and path is None:
+            raise ConfigError(t.key(name), "TLS needs both cert_file and key_file")
+        if path is not None and not path.is_file():
+            raise ConfigError(t.key(name), f"no such file: {path}")
+    assert cert is not None and key is not None
+    return TlsFiles(cert, key, ca)
+
+
+def _auth(t: Table, path_of: PathOf) -> tuple[Path | None, tuple[Token, ...]]:
+    """[server.auth]: a tokens file (checked now) or inline tokens, not both."""
+    path = path_of(t, "tokens_file")
+    inline = t.get("tokens", list, None)
+    t.done()
+    if path is not None and inline is not None:
+        raise ConfigError(t.key("tokens"), "give tokens_file or inline tokens, not both")
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(t.key("tokens_file"), f"no such file: {path}")
+        load_token_file(path)
+        return path, ()
+    return None, (parse_tokens(inline, t.key("tokens")) if inline is not None else ())
+
+
+def check_address(address: str, key: str) -> None:
+    """Raise ConfigError naming `key` unless `address` is HOST:PORT."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(key, f"must be HOST:PORT (e.g. 127.0.0.1:50051), got {address!r}")

@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_demo_export)
     t = sub.add_parser("token", help="caller tokens for [server.auth]")
     tsub = t.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only the hash is stored)")
+    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only its hash is kept)")
     n.add_argument("name")
     n.add_argument("--methods", nargs="+", default=["RouteOrder", "ValidateOrder", "RouteBatch"],
                    help='methods it may call, or "*" (default: RouteOrder ValidateOrder RouteBatch)')
@@ -314,7 +314,8 @@ def cmd_token_new(args: argparse.Namespace) -> int:
     from .app.tokens import hash_token, new_token, parse_tokens
 
     secret = new_token()
-    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only its hash is kept)")
+    entry = {"name": args.name, "sha256": hash_token(secret), "methods": args.methods,
+             "reserve": args.reserve}
     parse_tokens([entry], "token")          # the same checks the server makes
     methods = ", ".join(f'"{m}"' for m in args.methods)
     print(f"# give the caller this secret (metadata 'authorization: Bearer <secret>'); it is not stored:\n"

@@ -175,6 +175,7 @@ def test_serve_starts_answers_health_and_stops_on_sigterm():
             match = re.search(r"serving 100 nodes on 127\.0\.0\.1:(\d+)", line)
             port = int(match.group(1)) if match else None
         assert port, "server did not report its port"
+        assert "INSECURE: no TLS, no authentication" in line      # plain text is said out loud
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
@@ -190,6 +191,10 @@ def test_serve_starts_answers_health_and_stops_on_sigterm():
 
 def test_serve_rejects_a_bad_address():
     _bad(dom("serve", "--address", "nowhere"), "--address")
+
+
+def test_serve_refuses_plain_text_off_loopback_unless_told():
+    _bad(dom("serve", "--address", "0.0.0.0:0"), "server.tls")
 
 
 # ----------------------------------------------------------------------------- codecs (in process)

@@ -299,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("dir", metavar="DIR")
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
     e.set_defaults(func=cmd_demo_export)
+    _add_token_parser(sub)
+    return p
+
+
+def _add_token_parser(sub) -> None:
     t = sub.add_parser("token", help="caller tokens for [server.auth]")
     tsub = t.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
     n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only its hash is kept)")
@@ -307,7 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help='methods it may call, or "*" (default: RouteOrder ValidateOrder RouteBatch)')
     n.add_argument("--reserve", action="store_true", help="may set reserve = true")
     n.set_defaults(func=cmd_token_new)
-    return p
 
 
 def cmd_token_new(args: argparse.Namespace) -> int:

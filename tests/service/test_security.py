@@ -4,8 +4,6 @@ rotated without a restart, health open to all, and config errors naming the key.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import logging
 import os
 import time
@@ -13,10 +11,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dom_engine._proto.dom.v1 import inventory_pb2 as inventory_pb
@@ -27,6 +21,7 @@ from dom_engine.app.tokens import RELOAD_CHECK_S, TokenAuth, hash_token, parse_t
 from dom_engine.domain import ConfigError
 from dom_engine.service.security import Security, is_loopback
 from dom_engine.service.server import build_server
+from dom_engine.testing.pki import make_pki
 
 from .conftest import _valid_request
 
@@ -43,42 +38,10 @@ def _tokens_toml(secrets: dict[str, str]) -> str:
                    for name, secret in secrets.items())
 
 
-def _cert(subject: str, key, issuer_name, issuer_key, ca: bool = False, ip: str | None = None):
-    now = dt.datetime.now(dt.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if ip:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address(ip)), x509.DNSName("localhost")]), critical=False)
-    return builder.sign(issuer_key or key, hashes.SHA256())
-
-
-def _pem_key(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> dict[str, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate (CN=oms-client), as files."""
-    folder = tmp_path_factory.mktemp("pki")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("dom test CA", ca_key, None, None, ca=True)
-    files = {}
-    for name, ip in (("server", "127.0.0.1"), ("client", None)):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _cert("oms-client" if name == "client" else "dom server", key, ca.subject, ca_key, ip=ip)
-        files[f"{name}_cert"] = folder / f"{name}.pem"
-        files[f"{name}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        files[f"{name}_key"] = folder / f"{name}.key"
-        files[f"{name}_key"].write_bytes(_pem_key(key))
-    files["ca"] = folder / "ca.pem"
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return files
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _config(tmp_path: Path, server_toml: str):

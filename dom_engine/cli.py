@@ -180,8 +180,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK")
     print(f"  network    {len(c.network)} nodes ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
           f"  from {config.network or 'bundled demo'}")
-    print(f"  inventory  {len(c.store.skus)} SKUs, snapshot v{c.store.version}"
-          f"  from {config.inventory or 'demo stock'}")
+    print(f"  inventory  {_inventory_line(config, c.store)}")
     print(f"  rates      services {', '.join(s.name for s in c.rate_card.services)}"
           f"  from {config.rates or 'us_network_rate_card()'}")
     print(f"  policies   {', '.join(c.policies)} (default {config.default_policy!r})")
@@ -191,9 +190,34 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo_export(args: argparse.Namespace) -> int:
-    from .io.demo import export_demo
+def _inventory_line(config, store) -> str:
+    """The store's SKU count and snapshot version, and where the stock comes from (a shared store
+    is asked: unreachable is said, not raised)."""
+    from .domain.reservation import StoreUnavailable
 
+    if config.store.shared:
+        where = f"{config.store.backend} store {getattr(config.store, 'url', '')}".rstrip()
+    else:
+        where = str(config.inventory or "demo stock")
+    try:
+        skus, version = store.known_skus(), store.version
+    except StoreUnavailable as exc:
+        return f"unreachable: {exc}  ({where})"
+    count = len(skus) if hasattr(skus, "__len__") else "?"
+    empty = " (empty: load stock with `dom inventory load`)" if count == 0 and config.store.shared else ""
+    return f"{count} SKUs, snapshot v{version}  from {where}{empty}"
+
+
+def cmd_demo_export(args: argparse.Namespace) -> int:
+    from .io.demo import DEMO_FILES, export_demo
+
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        raise DomainError("DIR", f"{out} exists and is not a folder")
+    taken = [name for name in DEMO_FILES if (out / name).exists()]
+    if taken and not args.force:
+        raise DomainError("DIR", f"{out} already has {', '.join(taken)}: pass --force to overwrite "
+                                 "(edited files would be lost)")
     for path in export_demo(args.dir, seed=args.seed):
         print(path)
     config = Path(args.dir) / "dom.toml"
@@ -298,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = dsub.add_parser("export", help="write the demo network/inventory/rates/config to DIR")
     e.add_argument("dir", metavar="DIR")
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
+    e.add_argument("--force", action="store_true", help="overwrite the demo files already in DIR")
     e.set_defaults(func=cmd_demo_export)
     _add_token_parser(sub)
     return p

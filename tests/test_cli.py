@@ -189,6 +189,31 @@ def test_serve_starts_answers_health_and_stops_on_sigterm():
         proc.stderr.close()
 
 
+def test_demo_export_never_overwrites_without_force(tmp_path):
+    out = tmp_path / "demo"
+    _ok(dom("demo", "export", str(out)))
+    edited = (out / "dom.toml").read_text() + "# edited\n"
+    (out / "dom.toml").write_text(edited)
+    err = _bad(dom("demo", "export", str(out)), "DIR")
+    assert "--force" in err and (out / "dom.toml").read_text() == edited
+    _ok(dom("demo", "export", str(out), "--force"))
+    assert "# edited" not in (out / "dom.toml").read_text()
+    (tmp_path / "a-file").write_text("x")
+    _bad(dom("demo", "export", str(tmp_path / "a-file")), "DIR")
+
+
+def test_validate_config_with_the_redis_store_reports_it(tmp_path, redis_server):
+    _ok(dom("demo", "export", str(tmp_path)))
+    config = tmp_path / "dom.toml"
+    # A namespace of its own: other tests load stock into the session's Redis.
+    config.write_text(config.read_text() + '\n[store]\nnamespace = "validate-config-empty"\n')
+    env = {"DOM_STORE_BACKEND": "redis", "DOM_REDIS_URL": redis_server.url}
+    out = _ok(dom("validate-config", str(config), env=env))
+    assert f"redis store {redis_server.url}" in out and "0 SKUs" in out and "dom inventory load" in out
+    down = _ok(dom("validate-config", str(config), env={**env, "DOM_REDIS_URL": "redis://127.0.0.1:1/0"}))
+    assert "unreachable" in down
+
+
 def test_serve_rejects_a_bad_address():
     _bad(dom("serve", "--address", "nowhere"), "--address")
 

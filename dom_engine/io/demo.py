@@ -293,6 +293,10 @@ def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
 
 
 # ===================================================================== export
+# What export_demo writes into its folder.
+DEMO_FILES = ("nodes.csv", "inventory.csv", "rates.toml", "dom.toml", "orders-batch.jsonl")
+
+
 def export_demo(directory: str | Path, seed: int = DEMO_SEED) -> list[Path]:
     """Write nodes.csv, inventory.csv, rates.toml, dom.toml and orders-batch.jsonl (50 orders)
     describing the demo, so users can edit them and run `dom route --config DIR/dom.toml

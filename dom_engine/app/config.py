@@ -200,12 +200,21 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     for section in ("data", "demo", "limits", "routing", "server", "store", "batch"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
+    from_env: dict[str, str] = {}
     for var, (section, key, kind) in ENV_OVERRIDES.items():
         raw = env.get(var)
         if raw is None or raw == "":
             continue
         data.setdefault(section, {})[key] = _from_env(var, raw, kind)
-    return parse_config(data, base, source)
+        from_env[f"{section}.{key}"] = var
+    try:
+        return parse_config(data, base, source)
+    except ConfigError as exc:
+        # A value the environment set is the variable's fault: name it (and the key it sets).
+        var = from_env.get(exc.field)
+        if var is None:
+            raise
+        raise ConfigError(f"{var} ({exc.field})", exc.message) from None
 
 
 def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None) -> EngineConfig:

@@ -77,11 +77,12 @@ def test_environment_paths_resolve_against_the_cwd(tmp_path, monkeypatch):
     ("env", "key"),
     [({"DOM_TIME_BUDGET_MS": "fast"}, "DOM_TIME_BUDGET_MS"),
      ({"DOM_MAX_LINES": "1.5"}, "DOM_MAX_LINES"),
-     ({"DOM_MAX_LINES": "0"}, "limits.max_lines"),
-     ({"DOM_SERVER_ADDRESS": "localhost"}, "server.address"),
-     ({"DOM_DEFAULT_POLICY": "nope"}, "routing.default_policy")],
+     ({"DOM_MAX_LINES": "0"}, "DOM_MAX_LINES (limits.max_lines)"),
+     ({"DOM_SERVER_ADDRESS": "localhost"}, "DOM_SERVER_ADDRESS (server.address)"),
+     ({"DOM_DEFAULT_POLICY": "nope"}, "DOM_DEFAULT_POLICY (routing.default_policy)")],
 )
-def test_bad_environment_values_name_the_variable_or_key(env, key):
+def test_bad_environment_values_name_the_variable_and_key(env, key):
+    """A bad value from the environment names its variable (and the key it sets, when it parses)."""
     with pytest.raises(ConfigError) as info:
         load_config(None, env=env)
     assert info.value.field == key

@@ -100,12 +100,12 @@ def test_bad_batch_config_names_the_key(tmp_path, text, key):
 @pytest.mark.parametrize(
     ("env", "key"),
     [({"DOM_BATCH_MAX_ORDERS": "lots"}, "DOM_BATCH_MAX_ORDERS"),
-     ({"DOM_BATCH_MAX_ORDERS": "0"}, "batch.max_orders"),
+     ({"DOM_BATCH_MAX_ORDERS": "0"}, "DOM_BATCH_MAX_ORDERS (batch.max_orders)"),
      ({"DOM_BATCH_TIME_BUDGET_MS": "soon"}, "DOM_BATCH_TIME_BUDGET_MS"),
-     ({"DOM_BATCH_TIME_BUDGET_MS": "0"}, "batch.time_budget_ms"),
-     ({"DOM_SERVER_MAX_MESSAGE_MB": "0"}, "server.max_message_mb")],
+     ({"DOM_BATCH_TIME_BUDGET_MS": "0"}, "DOM_BATCH_TIME_BUDGET_MS (batch.time_budget_ms)"),
+     ({"DOM_SERVER_MAX_MESSAGE_MB": "0"}, "DOM_SERVER_MAX_MESSAGE_MB (server.max_message_mb)")],
 )
-def test_bad_batch_environment_names_the_variable_or_key(env, key):
+def test_bad_batch_environment_names_the_variable_and_key(env, key):
     with pytest.raises(ConfigError) as info:
         load_config(None, env=env)
     assert info.value.field == key

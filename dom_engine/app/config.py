@@ -211,10 +211,10 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         return parse_config(data, base, source)
     except ConfigError as exc:
         # A value the environment set is the variable's fault: name it (and the key it sets).
-        var = from_env.get(exc.field)
-        if var is None:
+        named = from_env.get(exc.field) if exc.field is not None else None
+        if named is None:
             raise
-        raise ConfigError(f"{var} ({exc.field})", exc.message) from None
+        raise ConfigError(f"{named} ({exc.field})", exc.message) from None
 
 
 def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None) -> EngineConfig:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
@@ -88,9 +88,8 @@ def _build(
     for name in ("", SERVICE_NAME, INVENTORY_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, INVENTORY_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    _enable_reflection((SERVICE_NAME, INVENTORY_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME,
+                        REFLECTION_V1), server)
     try:
         if security is not None and security.tls is not None:
             port = server.add_secure_port(address, credentials(security.tls))
@@ -101,6 +100,22 @@ def _build(
     if port == 0:
         raise ConfigError("server.address", f"cannot listen on {address!r}")
     return _Built(server, port, health_servicer)
+
+
+# grpcio-reflection serves only v1alpha; current clients (grpcurl, Postman) ask v1 first. The two
+# protocols differ only in their package name (the messages are field for field the same), so the
+# v1 service is the same servicer registered under the v1 name with the v1alpha messages.
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(service_names: tuple[str, ...], server: grpc.Server) -> None:
+    servicer = reflection.ReflectionServicer(service_names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    v1 = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo, request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(REFLECTION_V1,
+                                                                         {"ServerReflectionInfo": v1}),))
 
 
 def build_server(

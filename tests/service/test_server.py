@@ -114,6 +114,21 @@ def test_reflection_lists_the_services(channel) -> None:
     assert {"dom.v1.RoutingService", "grpc.health.v1.Health"} <= names
 
 
+def test_reflection_v1_answers_too(channel) -> None:
+    """grpc.reflection.v1 (what current grpcurl asks first) answers as v1alpha does: the protocols
+    differ only in their package name, so the v1alpha messages go over the v1 method."""
+    call = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                 request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                 response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+    responses = call(iter([reflection_pb2.ServerReflectionRequest(list_services=""),
+                           reflection_pb2.ServerReflectionRequest(file_containing_symbol="dom.v1.RoutingService")]),
+                     timeout=10)
+    listed, described = list(responses)
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"dom.v1.RoutingService", "grpc.reflection.v1.ServerReflection"} <= names
+    assert described.file_descriptor_response.file_descriptor_proto
+
+
 def test_reflection_serves_the_full_schema(channel) -> None:
     """What grpcurl does: rebuild the descriptors from reflection alone, then describe a method."""
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))

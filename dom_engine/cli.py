@@ -102,7 +102,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     from .app.bootstrap import build_engine
     from .io.order_files import read_orders
-    from .io.render import batch_to_dict, format_batch, plan_to_dict
+    from .io.render import batch_to_dict, format_batch, plan_to_dict, tidy
 
     if args.time_budget_ms is not None and not args.time_budget_ms > 0:
         raise DomainError("--time-budget-ms", f"must be > 0, got {args.time_budget_ms}")
@@ -117,9 +117,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise type(err)(orders.locate(err.field), err.message) from err
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(plan_to_dict(plan)) + "\n" for plan in result.plans)
+            fh.writelines(json.dumps(tidy(plan_to_dict(plan))) + "\n" for plan in result.plans)
     if args.json:
-        print(json.dumps(batch_to_dict(result, include_plans=not args.out), indent=2))
+        print(json.dumps(tidy(batch_to_dict(result, include_plans=not args.out)), indent=2))
     else:
         print(format_batch(result, engine.network.currency))
         if args.out:
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the plan as JSON")
     r.add_argument("--policy", metavar="NAME",
                    help="policy profile to use (overrides the order's options.policy)")
-    r.add_argument("--reserve", action="store_true", help="also reserve the stock (in-process store)")
+    r.add_argument("--reserve", action="store_true", help="also reserve the stock (in the configured store)")
     r.add_argument("--time-budget-ms", type=float, metavar="MS",
                    help="solver time budget (default: [limits])")
     r.set_defaults(func=cmd_route)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..domain import Plan, PlanStatus
@@ -46,7 +47,19 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_to_json(plan: Plan, indent: int | None = 2) -> str:
-    return json.dumps(plan_to_dict(plan), indent=indent)
+    return json.dumps(tidy(plan_to_dict(plan)), indent=indent)
+
+
+def tidy(value: Any) -> Any:
+    """`value` with every float rounded to 9 decimals: sums of money print as 10.02, not as
+    10.020000000000001 (nothing the engine computes is meaningful below a billionth)."""
+    if isinstance(value, float):
+        return round(value, 9) if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [tidy(v) for v in value]
+    return value
 
 
 def format_plan(plan: Plan) -> str:
@@ -87,6 +100,10 @@ def format_plan(plan: Plan) -> str:
     out.append(f"Cost:  shipping {plan.shipping_cost:,.2f} + penalties {plan.penalty_cost:,.2f} "
                f"= total {plan.total_cost:,.2f} {cur}   CO2e {plan.co2e_kg:,.2f} kg")
     out.append(f"Objective {plan.objective:,.4f}   lower bound {plan.lower_bound:,.4f}   gap {plan.gap:.2%}")
+    if abs(plan.objective - plan.total_cost) > 1e-6 * max(1.0, abs(plan.total_cost)):  # not money: say so
+        out.append("       (objective: what the policy minimises, not money: cost x cost_weight + split,\n"
+                   "        delivery-day and CO2e terms, + a fastest / fewest_shipments mode's ranking "
+                   "terms)")
     ex = plan.explanation
     if ex.summary:
         out.append(f"Why:   {ex.summary}")

@@ -42,12 +42,18 @@ def _config(path: str | None):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app.bootstrap import build_engine
+    from .app.bootstrap import build_engine, load_components
     from .app.config import check_address
+    from .app.store_status import check_shared_store, stock_source
+    from .service.security import Security
 
     config = _config(args.config)
     address = args.address or config.server.address
     check_address(address, "--address")
+    security = Security.from_config(config.server)
+    security.check(address)
+    if config.store.shared:      # a shared store must be reachable and hold stock (or be allowed empty)
+        check_shared_store(config, load_components(config).store, args.allow_empty_store)
     workers = args.workers or config.server.workers
     if workers > 1 or args.workers is not None:
         from .service.workers import check_workers, serve_workers
@@ -55,18 +61,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_workers(workers, config.store.shared, address)
         if workers > 1:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            print(f"dom: {workers} worker processes on {address}; Ctrl-C stops", file=sys.stderr, flush=True)
+            print(f"dom: {workers} worker processes on {address}; {security.describe()}; Ctrl-C stops",
+                  file=sys.stderr, flush=True)
             return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
                                  config.server.max_workers)
-    from .service.security import Security
     from .service.server import serve  # lazy: grpc is only needed to serve
 
-    security = Security.from_config(config.server)
-    security.check(address)
     engine = build_engine(config)
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    source = "bundled demo" if config.uses_demo else config.source
+    source = f"network {config.network or 'bundled demo'}; stock {stock_source(config)}"
 
     def ready(port: int) -> None:
         host = address.rpartition(":")[0]
@@ -170,6 +173,7 @@ def _check_out_folder(out: Path) -> None:
 def cmd_validate_config(args: argparse.Namespace) -> int:
     from .app.bootstrap import load_components
     from .app.config import load_config
+    from .app.store_status import inventory_summary
 
     config = load_config(args.file)
     c = load_components(config)
@@ -180,7 +184,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK")
     print(f"  network    {len(c.network)} nodes ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
           f"  from {config.network or 'bundled demo'}")
-    print(f"  inventory  {_inventory_line(config, c.store)}")
+    print(f"  inventory  {inventory_summary(config, c.store)}")
     print(f"  rates      services {', '.join(s.name for s in c.rate_card.services)}"
           f"  from {config.rates or 'us_network_rate_card()'}")
     print(f"  policies   {', '.join(c.policies)} (default {config.default_policy!r})")
@@ -188,24 +192,6 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
           f"time_budget_ms={lim.time_budget_ms:g}")
     print(f"  server     {config.server.address} max_workers={config.server.max_workers}")
     return EXIT_OK
-
-
-def _inventory_line(config, store) -> str:
-    """The store's SKU count and snapshot version, and where the stock comes from (a shared store
-    is asked: unreachable is said, not raised)."""
-    from .domain.reservation import StoreUnavailable
-
-    if config.store.shared:
-        where = f"{config.store.backend} store {getattr(config.store, 'url', '')}".rstrip()
-    else:
-        where = str(config.inventory or "demo stock")
-    try:
-        skus, version = store.known_skus(), store.version
-    except StoreUnavailable as exc:
-        return f"unreachable: {exc}  ({where})"
-    count = len(skus) if hasattr(skus, "__len__") else "?"
-    empty = " (empty: load stock with `dom inventory load`)" if count == 0 and config.store.shared else ""
-    return f"{count} SKUs, snapshot v{version}  from {where}{empty}"
 
 
 def cmd_demo_export(args: argparse.Namespace) -> int:
@@ -259,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on (default: [server] address, 127.0.0.1:50051)")
     s.add_argument("--workers", type=int, metavar="N",
                    help="server processes sharing the port (default: [server] workers, 1; >1 needs Redis)")
+    s.add_argument("--allow-empty-store", action="store_true",
+                   help="serve from a shared store that holds no stock yet (default: refuse)")
     s.set_defaults(func=cmd_serve)
 
     r = sub.add_parser("route", help="route one order file and print the plan")

@@ -214,6 +214,40 @@ def test_validate_config_with_the_redis_store_reports_it(tmp_path, redis_server)
     assert "unreachable" in down
 
 
+def test_serve_refuses_an_empty_or_unreachable_shared_store(tmp_path, redis_server):
+    config = tmp_path / "dom.toml"
+    config.write_text(f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\nnamespace = "serve-empty"\n')
+    err = _bad(dom("serve", "--config", str(config), "--address", "127.0.0.1:0"), "store")
+    assert "dom inventory load" in err and "--allow-empty-store" in err
+    down = tmp_path / "down.toml"
+    down.write_text('[store]\nbackend = "redis"\nurl = "redis://127.0.0.1:1/0"\n')
+    _bad(dom("serve", "--config", str(down), "--address", "127.0.0.1:0"), "store.url")
+
+
+def test_serve_names_the_shared_store_it_uses(tmp_path, redis_server):
+    config = tmp_path / "dom.toml"
+    config.write_text(f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\nnamespace = "serve-named"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOM_")}
+    command = [sys.executable, "-m", "dom_engine", "serve", "--config", str(config), "--address", "127.0.0.1:0",
+               "--allow-empty-store"]
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "serving" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+        assert f"stock redis store {redis_server.url}" in line and "bundled demo" in line
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
 def test_serve_rejects_a_bad_address():
     _bad(dom("serve", "--address", "nowhere"), "--address")
 

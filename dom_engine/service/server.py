@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import ConfigError
+from dom_engine.domain.reservation import StoreUnavailable
 
 from .errors import ErrorMappingInterceptor
 from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
@@ -118,6 +119,34 @@ def _enable_reflection(service_names: tuple[str, ...], server: grpc.Server) -> N
                                                                          {"ServerReflectionInfo": v1}),))
 
 
+# How often serve() asks the store whether it can still answer (health follows the answer).
+HEALTH_INTERVAL_S = 1.0
+
+
+def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: threading.Event,
+                interval_s: float = HEALTH_INTERVAL_S) -> None:
+    """Until `stop`: NOT_SERVING for the server and its services while the store cannot answer a
+    read (a shared store that is unreachable beyond its degraded window: quotes from its cache
+    still count as serving until then), SERVING again once it can. Changes are logged."""
+    serving = True
+    while not stop.wait(interval_s):
+        try:
+            engine.store.known_skus()
+            ok = True
+        except StoreUnavailable as exc:
+            ok, why = False, str(exc)
+        if ok == serving:
+            continue
+        serving = ok
+        status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME, INVENTORY_SERVICE_NAME):
+            health_servicer.set(name, status)
+        if ok:
+            log.warning("inventory store reachable again: health SERVING")
+        else:
+            log.error("inventory store unreachable beyond its degraded window: health NOT_SERVING (%s)", why)
+
+
 def build_server(
     engine: Engine,
     address: str = "127.0.0.1:0",
@@ -154,13 +183,15 @@ def serve(
     on_ready: Callable[[int], None] | None = None,
     max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
     security: Security | None = None,
+    health_interval_s: float = HEALTH_INTERVAL_S,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
 
     Signal handlers are only installed when called from the main thread (and restored on return);
     from another thread, use `stop`. `on_ready(port)` runs once the server is listening. SIGHUP
-    re-reads the tokens file (security.auth).
+    re-reads the tokens file (security.auth). Health follows the store (watch_store), checked
+    every `health_interval_s`.
     """
     security = security or Security()
     built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security)
@@ -177,6 +208,9 @@ def serve(
         # installation) now, not inside the first call's time budget.
         engine.warm_up()
         built.server.start()
+        watcher = threading.Thread(target=watch_store, args=(engine, built.health, stop, health_interval_s),
+                                   name="dom-store-health", daemon=True)
+        watcher.start()
         host = address.rsplit(":", 1)[0]
         log.info("dom_engine gRPC server listening on %s:%d (%s)", host, built.port, security.describe())
         if on_ready is not None:

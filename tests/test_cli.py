@@ -228,8 +228,8 @@ def test_serve_names_the_shared_store_it_uses(tmp_path, redis_server):
     config = tmp_path / "dom.toml"
     config.write_text(f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\nnamespace = "serve-named"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOM_")}
-    command = [sys.executable, "-m", "dom_engine", "serve", "--config", str(config), "--address", "127.0.0.1:0",
-               "--allow-empty-store"]
+    command = [sys.executable, "-m", "dom_engine", "serve", "--config", str(config),
+               "--address", "127.0.0.1:0", "--allow-empty-store"]
     proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = ""

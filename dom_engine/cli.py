@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"{security.describe()}; Ctrl-C stops", file=sys.stderr, flush=True)
 
     serve(engine, address, max_workers=config.server.max_workers, on_ready=ready,
-          max_message_mb=config.server.max_message_mb, security=security)
+          max_message_mb=config.server.max_message_mb, security=security,
+          metrics_address=config.server.metrics_address)
     return EXIT_OK
 
 

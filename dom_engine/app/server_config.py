@@ -38,15 +38,21 @@ class ServerConfig:
     tls: TlsFiles | None = None
     tokens_file: Path | None = None
     tokens: tuple[Token, ...] = ()
+    metrics_address: str | None = None      # [server.metrics] address: Prometheus /metrics (None: off)
 
 
 def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
     tls, (tokens_file, tokens) = _tls(s.table("tls"), path_of), _auth(s.table("auth"), path_of)
+    m = s.table("metrics")
+    metrics_address = m.get("address", str, None)
+    m.done()
+    if metrics_address is not None:
+        check_address(metrics_address, "server.metrics.address")
     server = ServerConfig(s.get("address", str, ServerConfig.address),
                           s.get("max_workers", int, ServerConfig.max_workers),
                           s.get("workers", int, ServerConfig.workers),
                           s.get("max_message_mb", int, ServerConfig.max_message_mb),
-                          s.get("insecure", bool, False), tls, tokens_file, tokens)
+                          s.get("insecure", bool, False), tls, tokens_file, tokens, metrics_address)
     s.done()
     check_address(server.address, "server.address")
     if server.max_workers < 1:

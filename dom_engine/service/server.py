@@ -21,6 +21,7 @@ from dom_engine.domain.reservation import StoreUnavailable
 
 from .errors import ErrorMappingInterceptor
 from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
+from .metrics import MetricsInterceptor, ServerMetrics
 from .security import Security, credentials
 from .servicer import SERVICE_NAME, RoutingServicer
 
@@ -64,6 +65,7 @@ def _build(
     maximum_concurrent_rpcs: int | None,
     max_message_mb: int,
     security: Security | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> _Built:
     if max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {max_workers}")
@@ -73,8 +75,10 @@ def _build(
         security.check(address)
     merged = dict(SERVER_OPTIONS + message_options(max_message_mb))
     merged.update(options)
-    # Error mapping outermost: it parses requests, and maps what the inner interceptors raise.
-    interceptors = [ErrorMappingInterceptor(), *(security.interceptors() if security else [])]
+    # Metrics outermost (they see the status the client gets), then error mapping: it parses
+    # requests and maps what the inner interceptors raise.
+    interceptors = [*([MetricsInterceptor(metrics)] if metrics else []), ErrorMappingInterceptor(),
+                    *(security.interceptors() if security else [])]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dom-grpc"),
         interceptors=interceptors,
@@ -156,6 +160,7 @@ def build_server(
     maximum_concurrent_rpcs: int | None = None,
     max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
     security: Security | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started gRPC server for `engine`, and the port it is bound to (port 0 in
     `address` picks a free one). Call `server.start()`; stop with `server.stop(grace)`.
@@ -164,10 +169,12 @@ def build_server(
     and server reflection. `options` override SERVER_OPTIONS; `maximum_concurrent_rpcs` makes the
     server answer RESOURCE_EXHAUSTED beyond that many calls in flight (None: queue without limit);
     `max_message_mb` bounds every request and response ([server] max_message_mb); `security`: TLS
-    and caller tokens (security.py; None: plain text, no tokens).
+    and caller tokens (security.py; None: plain text, no tokens); `metrics`: record every call
+    there (metrics.py; serving them over HTTP is the caller's: metrics.serve_http).
     Raises ConfigError if the address cannot be bound (e.g. already in use).
     """
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security)
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security,
+                   metrics)
     return built.server, built.port
 
 
@@ -184,6 +191,7 @@ def serve(
     max_message_mb: int = DEFAULT_MAX_MESSAGE_MB,
     security: Security | None = None,
     health_interval_s: float = HEALTH_INTERVAL_S,
+    metrics_address: str | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
@@ -191,10 +199,15 @@ def serve(
     Signal handlers are only installed when called from the main thread (and restored on return);
     from another thread, use `stop`. `on_ready(port)` runs once the server is listening. SIGHUP
     re-reads the tokens file (security.auth). Health follows the store (watch_store), checked
-    every `health_interval_s`.
+    every `health_interval_s`. With `metrics_address`, Prometheus metrics on that HOST:PORT.
     """
     security = security or Security()
-    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security)
+    metrics = ServerMetrics() if metrics_address else None
+    built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security,
+                   metrics)
+    if metrics is not None and metrics_address is not None:
+        metrics_port = metrics.serve_http(metrics_address)
+        log.info("metrics on http://%s:%d/metrics", metrics_address.rpartition(":")[0], metrics_port)
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

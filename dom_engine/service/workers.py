@@ -36,7 +36,7 @@ def serve_workers(config_path: str | None, address: str, workers: int, max_worke
     """Run `workers` server processes on `address` until a signal stops them. Returns an exit code
     (non-zero when a worker failed)."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(config_path, address, max_workers), name=f"dom-worker-{k}")
+    procs = [ctx.Process(target=_worker, args=(config_path, address, max_workers, k), name=f"dom-worker-{k}")
              for k in range(workers)]
     for p in procs:
         p.start()
@@ -59,13 +59,21 @@ def serve_workers(config_path: str | None, address: str, workers: int, max_worke
     return 1 if failed else 0
 
 
+def metrics_address_of(address: str | None, index: int) -> str | None:
+    """Worker `index`'s metrics address: the configured port + index (port 0: any free one)."""
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    return f"{host}:{int(port) + index if int(port) else 0}"
+
+
 def _interrupt(pid: int) -> None:
     import os
 
     os.kill(pid, signal.SIGINT)
 
 
-def _worker(config_path: str | None, address: str, max_workers: int) -> None:
+def _worker(config_path: str | None, address: str, max_workers: int, index: int = 0) -> None:
     from dom_engine.app.bootstrap import build_engine
     from dom_engine.app.config import load_config
     from dom_engine.service.security import Security
@@ -76,4 +84,5 @@ def _worker(config_path: str | None, address: str, max_workers: int) -> None:
     config = load_config(config_path)
     engine = build_engine(config)
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
-          max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server))
+          max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server),
+          metrics_address=metrics_address_of(config.server.metrics_address, index))

@@ -1,0 +1,132 @@
+"""Prometheus metrics of the gRPC server, served on their own HTTP port ([server.metrics] address;
+scrape http://HOST:PORT/metrics). One interceptor, outermost, sees every call as the client does:
+
+    dom_grpc_requests_total{method, code}        calls by method and final status code
+    dom_grpc_request_seconds{method}             latency histogram per method
+    dom_plans_total{method, status, solver}      plans answered, by status and the solver path
+                                                 (fast-search, +lagrangian-bound, cp-sat, ...)
+    dom_plan_gap                                 proven relative gap of FEASIBLE plans
+    dom_reservations_held_total                  RouteOrder / RouteBatch answers holding stock
+    dom_reservation_conflicts_total              calls answered ABORTED (stock moved; retry)
+    dom_batch_orders                             orders per RouteBatch (histogram)
+
+Health and reflection calls are counted like any other. Each process serves its own registry
+(with `--workers N`, scrape each worker's port: the address's port + the worker's index).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from dom_engine.domain import ConfigError
+
+log = logging.getLogger("dom_engine.service")
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
+BATCH_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000)
+GAP_BUCKETS = (1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.5)
+# Plan.status values of dom.v1 (routing.proto)
+PLAN_STATUS = {0: "UNSPECIFIED", 1: "OPTIMAL", 2: "FEASIBLE", 3: "INFEASIBLE", 4: "NO_PLAN_FOUND"}
+
+
+class ServerMetrics:
+    """The server's metrics in their own registry (tests and embedders may run several servers)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("dom_grpc_requests", "gRPC calls by method and status code",
+                                ["method", "code"], registry=r)
+        self.latency = Histogram("dom_grpc_request_seconds", "gRPC call latency, seconds", ["method"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.plans = Counter("dom_plans", "plans answered, by status and solver path",
+                             ["method", "status", "solver"], registry=r)
+        self.gap = Histogram("dom_plan_gap", "proven relative gap of FEASIBLE plans", buckets=GAP_BUCKETS,
+                             registry=r)
+        self.held = Counter("dom_reservations_held", "answers that hold stock (RouteOrder / RouteBatch)",
+                            registry=r)
+        self.conflicts = Counter("dom_reservation_conflicts", "calls answered ABORTED: stock moved",
+                                 registry=r)
+        self.batch_orders = Histogram("dom_batch_orders", "orders per RouteBatch", buckets=BATCH_BUCKETS,
+                                      registry=r)
+
+    def serve_http(self, address: str) -> int:
+        """Serve /metrics on `address` (HOST:PORT; port 0 picks one). Returns the port."""
+        host, _, port = address.rpartition(":")
+        try:
+            server, _ = start_http_server(int(port), addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError("server.metrics.address", f"cannot listen on {address!r}: {exc}") from None
+        return int(server.server_port)
+
+    def observe(self, method: str, code: grpc.StatusCode, seconds: float, response: Any) -> None:
+        self.requests.labels(method, code.name).inc()
+        self.latency.labels(method).observe(seconds)
+        if code is grpc.StatusCode.ABORTED:
+            self.conflicts.inc()
+        if response is None:
+            return
+        plans = [response.plan] if method == "RouteOrder" or method == "RejectShipment" else \
+            list(response.plans) if method == "RouteBatch" else []
+        if method == "RouteBatch":
+            self.batch_orders.observe(len(plans))
+        for plan in plans:
+            status = PLAN_STATUS.get(plan.status, str(plan.status))
+            self.plans.labels(method, status, plan.solver or "-").inc()
+            if status == "FEASIBLE":
+                self.gap.observe(plan.gap)
+        if any(p.reservation_id for p in plans):
+            self.held.inc()
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Times every unary call and records its final status code (errors mapped by the inner
+    interceptors included) and what its answer says."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = details.method.rpartition("/")[2]
+        inner, metrics = handler.unary_unary, self.metrics
+
+        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            response = None
+            try:
+                response = inner(request, context)
+                return response
+            finally:
+                code = _code_of(context)
+                try:
+                    metrics.observe(method, code, time.perf_counter() - started, response)
+                except Exception:  # noqa: BLE001 - metrics never fail a call
+                    log.exception("metrics of %s not recorded", method)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+def _code_of(context: grpc.ServicerContext) -> grpc.StatusCode:
+    """The status the call ends with (OK unless the handler set or aborted with another)."""
+    try:
+        code = context.code()
+    except Exception:  # noqa: BLE001 - an older context without code(): count it as OK
+        return grpc.StatusCode.OK
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return grpc.StatusCode.OK if code in (None, 0) else grpc.StatusCode.UNKNOWN

@@ -1,7 +1,10 @@
 # dom_engine gRPC service. Build: docker build -t dom-engine .
 # Run the bundled demo:  docker run -p 50051:50051 dom-engine
 # Own data:              docker run -v $PWD/conf:/conf -p 50051:50051 dom-engine \
-#                            dom serve --config /conf/dom.toml --address 0.0.0.0:50051
+#                            dom serve --config /conf/dom.toml
+# The image listens on DOM_SERVER_ADDRESS (0.0.0.0:50051) in plain text, which a server only does
+# off loopback when told so (DOM_SERVER_INSECURE=1 below): for production give it [server.tls]
+# and [server.auth] in the config and run with -e DOM_SERVER_INSECURE=0 (see README "Security").
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -17,6 +20,8 @@ RUN pip install . && useradd --create-home dom \
     && chown -R dom /app/.numba-cache
 COPY examples ./examples
 USER dom
+ENV DOM_SERVER_ADDRESS=0.0.0.0:50051 DOM_SERVER_INSECURE=1
 EXPOSE 50051
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; c=grpc.insecure_channel('127.0.0.1:50051'); print(g.HealthStub(c).Check(h.HealthCheckRequest(), timeout=2).status)" || exit 1
-CMD ["dom", "serve", "--address", "0.0.0.0:50051"]
+# The port comes from DOM_SERVER_ADDRESS, so a changed address keeps the check right.
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import os, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; port = os.environ.get('DOM_SERVER_ADDRESS', ':50051').rpartition(':')[2]; c = grpc.insecure_channel(f'127.0.0.1:{port}'); s = g.HealthStub(c).Check(h.HealthCheckRequest(), timeout=2).status; raise SystemExit(0 if s == h.HealthCheckResponse.SERVING else 1)" || exit 1
+CMD ["dom", "serve"]

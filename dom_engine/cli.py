@@ -221,8 +221,13 @@ def cmd_inventory_load(args: argparse.Namespace) -> int:
     config = _config(args.config)
     started = time.perf_counter()
     with progress_bar("rows") as update:
-        rows, version = load_stock_file(config, args.file, redis_url=args.redis, cluster=args.cluster,
-                                        progress=update)
+        try:
+            rows, version = load_stock_file(config, args.file, redis_url=args.redis, cluster=args.cluster,
+                                            progress=update)
+        except DomainError as exc:
+            if args.redis and exc.field == "store.url":     # the URL came from the command line
+                raise type(exc)("--redis", exc.message) from None
+            raise
     seconds = time.perf_counter() - started
     print(f"loaded {rows:,} rows from {args.file} as snapshot version {version} in {seconds:.1f} s "
           f"({rows / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)

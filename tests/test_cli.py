@@ -248,6 +248,13 @@ def test_serve_names_the_shared_store_it_uses(tmp_path, redis_server):
         proc.stderr.close()
 
 
+def test_inventory_load_names_a_bad_redis_option(tmp_path):
+    _ok(dom("demo", "export", str(tmp_path)))
+    err = _bad(dom("inventory", "load", "--redis", "http://x:1", str(tmp_path / "inventory.csv"),
+                   "--config", str(tmp_path / "dom.toml")), "--redis")
+    assert "redis://" in err
+
+
 def test_serve_rejects_a_bad_address():
     _bad(dom("serve", "--address", "nowhere"), "--address")
 

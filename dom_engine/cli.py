@@ -78,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(engine, address, max_workers=config.server.max_workers, on_ready=ready,
           max_message_mb=config.server.max_message_mb, security=security,
-          metrics_address=config.server.metrics_address)
+          metrics_address=config.server.metrics_address, maximum_concurrent_rpcs=config.server.max_in_flight)
     return EXIT_OK
 
 

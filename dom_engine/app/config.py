@@ -46,6 +46,9 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   workers      server processes sharing the port (needs the redis store)  default 1
   max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
                for a RouteBatch of 10,000 orders); 1 to 2047              default 64
+  max_in_flight  calls in flight (all methods, health included) beyond which a new call is
+               answered RESOURCE_EXHAUSTED at once instead of queueing (load shedding; per
+               server process)                                            default: no limit
   insecure     serve without TLS on an address that is not loopback (plain text only when said
                so explicitly; loopback addresses may always serve plain text) default false
 [server.tls]   TLS for the gRPC server, PEM files (paths relative to this file)
@@ -162,6 +165,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_SERVER_WORKERS": ("server", "workers", int),
     "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
     "DOM_SERVER_INSECURE": ("server", "insecure", bool),
+    "DOM_SERVER_MAX_IN_FLIGHT": ("server", "max_in_flight", int),
     "DOM_BATCH_MAX_ORDERS": ("batch", "max_orders", int),
     "DOM_BATCH_TIME_BUDGET_MS": ("batch", "time_budget_ms", float),
     "DOM_STORE_BACKEND": ("store", "backend", str),

@@ -39,6 +39,7 @@ class ServerConfig:
     tokens_file: Path | None = None
     tokens: tuple[Token, ...] = ()
     metrics_address: str | None = None      # [server.metrics] address: Prometheus /metrics (None: off)
+    max_in_flight: int | None = None        # calls in flight beyond which new ones get RESOURCE_EXHAUSTED
 
 
 def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
@@ -52,11 +53,15 @@ def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
                           s.get("max_workers", int, ServerConfig.max_workers),
                           s.get("workers", int, ServerConfig.workers),
                           s.get("max_message_mb", int, ServerConfig.max_message_mb),
-                          s.get("insecure", bool, False), tls, tokens_file, tokens, metrics_address)
+                          s.get("insecure", bool, False), tls, tokens_file, tokens, metrics_address,
+                          s.get("max_in_flight", int, None))
     s.done()
     check_address(server.address, "server.address")
     if server.max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
+    if server.max_in_flight is not None and server.max_in_flight < 1:
+        raise ConfigError("server.max_in_flight",
+                          f"must be >= 1 (or left out: no limit), got {server.max_in_flight}")
     if not 1 <= server.max_message_mb <= MAX_MESSAGE_MB:
         raise ConfigError("server.max_message_mb",
                           f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")

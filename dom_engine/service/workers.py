@@ -85,4 +85,5 @@ def _worker(config_path: str | None, address: str, max_workers: int, index: int 
     engine = build_engine(config)
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
           max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server),
-          metrics_address=metrics_address_of(config.server.metrics_address, index))
+          metrics_address=metrics_address_of(config.server.metrics_address, index),
+          maximum_concurrent_rpcs=config.server.max_in_flight)

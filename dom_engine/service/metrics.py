@@ -26,6 +26,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from dom_engine.domain import ConfigError
 
+from .handlers import with_behavior
+
 log = logging.getLogger("dom_engine.service")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
@@ -116,9 +118,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):
                 except Exception:  # noqa: BLE001 - metrics never fail a call
                     log.exception("metrics of %s not recorded", method)
 
-        return grpc.unary_unary_rpc_method_handler(
-            behavior, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+        return with_behavior(handler, behavior)
 
 
 def _code_of(context: grpc.ServicerContext) -> grpc.StatusCode:

@@ -27,6 +27,8 @@ from dom_engine.app.config import ServerConfig, TlsFiles
 from dom_engine.app.tokens import TokenAuth
 from dom_engine.domain import ConfigError
 
+from .handlers import with_behavior
+
 log = logging.getLogger("dom_engine.service")
 access_log = logging.getLogger("dom_engine.access")
 
@@ -80,7 +82,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                               f"token {token.name!r} may not reserve stock (reserve: true)")
             return inner(request, context)
 
-        return _with_behavior(handler, behavior)
+        return with_behavior(handler, behavior)
 
 
 class PeerLogInterceptor(grpc.ServerInterceptor):
@@ -101,7 +103,7 @@ class PeerLogInterceptor(grpc.ServerInterceptor):
             access_log.info("%s%s", method, _peer_identity(context))
             return inner(request, context)
 
-        return _with_behavior(handler, behavior)
+        return with_behavior(handler, behavior)
 
 
 @dataclass(frozen=True)
@@ -162,13 +164,6 @@ def _peer_identity(context: grpc.ServicerContext) -> str:
     auth: Mapping[str, Sequence[bytes]] = context.auth_context() or {}
     names = auth.get("x509_common_name") or auth.get("x509_subject_alternative_name") or ()
     return f", client certificate CN={names[0].decode(errors='replace')}" if names else ""
-
-
-def _with_behavior(handler: grpc.RpcMethodHandler, behavior: Callable[[Any, grpc.ServicerContext], Any]
-                   ) -> grpc.RpcMethodHandler:
-    """A unary handler like `handler` (same parsing and serializing) that runs `behavior`."""
-    return grpc.unary_unary_rpc_method_handler(behavior, request_deserializer=handler.request_deserializer,
-                                               response_serializer=handler.response_serializer)
 
 
 def _refuse(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, details: str, method: str

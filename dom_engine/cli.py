@@ -52,14 +52,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_address(address, "--address")
     security = Security.from_config(config.server)
     security.check(address)
-    if config.store.shared:      # a shared store must be reachable and hold stock (or be allowed empty)
-        check_shared_store(config, load_components(config).store, args.allow_empty_store)
     workers = args.workers or config.server.workers
     if workers > 1 or args.workers is not None:
         from .service.workers import check_workers, serve_workers
 
         check_workers(workers, config.store.shared, address)
-        if workers > 1:
+        if workers > 1:      # the workers' shared store must be reachable and hold stock
+            check_shared_store(config, load_components(config).store, args.allow_empty_store)
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             print(f"dom: {workers} worker processes on {address}; {security.describe()}; Ctrl-C stops",
                   file=sys.stderr, flush=True)
@@ -68,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .service.server import serve  # lazy: grpc is only needed to serve
 
     engine = build_engine(config)
+    if config.store.shared:      # reachable and holding stock (or allowed empty)
+        check_shared_store(config, engine.store, args.allow_empty_store)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     source = f"network {config.network or 'bundled demo'}; stock {stock_source(config)}"
 

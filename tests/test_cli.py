@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -158,28 +159,21 @@ def test_demo_export_then_route_on_the_exported_files(tmp_path):
     assert plan["total_cost"] == pytest.approx(direct["total_cost"])  # same data, same answer
 
 
-def test_serve_starts_answers_health_and_stops_on_sigterm():
-    grpc = pytest.importorskip("grpc")
-    health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
-    health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
+@contextmanager
+def _serving(*args: str):
+    """`dom serve ARGS` as a process: yields its start-up line (the one that says "serving");
+    on leaving, SIGTERM must stop it with exit 0 (killed otherwise)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOM_")}
-    proc = subprocess.Popen([sys.executable, "-m", "dom_engine", "serve", "--address", "127.0.0.1:0"],
-                            cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "dom_engine", "serve", *args], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
-        port = None
+        line = ""
         deadline = time.monotonic() + 60
-        while port is None and time.monotonic() < deadline:
+        while "serving" not in line and time.monotonic() < deadline:
             line = proc.stderr.readline()
             if not line:
                 break
-            match = re.search(r"serving 100 nodes on 127\.0\.0\.1:(\d+)", line)
-            port = int(match.group(1)) if match else None
-        assert port, "server did not report its port"
-        assert "INSECURE: no TLS, no authentication" in line      # plain text is said out loud
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        yield line
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -187,6 +181,20 @@ def test_serve_starts_answers_health_and_stops_on_sigterm():
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+def test_serve_starts_answers_health_and_stops_on_sigterm():
+    grpc = pytest.importorskip("grpc")
+    health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
+    health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
+    with _serving("--address", "127.0.0.1:0") as line:
+        match = re.search(r"serving 100 nodes on 127\.0\.0\.1:(\d+)", line)
+        assert match, "server did not report its port"
+        assert "INSECURE: no TLS, no authentication" in line      # plain text is said out loud
+        with grpc.insecure_channel(f"127.0.0.1:{match.group(1)}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_demo_export_never_overwrites_without_force(tmp_path):
@@ -227,25 +235,8 @@ def test_serve_refuses_an_empty_or_unreachable_shared_store(tmp_path, redis_serv
 def test_serve_names_the_shared_store_it_uses(tmp_path, redis_server):
     config = tmp_path / "dom.toml"
     config.write_text(f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\nnamespace = "serve-named"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOM_")}
-    command = [sys.executable, "-m", "dom_engine", "serve", "--config", str(config),
-               "--address", "127.0.0.1:0", "--allow-empty-store"]
-    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = ""
-        deadline = time.monotonic() + 60
-        while "serving" not in line and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
+    with _serving("--config", str(config), "--address", "127.0.0.1:0", "--allow-empty-store") as line:
         assert f"stock redis store {redis_server.url}" in line and "bundled demo" in line
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
 
 
 def test_inventory_load_names_a_bad_redis_option(tmp_path):

@@ -44,6 +44,7 @@ def _config(path: str | None):
 def cmd_serve(args: argparse.Namespace) -> int:
     from .app.bootstrap import build_engine, load_components
     from .app.config import check_address
+    from .app.server_config import effective_workers
     from .app.store_status import check_shared_store, stock_source
     from .service.security import Security
 
@@ -52,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_address(address, "--address")
     security = Security.from_config(config.server)
     security.check(address)
-    workers = args.workers or config.server.workers
+    workers = args.workers or effective_workers(config.server.workers, config.store.shared, address)
     if workers > 1 or args.workers is not None:
         from .service.workers import check_workers, serve_workers
 
@@ -251,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--address", metavar="HOST:PORT",
                    help="address to listen on (default: [server] address, 127.0.0.1:50051)")
     s.add_argument("--workers", type=int, metavar="N",
-                   help="server processes sharing the port (default: [server] workers, 1; >1 needs Redis)")
+                   help="server processes sharing the port (default: [server] workers, \"auto\": one per "
+                        "core with the Redis store, 1 with the in-memory store; >1 needs Redis)")
     s.add_argument("--allow-empty-store", action="store_true",
                    help="serve from a shared store that holds no stock yet (default: refuse)")
     s.set_defaults(func=cmd_serve)

@@ -43,7 +43,8 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [server]
   address      HOST:PORT the gRPC server listens on                      default "127.0.0.1:50051"
   max_workers  gRPC worker threads                                        default 8
-  workers      server processes sharing the port (needs the redis store)  default 1
+  workers      server processes sharing the port, or "auto": one per core    default "auto"
+               with the redis store, 1 with the in-memory store (stock is per process)
   max_message_mb  largest request or response message, MiB (gRPC's own default is 4, too small
                for a RouteBatch of 10,000 orders); 1 to 2047              default 64
   max_in_flight  calls in flight (all methods, health included) beyond which a new call is
@@ -162,7 +163,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_MAX_UNITS": ("limits", "max_units", int),
     "DOM_SERVER_ADDRESS": ("server", "address", str),
     "DOM_SERVER_MAX_WORKERS": ("server", "max_workers", int),
-    "DOM_SERVER_WORKERS": ("server", "workers", int),
+    "DOM_SERVER_WORKERS": ("server", "workers", str),
     "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
     "DOM_SERVER_INSECURE": ("server", "insecure", bool),
     "DOM_SERVER_MAX_IN_FLIGHT": ("server", "max_in_flight", int),

@@ -3,6 +3,7 @@ documented with the rest in app/config.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ class ServerConfig:
 
     address: str = "127.0.0.1:50051"
     max_workers: int = 8
-    workers: int = 1
+    workers: int | None = None              # server processes; None ("auto"): see effective_workers
     max_message_mb: int = 64
     insecure: bool = False
     tls: TlsFiles | None = None
@@ -51,7 +52,7 @@ def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
         check_address(metrics_address, "server.metrics.address")
     server = ServerConfig(s.get("address", str, ServerConfig.address),
                           s.get("max_workers", int, ServerConfig.max_workers),
-                          s.get("workers", int, ServerConfig.workers),
+                          _workers(s.get("workers", (int, str), "auto")),
                           s.get("max_message_mb", int, ServerConfig.max_message_mb),
                           s.get("insecure", bool, False), tls, tokens_file, tokens, metrics_address,
                           s.get("max_in_flight", int, None))
@@ -66,6 +67,34 @@ def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
         raise ConfigError("server.max_message_mb",
                           f"must be within [1, {MAX_MESSAGE_MB}] (MiB), got {server.max_message_mb}")
     return server
+
+
+# More processes than cores only adds contention; beyond this many the store, not Python, limits.
+MAX_AUTO_WORKERS = 8
+
+
+def _workers(value: int | str) -> int | None:
+    if isinstance(value, str):      # TOML "auto", or any DOM_SERVER_WORKERS value
+        if value.strip().lstrip("+-").isdigit():
+            return _workers(int(value))
+        if value.strip().lower() != "auto":
+            raise ConfigError("server.workers", f'must be a whole number >= 1 or "auto", got {value!r}')
+        return None
+    if value < 1:
+        raise ConfigError("server.workers", f"must be >= 1 (or \"auto\"), got {value}")
+    return value
+
+
+def effective_workers(configured: int | None, shared_store: bool, address: str) -> int:
+    """Server processes `dom serve` runs. "auto" (None): one per core this process may use (at most
+    MAX_AUTO_WORKERS) when the store is shared (Redis), since one Python process uses one core for
+    routing (the GIL); one with the in-memory store (stock is per process) or on port 0 (processes
+    share one fixed port)."""
+    if configured is not None:
+        return configured
+    if not shared_store or address.rpartition(":")[2] == "0":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS))
 
 
 def _tls(t: Table, path_of: PathOf) -> TlsFiles | None:

@@ -50,7 +50,8 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
     c = load_components(config)
     return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
                   default_policy=config.default_policy, limits=config.limits, batch=config.batch,
-                  solver=config.solver)
+                  solver=config.solver, events=config.events.open(config.store),
+                  shadow_policy=config.events.shadow_policy, log_decisions=config.events.enabled)
 
 
 def network_of(config: EngineConfig) -> Network:

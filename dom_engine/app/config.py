@@ -80,6 +80,16 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
                what it holds; an order's records all older than twice this count as abandoned
                by a crashed server (keep it well above a call's duration and the servers'
                clock skew)                                                default 5.0
+[events]       the decision log (every RouteOrder, RejectShipment and RouteBatch answer and every
+               reservation change made through the service): a capped Redis Stream beside the
+               stock with the redis store, in process otherwise; read it with the DecisionLog
+               RPCs (GetPlan, ListEvents) or `dom events tail|export`
+  enabled      write the log                                              default true
+  max_events   entries kept (older ones are trimmed)                      default 100000
+  retention_days  how long GetPlan finds an order's latest decision       default 7
+[shadow]
+  policy       also route every live RouteOrder with this policy (never reserving) and log its
+               plan as a "shadow" event beside the live one               default: off
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, min_cpsat_ms, plan_seconds           (single orders)
@@ -136,6 +146,7 @@ from ..io.tables import (
     read_toml,
 )
 from ..optimize.params import SolverParams
+from .events_config import EventsConfig, parse_events
 from .server_config import MAX_MESSAGE_MB, ServerConfig, TlsFiles, check_address, parse_server
 
 __all__ = ["MAX_MESSAGE_MB", "EngineConfig", "ServerConfig", "TlsFiles", "check_address", "load_config",
@@ -192,6 +203,7 @@ class EngineConfig:
     store: StoreBackendConfig = field(default_factory=MemoryStoreConfig)
     batch: BatchSettings = field(default_factory=BatchSettings)
     solver: SolverParams = field(default_factory=SolverParams)
+    events: EventsConfig = field(default_factory=EventsConfig)
 
     @property
     def uses_demo(self) -> bool:
@@ -205,7 +217,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data: dict[str, Any] = read_toml(source) if source is not None else {}
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    for section in ("data", "demo", "limits", "routing", "server", "store", "batch"):
+    for section in ("data", "demo", "limits", "routing", "server", "store", "batch", "events", "shadow"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     from_env: dict[str, str] = {}
@@ -275,9 +287,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
     store = _store_config(root.table("store"))
     batch = _batch_settings(root.table("batch"))
     solver = dataclass_from_table(SolverParams, root.table("solver"))
+    events = parse_events(root.table("events"), root.table("shadow"), policies)
     root.done()
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store, batch, solver)
+                        server, source, store, batch, solver, events)
 
 
 def _batch_settings(t: Table) -> BatchSettings:

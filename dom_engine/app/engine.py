@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
+from ..domain.events import EventLog
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
+from ..inventory.event_log import MemoryEventLog
 from ..optimize.params import SolverParams
+from .decisions import Decisions, shadow_of
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
 
@@ -38,7 +41,11 @@ class Engine:
     clock: Callable[[], datetime] = utc_now
     batch: BatchSettings = field(default_factory=BatchSettings)
     solver: SolverParams = field(default_factory=SolverParams)
+    events: EventLog = field(default_factory=MemoryEventLog, repr=False, compare=False)
+    shadow_policy: str | None = None      # [shadow] policy: live orders routed with it too, logged
+    log_decisions: bool = True            # [events] enabled
     routing: OrderRouting = field(init=False, repr=False, compare=False)
+    decisions: Decisions = field(init=False, repr=False, compare=False)
     stock: StockAdmin = field(init=False, repr=False, compare=False)
     _batch_routing: BatchRouting | None = field(init=False, default=None, repr=False, compare=False)
 
@@ -46,6 +53,11 @@ class Engine:
         self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
                                     self.default_policy, self.limits, self.clock, self.solver)
         self.stock = StockAdmin(self.store)
+        shadow = self.shadow_policy
+        self.decisions = Decisions(
+            self.events, self.clock, shadow_policy=shadow or "", enabled=self.log_decisions,
+            route_shadow=None if shadow is None else
+            (lambda order: self.routing.route(shadow_of(order, shadow), reserve=False)))
 
     @property
     def batch_routing(self) -> BatchRouting:

@@ -24,7 +24,7 @@ from ..io.tables import Table, read_toml
 log = logging.getLogger("dom_engine.service")
 
 METHODS = frozenset({"RouteOrder", "ValidateOrder", "RejectShipment", "RouteBatch", "UpsertInventory",
-                     "GetReservation", "CommitReservation", "ReleaseReservation"})
+                     "GetReservation", "CommitReservation", "ReleaseReservation", "GetPlan", "ListEvents"})
 RELOAD_CHECK_S = 1.0
 
 

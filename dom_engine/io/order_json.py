@@ -225,3 +225,42 @@ def _datetime(value: Any, where: str) -> datetime:
         return parse_datetime(value)
     except FieldError as exc:
         raise ValidationError(where, f"must be {exc.expected}, got {value!r}") from None
+
+
+def order_to_dict(order: Order) -> dict[str, Any]:
+    """The order in the native form `order_from_dict` reads back (JSON-ready; optional fields only
+    when set), e.g. for the decision log and the order streams exported from it."""
+    lines = []
+    for ln in order.lines:
+        line: dict[str, Any] = {"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity}
+        if ln.unit_weight_kg is not None:
+            line["unit_weight_kg"] = ln.unit_weight_kg
+        if ln.ship_group:
+            line["ship_group"] = ln.ship_group
+        lines.append(line)
+    d = order.destination
+    out: dict[str, Any] = {"order_id": order.order_id, "lines": lines, "destination": {
+        "latitude": d.latitude, "longitude": d.longitude, "postal_code": d.postal_code, "region": d.region}}
+    if order.created_at is not None:
+        out["created_at"] = order.created_at.isoformat()
+    if order.deliver_by is not None:
+        out["deliver_by"] = order.deliver_by.isoformat()
+    for key in ("channel", "customer_tier"):
+        if getattr(order, key):
+            out[key] = getattr(order, key)
+    o = order.options
+    options: dict[str, Any] = {}
+    if o.max_shipments is not None:
+        options["max_shipments"] = o.max_shipments
+    for key in ("ship_complete", "allow_backorder", "policy"):
+        if getattr(o, key):
+            options[key] = getattr(o, key)
+    if o.excluded_nodes:
+        options["excluded_nodes"] = sorted(o.excluded_nodes)
+    penalty = {k: getattr(o.penalty, k) for k in ("per_order", "per_unit")
+               if getattr(o.penalty, k) is not None}
+    if penalty:
+        options["penalty"] = penalty
+    if options:
+        out["options"] = options
+    return out

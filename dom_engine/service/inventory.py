@@ -62,12 +62,16 @@ class InventoryServicer(inventory_grpc_pb.InventoryServiceServicer):
     def CommitReservation(  # noqa: N802
         self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
     ) -> inventory_pb.Reservation:
-        return reservation_to_proto(self.engine.stock.commit(_reservation_id(request)))
+        committed = self.engine.stock.commit(_reservation_id(request))
+        self.engine.decisions.reservation("committed", committed)
+        return reservation_to_proto(committed)
 
     def ReleaseReservation(  # noqa: N802
         self, request: inventory_pb.ReservationRequest, context: grpc.ServicerContext
     ) -> inventory_pb.Reservation:
-        return reservation_to_proto(self.engine.stock.release(_reservation_id(request)))
+        released = self.engine.stock.release(_reservation_id(request))
+        self.engine.decisions.reservation("released", released)
+        return reservation_to_proto(released)
 
 
 def _reservation_id(request: inventory_pb.ReservationRequest) -> str:

@@ -14,11 +14,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
+from dom_engine._proto.dom.v1 import events_pb2_grpc as events_grpc_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
 from dom_engine.domain import ConfigError
 from dom_engine.domain.reservation import StoreUnavailable
 
+from .decision_log import DECISION_LOG_SERVICE_NAME, DecisionLogServicer
 from .errors import ErrorMappingInterceptor
 from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
 from .metrics import MetricsInterceptor, ServerMetrics
@@ -87,14 +89,15 @@ def _build(
     )
     routing_grpc_pb.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
     inventory_grpc_pb.add_InventoryServiceServicer_to_server(InventoryServicer(engine), server)
+    events_grpc_pb.add_DecisionLogServicer_to_server(DecisionLogServicer(engine), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, INVENTORY_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    _enable_reflection((SERVICE_NAME, INVENTORY_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME,
-                        REFLECTION_V1), server)
+    _enable_reflection((SERVICE_NAME, INVENTORY_SERVICE_NAME, DECISION_LOG_SERVICE_NAME, health.SERVICE_NAME,
+                        reflection.SERVICE_NAME, REFLECTION_V1), server)
     try:
         if security is not None and security.tls is not None:
             port = server.add_secure_port(address, credentials(security.tls))
@@ -234,6 +237,8 @@ def serve(
         built.health.enter_graceful_shutdown()
     finally:
         built.server.stop(grace_s).wait()
+        if not engine.decisions.drain(grace_s):   # shadow routes and buffered events, then exit
+            log.warning("decision log: some events could not be written before exit")
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         log.info("server stopped")

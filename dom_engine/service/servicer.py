@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -78,6 +79,7 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
                                          stop=with_budget(stop, requested))
         except Stopped as exc:
             answer_stopped(context, exc)
+        self._record("route", call.order, plan, call.request_id, stop)
         log.debug("RouteOrder request_id=%s order_id=%s status=%s", call.request_id, plan.order_id,
                   plan.status.name)
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
@@ -95,6 +97,7 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
                                       stop=with_budget(stop, requested))
         except Stopped as exc:
             answer_stopped(context, exc)
+        self._record("reject", call.order, plan, call.request_id, stop)
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
 
     def RouteBatch(  # noqa: N802 (gRPC method name)
@@ -116,9 +119,18 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         log.info("RouteBatch request_id=%s orders=%d reserve=%s status=%s gap=%.4f in %.0f ms",
                  call.request_id, len(call.orders), call.reserve, result.status.name, result.gap,
                  result.solve_time_ms)
+        for order, plan in zip(call.orders, result.plans, strict=True):
+            self._record("batch", order, plan, call.request_id, stop)
         if stop.cancelled:   # the client is gone: converting thousands of plans helps no one
             answer_stopped(context, Stopped("the call ended before its answer was sent", cancelled=True))
         return batch_result_to_proto(result, call.request_id)
+
+    def _record(self, kind: str, order, plan, request_id: str, stop: Deadline) -> None:
+        """The answer into the decision log (kind "route", "reject" or "batch")."""
+        policy = order.options.policy or self.engine.default_policy
+        elapsed_ms = (time.perf_counter() - stop.started) * 1000.0
+        self.engine.decisions.planned(kind, order, plan, policy=policy, request_id=request_id,
+                                      elapsed_ms=elapsed_ms)
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.ValidateOrderRequest, context: grpc.ServicerContext

@@ -14,8 +14,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+from dom_engine.app.decisions import Decisions
 from dom_engine.domain import ConfigError, Limits, NotFoundError, Order, Plan, PlanStatus, ValidationError
 from dom_engine.inventory.base import ReservationConflict
+from dom_engine.inventory.event_log import MemoryEventLog
 from dom_engine.service.errors import ERROR_FIELD_KEY, ErrorMappingInterceptor
 from dom_engine.service.server import build_server
 
@@ -28,6 +30,8 @@ class ScriptedEngine:
     def __init__(self) -> None:
         self.error: BaseException | None = None
         self.budgets: list[float | None] = []
+        self.default_policy = "default"
+        self.decisions = Decisions(MemoryEventLog(), self.clock)
 
     def clock(self) -> datetime:
         return datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -26,27 +26,28 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__
-from .domain import DomainError
-from .domain.reservation import ReservationConflict
-from .io.progress import phase_bar, progress_bar, scenario_bar
+from .. import __version__
+from ..domain import DomainError
+from ..domain.reservation import ReservationConflict
+from ..io.progress import phase_bar, progress_bar, scenario_bar
+from .events import add_parser as add_events_parser
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _config(path: str | None):
-    from .app.config import load_config
+    from ..app.config import load_config
 
     path = path or os.environ.get("DOM_CONFIG") or None
     return load_config(path)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app.bootstrap import build_engine, load_components
-    from .app.config import check_address
-    from .app.server_config import effective_workers
-    from .app.store_status import check_shared_store, stock_source
-    from .service.security import Security
+    from ..app.bootstrap import build_engine, load_components
+    from ..app.config import check_address
+    from ..app.server_config import effective_workers
+    from ..app.store_status import check_shared_store, stock_source
+    from ..service.security import Security
 
     config = _config(args.config)
     address = args.address or config.server.address
@@ -55,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     security.check(address)
     workers = args.workers or effective_workers(config.server.workers, config.store.shared, address)
     if workers > 1 or args.workers is not None:
-        from .service.workers import check_workers, serve_workers
+        from ..service.workers import check_workers, serve_workers
 
         check_workers(workers, config.store.shared, address)
         if workers > 1:      # the workers' shared store must be reachable and hold stock
@@ -65,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
             return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
                                  config.server.max_workers)
-    from .service.server import serve  # lazy: grpc is only needed to serve
+    from ..service.server import serve  # lazy: grpc is only needed to serve
 
     engine = build_engine(config)
     if config.store.shared:      # reachable and holding stock (or allowed empty)
@@ -85,9 +86,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from .app.bootstrap import build_engine
-    from .io.order_json import load_order
-    from .io.render import format_plan, plan_to_json
+    from ..app.bootstrap import build_engine
+    from ..io.order_json import load_order
+    from ..io.render import format_plan, plan_to_json
 
     request = load_order(args.order)
     order = request.order
@@ -106,9 +107,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Allocate a file of orders jointly (progress bar on stderr), print the summary, write plans."""
     import json
 
-    from .app.bootstrap import build_engine
-    from .io.order_files import read_orders
-    from .io.render import batch_to_dict, format_batch, plan_to_dict, tidy
+    from ..app.bootstrap import build_engine
+    from ..io.order_files import read_orders
+    from ..io.render import batch_to_dict, format_batch, plan_to_dict, tidy
 
     if args.time_budget_ms is not None and not args.time_budget_ms > 0:
         raise DomainError("--time-budget-ms", f"must be > 0, got {args.time_budget_ms}")
@@ -137,11 +138,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Replay the base and each scenario of a scenario file; print KPIs with paired deltas."""
     import json
 
-    from .io.order_files import read_orders
-    from .simulation import load_scenarios, simulate
-    from .simulation.executors import make_executor
-    from .simulation.outputs import format_table, summary, write_outputs
-    from .simulation.scenarios import MAX_REPLICATIONS
+    from ..io.order_files import read_orders
+    from ..simulation import load_scenarios, simulate
+    from ..simulation.executors import make_executor
+    from ..simulation.outputs import format_table, summary, write_outputs
+    from ..simulation.scenarios import MAX_REPLICATIONS
 
     if args.replications is not None and not 1 <= args.replications <= MAX_REPLICATIONS:
         raise DomainError("--replications", f"must be 1 to {MAX_REPLICATIONS}, got {args.replications}")
@@ -174,9 +175,9 @@ def _check_out_folder(out: Path) -> None:
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
-    from .app.bootstrap import load_components
-    from .app.config import load_config
-    from .app.store_status import inventory_summary
+    from ..app.bootstrap import load_components
+    from ..app.config import load_config
+    from ..app.store_status import inventory_summary
 
     config = load_config(args.file)
     c = load_components(config)
@@ -198,7 +199,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_export(args: argparse.Namespace) -> int:
-    from .io.demo import DEMO_FILES, export_demo
+    from ..io.demo import DEMO_FILES, export_demo
 
     out = Path(args.dir)
     if out.exists() and not out.is_dir():
@@ -218,7 +219,7 @@ def cmd_inventory_load(args: argparse.Namespace) -> int:
     """Validate a stock file against the network, then load it into Redis as a new snapshot."""
     import time
 
-    from .app.bootstrap import load_stock_file
+    from ..app.bootstrap import load_stock_file
 
     config = _config(args.config)
     started = time.perf_counter()
@@ -314,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--cluster", action="store_true", help="the URL names a Redis Cluster node")
     ld.set_defaults(func=cmd_inventory_load)
 
+    _add_demo_parser(sub)
+    _add_token_parser(sub)
+    add_events_parser(sub, _Parser, "config TOML naming the [store] (default: $DOM_CONFIG)")
+    return p
+
+
+def _add_demo_parser(sub) -> None:
     d = sub.add_parser("demo", help="the bundled demo")
     dsub = d.add_subparsers(dest="demo_command", required=True, parser_class=_Parser)
     e = dsub.add_parser("export", help="write the demo network/inventory/rates/config to DIR")
@@ -321,8 +329,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
     e.add_argument("--force", action="store_true", help="overwrite the demo files already in DIR")
     e.set_defaults(func=cmd_demo_export)
-    _add_token_parser(sub)
-    return p
 
 
 def _add_token_parser(sub) -> None:
@@ -337,7 +343,7 @@ def _add_token_parser(sub) -> None:
 
 
 def cmd_token_new(args: argparse.Namespace) -> int:
-    from .app.tokens import hash_token, new_token, parse_tokens
+    from ..app.tokens import hash_token, new_token, parse_tokens
 
     secret = new_token()
     entry = {"name": args.name, "sha256": hash_token(secret), "methods": args.methods,
@@ -354,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `dom` console script. Returns the exit code."""
     args = build_parser().parse_args(argv)
     if getattr(args, "seed", 0) is None:
-        from .io.demo import DEMO_SEED
+        from ..io.demo import DEMO_SEED
 
         args.seed = DEMO_SEED
     try:

@@ -202,3 +202,69 @@ def client_url(target: RedisServer | RedisClusterServers) -> str:
     if isinstance(target, RedisClusterServers):
         return target.url.replace("redis://", "redis+cluster://", 1)
     return target.url
+
+
+class SecureRedisServer:
+    """A redis-server that speaks only TLS (on `port`) and knows one ACL user besides a disabled
+    default user: `username` / `password`, allowed every command and key. `client_certs`: the
+    server asks clients for a certificate its CA signed (tls-auth-clients yes). Certificates come
+    from dom_engine.testing.pki (made at test time). `supported()` says whether this redis-server
+    was built with TLS."""
+
+    username = "dom-engine"
+    password = "s3cret-acl-password"
+
+    def __init__(self, pki: dict[str, Path], *, client_certs: bool = False) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server is not installed")
+        self.pki, self.client_certs = pki, client_certs
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"dom-redis-tls-{self.port}-"))
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def supported() -> bool:
+        if REDIS_SERVER is None:
+            return False
+        # listening nowhere, it exits at once; a build without TLS refuses the directive instead
+        probe = subprocess.run([REDIS_SERVER, "--port", "0", "--tls-port", "0"], capture_output=True,
+                               text=True, timeout=30)
+        return "Bad directive" not in probe.stdout + probe.stderr
+
+    @property
+    def url(self) -> str:
+        return f"rediss://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> SecureRedisServer:
+        args = [REDIS_SERVER, "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
+                "--tls-cert-file", str(self.pki["server_cert"]),
+                "--tls-key-file", str(self.pki["server_key"]),
+                "--tls-ca-cert-file", str(self.pki["ca"]),
+                "--tls-auth-clients", "yes" if self.client_certs else "no",
+                "--user", "default", "off",
+                "--user", self.username, "on", f">{self.password}", "~*", "&*", "+@all",
+                "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no",
+                "--loglevel", "warning", "--logfile", str(self.dir / "redis.log")]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self._listening():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server (TLS) exited: "
+                                   f"{(self.dir / 'redis.log').read_text(errors='replace')[-2000:]}")
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"redis-server (TLS) on port {self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def _listening(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            return True
+        return False
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -76,6 +76,11 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   coalesce_reserves  threads of one process reserving at the same time share one pipelined
                round trip (group commit; standalone Redis only, a lone reserve still goes out
                at once); false = one round trip per reservation          default true
+  username     ACL user (or in the URL: redis://USER:PASSWORD@HOST:PORT/DB)
+  password_env environment variable holding the ACL password (kept out of the file)
+  tls_ca_file  with a rediss:// URL: the CA that signed Redis's certificate (default: the
+               system's); tls_cert_file / tls_key_file: a client certificate when Redis asks
+               for one (tls-auth-clients). Paths are relative to this file
   attempt_lease_s  Cluster only: how long one reserve attempt may run before it gives back
                what it holds; an order's records all older than twice this count as abandoned
                by a crashed server (keep it well above a call's duration and the servers'
@@ -284,7 +289,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
                           f"unknown policy {default_policy!r}; defined: {sorted(policies)}")
 
     server = parse_server(root.table("server"), lambda t, key: _path(t, key, base))
-    store = _store_config(root.table("store"))
+    store = _store_config(root.table("store"), base)
     batch = _batch_settings(root.table("batch"))
     solver = dataclass_from_table(SolverParams, root.table("solver"))
     events = parse_events(root.table("events"), root.table("shadow"), policies)
@@ -318,7 +323,7 @@ def _batch_settings(t: Table) -> BatchSettings:
     return settings
 
 
-def _store_config(t: Table) -> StoreBackendConfig:
+def _store_config(t: Table, base: Path) -> StoreBackendConfig:
     """[store] -> the named backend's own config class (inventory/backends.py). Keys another
     backend defines are accepted and ignored (one environment may set DOM_REDIS_URL for servers
     that run either backend); any other key is a typo, named."""
@@ -331,6 +336,9 @@ def _store_config(t: Table) -> StoreBackendConfig:
     for key in set(t.data) & set(others):   # still the right type, so a later switch of backend works
         t.get(key, FIELD_KINDS[str(others[key])])
     data = {k: v for k, v in t.data.items() if k != "backend" and k not in others}
+    for key, value in data.items():      # files (TLS) are relative to the config file
+        if key.endswith("_file") and isinstance(value, str) and value and not Path(value).is_absolute():
+            data[key] = str(base / value)
     return dataclass_from_table(cls, Table(data, t.where))
 
 

@@ -28,12 +28,11 @@ class EventsConfig:
 
     def open(self, store: StoreBackendConfig) -> EventLog:
         """The log beside `store`: its Redis (same URL and namespace) or this process."""
-        url = getattr(store, "url", "")
-        if store.shared and url:
+        client = getattr(store, "client", None)
+        if store.shared and client is not None:
             from ..inventory.redis_events import RedisEventLog  # lazy: redis-py only for this backend
 
-            target = url.replace("://", "+cluster://", 1) if getattr(store, "cluster", False) else url
-            return RedisEventLog(target, getattr(store, "namespace", "dom"), max_events=self.max_events,
+            return RedisEventLog(client(), getattr(store, "namespace", "dom"), max_events=self.max_events,
                                  retention_s=self.retention_days * 86400.0)
         return MemoryEventLog(self.max_events)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -27,18 +28,23 @@ def unavailable(what: str) -> Iterator[None]:
     """Turn "Redis cannot be reached" errors into StoreUnavailable naming the operation."""
     try:
         yield
+    except redis.exceptions.AuthenticationError as exc:   # reachable, but refused: say which settings
+        raise StoreUnavailable(f"inventory store (Redis) refused the login, could not {what}: {exc} "
+                               "(check store.username / store.password_env, or the URL's user)") from exc
     except DOWN as exc:
         raise StoreUnavailable(f"inventory store (Redis) unreachable, could not {what}: "
                                f"{type(exc).__name__}: {exc}") from exc
 
 
-def connect(client_or_url: str | redis.Redis | RedisCluster) -> redis.Redis | RedisCluster:
-    """A client from a URL (`redis://host:port/db`; `redis+cluster://host:port` for a Cluster),
-    with short timeouts and one quick retry so an outage surfaces fast; or the client given."""
+def connect(client_or_url: str | redis.Redis | RedisCluster, **options: Any) -> redis.Redis | RedisCluster:
+    """A client from a URL (`redis://host:port/db`; `rediss://` for TLS; `redis+cluster://host:port`
+    for a Cluster), with short timeouts and one quick retry so an outage surfaces fast; or the
+    client given. `options` go to redis-py as they are (username, password, ssl_ca_certs, ...)."""
     if not isinstance(client_or_url, str):
         return client_or_url
-    opts = dict(socket_connect_timeout=1.0, socket_timeout=2.0,
-                retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1))
+    opts: dict[str, Any] = dict(socket_connect_timeout=1.0, socket_timeout=2.0,
+                                retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1))
+    opts.update(options)
     for scheme in ("redis+cluster://", "rediss+cluster://"):
         if client_or_url.startswith(scheme):
             return RedisCluster.from_url(client_or_url.replace("+cluster", "", 1), **opts)

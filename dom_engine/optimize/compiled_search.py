@@ -20,6 +20,10 @@ It has none of fast_search's runner-up or candidate bookkeeping. When a level ne
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 import numba as nb
 import numpy as np
 
@@ -331,6 +335,8 @@ def search_compiled(p: Problem, incumbent: float = np.inf, keep: int = 0, max_se
 
 
 _loaded = False
+COMPILE_NOTICE_S = 1.0
+log = logging.getLogger("dom_engine")
 
 
 def warm_up() -> None:
@@ -338,9 +344,23 @@ def warm_up() -> None:
     ~10 s once per installation); a no-op once done. Servers call this before they listen,
     Engine.route_batch before its budget starts, so no request pays for compilation."""
     global _loaded
-    if not _loaded:
+    if _loaded:
+        return
+    # Loading from the cache takes well under a second; if it runs longer, numba is compiling
+    # (first use after an install): say so instead of sitting silent for half a minute.
+    started = time.perf_counter()
+    notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(
+        "compiling the optimizer's kernels (numba, once per installation; 20-45 s)...",))
+    notice.daemon = True
+    notice.start()
+    try:
         _load_kernels()
-        _loaded = True
+    finally:
+        notice.cancel()
+    _loaded = True
+    if time.perf_counter() - started > COMPILE_NOTICE_S:
+        log.warning("optimizer kernels compiled in %.0f s (kept in numba's cache for the next runs)",
+                    time.perf_counter() - started)
 
 
 def _load_kernels() -> None:

@@ -5,9 +5,13 @@
     python examples/grpc_client.py examples/order.json --address 127.0.0.1:50051
     python examples/grpc_client.py examples/order.json --validate
 
-The order file is the proto-JSON of a RouteOrderRequest (field names as in
-protos/dom/v1/routing.proto, or their lowerCamelCase JSON names), the same body grpcurl takes with
-`-d @`. On an RPC error the status, details and offending field go to stderr and the exit code is 1.
+The order file is the proto-JSON of a RouteOrderRequest, the same body grpcurl takes with `-d @`:
+proto-JSON parsers (protobuf's json_format, grpcurl, grpc-gateway) accept both the field names of
+protos/dom/v1/routing.proto (order_id, as in examples/order.json) and their lowerCamelCase JSON names
+(orderId, as in examples/order-proto.json). The native order files `dom route` reads
+(examples/order-simple.json: a bare order, deliver_in_days) are accepted too: they are converted
+with dom_engine's own reader. Exit codes: 0 answered, 1 the server answered with an error (status,
+details and the offending field go to stderr), 2 the file cannot be read as an order.
 
 The same with grpcurl (the server has reflection, so no .proto files are needed):
 
@@ -20,6 +24,7 @@ The same with grpcurl (the server has reflection, so no .proto files are needed)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -28,6 +33,28 @@ from google.protobuf import json_format
 
 from dom_engine._proto.dom.v1 import routing_pb2 as routing_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+
+
+def read_request(path: Path) -> routing_pb.RouteOrderRequest:
+    """The file as a RouteOrderRequest: proto-JSON, else dom_engine's native order form.
+    ValueError (naming the problem) when it is neither."""
+    text = path.read_text()
+    try:
+        return json_format.Parse(text, routing_pb.RouteOrderRequest())
+    except json_format.ParseError as proto_error:
+        from dom_engine.domain import DomainError
+        from dom_engine.io.order_json import order_request_from_dict
+        from dom_engine.service.converters import order_to_proto
+
+        try:
+            native = order_request_from_dict(json.loads(text))
+        except (json.JSONDecodeError, DomainError):
+            raise ValueError(f"neither a proto-JSON RouteOrderRequest ({proto_error}) nor a native "
+                             "order file") from None
+        request = routing_pb.RouteOrderRequest(order=order_to_proto(native.order), reserve=native.reserve)
+        if native.time_budget_ms is not None:
+            request.time_budget_ms = native.time_budget_ms
+        return request
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        request = json_format.Parse(args.order_file.read_text(), routing_pb.RouteOrderRequest())
-    except (OSError, json_format.ParseError) as err:
+        request = read_request(args.order_file)
+    except (OSError, ValueError) as err:
         print(f"{args.order_file}: {err}", file=sys.stderr)
         return 2
     if args.reserve:

@@ -76,3 +76,14 @@ def test_grpc_client_validates_and_reports_errors(demo_address: str, tmp_path: P
     assert failed.returncode == 1
     assert "INVALID_ARGUMENT" in failed.stderr
     assert "field: order.lines[1].sku" in failed.stderr
+
+
+def test_grpc_client_takes_camel_case_and_native_orders(demo_address: str, tmp_path: Path) -> None:
+    for name in ("order-proto.json", "order-simple.json"):     # lowerCamelCase proto-JSON; native
+        result = run_client(str(ROOT / "examples" / name), "--address", demo_address)
+        assert result.returncode == 0, (name, result.stderr)
+        assert json.loads(result.stdout)["shipments"], name
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text('{"not": "an order"}')
+    failed = run_client(str(garbage), "--address", demo_address)
+    assert failed.returncode == 2 and "neither a proto-JSON RouteOrderRequest" in failed.stderr

@@ -53,7 +53,8 @@ def _start(args: list[str], port: int) -> subprocess.Popen:
     raise TimeoutError("dom serve did not start")
 
 
-def _drain_with_a_wave_in_flight(proc: subprocess.Popen, port: int, tag: str) -> routing_pb.RouteBatchResponse:
+def _drain_with_a_wave_in_flight(proc: subprocess.Popen, port: int,
+                                 tag: str) -> routing_pb.RouteBatchResponse:
     """Send the wave, SIGTERM once the server is working on it, and return its answer; checks
     that a call made after the signal is refused and that the process exits 0."""
     answer: dict = {}

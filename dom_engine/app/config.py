@@ -57,7 +57,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   client_ca_file  optional: mutual TLS, every client presents a certificate this CA signed
 [server.metrics]  Prometheus metrics (dom_engine/service/metrics.py lists them)
   address      HOST:PORT of the /metrics HTTP endpoint (off without it); with --workers N,
-               worker k listens on PORT + k
+               the parent serves the workers' metrics merged there
 [server.auth]  bearer tokens: callers send metadata "authorization: Bearer <token>"
   tokens_file  TOML with [[tokens]] entries {name, sha256 (of the token), methods (names or
                "*"), reserve (may set reserve = true)}; re-read when it changes or on SIGHUP

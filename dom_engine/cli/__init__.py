@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"dom: {workers} worker processes on {address}; {security.describe()}; Ctrl-C stops",
                   file=sys.stderr, flush=True)
             return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
-                                 config.server.max_workers)
+                                 config.server.max_workers, config.server.metrics_address)
     from ..service.server import serve  # lazy: grpc is only needed to serve
 
     engine = build_engine(config)

@@ -10,8 +10,9 @@ scrape http://HOST:PORT/metrics). One interceptor, outermost, sees every call as
     dom_reservation_conflicts_total              calls answered ABORTED (stock moved; retry)
     dom_batch_orders                             orders per RouteBatch (histogram)
 
-Health and reflection calls are counted like any other. Each process serves its own registry
-(with `--workers N`, scrape each worker's port: the address's port + the worker's index).
+Health and reflection calls are counted like any other. With `--workers N` the workers write
+their values to prometheus-client's multiprocess files and the parent process serves them merged
+on the one address (counters and histograms summed over the workers).
 """
 
 from __future__ import annotations
@@ -60,12 +61,7 @@ class ServerMetrics:
 
     def serve_http(self, address: str) -> int:
         """Serve /metrics on `address` (HOST:PORT; port 0 picks one). Returns the port."""
-        host, _, port = address.rpartition(":")
-        try:
-            server, _ = start_http_server(int(port), addr=host, registry=self.registry)
-        except OSError as exc:
-            raise ConfigError("server.metrics.address", f"cannot listen on {address!r}: {exc}") from None
-        return int(server.server_port)
+        return serve_registry(self.registry, address)
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float, response: Any) -> None:
         self.requests.labels(method, code.name).inc()
@@ -85,6 +81,16 @@ class ServerMetrics:
                 self.gap.observe(plan.gap)
         if any(p.reservation_id for p in plans):
             self.held.inc()
+
+
+def serve_registry(registry: CollectorRegistry, address: str) -> int:
+    """Serve `registry` on http://`address`/metrics (HOST:PORT; port 0 picks one). Returns the port."""
+    host, _, port = address.rpartition(":")
+    try:
+        server, _ = start_http_server(int(port), addr=host, registry=registry)
+    except OSError as exc:
+        raise ConfigError("server.metrics.address", f"cannot listen on {address!r}: {exc}") from None
+    return int(server.server_port)
 
 
 class MetricsInterceptor(grpc.ServerInterceptor):

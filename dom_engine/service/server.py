@@ -195,6 +195,7 @@ def serve(
     security: Security | None = None,
     health_interval_s: float = HEALTH_INTERVAL_S,
     metrics_address: str | None = None,
+    record_metrics: bool = False,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
@@ -202,10 +203,11 @@ def serve(
     Signal handlers are only installed when called from the main thread (and restored on return);
     from another thread, use `stop`. `on_ready(port)` runs once the server is listening. SIGHUP
     re-reads the tokens file (security.auth). Health follows the store (watch_store), checked
-    every `health_interval_s`. With `metrics_address`, Prometheus metrics on that HOST:PORT.
+    every `health_interval_s`. With `metrics_address`, Prometheus metrics on that HOST:PORT;
+    `record_metrics` records them without serving (a worker whose parent serves them merged).
     """
     security = security or Security()
-    metrics = ServerMetrics() if metrics_address else None
+    metrics = ServerMetrics() if metrics_address or record_metrics else None
     built = _build(engine, address, max_workers, options, maximum_concurrent_rpcs, max_message_mb, security,
                    metrics)
     if metrics is not None and metrics_address is not None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Any
 
 from dom_engine.domain import ConfigError
@@ -32,9 +35,12 @@ def check_workers(workers: int, shared_store: bool, address: str) -> None:
         raise ConfigError("server.address", "several workers must share one fixed port, not port 0")
 
 
-def serve_workers(config_path: str | None, address: str, workers: int, max_workers: int) -> int:
+def serve_workers(config_path: str | None, address: str, workers: int, max_workers: int,
+                  metrics_address: str | None = None) -> int:
     """Run `workers` server processes on `address` until a signal stops them. Returns an exit code
-    (non-zero when a worker failed)."""
+    (non-zero when a worker failed). With `metrics_address`, the workers record their metrics in
+    prometheus-client's multiprocess files and this process serves them merged there."""
+    metrics_dir = _multiprocess_metrics(metrics_address)
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(config_path, address, max_workers, k), name=f"dom-worker-{k}")
              for k in range(workers)]
@@ -53,23 +59,33 @@ def serve_workers(config_path: str | None, address: str, workers: int, max_worke
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     failed = [p.name for p in procs if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
     if failed:
         log.error("workers failed: %s", ", ".join(failed))
     return 1 if failed else 0
 
 
-def metrics_address_of(address: str | None, index: int) -> str | None:
-    """Worker `index`'s metrics address: the configured port + index (port 0: any free one)."""
+def _multiprocess_metrics(address: str | None) -> str | None:
+    """Serve the workers' merged metrics on `address`; the directory they write to (inherited by
+    the spawned workers through PROMETHEUS_MULTIPROC_DIR), or None without an address."""
     if address is None:
         return None
-    host, _, port = address.rpartition(":")
-    return f"{host}:{int(port) + index if int(port) else 0}"
+    folder = tempfile.mkdtemp(prefix="dom-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    from .metrics import serve_registry
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=folder)
+    port = serve_registry(registry, address)
+    log.info("metrics of all workers on http://%s:%d/metrics", address.rpartition(":")[0], port)
+    return folder
 
 
 def _interrupt(pid: int) -> None:
-    import os
-
     os.kill(pid, signal.SIGINT)
 
 
@@ -83,7 +99,8 @@ def _worker(config_path: str | None, address: str, max_workers: int, index: int 
                         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
     config = load_config(config_path)
     engine = build_engine(config)
+    # metrics go to the parent's multiprocess files (PROMETHEUS_MULTIPROC_DIR), served merged there
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
           max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server),
-          metrics_address=metrics_address_of(config.server.metrics_address, index),
+          record_metrics=config.server.metrics_address is not None,
           maximum_concurrent_rpcs=config.server.max_in_flight)

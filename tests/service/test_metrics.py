@@ -1,6 +1,7 @@
 """Prometheus metrics read from the real /metrics endpoint of a server started by serve() (as
 `dom serve` runs it): calls by method and status, latency histograms, plans by solver path,
-reservations held and conflicts, batch sizes; worker metrics ports."""
+reservations held and conflicts, batch sizes; with `dom serve --workers 2`, one endpoint serving
+the sum over the workers."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from dom_engine.app.config import parse_config
 from dom_engine.domain import ConfigError
 from dom_engine.service.metrics import ServerMetrics
 from dom_engine.service.server import serve
-from dom_engine.service.workers import metrics_address_of
 
 from .conftest import _valid_order, _valid_request
 
@@ -80,17 +80,65 @@ def test_metrics_count_calls_plans_and_reservations(served):
     assert s[("dom_batch_orders_count", ())] == 1 and s[("dom_batch_orders_sum", ())] == 4
 
 
-def test_metrics_address_is_checked_and_spread_over_workers(tmp_path):
+def test_metrics_address_is_checked(tmp_path):
     import tomllib
     config = parse_config(tomllib.loads('[server.metrics]\naddress = "127.0.0.1:9464"\n'), tmp_path)
     assert config.server.metrics_address == "127.0.0.1:9464"
     with pytest.raises(ConfigError) as err:
         parse_config(tomllib.loads('[server.metrics]\naddress = "9464"\n'), tmp_path)
     assert err.value.field == "server.metrics.address"
-    assert metrics_address_of("127.0.0.1:9464", 2) == "127.0.0.1:9466"
-    assert metrics_address_of("127.0.0.1:0", 2) == "127.0.0.1:0" and metrics_address_of(None, 1) is None
     taken = ServerMetrics()
     port = taken.serve_http("127.0.0.1:0")
     with pytest.raises(ConfigError) as err:
         ServerMetrics().serve_http(f"127.0.0.1:{port}")
     assert err.value.field == "server.metrics.address"
+
+
+def test_workers_metrics_are_served_merged_on_one_port(tmp_path, redis_server):
+    """`dom serve --workers 2` over Redis: calls spread over 8 connections (so both workers answer
+    some), and the one /metrics endpoint counts every call once."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.redis_servers import free_port, new_namespace
+
+    stock = tmp_path / "stock.csv"
+    stock.write_text("node_id,sku,on_hand,safety_stock\nEAST,SKU-A,1000,0\nCENTRAL,SKU-B,1000,0\n")
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("node_id,kind,latitude,longitude\nEAST,warehouse,40.73,-74.17\n"
+                     "CENTRAL,warehouse,32.78,-96.80\n")
+    metrics_port, port = free_port(), free_port()
+    config = tmp_path / "dom.toml"
+    config.write_text(f'[data]\nnetwork = "nodes.csv"\ninventory = "stock.csv"\n'
+                      f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
+                      f'namespace = "{new_namespace("m")}"\n'
+                      f'[server.metrics]\naddress = "127.0.0.1:{metrics_port}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOM_")}
+    dom = [sys.executable, "-m", "dom_engine"]
+    subprocess.run([*dom, "inventory", "load", str(stock), "--config", str(config)], check=True, env=env,
+                   capture_output=True, timeout=120)
+    proc = subprocess.Popen([*dom, "serve", "--workers", "2", "--config", str(config), "--address",
+                             f"127.0.0.1:{port}"], env=env, stderr=subprocess.DEVNULL)
+    own = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.insecure_channel(f"127.0.0.1:{port}", options=own) for _ in range(8)]
+    try:
+        for ch in channels:
+            grpc.channel_ready_future(ch).result(timeout=120)
+        calls = 0
+        for k, ch in enumerate(channels * 3):
+            health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            request = _valid_request(f"mw-{k}")
+            request.order.ClearField("deliver_by")        # the real clock: no promise date
+            reply = routing_grpc_pb.RoutingServiceStub(ch).RouteOrder(request, timeout=30)
+            assert reply.plan.shipments
+            calls += 1
+        samples = _samples(metrics_port)
+        routed = samples[("dom_grpc_requests_total", (("code", "OK"), ("method", "RouteOrder")))]
+        assert routed == calls
+        assert samples[("dom_grpc_request_seconds_count", (("method", "RouteOrder"),))] == calls
+    finally:
+        for ch in channels:
+            ch.close()
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0

@@ -55,6 +55,9 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [server.tls]   TLS for the gRPC server, PEM files (paths relative to this file)
   cert_file, key_file  the server's certificate chain and private key
   client_ca_file  optional: mutual TLS, every client presents a certificate this CA signed
+  log_format   "text" or "json": JSON lines with time, level, logger, message and the call's
+               fields (request_id, order_id, method, status, code, elapsed_ms)  default "text"
+  log_calls    one INFO line per RouteOrder / RejectShipment / RouteBatch call  default false
 [server.metrics]  Prometheus metrics (dom_engine/service/metrics.py lists them)
   address      HOST:PORT of the /metrics HTTP endpoint (off without it); with --workers N,
                the parent serves the workers' metrics merged there
@@ -120,6 +123,7 @@ Environment overrides (applied over the file; values are parsed like the TOML ke
   DOM_SERVER_WORKERS      [server] workers        DOM_SERVER_MAX_MESSAGE_MB [server] max_message_mb
   DOM_BATCH_MAX_ORDERS    [batch] max_orders      DOM_BATCH_TIME_BUDGET_MS  [batch] time_budget_ms
   DOM_HOLD_TTL_S          [store] hold_ttl_s
+  DOM_LOG_FORMAT          [server] log_format     DOM_LOG_CALLS      [server] log_calls
   DOM_STORE_COALESCE_RESERVES [store] coalesce_reserves (true/false, 1/0, yes/no, on/off)
 Paths given in the environment are relative to the current directory.
 """
@@ -183,6 +187,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
     "DOM_SERVER_MAX_MESSAGE_MB": ("server", "max_message_mb", int),
     "DOM_SERVER_INSECURE": ("server", "insecure", bool),
     "DOM_SERVER_MAX_IN_FLIGHT": ("server", "max_in_flight", int),
+    "DOM_LOG_FORMAT": ("server", "log_format", str),
+    "DOM_LOG_CALLS": ("server", "log_calls", bool),
     "DOM_BATCH_MAX_ORDERS": ("batch", "max_orders", int),
     "DOM_BATCH_TIME_BUDGET_MS": ("batch", "time_budget_ms", float),
     "DOM_STORE_BACKEND": ("store", "backend", str),

@@ -41,6 +41,8 @@ class ServerConfig:
     tokens: tuple[Token, ...] = ()
     metrics_address: str | None = None      # [server.metrics] address: Prometheus /metrics (None: off)
     max_in_flight: int | None = None        # calls in flight beyond which new ones get RESOURCE_EXHAUSTED
+    log_format: str = "text"                # "text" or "json" (JSON lines)
+    log_calls: bool = False                 # one log line per routing call (request and order id, ...)
 
 
 def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
@@ -55,9 +57,12 @@ def parse_server(s: Table, path_of: PathOf) -> ServerConfig:
                           _workers(s.get("workers", (int, str), "auto")),
                           s.get("max_message_mb", int, ServerConfig.max_message_mb),
                           s.get("insecure", bool, False), tls, tokens_file, tokens, metrics_address,
-                          s.get("max_in_flight", int, None))
+                          s.get("max_in_flight", int, None), s.get("log_format", str, "text"),
+                          s.get("log_calls", bool, False))
     s.done()
     check_address(server.address, "server.address")
+    if server.log_format not in ("text", "json"):
+        raise ConfigError("server.log_format", f'must be "text" or "json", got {server.log_format!r}')
     if server.max_workers < 1:
         raise ConfigError("server.max_workers", f"must be >= 1, got {server.max_workers}")
     if server.max_in_flight is not None and server.max_in_flight < 1:

@@ -19,7 +19,6 @@ field), 1 unexpected error (set DOM_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ def _config(path: str | None):
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..app.bootstrap import build_engine, load_components
     from ..app.config import check_address
+    from ..app.log_format import configure_logging
     from ..app.server_config import effective_workers
     from ..app.store_status import check_shared_store, stock_source
     from ..service.security import Security
@@ -61,9 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_workers(workers, config.store.shared, address)
         if workers > 1:      # the workers' shared store must be reachable and hold stock
             check_shared_store(config, load_components(config).store, args.allow_empty_store)
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            print(f"dom: {workers} worker processes on {address}; {security.describe()}; Ctrl-C stops",
-                  file=sys.stderr, flush=True)
+            configure_logging(config.server.log_format, config.server.log_calls)
+            _say(config, f"dom: {workers} worker processes on {address}; {security.describe()}; Ctrl-C stops")
             return serve_workers(args.config or os.environ.get("DOM_CONFIG") or None, address, workers,
                                  config.server.max_workers, config.server.metrics_address)
     from ..service.server import serve  # lazy: grpc is only needed to serve
@@ -71,18 +70,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = build_engine(config)
     if config.store.shared:      # reachable and holding stock (or allowed empty)
         check_shared_store(config, engine.store, args.allow_empty_store)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.server.log_format, config.server.log_calls)
     source = f"network {config.network or 'bundled demo'}; stock {stock_source(config)}"
 
     def ready(port: int) -> None:
         host = address.rpartition(":")[0]
-        print(f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); "
-              f"{security.describe()}; Ctrl-C stops", file=sys.stderr, flush=True)
+        _say(config, f"dom: serving {len(engine.network)} nodes on {host}:{port} ({source}); "
+                     f"{security.describe()}; Ctrl-C stops")
 
     serve(engine, address, max_workers=config.server.max_workers, on_ready=ready,
           max_message_mb=config.server.max_message_mb, security=security,
           metrics_address=config.server.metrics_address, maximum_concurrent_rpcs=config.server.max_in_flight)
     return EXIT_OK
+
+
+def _say(config, line: str) -> None:
+    """The server's start-up line: on stderr as it is, or as a log record when the log is JSON
+    lines (so every line a log shipper reads parses)."""
+    if config.server.log_format == "json":
+        import logging
+
+        logging.getLogger("dom_engine.service").info(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 def cmd_route(args: argparse.Namespace) -> int:

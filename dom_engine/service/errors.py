@@ -140,10 +140,11 @@ def abort(context: grpc.ServicerContext, exc: Exception, method: str) -> None:
     details = _fit(shorten(details), MAX_DETAILS_BYTES)
     if code is grpc.StatusCode.INTERNAL:
         error_id = uuid.uuid4().hex[:12]
-        log.exception("%s failed (error id %s)", method, error_id)
+        log.exception("%s failed (error id %s)", method, error_id,
+                      extra={"method": method, "code": code.name, "error_id": error_id})
         details = f"internal error (error id {error_id}; see server log)"
     else:
-        log.info("%s -> %s: %s", method, code.name, details)
+        log.info("%s -> %s: %s", method, code.name, details, extra={"method": method, "code": code.name})
     if field is not None:
         context.set_trailing_metadata(((ERROR_FIELD_KEY, _fit(_printable(shorten(field)), MAX_FIELD_BYTES)),))
     context.abort(code, details)

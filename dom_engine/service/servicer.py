@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dom_engine.app.engine import Engine
 
 log = logging.getLogger("dom_engine.service")
+calls_log = logging.getLogger("dom_engine.calls")    # [server] log_calls (app/log_format.py)
 
 SERVICE_NAME = routing_pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
 # Share of the call's remaining deadline the solver may use; the rest covers conversion and transport.
@@ -118,7 +119,9 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
             answer_stopped(context, exc)
         log.info("RouteBatch request_id=%s orders=%d reserve=%s status=%s gap=%.4f in %.0f ms",
                  call.request_id, len(call.orders), call.reserve, result.status.name, result.gap,
-                 result.solve_time_ms)
+                 result.solve_time_ms, extra={"method": "RouteBatch", "request_id": call.request_id,
+                                              "orders": len(call.orders), "status": result.status.name,
+                                              "elapsed_ms": round(result.solve_time_ms, 3)})
         for order, plan in zip(call.orders, result.plans, strict=True):
             self._record("batch", order, plan, call.request_id, stop)
         if stop.cancelled:   # the client is gone: converting thousands of plans helps no one
@@ -126,11 +129,18 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
         return batch_result_to_proto(result, call.request_id)
 
     def _record(self, kind: str, order, plan, request_id: str, stop: Deadline) -> None:
-        """The answer into the decision log (kind "route", "reject" or "batch")."""
+        """The answer into the decision log (kind "route", "reject" or "batch") and, when call
+        logging is on ([server] log_calls), one line with the call's fields."""
         policy = order.options.policy or self.engine.default_policy
         elapsed_ms = (time.perf_counter() - stop.started) * 1000.0
         self.engine.decisions.planned(kind, order, plan, policy=policy, request_id=request_id,
                                       elapsed_ms=elapsed_ms)
+        if kind != "batch" and calls_log.isEnabledFor(logging.INFO):
+            calls_log.info("%s order_id=%s status=%s cost=%.2f in %.1f ms request_id=%s", kind,
+                           order.order_id, plan.status.name, plan.total_cost, elapsed_ms, request_id,
+                           extra={"method": kind, "order_id": order.order_id, "status": plan.status.name,
+                                  "request_id": request_id, "elapsed_ms": round(elapsed_ms, 3),
+                                  "reservation_id": plan.reservation_id or None})
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.ValidateOrderRequest, context: grpc.ServicerContext

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from typing import Any
 
@@ -92,12 +91,12 @@ def _interrupt(pid: int) -> None:
 def _worker(config_path: str | None, address: str, max_workers: int, index: int = 0) -> None:
     from dom_engine.app.bootstrap import build_engine
     from dom_engine.app.config import load_config
+    from dom_engine.app.log_format import configure_logging
     from dom_engine.service.security import Security
     from dom_engine.service.server import serve
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
     config = load_config(config_path)
+    configure_logging(config.server.log_format, config.server.log_calls)
     engine = build_engine(config)
     # metrics go to the parent's multiprocess files (PROMETHEUS_MULTIPROC_DIR), served merged there
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),

@@ -98,6 +98,12 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [shadow]
   policy       also route every live RouteOrder with this policy (never reserving) and log its
                plan as a "shadow" event beside the live one               default: off
+[tracing]      OpenTelemetry spans (pip install "dom-engine[tracing]"): one per RPC, continuing the
+               caller's W3C traceparent, with children store.read, solve, store.reserve, batch
+  enabled      export spans                                               default false
+  endpoint     OTLP gRPC collector URL (http:// = plain text)   default "http://127.0.0.1:4317"
+  service_name service.name of the spans                                  default "dom-engine"
+  sample_ratio share of new traces kept (a caller's sampled flag wins)    default 1.0
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, min_cpsat_ms, plan_seconds           (single orders)
@@ -157,6 +163,7 @@ from ..io.tables import (
 from ..optimize.params import SolverParams
 from .events_config import EventsConfig, parse_events
 from .server_config import MAX_MESSAGE_MB, ServerConfig, TlsFiles, check_address, parse_server
+from .tracing import TracingConfig, parse_tracing
 
 __all__ = ["MAX_MESSAGE_MB", "EngineConfig", "ServerConfig", "TlsFiles", "check_address", "load_config",
            "parse_config"]
@@ -215,6 +222,7 @@ class EngineConfig:
     batch: BatchSettings = field(default_factory=BatchSettings)
     solver: SolverParams = field(default_factory=SolverParams)
     events: EventsConfig = field(default_factory=EventsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
 
     @property
     def uses_demo(self) -> bool:
@@ -228,7 +236,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data: dict[str, Any] = read_toml(source) if source is not None else {}
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    for section in ("data", "demo", "limits", "routing", "server", "store", "batch", "events", "shadow"):
+    for section in ("data", "demo", "limits", "routing", "server", "store", "batch", "events", "shadow",
+                    "tracing"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     from_env: dict[str, str] = {}
@@ -299,9 +308,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
     batch = _batch_settings(root.table("batch"))
     solver = dataclass_from_table(SolverParams, root.table("solver"))
     events = parse_events(root.table("events"), root.table("shadow"), policies)
+    tracing = parse_tracing(root.table("tracing"))
     root.done()
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store, batch, solver, events)
+                        server, source, store, batch, solver, events, tracing)
 
 
 def _batch_settings(t: Table) -> BatchSettings:

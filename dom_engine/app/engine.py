@@ -20,6 +20,7 @@ from ..optimize.params import SolverParams
 from .decisions import Decisions, shadow_of
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
+from .tracing import span
 
 if TYPE_CHECKING:
     from .batch_routing import BatchProgress, BatchRouting
@@ -110,8 +111,9 @@ class Engine:
         # Before the budget starts: a fresh process (`dom batch`, a library call) would otherwise
         # spend its budget compiling or loading the kernels and plan nothing. Servers did it already.
         self.warm_up()
-        return self.batch_routing.route_batch(orders, reserve=reserve, time_budget_ms=time_budget_ms,
-                                              progress=progress, stop=stop)
+        with span("batch", orders=len(orders), reserve=reserve):
+            return self.batch_routing.route_batch(orders, reserve=reserve, time_budget_ms=time_budget_ms,
+                                                  progress=progress, stop=stop)
 
     def warm_up(self) -> None:
         """Load what the first call would otherwise pay for inside its budget: the batch half (it

@@ -32,6 +32,7 @@ from ..inventory.base import SnapshotStore
 from ..optimize import OrderProblem, solve_order
 from ..optimize.params import SolverParams
 from .rejects import remaining_order
+from .tracing import span
 
 
 def utc_now() -> datetime:
@@ -99,7 +100,8 @@ class OrderRouting:
         is idempotent and lets the store finish what a lost reply cut short (a Cluster counts the
         shipment against the day's capacity then); if the day turned out full, the store gave the
         untouched units back (ReservationConflict) and the order is routed afresh."""
-        existing = self.store.reservation_for_order(order_id)
+        with span("store.reservation_lookup"):
+            existing = self.store.reservation_for_order(order_id)
         if existing is None or existing.committed or not existing.allocations:
             return existing
         try:
@@ -175,17 +177,23 @@ class OrderRouting:
             if attempt == 0 and first_read is not None:
                 stock = first_read
             else:
-                stock = self.store.read(skus)
+                with span("store.read", skus=len(skus), attempt=attempt):
+                    stock = self.store.read(skus)
                 check_skus(order, stock.unknown)
-            plan = solve_order(OrderProblem(order, stock, self.network, self.rate_card, policy, self.clock()),
-                               stop, self.solver.search)
+            problem = OrderProblem(order, stock, self.network, self.rate_card, policy, self.clock())
+            with span("solve", lines=len(order.lines)) as solving:
+                plan = solve_order(problem, stop, self.solver.search)
+                if solving is not None:
+                    solving.set_attributes({"status": plan.status.name, "solver": plan.solver or "",
+                                            "gap": plan.gap})
             if hold is None or not plan.status.has_plan or not plan.shipments:
                 return plan
             allocations = self.with_buffers(plan_allocations(plan), policy.min_stock_buffer)
             if stop.cancelled:   # the caller is gone: a hold now would never be seen
                 raise Stopped("the call was cancelled before its plan was reserved", cancelled=True)
             try:
-                reservation = hold(allocations)
+                with span("store.reserve", allocations=len(allocations)):
+                    reservation = hold(allocations)
             except ReservationConflict:
                 if attempt == attempts - 1:
                     raise

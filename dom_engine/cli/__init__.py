@@ -47,11 +47,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..app.log_format import configure_logging
     from ..app.server_config import effective_workers
     from ..app.store_status import check_shared_store, stock_source
+    from ..app.tracing import configure_tracing
     from ..service.security import Security
 
     config = _config(args.config)
     address = args.address or config.server.address
     check_address(address, "--address")
+    configure_tracing(config.tracing)
     security = Security.from_config(config.server)
     security.check(address)
     workers = args.workers or effective_workers(config.server.workers, config.store.shared, address)

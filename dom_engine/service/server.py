@@ -17,6 +17,8 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from dom_engine._proto.dom.v1 import events_pb2_grpc as events_grpc_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+from dom_engine.app.tracing import shutdown as flush_traces
+from dom_engine.app.tracing import tracer
 from dom_engine.domain import ConfigError
 from dom_engine.domain.reservation import StoreUnavailable
 
@@ -26,6 +28,7 @@ from .inventory import INVENTORY_SERVICE_NAME, InventoryServicer
 from .metrics import MetricsInterceptor, ServerMetrics
 from .security import Security, credentials
 from .servicer import SERVICE_NAME, RoutingServicer
+from .tracing import TracingInterceptor
 
 if TYPE_CHECKING:
     from dom_engine.app.engine import Engine
@@ -79,7 +82,9 @@ def _build(
     merged.update(options)
     # Metrics outermost (they see the status the client gets), then error mapping: it parses
     # requests and maps what the inner interceptors raise.
-    interceptors = [*([MetricsInterceptor(metrics)] if metrics else []), ErrorMappingInterceptor(),
+    # Tracing outermost of all: its span covers the whole call, the caller's trace continued.
+    interceptors = [*([TracingInterceptor()] if tracer() is not None else []),
+                    *([MetricsInterceptor(metrics)] if metrics else []), ErrorMappingInterceptor(),
                     *(security.interceptors() if security else [])]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dom-grpc"),
@@ -241,6 +246,7 @@ def serve(
         built.server.stop(grace_s).wait()
         if not engine.decisions.drain(grace_s):   # shadow routes and buffered events, then exit
             log.warning("decision log: some events could not be written before exit")
+        flush_traces(grace_s)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         log.info("server stopped")

@@ -92,11 +92,13 @@ def _worker(config_path: str | None, address: str, max_workers: int, index: int 
     from dom_engine.app.bootstrap import build_engine
     from dom_engine.app.config import load_config
     from dom_engine.app.log_format import configure_logging
+    from dom_engine.app.tracing import configure_tracing
     from dom_engine.service.security import Security
     from dom_engine.service.server import serve
 
     config = load_config(config_path)
     configure_logging(config.server.log_format, config.server.log_calls)
+    configure_tracing(config.tracing)
     engine = build_engine(config)
     # metrics go to the parent's multiprocess files (PROMETHEUS_MULTIPROC_DIR), served merged there
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),

@@ -88,12 +88,20 @@ class OrderRouting:
         policy = self.policy_for(order)
         if not reserve:
             return self.route_and_hold(order, policy, budget, None)
+        # Optimistic: route first. A retried order meets its own hold inside store.reserve (which
+        # is idempotent per order id and answers the reservation), and route_and_hold then answers
+        # the plan of what is held; only a plan with nothing to hold (its own held units are not
+        # in the stock read, so a retry may find none left) looks the reservation up. This saves
+        # the lookup's round trip on every first attempt, which is nearly every call.
+        plan = self.route_and_hold(order, policy, budget,
+                                   lambda allocations: self.store.reserve(order.order_id, allocations),
+                                   whole=True)
+        if plan.reservation_id:
+            return plan
         existing = self.confirmed_hold(order.order_id, policy)
         if existing is not None:
             return self.plan_of_reservation(order, existing, skus_of(order), policy)
-        return self.route_and_hold(order, policy, budget,
-                                    lambda allocations: self.store.reserve(order.order_id, allocations),
-                                    whole=True)
+        return plan
 
     def confirmed_hold(self, order_id: str, policy: PolicyProfile) -> Reservation | None:
         """The order's reservation when a retried request finds one. Reserving its own units again

@@ -80,9 +80,9 @@ NET = Network((
 @pytest.mark.parametrize("backend", ["redis", "cluster"])
 def test_concurrent_duplicates_all_answer_the_held_plan(backend, request):
     """Four servers (engines with their own RedisStore) get the same RouteOrder(reserve) at once.
-    Every look-up misses (forced: all run before any hold), then they route one after the other:
-    the first holds A's only unit, the others plan B on fresh stock and find the order held. Every
-    answer must ship what the reservation holds."""
+    Every first stock read sees A's unit free (forced: all read before any hold), then they go on
+    one after the other: the first holds A's only unit, the others plan A too on what they read and
+    find the order held when they reserve. Every answer must ship what the reservation holds."""
     target = request.getfixturevalue("redis_server" if backend == "redis" else "redis_cluster")
     url, namespace = client_url(target), new_namespace()
     n = 4
@@ -91,17 +91,18 @@ def test_concurrent_duplicates_all_answer_the_held_plan(backend, request):
     stores[0].load_snapshot(["A", "B"], ["X", "X"], np.array([1, 10]))
     policies = {"default": PolicyProfile()}
     engines = [Engine(NET, us_network_rate_card(), s, policies=policies, clock=lambda: NOW) for s in stores]
-    looked_up, turn = threading.Barrier(n), threading.Lock()
+    all_read, turn = threading.Barrier(n), threading.Lock()
     for store in stores:
-        real = store.reservation_for_order
+        real, first = store.read, [True]
 
-        def lookup(order_id, real=real):
-            found = real(order_id)
-            looked_up.wait()
-            turn.acquire()  # released when this request has answered
+        def read(skus, real=real, first=first):
+            found = real(skus)
+            if first.pop() if first else False:     # the request's first read only
+                all_read.wait()
+                turn.acquire()  # released when this request has answered
             return found
 
-        store.reservation_for_order = lookup
+        store.read = read
     order = Order("DUP", (Line("L1", "X", 1),), Destination(40.0, -75.0), created_at=NOW)
 
     def send(engine):
@@ -200,3 +201,24 @@ def test_a_batch_planned_on_a_cached_read_keeps_the_buffer(backend, request):
     assert _chicago_atp(a) == 1
     for s in close:
         s.client.close()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_retry_of_an_order_holding_the_last_units_answers_its_hold(backend, request):
+    """The order holds the only units: its retry reads stock without them (nothing left to plan)
+    and must still answer the held plan, not INFEASIBLE, and hold nothing more."""
+    if backend == "memory":
+        store = MemoryStore.from_arrays(NET, ["X"], np.array([[1], [0]]), clock=lambda: NOW)
+    else:
+        target = request.getfixturevalue("redis_server")
+        store = RedisStore(NET, client_url(target), namespace=new_namespace(), cache_staleness_s=0.0,
+                           clock=lambda: NOW)
+        store.load_snapshot(["A", "B"], ["X", "X"], np.array([1, 0]))
+    engine = Engine(NET, us_network_rate_card(), store, policies={"default": PolicyProfile()},
+                    clock=lambda: NOW)
+    order = Order("LAST", (Line("L1", "X", 1),), Destination(40.0, -75.0), created_at=NOW)
+    first = engine.route(order, reserve=True)
+    again = engine.route(order, reserve=True)
+    assert first.reservation_id and again.reservation_id == first.reservation_id
+    assert [s.node_id for s in again.shipments] == ["A"] and again.status.has_plan
+    assert store.read(["X"]).atp[:, 0].tolist() == [0, 0]

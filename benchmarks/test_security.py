@@ -1,8 +1,9 @@
-"""What TLS and token authentication cost a RouteOrder call: the same demo orders through two
-loopback servers over one demo engine in the same run, one plain text without tokens, one with
-TLS (certificates made for the run) and bearer-token checks (three tokens in force), calls
-interleaved so drift on this shared machine hits both alike. Reports p50 / p99 of each and the
-p50 ratio secure / plain; asserts the plans are the same both ways (never timings).
+"""What TLS, token authentication and metrics cost a RouteOrder call: the same demo orders through
+two loopback servers over one demo engine in the same run, one plain text without tokens or
+metrics, one with TLS (certificates made for the run), bearer-token checks (three tokens in force)
+and Prometheus metrics recorded (served on their own port), calls interleaved so drift on this
+shared machine hits both alike (the decision log is on in both: it is not optional). Reports
+p50 / p99 of each and the p50 ratio secure / plain; asserts the plans are the same both ways (never timings).
 
     python -m pytest benchmarks/test_security.py --benchmark-only -s
 """
@@ -22,6 +23,7 @@ from dom_engine.app.config import TlsFiles
 from dom_engine.app.tokens import TokenAuth, hash_token, parse_tokens
 from dom_engine.io.demo import demo_catalogue, random_order
 from dom_engine.service.converters import order_to_proto
+from dom_engine.service.metrics import ServerMetrics
 from dom_engine.service.security import Security
 from dom_engine.service.server import build_server
 from dom_engine.testing.engines import demo_engine
@@ -42,7 +44,10 @@ def servers(tmp_path_factory):
                            for name, secret in secrets.items()], "t")
     secure = Security(TlsFiles(pki["server_cert"], pki["server_key"]), TokenAuth(tokens))
     plain_server, plain_port = build_server(engine, "127.0.0.1:0", max_workers=4)
-    secure_server, secure_port = build_server(engine, "127.0.0.1:0", max_workers=4, security=secure)
+    metrics = ServerMetrics()
+    metrics.serve_http("127.0.0.1:0")
+    secure_server, secure_port = build_server(engine, "127.0.0.1:0", max_workers=4, security=secure,
+                                              metrics=metrics)
     plain_server.start()
     secure_server.start()
     creds = grpc.ssl_channel_credentials(root_certificates=pki["ca"].read_bytes())
@@ -82,4 +87,5 @@ def test_route_order_with_tls_and_tokens_vs_plain(benchmark, servers):
     benchmark.extra_info.update(calls=N_CALLS, plain_p50_ms=p["plain"][0], plain_p99_ms=p["plain"][1],
                                 secure_p50_ms=p["secure"][0], secure_p99_ms=p["secure"][1], p50_ratio=ratio)
     print(f"\nRouteOrder, {N_CALLS} calls each: plain p50 {p['plain'][0]:.2f} ms p99 {p['plain'][1]:.2f} ms; "
-          f"TLS + token p50 {p['secure'][0]:.2f} ms p99 {p['secure'][1]:.2f} ms; p50 ratio {ratio:.2f}x")
+          f"TLS + token + metrics p50 {p['secure'][0]:.2f} ms p99 {p['secure'][1]:.2f} ms; "
+          f"p50 ratio {ratio:.2f}x")

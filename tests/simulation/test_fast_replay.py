@@ -125,12 +125,15 @@ def exact_calls(monkeypatch):
     return calls
 
 
+# Budgets are generous (5 s per order): the paths are compared where both finish their search.
+# Under a short budget on a loaded machine the engine path can time out (NO_PLAN_FOUND) on a hard
+# order that the fast path, not timed per order, solves: a timing difference, not a decision one.
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_the_fast_path_decides_as_the_engine_order_by_order(seed, exact_calls):
     world = _world(seed, capacity=3)
     orders = _stream(seed, 400, 3, [n.node_id for n in world.network.nodes])
-    fast = replay(world, orders, time_budget_ms=500)
-    slow = replay(world, orders, time_budget_ms=500, fast=False)
+    fast = replay(world, orders, time_budget_ms=5000)
+    slow = replay(world, orders, time_budget_ms=5000, fast=False)
     _assert_same_runs(fast, slow)
     statuses = {o.status for o in fast.outcomes}
     assert {"OPTIMAL", "INFEASIBLE", "INVALID"} <= statuses
@@ -149,8 +152,8 @@ def test_receipts_and_a_closing_node_mid_stream():
                                str(rng.choice(SKUS)), int(rng.integers(1, 6)))
                        for h in rng.integers(0, 96, 40)),
                       key=lambda r: r.at)
-    fast = replay(world, orders, time_budget_ms=500, receipts=receipts)
-    slow = replay(world, orders, time_budget_ms=500, receipts=receipts, fast=False)
+    fast = replay(world, orders, time_budget_ms=5000, receipts=receipts)
+    slow = replay(world, orders, time_budget_ms=5000, receipts=receipts, fast=False)
     _assert_same_runs(fast, slow)
     assert fast.received.sum() == sum(r.units for r in receipts)
     closed_day = CLOSING.isoformat()
@@ -171,8 +174,8 @@ def test_a_demo_day_is_decided_as_by_the_engine(exact_calls):
     world = build_world(Scenario("base"), components.network, Stock(skus, on_hand, safety),
                         components.rate_card, components.policies)
     orders = generated_stream(Demand(orders=1500, days=1, seed=9))
-    fast = replay(world, orders, time_budget_ms=200)
-    slow = replay(world, orders, time_budget_ms=200, fast=False)
+    fast = replay(world, orders, time_budget_ms=5000)
+    slow = replay(world, orders, time_budget_ms=5000, fast=False)
     _assert_same_runs(fast, slow)
     assert len(exact_calls) < len(orders) // 100
 
@@ -201,12 +204,12 @@ def test_replenishment_tops_stock_up_to_its_starting_level_on_both_paths():
     seed = 7
     world = _world(seed, Scenario("weekly", replenish_every_days=2), depth=2)
     orders = _stream(seed, 600, 6, [n.node_id for n in world.network.nodes])
-    fast = replay(world, orders, time_budget_ms=500)
-    slow = replay(world, orders, time_budget_ms=500, fast=False)
+    fast = replay(world, orders, time_budget_ms=5000)
+    slow = replay(world, orders, time_budget_ms=5000, fast=False)
     _assert_same_runs(fast, slow)
     assert fast.received.sum() > 0
     assert (fast.start.on_hand + fast.received == fast.end_on_hand + fast.shipped).all()
-    dry = replay(replace(world, scenario=Scenario("never")), orders, time_budget_ms=500)
+    dry = replay(replace(world, scenario=Scenario("never")), orders, time_budget_ms=5000)
     assert fast.shipped.sum() > dry.shipped.sum() and not dry.received.any()
     # Topped up, never past the starting level: what arrives is at most what had been shipped.
     assert (fast.received <= fast.shipped).all()
@@ -217,8 +220,8 @@ def test_the_engine_path_is_kept_where_the_fast_path_does_not_apply(exact_calls)
     world = _world(6)
     orders = _stream(6, 60, 1, [n.node_id for n in world.network.nodes])
     refusing = replace(world, scenario=Scenario("refuse", reject_rate={"store": 0.5}))
-    replay(refusing, orders, time_budget_ms=500)
-    replay(world, orders + orders[:1], time_budget_ms=500)
+    replay(refusing, orders, time_budget_ms=5000)
+    replay(world, orders + orders[:1], time_budget_ms=5000)
     assert not exact_calls
-    replay(world, orders, time_budget_ms=500)
+    replay(world, orders, time_budget_ms=5000)
     assert exact_calls

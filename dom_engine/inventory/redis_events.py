@@ -27,6 +27,7 @@ log = logging.getLogger("dom_engine.events")
 DEFAULT_MAX_BUFFER = 10_000
 DEFAULT_RETENTION_S = 7 * 86400.0
 SEND_BATCH = 256
+LINGER_S = 0.02              # how long the writer lets events gather before a round trip
 SCAN_CHUNK = 1000
 MAX_SCANNED = 100_000    # entries one filtered read may look at (bounds a read on a busy log)
 
@@ -44,6 +45,7 @@ class RedisEventLog:
         self._cond = threading.Condition()
         self._sending = 0           # events taken off the queue, not yet written
         self._closed = False
+        self._flushing = 0          # callers waiting in flush(): the writer does not linger
         self._thread = None
         if writer:
             self._thread = threading.Thread(target=self._write_loop, name="dom-events", daemon=True)
@@ -56,17 +58,22 @@ class RedisEventLog:
                 self._queue.popleft()
                 self.dropped += 1
             self._queue.append(event)
-            self._cond.notify()
+            if len(self._queue) == 1 or len(self._queue) >= SEND_BATCH:   # the writer may be asleep
+                self._cond.notify()
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         end = time.monotonic() + timeout_s
         with self._cond:
-            while self._queue or self._sending:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.notify_all()
-                self._cond.wait(min(left, 0.05))
+            self._flushing += 1
+            try:
+                while self._queue or self._sending:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.notify_all()
+                    self._cond.wait(min(left, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     def _write_loop(self) -> None:
@@ -77,6 +84,10 @@ class RedisEventLog:
                     self._cond.wait()
                 if self._closed and not self._queue:
                     return
+                # Linger: let events gather into one pipelined round trip instead of waking this
+                # thread (and taking the GIL from the routing threads) once per event.
+                if len(self._queue) < SEND_BATCH and not self._closed and not self._flushing:
+                    self._cond.wait(LINGER_S)
                 batch = [self._queue.popleft() for _ in range(min(SEND_BATCH, len(self._queue)))]
                 self._sending = len(batch)
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -44,9 +44,11 @@ class Decisions:
 
     # ----------------------------------------------------------------- recording
     def planned(self, kind: str, order: Order, plan: Plan, *, policy: str, request_id: str = "",
-                elapsed_ms: float = 0.0, shadow: bool = True) -> None:
-        """A plan was answered for `order` (kind "route", "reject", "batch" or "shadow")."""
-        self._append(lambda: _plan_event(kind, order, plan, policy, request_id, elapsed_ms, self.clock()))
+                elapsed_ms: float = 0.0, shadow: bool = True, note: Mapping[str, Any] | None = None) -> None:
+        """A plan was answered for `order` (kind "route", "reject", "batch" or "shadow"); `note`
+        joins the event's detail (a reject's node and reason)."""
+        self._append(lambda: _plan_event(kind, order, plan, policy, request_id, elapsed_ms, self.clock(),
+                                         note))
         if plan.reservation_id and plan.shipments and kind != "shadow":
             # the units this answer holds: a new hold, or (after a rejected shipment) more of one
             self._append(lambda: _hold_event("extended" if kind == "reject" else "held", plan, request_id,
@@ -137,9 +139,9 @@ class Decisions:
 
 
 def _plan_event(kind: str, order: Order, plan: Plan, policy: str, request_id: str, elapsed_ms: float,
-                at: datetime) -> Event:
+                at: datetime, note: Mapping[str, Any] | None = None) -> Event:
     nodes = tuple(dict.fromkeys(s.node_id for s in plan.shipments))
-    detail: dict[str, Any] = {"order": order_to_dict(order), "plan": tidy(plan_to_dict(plan))}
+    detail: dict[str, Any] = {**(note or {}), "order": order_to_dict(order), "plan": tidy(plan_to_dict(plan))}
     return Event(kind, order.order_id, at, status=plan.status.name, request_id=request_id,
                  reservation_id=plan.reservation_id or "", total_cost=plan.total_cost, nodes=nodes,
                  policy=policy, elapsed_ms=elapsed_ms, detail=detail)

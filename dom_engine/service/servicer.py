@@ -98,7 +98,8 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
                                       stop=with_budget(stop, requested))
         except Stopped as exc:
             answer_stopped(context, exc)
-        self._record("reject", call.order, plan, call.request_id, stop)
+        self._record("reject", call.order, plan, call.request_id, stop,
+                     note={"rejected_node": request.node_id[:128], "reason": request.reason[:200]})
         return routing_pb.RouteOrderResponse(plan=plan_to_proto(plan), request_id=call.request_id)
 
     def RouteBatch(  # noqa: N802 (gRPC method name)
@@ -128,13 +129,14 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
             answer_stopped(context, Stopped("the call ended before its answer was sent", cancelled=True))
         return batch_result_to_proto(result, call.request_id)
 
-    def _record(self, kind: str, order, plan, request_id: str, stop: Deadline) -> None:
+    def _record(self, kind: str, order, plan, request_id: str, stop: Deadline,
+                note: dict | None = None) -> None:
         """The answer into the decision log (kind "route", "reject" or "batch") and, when call
         logging is on ([server] log_calls), one line with the call's fields."""
         policy = order.options.policy or self.engine.default_policy
         elapsed_ms = (time.perf_counter() - stop.started) * 1000.0
         self.engine.decisions.planned(kind, order, plan, policy=policy, request_id=request_id,
-                                      elapsed_ms=elapsed_ms)
+                                      elapsed_ms=elapsed_ms, note=note)
         if kind != "batch" and calls_log.isEnabledFor(logging.INFO):
             calls_log.info("%s order_id=%s status=%s cost=%.2f in %.1f ms request_id=%s", kind,
                            order.order_id, plan.status.name, plan.total_cost, elapsed_ms, request_id,

@@ -87,9 +87,13 @@ def test_route_commit_release_are_logged_and_get_plan_returns_the_decision(live,
 def test_reject_and_batch_decisions_are_logged(live, valid_request):
     request = valid_request("dl-rj", reserve=True)
     live.routing.RouteOrder(request, timeout=10)
-    reject = routing_pb.RejectShipmentRequest(order=request.order, node_id="EAST")
+    reject = routing_pb.RejectShipmentRequest(order=request.order, node_id="EAST", reason="damaged")
     live.routing.RejectShipment(reject, timeout=10)
-    assert [e.kind for e in live.events("dl-rj")] == ["route", "held", "reject", "extended"]
+    events = live.events("dl-rj")
+    assert [e.kind for e in events] == ["route", "held", "reject", "extended"]
+    detail = json.loads(events[2].detail_json)
+    assert detail["rejected_node"] == "EAST" and detail["reason"] == "damaged"
+    assert "EAST" not in events[3].nodes
     assert live.log.GetPlan(events_pb.GetPlanRequest(order_id="dl-rj"), timeout=10).kind == "reject"
 
     orders = [valid_request(f"dl-b{k}").order for k in range(3)]

@@ -4,6 +4,7 @@ event <-> flat-fields encoding the Redis log shares, and the position ids both l
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -96,10 +97,16 @@ class MemoryEventLog:
         pass
 
 
+_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+MAX_ID_PART = 2**64 - 1      # Redis Stream ids are two unsigned 64-bit numbers
+
+
 def check_after_id(after_id: str) -> None:
-    """ValueError unless `after_id` is empty or "<ms>-<seq>"."""
+    """ValueError unless `after_id` is empty or "<ms>-<seq>" with both parts within 64 bits (what
+    a Redis Stream accepts: anything else would be the store's error, not the caller's)."""
     if after_id:
-        id_key(after_id)
+        if not _ID.fullmatch(after_id) or max(id_key(after_id)) > MAX_ID_PART:
+            raise ValueError(after_id)
 
 
 def flat(event: Event) -> dict[str, Any]:

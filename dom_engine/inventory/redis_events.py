@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ..domain.events import DECISION_KINDS, DEFAULT_LIST, Event
 from .base import StoreUnavailable
-from .event_log import DEFAULT_MAX_EVENTS, decode, encode, matches
+from .event_log import DEFAULT_MAX_EVENTS, MAX_ID_PART, decode, encode, id_key, matches
 from .redis_connection import DOWN, connect, text, unavailable
 
 log = logging.getLogger("dom_engine.events")
@@ -126,6 +126,8 @@ class RedisEventLog:
     def read(self, *, after_id: str = "", order_id: str = "", kinds: Sequence[str] = (),
              limit: int = DEFAULT_LIST) -> list[Event]:
         found: list[Event] = []
+        if after_id and id_key(after_id) == (MAX_ID_PART, MAX_ID_PART):
+            return found            # nothing can follow the last possible id (Redis refuses the range)
         start = f"({after_id}" if after_id else "-"
         scanned = 0
         with unavailable("read the decision log"):

@@ -124,6 +124,9 @@ def test_list_events_pages_in_log_order(live, valid_request):
     (events_pb.ListEventsRequest(limit=-1), "limit"),
     (events_pb.ListEventsRequest(kinds=["routed"]), "kinds"),
     (events_pb.ListEventsRequest(after_id="yesterday"), "after_id"),
+    (events_pb.ListEventsRequest(after_id="1-2-3"), "after_id"),
+    (events_pb.ListEventsRequest(after_id=f"{2**64}-0"), "after_id"),
+    (events_pb.ListEventsRequest(after_id="-5"), "after_id"),
     (events_pb.ListEventsRequest(order_id="x" * 129), "order_id"),
 ])
 def test_bad_list_requests_name_the_field(live, request_, field):
@@ -213,6 +216,16 @@ def test_events_wait_out_a_redis_outage(redis_server, make_engine, valid_request
     finally:
         log.close()
         own.close()
+
+
+def test_bad_after_ids_are_refused_before_redis_sees_them(redis_live):
+    live, _, _ = redis_live
+    for bad in (f"{2**64}-0", "0-" + "9" * 25, "12:30"):
+        with pytest.raises(grpc.RpcError) as err:
+            live.log.ListEvents(events_pb.ListEventsRequest(after_id=bad), timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    biggest = f"{2**64 - 1}-{2**64 - 1}"
+    assert list(live.log.ListEvents(events_pb.ListEventsRequest(after_id=biggest), timeout=10).events) == []
 
 
 def test_log_reads_survive_time(redis_live):

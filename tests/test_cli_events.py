@@ -46,7 +46,7 @@ def logged(tmp_path, redis_server):
             request = routing_pb.RouteOrderRequest(order=order_to_proto(order), request_id="cli")
             stub.RouteOrder(request, timeout=30)
     server.stop(None)
-    assert log.flush(10.0)
+    assert engine.decisions.drain(10.0)
     log.close()
     config = tmp_path / "dom.toml"
     config.write_text(f'[store]\nbackend = "redis"\nurl = "{redis_server.url}"\nnamespace = "{namespace}"\n')

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -25,6 +26,7 @@ from ..io.render import plan_to_dict, tidy
 log = logging.getLogger("dom_engine.events")
 
 SHADOW_QUEUE = 1000
+RECORD_QUEUE = 200_000      # events waiting to be built (20 RouteBatches of 10,000 orders)
 
 
 class Decisions:
@@ -37,22 +39,29 @@ class Decisions:
         self.shadow_policy = shadow_policy
         self._route_shadow = route_shadow
         self.shadow_skipped = 0
+        self.dropped = 0
         self._shadow_queue: queue.Queue[tuple[Order, str]] | None = None
         if route_shadow is not None and enabled:
             self._shadow_queue = queue.Queue(SHADOW_QUEUE)
             threading.Thread(target=self._shadow_loop, name="dom-shadow", daemon=True).start()
+        # Events are built (order and plan to dicts: ~35 us each, 10,000 for a big RouteBatch) on
+        # a recorder thread, so an answer is never held up by its log entry. Started on first use:
+        # engines made for simulations never record.
+        self._records: queue.Queue[Callable[[], Event]] = queue.Queue(RECORD_QUEUE)
+        self._recorder: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     # ----------------------------------------------------------------- recording
     def planned(self, kind: str, order: Order, plan: Plan, *, policy: str, request_id: str = "",
                 elapsed_ms: float = 0.0, shadow: bool = True, note: Mapping[str, Any] | None = None) -> None:
         """A plan was answered for `order` (kind "route", "reject", "batch" or "shadow"); `note`
         joins the event's detail (a reject's node and reason)."""
-        self._append(lambda: _plan_event(kind, order, plan, policy, request_id, elapsed_ms, self.clock(),
-                                         note))
+        at = self.clock()
+        self._append(lambda: _plan_event(kind, order, plan, policy, request_id, elapsed_ms, at, note))
         if plan.reservation_id and plan.shipments and kind != "shadow":
             # the units this answer holds: a new hold, or (after a rejected shipment) more of one
-            self._append(lambda: _hold_event("extended" if kind == "reject" else "held", plan, request_id,
-                                             self.clock()))
+            hold = "extended" if kind == "reject" else "held"
+            self._append(lambda: _hold_event(hold, plan, request_id, at))
         if shadow and self._shadow_queue is not None and kind == "route":
             try:
                 self._shadow_queue.put_nowait((order, request_id))
@@ -61,11 +70,13 @@ class Decisions:
 
     def reservation(self, kind: str, held: Reservation, request_id: str = "") -> None:
         """A reservation was "held", "extended", "committed" or "released"."""
+        at = self.clock()
+
         def event() -> Event:
             nodes = tuple(dict.fromkeys(a.node_id for a in held.allocations))
             units = [{"node_id": a.node_id, "sku": a.sku, "quantity": a.quantity} for a in held.allocations]
             expires = None if held.expires_at is None else held.expires_at.isoformat()
-            return Event(kind, held.order_id, self.clock(), status="committed" if held.committed else "held",
+            return Event(kind, held.order_id, at, status="committed" if held.committed else "held",
                          request_id=request_id, reservation_id=held.reservation_id, nodes=nodes,
                          detail={"allocations": units, "rejected_nodes": list(held.rejected_nodes),
                                  "expires_at": expires})
@@ -74,10 +85,28 @@ class Decisions:
     def _append(self, make: Callable[[], Event]) -> None:
         if not self.enabled:
             return
+        if self._recorder is None:
+            with self._start_lock:
+                if self._recorder is None:
+                    recorder = threading.Thread(target=self._record_loop, name="dom-record", daemon=True)
+                    recorder.start()
+                    self._recorder = recorder
         try:
-            self.log.append(make())
-        except Exception:   # the log must never cost a caller its answer
-            log.exception("decision log: could not record an event")
+            self._records.put_nowait(make)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped % 10_000 == 1:
+                log.warning("decision log: recorder behind, %d events dropped so far", self.dropped)
+
+    def _record_loop(self) -> None:
+        while True:
+            make = self._records.get()
+            try:
+                self.log.append(make())
+            except Exception:   # the log must never cost a caller its answer
+                log.exception("decision log: could not record an event")
+            finally:
+                self._records.task_done()
 
     def _shadow_loop(self) -> None:
         assert self._shadow_queue is not None and self._route_shadow is not None
@@ -96,18 +125,12 @@ class Decisions:
                 self._shadow_queue.task_done()
 
     def drain(self, timeout_s: float = 5.0) -> bool:
-        """Wait for queued shadow routes, then write what the log buffers (a server stopping)."""
-        pending = self._shadow_queue
-        if pending is not None:
-            done = threading.Event()
-
-            def wait_for_shadows() -> None:
-                pending.join()
-                done.set()
-
-            threading.Thread(target=wait_for_shadows, daemon=True).start()
-            done.wait(timeout_s / 2)
-        return self.log.flush(timeout_s / 2)
+        """Wait for queued shadow routes and events, then write what the log buffers (a server
+        stopping; tests before they read). False if that did not finish within `timeout_s`."""
+        end = time.monotonic() + timeout_s
+        queues = (self._records, self._shadow_queue, self._records)    # shadows add events: twice
+        done = all(_joined(q, end) for q in queues if q is not None)
+        return self.log.flush(max(0.0, end - time.monotonic())) and done
 
     # ----------------------------------------------------------------- reading
     def get_plan(self, order_id: str) -> Event:
@@ -136,6 +159,18 @@ class Decisions:
                                   f"{after_id[:64]!r}") from None
         return self.log.read(after_id=after_id, order_id=order_id, kinds=tuple(kinds),
                              limit=limit or DEFAULT_LIST)
+
+
+def _joined(pending: queue.Queue, end: float) -> bool:
+    """Whether every item put on `pending` was processed before the monotonic time `end`."""
+    done = threading.Event()
+
+    def wait() -> None:
+        pending.join()
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return done.wait(max(0.0, end - time.monotonic()))
 
 
 def _plan_event(kind: str, order: Order, plan: Plan, policy: str, request_id: str, elapsed_ms: float,

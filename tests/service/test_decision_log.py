@@ -176,7 +176,7 @@ def redis_live(make_engine, redis_server) -> Iterator[tuple[Live, RedisEventLog,
 def test_events_are_entries_of_a_redis_stream(redis_live, valid_request):
     live, log, client = redis_live
     plan = live.routing.RouteOrder(valid_request("rs-1", reserve=True), timeout=10).plan
-    assert log.flush(5.0)
+    assert live.engine.decisions.drain(5.0)
     entries = client.xrange(log.stream)
     assert [e[1][b"kind"] for e in entries] == [b"route", b"held"]
     assert entries[0][1][b"order_id"] == b"rs-1"
@@ -209,9 +209,9 @@ def test_events_wait_out_a_redis_outage(redis_server, make_engine, valid_request
             own.stop()
             for k in range(3):
                 live.routing.RouteOrder(valid_request(f"out-{k}"), timeout=10)
-            assert not log.flush(0.5)
+            assert not live.engine.decisions.drain(0.5)
             own.start(fresh=False)
-            assert log.flush(15.0)
+            assert live.engine.decisions.drain(15.0)
             assert [e.order_id for e in log.read(kinds=["route"])] == ["out-0", "out-1", "out-2"]
     finally:
         log.close()
@@ -233,3 +233,22 @@ def test_log_reads_survive_time(redis_live):
     live, log, _ = redis_live
     assert live.log.ListEvents(events_pb.ListEventsRequest(after_id=f"{int(time.time() * 1000) + 60_000}-0"),
                                timeout=10).events == []
+
+
+def test_events_on_a_redis_cluster(redis_cluster):
+    """The log works against a Redis Cluster too (stream and per-order keys in different slots)."""
+    from dom_engine.domain.events import Event
+    from tests.redis_servers import client_url
+    from tests.service.conftest import NOW
+
+    log = RedisEventLog(client_url(redis_cluster), new_namespace("cl"))
+    try:
+        for k in range(5):
+            log.append(Event("route", f"c-{k}", NOW, status="OPTIMAL"))
+        assert log.flush(10.0)
+        assert [e.order_id for e in log.read()] == [f"c-{k}" for k in range(5)]
+        latest = log.latest_decision("c-3")
+        assert latest is not None and latest.order_id == "c-3"
+        assert log.read(after_id=log.read()[2].event_id)[0].order_id == "c-3"
+    finally:
+        log.close()

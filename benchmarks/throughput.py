@@ -123,7 +123,7 @@ def served(workers: int | None = None) -> Iterator[str]:
 
 
 def measure(*, concurrency: int = 32, seconds: float = 10.0, warmup: float = 2.0,
-            workers: int | None = None) -> dict:
+            workers: int | None = None, channels: int = 4) -> dict:
     """Health and RouteOrder(reserve) rates against one server in one run, and their ratio."""
     ensure_loadgen()
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,9 +131,10 @@ def measure(*, concurrency: int = 32, seconds: float = 10.0, warmup: float = 2.0
         # Enough distinct orders for the run at 5,000/s (a repeated id would be an idempotent replay).
         write_requests(requests, int(5000 * (seconds + warmup)) + 1000)
         with served(workers) as target:
-            health = run_loadgen(target, HEALTH, concurrency=concurrency, seconds=seconds, warmup=warmup)
-            route = run_loadgen(target, ROUTE, requests=requests, concurrency=concurrency, seconds=seconds,
-                                warmup=warmup)
+            health = run_loadgen(target, HEALTH, concurrency=concurrency, channels=channels, seconds=seconds,
+                                 warmup=warmup)
+            route = run_loadgen(target, ROUTE, requests=requests, concurrency=concurrency, channels=channels,
+                                seconds=seconds, warmup=warmup)
             reserved = first_order_reserved(target, requests)
     return {"health": health, "route": route, "ratio": route["rate"] / health["rate"], "reserved": reserved}
 
@@ -167,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=None, help="dom serve --workers (default: its own)")
+    parser.add_argument("--channels", type=int, default=4,
+                        help="client connections (the kernel spreads them over the workers at random)")
     args = parser.parse_args(argv)
     result = measure(concurrency=args.concurrency, seconds=args.seconds, warmup=args.warmup,
-                     workers=args.workers)
+                     workers=args.workers, channels=args.channels)
     print(table(result))
     return 0
 

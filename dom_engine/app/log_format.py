@@ -1,6 +1,7 @@
 """How `dom serve` logs: readable text (default) or JSON lines ([server] log_format = "json"), one
 object per record with the time, level, logger, message and the call's fields when the record
-carries them (request_id, order_id, method, status, code, elapsed_ms, token, peer, error_id)."""
+carries them (request_id, order_id, method, status, code, elapsed_ms, orders, error_id,
+reservation_id)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 # Attributes a record may carry through logging's `extra=` that a JSON line shows as fields.
-CALL_FIELDS = ("method", "request_id", "order_id", "status", "code", "elapsed_ms", "orders", "token",
-               "peer", "error_id", "reservation_id")
+CALL_FIELDS = ("method", "request_id", "order_id", "status", "code", "elapsed_ms", "orders", "error_id",
+               "reservation_id")
 FORMATS = ("text", "json")
 
 

@@ -137,7 +137,7 @@ class RedisEventLog:
                     break
                 scanned += len(chunk)
                 for raw_id, fields in chunk:
-                    event = decode(text(raw_id), {text(k): text(v) for k, v in fields.items()})
+                    event = _entry(raw_id, fields)
                     if matches(event, order_id, kinds):
                         found.append(event)
                         if len(found) >= limit:
@@ -149,8 +149,7 @@ class RedisEventLog:
         """Events after `after_id` ("$": from now), waiting up to `block_ms` for the first."""
         with unavailable("read the decision log"):
             out = self.r.xread({self.stream: after_id}, count=SCAN_CHUNK, block=block_ms)
-        return [decode(text(i), {text(k): text(v) for k, v in f.items()}) for _, entries in out or []
-                for i, f in entries]
+        return [_entry(i, f) for _, entries in out or [] for i, f in entries]
 
     def latest_decision(self, order_id: str) -> Event | None:
         with unavailable("read the decision log"):
@@ -160,8 +159,7 @@ class RedisEventLog:
             entries = self.r.xrange(self.stream, min=text(event_id), max=text(event_id))
         if not entries:
             return None      # trimmed off the capped stream
-        raw_id, fields = entries[0]
-        return decode(text(raw_id), {text(k): text(v) for k, v in fields.items()})
+        return _entry(*entries[0])
 
     def close(self) -> None:
         self.flush(2.0)
@@ -170,6 +168,11 @@ class RedisEventLog:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+
+
+def _entry(raw_id, fields) -> Event:
+    """A stream entry (id and field map, as redis-py returns them) as an Event."""
+    return decode(text(raw_id), {text(k): text(v) for k, v in fields.items()})
 
 
 __all__ = ["RedisEventLog", "StoreUnavailable"]

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from dom_engine.domain import ConfigError
 
-from .handlers import with_behavior
+from .handlers import final_code, with_behavior
 
 log = logging.getLogger("dom_engine.service")
 
@@ -118,7 +118,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):
                 response = inner(request, context)
                 return response
             finally:
-                code = _code_of(context)
+                code = final_code(context)
                 try:
                     metrics.observe(method, code, time.perf_counter() - started, response)
                 except Exception:  # noqa: BLE001 - metrics never fail a call
@@ -126,13 +126,3 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
         return with_behavior(handler, behavior)
 
-
-def _code_of(context: grpc.ServicerContext) -> grpc.StatusCode:
-    """The status the call ends with (OK unless the handler set or aborted with another)."""
-    try:
-        code = context.code()
-    except Exception:  # noqa: BLE001 - an older context without code(): count it as OK
-        return grpc.StatusCode.OK
-    if isinstance(code, grpc.StatusCode):
-        return code
-    return grpc.StatusCode.OK if code in (None, 0) else grpc.StatusCode.UNKNOWN

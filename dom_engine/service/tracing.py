@@ -11,7 +11,7 @@ import grpc
 
 from dom_engine.app.tracing import tracer
 
-from .handlers import with_behavior
+from .handlers import final_code, with_behavior
 
 
 class TracingInterceptor(grpc.ServerInterceptor):
@@ -38,8 +38,7 @@ class TracingInterceptor(grpc.ServerInterceptor):
                 try:
                     return inner(request, context)
                 finally:
-                    code = context.code() if callable(getattr(context, "code", None)) else None
-                    status = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.OK
+                    status = final_code(context)
                     span.set_attribute("rpc.grpc.status_code", status.value[0])
                     if status is not grpc.StatusCode.OK:
                         span.set_status(trace.Status(trace.StatusCode.ERROR, status.name))

@@ -69,14 +69,16 @@ class Decisions:
                 self.shadow_skipped += 1
 
     def reservation(self, kind: str, held: Reservation, request_id: str = "") -> None:
-        """A reservation was "held", "extended", "committed" or "released"."""
+        """A reservation was "held", "extended", "committed", "released" or "expired" (then
+        `held.allocations` are the units its expiry gave back)."""
         at = self.clock()
+        status = "expired" if kind == "expired" else "committed" if held.committed else "held"
 
         def event() -> Event:
             nodes = tuple(dict.fromkeys(a.node_id for a in held.allocations))
             units = [{"node_id": a.node_id, "sku": a.sku, "quantity": a.quantity} for a in held.allocations]
             expires = None if held.expires_at is None else held.expires_at.isoformat()
-            return Event(kind, held.order_id, at, status="committed" if held.committed else "held",
+            return Event(kind, held.order_id, at, status=status,
                          request_id=request_id, reservation_id=held.reservation_id, nodes=nodes,
                          detail={"allocations": units, "rejected_nodes": list(held.rejected_nodes),
                                  "expires_at": expires})

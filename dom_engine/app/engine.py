@@ -115,6 +115,16 @@ class Engine:
             return self.batch_routing.route_batch(orders, reserve=reserve, time_budget_ms=time_budget_ms,
                                                   progress=progress, stop=stop)
 
+    def expire_holds(self) -> int:
+        """Give back every hold whose time is up (expiry is otherwise lazy: a Redis read does not
+        sweep) and log each as an "expired" event. Servers run this every second; with several
+        processes on one store, each expiry is logged once. Returns how many were logged."""
+        self.store.sweep()
+        expired = self.store.take_expired()
+        for held in expired:
+            self.decisions.reservation("expired", held)
+        return len(expired)
+
     def warm_up(self) -> None:
         """Load what the first call would otherwise pay for inside its budget: the batch half (it
         imports scipy.optimize, ~0.4 s) and the compiled search kernels (loaded from numba's

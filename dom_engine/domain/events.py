@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 # Decisions (a plan was made) and reservation changes, as written to the log.
 DECISION_KINDS = ("route", "reject", "batch")
-KINDS = (*DECISION_KINDS, "shadow", "held", "extended", "committed", "released")
+KINDS = (*DECISION_KINDS, "shadow", "held", "extended", "committed", "released", "expired")
 MAX_LIST = 1000
 DEFAULT_LIST = 100
 

@@ -112,6 +112,16 @@ class SnapshotStore(Protocol):
         """The live reservation of an order, if any (so a retried request returns the same plan)."""
         ...
 
+    def take_expired(self) -> list[Reservation]:
+        """The holds given back on expiry (units and capacity) since the last call, each returned
+        once even to several processes sharing the store. Expiry is lazy: call `sweep()` first for
+        everything due now."""
+        ...
+
+    def sweep(self) -> int:
+        """Give back every expired, uncommitted hold now. Returns how many."""
+        ...
+
     def reservations_for_orders(self, order_ids: Sequence[str]) -> dict[str, Reservation]:
         """order_id -> live reservation for those of `order_ids` that hold one (a retried batch
         finds its holds with one call instead of one per order)."""

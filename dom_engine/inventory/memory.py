@@ -26,7 +26,7 @@ from itertools import repeat
 import numpy as np
 
 from ..domain import ConfigError, Network, NotFoundError, ValidationError
-from .base import Allocation, Progress, StockDelta, StockView
+from .base import Allocation, Progress, Reservation, StockDelta, StockView
 from .memory_holds import MemoryHolds, _Hold
 from .rows import LIMIT, MAX_QUANTITY, check_deltas, check_rows, level_error
 
@@ -70,6 +70,7 @@ class MemoryStore(MemoryHolds):
         self._hold_ttl_s = hold_ttl_s
         self._holds: dict[str, _Hold] = {}
         self._expiries: list[tuple[datetime, str]] = []  # heap: the next hold to expire on top
+        self._expired: list[Reservation] = []   # given back on expiry, until take_expired
         self._events: dict[str, None] = {}
         caps = [node.daily_shipment_capacity for node in network.nodes]
         # -1 marks "unlimited" inside the array; capacity_left reports it as a very large number.

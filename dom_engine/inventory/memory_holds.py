@@ -17,6 +17,9 @@ import numpy as np
 from ..domain import NotFoundError, ValidationError
 from .base import Allocation, Reservation, ReservationConflict, check_keep, reserve_each
 
+# Expired holds kept for take_expired (the decision log's "expired" events) between two calls.
+EXPIRED_KEPT = 10_000
+
 
 @dataclass
 class _Hold:
@@ -159,6 +162,12 @@ class MemoryHolds:
         with self._lock:
             return self._sweep_locked()
 
+    def take_expired(self) -> list[Reservation]:
+        """The holds given back on expiry since the last call, each once, oldest first."""
+        with self._lock:
+            taken, self._expired = self._expired, []
+            return taken
+
     def _check_fits(self, rows: np.ndarray, cols: np.ndarray, qty: np.ndarray, new_nodes: np.ndarray,
                     keep: np.ndarray) -> None:
         """ReservationConflict unless every cell has the ATP (and `keep` left after it) and every
@@ -248,6 +257,8 @@ class MemoryHolds:
                 continue
             del self._holds[rid]
             self._give_back(hold, np.ones(len(hold.rows), dtype=bool))
+            if len(self._expired) < EXPIRED_KEPT:   # nobody takes them: keep the first ones only
+                self._expired.append(hold.reservation)
             swept += 1
         if swept:
             self._version += 1

@@ -330,6 +330,24 @@ class RedisHolds(HoldReads):
         self._ops.commit(reservation_id, skus, self._seen, self._now_ms(), keep_until, self._has_caps)
         self._cache.invalidate([sku for v in skus.values() for sku in v])
 
+    def take_expired(self) -> list[Reservation]:
+        """The holds given back on expiry since the last call, each reported to one caller (see
+        Ops.take_expired). Their allocations are the units the store's sweeps gave back."""
+        with unavailable("take expired holds"):
+            entries = self._ops.take_expired()
+        by_hold: dict[tuple[str, int], list[dict]] = {}
+        for entry in entries:
+            by_hold.setdefault((entry["r"], int(entry["e"])), []).append(entry)
+        taken = []
+        for (rid, expires_ms), parts in by_hold.items():
+            # cjson writes an empty Lua table (a record emptied by rejects) as {}
+            merged = [(a[1], a[0], int(a[2]), int(a[3])) for p in parts if isinstance(p["a"], list)
+                      for a in p["a"]]
+            taken.append(Reservation(rid, parts[0]["o"], self._allocations(merged),
+                                     min(int(p.get("v", 0)) for p in parts),
+                                     datetime.fromtimestamp(expires_ms / 1000, UTC)))
+        return taken
+
     def sweep(self) -> int:
         """Give back the units (and capacity) of every expired hold now. Returns how many holds
         (stock shards and capacity records) were swept."""

@@ -62,6 +62,14 @@ class RedisKeys:
     def expiry(self, shard: int) -> str:
         return f"{self.tag(shard)}:expiry"
 
+    def expired(self, shard: int) -> str:
+        """Holds the shard's sweeps gave back, not yet taken (a list; the Lua derives it from holds)."""
+        return f"{self.tag(shard)}:expired"
+
+    def expired_claim(self, reservation_id: str) -> str:
+        """Set by the one process that reports a reservation's expiry (its shards are swept apart)."""
+        return f"{self.namespace}:expired-claim:{reservation_id}"
+
     def events(self, shard: int) -> str:
         return f"{self.tag(shard)}:events"
 

@@ -86,14 +86,21 @@ local function give_back(res, allocs, n)
   end
 end
 
--- expired holds of one stock shard: give their units back, drop the records
+-- expired holds of one stock shard: give their units back, drop the records, and note what was
+-- given back in the shard's list `<tag>:expired` (same slot as `holds`; capped) for the decision
+-- log's "expired" events (RedisStore.take_expired)
 local function sweep(res, holds, exp, now, n)
   local due = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, 512)
+  local expired = string.sub(holds, 1, -6) .. 'expired'
   for _, rid in ipairs(due) do
     local raw = redis.call('HGET', holds, rid)
     if raw then
       local h = cjson.decode(raw)
-      if h.c == 0 then give_back(res, h.a, n) end
+      if h.c == 0 then
+        give_back(res, h.a, n)
+        redis.call('RPUSH', expired, cjson.encode({r = rid, o = h.o, e = h.e, v = h.v, a = h.a}))
+        redis.call('LTRIM', expired, -10000, -1)
+      end
       redis.call('HDEL', holds, rid)
     end
     redis.call('ZREM', exp, rid)

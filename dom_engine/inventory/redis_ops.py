@@ -348,6 +348,23 @@ class Ops(SnapshotWrites, ExtendOps):
             found += out[1]
         return "OK", found
 
+    def take_expired(self, claim_ttl_s: int = 86_400) -> list[dict]:
+        """Take every shard's list of holds its sweeps gave back ({r, o, e, v, a} per shard record),
+        keeping the reservations this call claims first: several processes may take at once,
+        and each expiry is reported by one of them."""
+        pipe = self.pipe()
+        for shard in range(self.k.shards):
+            pipe.execute_command("LPOP", self.k.expired(shard), 10_000)
+        entries = [json.loads(raw) for popped in pipe.execute() if popped for raw in popped]
+        if not entries:
+            return []
+        keys = list(dict.fromkeys(self.k.expired_claim(f"{e['r']}:{e['e']}") for e in entries))
+        pipe = self.pipe()
+        for key in keys:
+            pipe.set(key, 1, nx=True, ex=claim_ttl_s)
+        won = {key for key, ok in zip(keys, pipe.execute(), strict=True) if ok}
+        return [e for e in entries if self.k.expired_claim(f"{e['r']}:{e['e']}") in won]
+
     def sweep(self, now_ms: int) -> int:
         calls = [(self.k.hold_keys(s), [now_ms, self.n, "stock"]) for s in range(self.k.shards)]
         calls.append((self.k.cap_keys(), [now_ms, self.n, "cap"]))

@@ -136,10 +136,11 @@ HEALTH_INTERVAL_S = 1.0
 
 
 def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: threading.Event,
-                interval_s: float = HEALTH_INTERVAL_S) -> None:
+                interval_s: float = HEALTH_INTERVAL_S, expire_holds: bool = True) -> None:
     """Until `stop`: NOT_SERVING for the server and its services while the store cannot answer a
     read (a shared store that is unreachable beyond its degraded window: quotes from its cache
-    still count as serving until then), SERVING again once it can. Changes are logged."""
+    still count as serving until then), SERVING again once it can. Changes are logged. With
+    `expire_holds`, holds whose time is up are given back and logged ("expired" events)."""
     serving = True
     while not stop.wait(interval_s):
         try:
@@ -147,6 +148,8 @@ def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: th
             ok = True
         except StoreUnavailable as exc:
             ok, why = False, str(exc)
+        if ok and expire_holds:
+            _expire_holds(engine)
         if ok == serving:
             continue
         serving = ok
@@ -157,6 +160,15 @@ def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: th
             log.warning("inventory store reachable again: health SERVING")
         else:
             log.error("inventory store unreachable beyond its degraded window: health NOT_SERVING (%s)", why)
+
+
+def _expire_holds(engine: Engine) -> None:
+    try:
+        engine.expire_holds()
+    except StoreUnavailable as exc:    # health follows the store; the next pass tries again
+        log.warning("could not give back expired holds: %s", exc)
+    except Exception:                  # never the end of the health watcher
+        log.exception("could not give back expired holds")
 
 
 def build_server(
@@ -201,6 +213,7 @@ def serve(
     health_interval_s: float = HEALTH_INTERVAL_S,
     metrics_address: str | None = None,
     record_metrics: bool = False,
+    expire_holds: bool = True,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or until `stop` is set), then stop gracefully: health turns
     NOT_SERVING so load balancers drain, calls in flight get `grace_s` seconds to finish.
@@ -210,6 +223,8 @@ def serve(
     re-reads the tokens file (security.auth). Health follows the store (watch_store), checked
     every `health_interval_s`. With `metrics_address`, Prometheus metrics on that HOST:PORT;
     `record_metrics` records them without serving (a worker whose parent serves them merged).
+    `expire_holds`: this process gives back expired holds and logs them (watch_store); with
+    several worker processes one of them does.
     """
     security = security or Security()
     metrics = ServerMetrics() if metrics_address or record_metrics else None
@@ -231,8 +246,8 @@ def serve(
         # installation) now, not inside the first call's time budget.
         engine.warm_up()
         built.server.start()
-        watcher = threading.Thread(target=watch_store, args=(engine, built.health, stop, health_interval_s),
-                                   name="dom-store-health", daemon=True)
+        watcher = threading.Thread(target=watch_store, name="dom-store-health", daemon=True,
+                                   args=(engine, built.health, stop, health_interval_s, expire_holds))
         watcher.start()
         host = address.rsplit(":", 1)[0]
         log.info("dom_engine gRPC server listening on %s:%d (%s)", host, built.port, security.describe())

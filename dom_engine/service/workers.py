@@ -104,4 +104,4 @@ def _worker(config_path: str | None, address: str, max_workers: int, index: int 
     serve(engine, address, max_workers=max_workers, options=(("grpc.so_reuseport", 1),),
           max_message_mb=config.server.max_message_mb, security=Security.from_config(config.server),
           record_metrics=config.server.metrics_address is not None,
-          maximum_concurrent_rpcs=config.server.max_in_flight)
+          maximum_concurrent_rpcs=config.server.max_in_flight, expire_holds=index == 0)

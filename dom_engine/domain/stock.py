@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -27,3 +28,17 @@ class StockView:
 
     def column(self, sku: str) -> np.ndarray:
         return self.atp[:, self.skus.index(sku)]
+
+
+class StoreObserver(Protocol):
+    """Told what a shared store does, so the server can export it as metrics."""
+
+    def call(self, op: str, seconds: float, reached: bool) -> None:
+        """One store call (`op`: "read", "reserve", ...; its round trips) took `seconds`;
+        `reached` is False when the store could not be reached."""
+        ...
+
+    def read(self, cached: bool, staleness_s: float) -> None:
+        """A stock read was answered from the process's cache (`cached`, data `staleness_s` old)
+        or from the store."""
+        ...

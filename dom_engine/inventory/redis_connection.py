@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,10 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from ..domain.stock import StoreObserver
 from .base import StoreUnavailable
 
-__all__ = ["DOWN", "connect", "decode_record", "text", "unavailable"]
+__all__ = ["DOWN", "connect", "decode_record", "observed", "text", "unavailable"]
 
 
 DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ClusterDownError,
@@ -34,6 +36,23 @@ def unavailable(what: str) -> Iterator[None]:
     except DOWN as exc:
         raise StoreUnavailable(f"inventory store (Redis) unreachable, could not {what}: "
                                f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def observed(what: str, op: str, observer: StoreObserver | None) -> Iterator[None]:
+    """`unavailable(what)`, timed and told to `observer` as the store call `op` (ok unless Redis
+    could not be reached; a refused hold is an answer, not a failure)."""
+    started = time.perf_counter()
+    reached = True
+    try:
+        with unavailable(what):
+            yield
+    except StoreUnavailable:
+        reached = False
+        raise
+    finally:
+        if observer is not None:
+            observer.call(op, time.perf_counter() - started, reached)
 
 
 def connect(client_or_url: str | redis.Redis | RedisCluster, **options: Any) -> redis.Redis | RedisCluster:

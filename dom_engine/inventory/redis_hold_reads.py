@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from ..domain import NotFoundError, ValidationError
 from .base import Allocation, Reservation
-from .redis_connection import decode_record, unavailable
+from .redis_connection import decode_record, observed
 
 # Orders per round trip when looking up many orders' reservations.
 LOOKUP_CHUNK = 1000
@@ -20,7 +20,7 @@ class HoldReads:
 
     def reservation(self, reservation_id: str) -> Reservation:
         """A live (held or committed) reservation; NotFoundError if unknown, released or expired."""
-        with unavailable(f"read reservation {reservation_id!r}"):
+        with observed(f"read reservation {reservation_id!r}", "reservation", self.observer):
             return self._reservation_of(reservation_id, self._live_records(reservation_id))
 
     def reservation_for_order(self, order_id: str) -> Reservation | None:
@@ -34,7 +34,7 @@ class HoldReads:
         LOOKUP_CHUNK orders (an HMGET per shard) instead of one per order (batch retries)."""
         ids = list(dict.fromkeys(order_ids))
         found: dict[str, Reservation] = {}
-        with unavailable(f"read the reservations of {len(ids)} orders"):
+        with observed(f"read the reservations of {len(ids)} orders", "reservations", self.observer):
             for start in range(0, len(ids), LOOKUP_CHUNK):
                 chunk = ids[start:start + LOOKUP_CHUNK]
                 rids = [self.reservation_id(order_id) for order_id in chunk]

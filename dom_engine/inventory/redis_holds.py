@@ -23,7 +23,7 @@ from .base import (
     check_keep,
     reserve_each,
 )
-from .redis_connection import unavailable
+from .redis_connection import observed
 from .redis_hold_reads import HoldReads
 
 __all__ = ["RedisHolds"]
@@ -45,7 +45,7 @@ class RedisHolds(HoldReads):
         settled (on a Cluster, an attempt under way elsewhere is waited for; see _settled)."""
         for _ in range(3):
             request = self._reserve_request(order_id, allocations, ttl_s)
-            with unavailable(f"reserve order {order_id!r}"):
+            with observed(f"reserve order {order_id!r}", "reserve", self.observer):
                 self._check_layout()
                 outcome = self._reserve_outcome(request)
                 self._cache.invalidate([m[1] for m in request[2]], capacity=bool(request[6]))
@@ -58,7 +58,7 @@ class RedisHolds(HoldReads):
                 if self._has_caps:
                     self._ensure_capacity(request)
                 return self.reservation(request[0])
-        with unavailable(f"reserve order {order_id!r}"):
+        with observed(f"reserve order {order_id!r}", "reserve", self.observer):
             return self.reservation(self.reservation_id(order_id))
 
     def _settled(self, rid: str) -> dict[int, dict] | None:
@@ -152,7 +152,7 @@ class RedisHolds(HoldReads):
             except (NotFoundError, ValidationError) as exc:
                 requests.append(exc)
         todo = [r for r in requests if not isinstance(r, Exception)]
-        with unavailable(f"reserve {len(todo)} orders"):
+        with observed(f"reserve {len(todo)} orders", "reserve_many", self.observer):
             self._check_layout()
             outcomes = iter(self._ops.reserve_pipelined(todo) if todo else [])
             self._cache.invalidate(list({m[1] for r in todo for m in r[2]}), capacity=self._has_caps)
@@ -216,7 +216,7 @@ class RedisHolds(HoldReads):
         Returns what is still held, None when nothing is. NotFoundError if unknown or expired;
         ValidationError once committed."""
         node = -1 if node_id is None else self._network.index_of(node_id, "node_id")
-        with unavailable(f"release {reservation_id!r}"):
+        with observed(f"release {reservation_id!r}", "release", self.observer):
             records = self._live_records(reservation_id)
             self._refuse_committed(reservation_id, records)
             if node >= 0 and not any(a[1] == node for r in records.values() for a in r["a"]):
@@ -243,7 +243,7 @@ class RedisHolds(HoldReads):
         with `extend`. NotFoundError if unknown / expired or nothing is held at the node;
         ValidationError once committed."""
         node = self._network.index_of(node_id, "node_id")
-        with unavailable(f"reject {node_id!r} in {reservation_id!r}"):
+        with observed(f"reject {node_id!r} in {reservation_id!r}", "reject", self.observer):
             records = self._live_records(reservation_id)
             self._refuse_committed(reservation_id, records)
             if not any(a[1] == node for r in records.values() for a in r["a"]):
@@ -275,7 +275,7 @@ class RedisHolds(HoldReads):
         else:  # bound to the allocations: other units under the same token are another extension
             cells = sorted((node, sku, qty) for node, sku, qty, _, _ in merged)
             token = hashlib.sha1(json.dumps([token, cells]).encode()).hexdigest()
-        with unavailable(f"extend {reservation_id!r}"):
+        with observed(f"extend {reservation_id!r}", "extend", self.observer):
             self._check_layout()
             records = self._live_records(reservation_id)
             if any(r["c"] == 1 for r in records.values()):
@@ -313,7 +313,7 @@ class RedisHolds(HoldReads):
         """The held units leave on-hand stock (current version) and reserved; the hold no longer
         expires. Idempotent. Reads the records again after committing until all are committed,
         so an extend that added a shard after they were read is committed too."""
-        with unavailable(f"commit {reservation_id!r}"):
+        with observed(f"commit {reservation_id!r}", "commit", self.observer):
             for _ in range(6):
                 records = self._live_records(reservation_id)
                 todo = {s: r for s, r in records.items() if r["c"] == 0}
@@ -333,7 +333,7 @@ class RedisHolds(HoldReads):
     def take_expired(self) -> list[Reservation]:
         """The holds given back on expiry since the last call, each reported to one caller (see
         Ops.take_expired). Their allocations are the units the store's sweeps gave back."""
-        with unavailable("take expired holds"):
+        with observed("take expired holds", "take_expired", self.observer):
             entries = self._ops.take_expired()
         by_hold: dict[tuple[str, int], list[dict]] = {}
         for entry in entries:
@@ -351,7 +351,7 @@ class RedisHolds(HoldReads):
     def sweep(self) -> int:
         """Give back the units (and capacity) of every expired hold now. Returns how many holds
         (stock shards and capacity records) were swept."""
-        with unavailable("sweep expired holds"):
+        with observed("sweep expired holds", "sweep", self.observer):
             swept = self._ops.sweep(self._now_ms())
         if swept:
             self._cache.invalidate()

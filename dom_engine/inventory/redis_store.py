@@ -137,6 +137,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from ..domain import ConfigError, Network
+from ..domain.stock import StoreObserver
 from .base import (
     Progress,
     StockDelta,
@@ -145,7 +146,7 @@ from .base import (
 )
 from .redis_batcher import Coalescer
 from .redis_cache import ReadCache
-from .redis_connection import connect, unavailable
+from .redis_connection import connect, observed, unavailable
 from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
 from .redis_ops import Ops, build_snapshot
@@ -205,6 +206,7 @@ class RedisStore(RedisHolds):
         self._clock = clock
         self._monotonic = monotonic       # ages of cached reads (tests drive it by hand)
         self._cache = ReadCache()
+        self.observer: StoreObserver | None = None    # told every call and read (server metrics)
         self._lock = threading.Lock()
         self._seen = 0                      # the version pointer as last read
         self._catalogue: tuple[int, float, frozenset[str]] | None = None
@@ -235,7 +237,7 @@ class RedisStore(RedisHolds):
         if cached is not None and now - cached[1] <= self.cache_staleness_s:
             return cached[2]
         try:
-            with unavailable("read the SKU catalogue"):
+            with observed("read the SKU catalogue", "catalogue", self.observer):
                 self._check_layout()
                 version, skus = self._ops.catalogue()
         except StoreUnavailable:
@@ -257,11 +259,13 @@ class RedisStore(RedisHolds):
         degraded = False
         if hit is None:
             try:
-                with unavailable("read stock"):
+                with observed("read stock", "read", self.observer):
                     self._check_layout()
                     version, atp, used, unknown = self._ops.read(skus, self._seen, day)
                 self._set_seen(version)
                 self._cache.put(version, now, skus, atp, used, day, unknown)
+                if self.observer is not None:
+                    self.observer.read(False, 0.0)
                 return StockView(version, skus, atp, 0.0, self._capacity_left(used), unknown)
             except StoreUnavailable:
                 hit = self._cache.get(skus, self.degraded_staleness_s, self._monotonic(),
@@ -269,15 +273,18 @@ class RedisStore(RedisHolds):
                 if hit is None:
                     raise
                 degraded = True
-        return StockView(hit.version, skus, hit.atp, self._monotonic() - hit.oldest,
-                         self._capacity_left(hit.capacity_used), hit.unknown, degraded=degraded)
+        age = self._monotonic() - hit.oldest
+        if self.observer is not None:
+            self.observer.read(True, age)
+        return StockView(hit.version, skus, hit.atp, age, self._capacity_left(hit.capacity_used), hit.unknown,
+                         degraded=degraded)
 
     def capacity_left(self) -> np.ndarray | None:
         """Shipments each node may still take today; None when no node has a cap (uncapped nodes
         report 2**62)."""
         if not self._has_caps:
             return None
-        with unavailable("read capacity"):
+        with observed("read capacity", "capacity", self.observer):
             return self._capacity_left(self._ops.capacity_used(self._day()))
 
     # ----------------------------------------------------------------- protocol: writes
@@ -287,7 +294,7 @@ class RedisStore(RedisHolds):
         """Write a new version (pipelined batches, `progress(rows done, rows total)`), then switch
         readers to it atomically. Returns the new version."""
         snap = build_snapshot(self._network, node_ids, skus, on_hand, safety)
-        with unavailable("load a snapshot"):
+        with observed("load a snapshot", "load_snapshot", self.observer):
             self._check_layout()
             version = self._ops.load(snap, self.load_batch_rows, self.snapshot_grace_s, progress)
         self._set_seen(version)
@@ -306,7 +313,7 @@ class RedisStore(RedisHolds):
                          int(d.adjust), -1 if d.safety_stock is None else int(d.safety_stock)))
         if not rows:
             return 0
-        with unavailable("apply stock deltas"):
+        with observed("apply stock deltas", "apply_deltas", self.observer):
             self._check_layout()
             status, result = self._ops.deltas(rows, self._seen, self._now_ms(),
                                               int(self.dedupe_window_s * 1000))

@@ -92,6 +92,8 @@ def _build(
         options=list(merged.items()),
         maximum_concurrent_rpcs=maximum_concurrent_rpcs,
     )
+    if metrics is not None and hasattr(engine.store, "observer"):   # a shared store: its calls and cache
+        engine.store.observer = metrics
     routing_grpc_pb.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
     inventory_grpc_pb.add_InventoryServiceServicer_to_server(InventoryServicer(engine), server)
     events_grpc_pb.add_DecisionLogServicer_to_server(DecisionLogServicer(engine), server)
@@ -136,7 +138,8 @@ HEALTH_INTERVAL_S = 1.0
 
 
 def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: threading.Event,
-                interval_s: float = HEALTH_INTERVAL_S, expire_holds: bool = True) -> None:
+                interval_s: float = HEALTH_INTERVAL_S, expire_holds: bool = True,
+                metrics: ServerMetrics | None = None) -> None:
     """Until `stop`: NOT_SERVING for the server and its services while the store cannot answer a
     read (a shared store that is unreachable beyond its degraded window: quotes from its cache
     still count as serving until then), SERVING again once it can. Changes are logged. With
@@ -149,7 +152,7 @@ def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: th
         except StoreUnavailable as exc:
             ok, why = False, str(exc)
         if ok and expire_holds:
-            _expire_holds(engine)
+            _expire_holds(engine, metrics)
         if ok == serving:
             continue
         serving = ok
@@ -162,9 +165,11 @@ def watch_store(engine: Engine, health_servicer: health.HealthServicer, stop: th
             log.error("inventory store unreachable beyond its degraded window: health NOT_SERVING (%s)", why)
 
 
-def _expire_holds(engine: Engine) -> None:
+def _expire_holds(engine: Engine, metrics: ServerMetrics | None) -> None:
     try:
-        engine.expire_holds()
+        expired = engine.expire_holds()
+        if metrics is not None:
+            metrics.expired.inc(expired)
     except StoreUnavailable as exc:    # health follows the store; the next pass tries again
         log.warning("could not give back expired holds: %s", exc)
     except Exception:                  # never the end of the health watcher
@@ -247,7 +252,8 @@ def serve(
         engine.warm_up()
         built.server.start()
         watcher = threading.Thread(target=watch_store, name="dom-store-health", daemon=True,
-                                   args=(engine, built.health, stop, health_interval_s, expire_holds))
+                                   args=(engine, built.health, stop, health_interval_s, expire_holds,
+                                         metrics))
         watcher.start()
         host = address.rsplit(":", 1)[0]
         log.info("dom_engine gRPC server listening on %s:%d (%s)", host, built.port, security.describe())

@@ -33,11 +33,13 @@ class Clock:
         return self.now
 
 
-def _store(kind: str, base, clock: Clock, request: pytest.FixtureRequest):
+def make_store(kind: str, base, clock: Clock, request: pytest.FixtureRequest, cache_staleness_s: float = 0.0):
+    """The test engine's stock in a MemoryStore or a RedisStore (on the session's redis-server),
+    holds lasting 60 s by `clock`."""
     if kind == "memory":
         return MemoryStore.from_arrays(base.network, SKUS, ON_HAND, clock=clock, hold_ttl_s=60)
     store = RedisStore(base.network, request.getfixturevalue("redis_server").url, clock=clock,
-                       namespace=new_namespace("exp"), hold_ttl_s=60, cache_staleness_s=0.0)
+                       namespace=new_namespace("exp"), hold_ttl_s=60, cache_staleness_s=cache_staleness_s)
     rows, cols = np.nonzero(ON_HAND)
     store.load_snapshot(np.array(base.network.node_ids, dtype=object)[rows],
                         np.array(SKUS, dtype=object)[cols], ON_HAND[rows, cols])
@@ -47,16 +49,22 @@ def _store(kind: str, base, clock: Clock, request: pytest.FixtureRequest):
 @pytest.fixture(params=["memory", "redis"])
 def served(request, make_engine) -> Iterator[tuple[int, Clock, object]]:
     base, clock = make_engine(), Clock()
-    engine = replace(base, store=_store(request.param, base, clock, request))
+    engine = replace(base, store=make_store(request.param, base, clock, request))
+    for port in serving(engine):
+        yield port, clock, engine
+
+
+def serving(engine, **kwargs) -> Iterator[int]:
+    """serve(engine) on a thread, its store watched every 0.1 s; yields the port."""
     stop, ready = threading.Event(), []
     thread = threading.Thread(target=serve, args=(engine, "127.0.0.1:0"), daemon=True,
                               kwargs={"stop": stop, "on_ready": ready.append, "health_interval_s": 0.1,
-                                      "grace_s": 1.0})
+                                      "grace_s": 1.0, **kwargs})
     thread.start()
     deadline = time.monotonic() + 30
     while not ready and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield ready[0], clock, engine
+    yield ready[0]
     stop.set()
     thread.join(timeout=30)
 

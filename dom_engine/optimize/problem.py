@@ -224,6 +224,9 @@ def _shortage_reason(p: Problem) -> str:
                 "lines " + ", ".join(repr(lines[j].line_id) for j in members)
             return (f"{where} (SKU {line.sku}): {int(total[i])} of {int(p.Q[i])} units "
                     f"available at eligible nodes")
+    too_few = _shipments_reason(p)
+    if too_few:
+        return too_few
     if p.shared_skus:
         # Lines sharing a SKU draw on the same units: compare the SKU's total demand with its stock.
         nodes = np.unique(p.opt_node)
@@ -235,6 +238,43 @@ def _shortage_reason(p: Problem) -> str:
                 ids = ", ".join(lines[j].line_id for j in on_lines)
                 return (f"SKU {lines[on_lines[0]].sku} (lines {ids}): {have} of {demand} units "
                         f"available at eligible nodes")
+    return ""
+
+
+def node_supply(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """(node indices with stock for the order, units of each item each can give: its best service,
+    at most the item's quantity)."""
+    held = np.zeros((int(p.opt_node.max(initial=-1)) + 1, p.n_items), dtype=np.int64)
+    np.maximum.at(held, p.opt_node, np.minimum(p.A, p.Q[None, :]))
+    nodes = np.flatnonzero(held.any(axis=1))
+    return nodes, held[nodes]
+
+
+def _shipments_reason(p: Problem) -> str:
+    """Why max_shipments nodes cannot fill the order, or ''. Two relaxations of "some M nodes
+    cover every item": each item alone from its M best nodes, and all units together from the M
+    nodes that hold the most of the order (a node gives an item at most what it has and what the
+    item needs). Either falling short proves the order infeasible without a search."""
+    m = p.max_shipments
+    if m >= p.n_options or not p.n_options:
+        return ""
+    _, held = node_supply(p)
+    if len(held) <= m:
+        return ""
+    best_m = -np.partition(-held, m - 1, axis=0)[:m].sum(axis=0)        # per item, its M best nodes
+    short = np.flatnonzero(best_m < p.Q)
+    lines = p.order.lines
+    if len(short):
+        i = int(short[0])
+        line = lines[p.items[i][0]]
+        what = f"kit {line.ship_group!r}" if p.is_kit[i] else f"line {line.line_id!r} (SKU {line.sku})"
+        return (f"{what}: the {m} eligible nodes with the most of it hold {int(best_m[i])} of "
+                f"{int(p.Q[i])} units, and the order may ship at most {m} shipment(s) (max_shipments)")
+    totals = held.sum(axis=1)
+    most = int(-np.partition(-totals, m - 1)[:m].sum())
+    if most < int(p.Q.sum()):
+        return (f"no {m} eligible nodes hold the order's {int(p.Q.sum())} units between them (at most "
+                f"{most}), and the order may ship at most {m} shipment(s) (max_shipments)")
     return ""
 
 

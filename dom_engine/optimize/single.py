@@ -17,11 +17,12 @@ from ..domain import Explanation, Network, Order, Plan, PlanStatus, PolicyProfil
 from ..domain.stock import StockView
 from ..domain.stop import Deadline
 from .bounds import lagrangian_bound
+from .coverage import max_coverage, options_of
 from .cpsat import solve_cpsat
 from .params import SearchParams
 from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
-from .search import best_of_sets, fast_search, greedy
+from .search import best_of_sets, fast_search, greedy, improve
 from .solution import Solution
 
 DEFAULT_SEARCH = SearchParams()
@@ -89,6 +90,10 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
             return sol
         bound = sol.lower_bound
         incumbent = sol if np.isfinite(sol.objective) else greedy(p)
+        if not p.allow_backorder and (incumbent is None or not np.isfinite(incumbent.objective)):
+            settled, incumbent = _feasibility(p, stop)
+            if settled is not None:
+                return settled
         # The Lagrangian bound gets at most 60 % of what is left: leave CP-SAT a chance.
         lagrange, opened = lagrangian_bound(p, np.inf if incumbent is None else incumbent.objective,
                                             deadline=stop.within(0.6 * stop.remaining_s()))
@@ -100,6 +105,10 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
             incumbent.proven_optimal, incumbent.lower_bound = True, incumbent.objective
             incumbent.solver += "+lagrangian-bound"
             return incumbent
+    elif not p.allow_backorder:
+        settled, incumbent = _feasibility(p, stop)
+        if settled is not None:
+            return settled
     left_ms = stop.remaining_ms()
     # Building the CP-SAT model costs time too (a Python loop over the allocation variables).
     build_ms = 1.0 + 0.01 * int(np.count_nonzero(p.A))  # measured: ~10 µs per variable
@@ -122,6 +131,23 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)
     return sol
+
+
+def _feasibility(p: Problem, stop: Deadline) -> tuple[Solution | None, Solution | None]:
+    """A no-backorder order without a plan yet: can max_shipments nodes fill it at all (coverage.py,
+    half of what is left of the time)? (proven INFEASIBLE, None) when they cannot; otherwise
+    (None, a plan on the nodes found, improved by local search, or None) for CP-SAT to start from.
+    With a SKU on several items the nodes' shared stock is not modelled: only the proof is used."""
+    cover = max_coverage(p, stop.within(stop.remaining_s() / 2))
+    if cover is None:
+        return None, None
+    if cover.proven and not cover.covers(p):
+        return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
+                        np.inf, np.inf, True, "coverage"), None
+    if not cover.covers(p) or p.shared_skus:
+        return None, None
+    start = improve(p, options_of(p, cover.nodes), "coverage")
+    return None, start if start is not None and np.isfinite(start.objective) else None
 
 
 def explain(p: Problem, sol: Solution | None, network: Network) -> Explanation:

@@ -189,3 +189,23 @@ def promise(days: int, now: datetime = FIXED_NOW) -> date:
     return (now + timedelta(days=days)).date()
 
 
+
+
+def thin_stock_instance(seed: int) -> Instance:
+    """An order where stock is thin (issue 13's yardstick for the single-order optimizer): a random
+    network of 20-100 nodes; each SKU stocked at 15-60 % of the nodes, 1-5 units deep; 1-10 lines
+    of 1-12 units, so most orders need several nodes; a third capped at 1-3 shipments, half with
+    backorders allowed, a third with a promise date of 2-6 days."""
+    rng = np.random.default_rng([seed, 13])
+    n_nodes = int(rng.integers(20, 101))
+    network = random_network(rng, n_nodes)
+    skus = tuple(f"SKU-{k:05d}" for k in range(30))
+    present = rng.random((n_nodes, len(skus))) < rng.uniform(0.15, 0.60, len(skus))[None, :]
+    atp = np.where(present, rng.integers(1, 6, (n_nodes, len(skus))), 0).astype(np.int64)
+    n_lines = int(rng.integers(1, 11))
+    max_shipments = int(rng.integers(1, 4)) if rng.random() < 1 / 3 else None
+    promise_days = int(rng.integers(2, 7)) if rng.random() < 1 / 3 else None
+    order = random_order(rng, skus, n_lines, max_qty=12, promise_days=promise_days,
+                         allow_backorder=bool(rng.random() < 0.5), max_shipments=max_shipments,
+                         order_id=f"THIN-{seed}")
+    return Instance(network, banded_rate_card(), StockView(version=1, skus=skus, atp=atp), order, FIXED_NOW)

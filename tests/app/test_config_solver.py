@@ -45,6 +45,8 @@ def test_keys_override_their_component_only(tmp_path):
     ("[solver.dual]\nmu_shares = []\n", "solver.dual.mu_shares", "(0, 1]"),
     ("[solver.rounding]\nseed = -1\n", "solver.rounding.seed", ">= 0"),
     ("[solver.nope]\nx = 1\n", "solver.nope", "unknown key"),
+    ("[solver.search]\ncpsat_linearization_level = 3\n", "solver.search.cpsat_linearization_level", "0, 1 or 2"),
+    ("[solver.search]\ncpsat_linearization_level = -1\n", "solver.search.cpsat_linearization_level", "> 0"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, field, message):
     with pytest.raises(ConfigError) as err:

@@ -107,7 +107,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, min_cpsat_ms, plan_seconds,          (single orders)
-                    cpsat_linearization_level
+                    cpsat_linearization_level, runner_up_ms
   [solver.pricing]  compiled_max_sets, pricing_max_sets, hard_order_budget_ms   (batch orders)
   [solver.columns]  start_columns, candidates_kept, cg_share, tolerance, row_passes, smoothing,
                     smoothing_step, smoothing_max_share, finish_min_seconds, finish_min_share

@@ -52,6 +52,9 @@ class SearchParams:
     # constraint into its LP relaxation, whose bound proves thin-stock orders: at 45 ms, 91-93 of
     # 130 such orders proven optimal against 53 at CP-SAT's default 1 (benchmarks/thin_stock.py).
     cpsat_linearization_level: int = 2
+    # Milliseconds the runner-up (the best plan on another node set, which explains the choice)
+    # may take once CP-SAT has proven the plan; without a cap it took the rest of the budget.
+    runner_up_ms: float = 5.0
 
     def __post_init__(self) -> None:
         _check(self, "search")

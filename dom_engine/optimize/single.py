@@ -124,9 +124,9 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
         sol.lower_bound = min(sol.objective, max(bound, cp.lower_bound))
     left_ms = stop.remaining_ms()
     if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= build_ms + params.min_cpsat_ms:
-        # What is left of the time looks for the runner-up, to explain the choice.
+        # Up to runner_up_ms of what is left looks for the runner-up, to explain the choice.
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
-        runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop,
+        runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop.within(params.runner_up_ms / 1000),
                              linearization_level=params.cpsat_linearization_level)
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))

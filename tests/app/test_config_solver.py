@@ -36,6 +36,9 @@ def test_keys_override_their_component_only(tmp_path):
     assert solver.columns == SolverParams().columns and solver.exact == SolverParams().exact
 
 
+LEVEL = "solver.search.cpsat_linearization_level"
+
+
 @pytest.mark.parametrize(("text", "field", "message"), [
     ("[solver.search]\nfast_search_max_set = 5\n", "solver.search.fast_search_max_set", "unknown key"),
     ("[solver.columns]\ncg_share = 1.5\n", "solver.columns.cg_share", "at most 1"),
@@ -45,8 +48,8 @@ def test_keys_override_their_component_only(tmp_path):
     ("[solver.dual]\nmu_shares = []\n", "solver.dual.mu_shares", "(0, 1]"),
     ("[solver.rounding]\nseed = -1\n", "solver.rounding.seed", ">= 0"),
     ("[solver.nope]\nx = 1\n", "solver.nope", "unknown key"),
-    ("[solver.search]\ncpsat_linearization_level = 3\n", "solver.search.cpsat_linearization_level", "0, 1 or 2"),
-    ("[solver.search]\ncpsat_linearization_level = -1\n", "solver.search.cpsat_linearization_level", "> 0"),
+    ("[solver.search]\ncpsat_linearization_level = 3\n", f"{LEVEL}", "0, 1 or 2"),
+    ("[solver.search]\ncpsat_linearization_level = -1\n", f"{LEVEL}", "> 0"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, field, message):
     with pytest.raises(ConfigError) as err:

@@ -124,3 +124,32 @@ def test_covering_search_matches_brute_force(seed):
         nodes, _ = node_supply(p)
         picked = held[np.isin(nodes, cover.nodes)]
         assert (picked.sum(axis=0) >= p.Q).all()
+
+
+def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
+    """Once CP-SAT has proven a plan, the runner-up (the explanation) is looked for within
+    SearchParams.runner_up_ms, not the rest of the budget; the model's linearization level is
+    the configured one."""
+    from dom_engine.optimize import single
+    from dom_engine.optimize.params import SearchParams
+
+    calls = []
+    real = single.solve_cpsat
+
+    def spy(p, *args, **kwargs):
+        calls.append((bool(kwargs.get("forbid_node_sets")), kwargs["stop"].remaining_s(),
+                      kwargs.get("linearization_level")))
+        return real(p, *args, **kwargs)
+
+    monkeypatch.setattr(single, "solve_cpsat", spy)
+    params = SearchParams(fast_search_max_sets=100, runner_up_ms=3.0, cpsat_linearization_level=1)
+    for seed in range(40):
+        inst = thin_stock_instance(seed)
+        problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
+        solve_order(problem, Deadline.after_ms(5_000), params)
+        if any(runner for runner, _, _ in calls):
+            break
+    runner_ups = [left for runner, left, _ in calls if runner]
+    assert runner_ups, "no order reached the runner-up search"
+    assert max(runner_ups) <= 0.003 + 1e-9
+    assert {level for _, _, level in calls} == {1}

@@ -106,7 +106,8 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   sample_ratio share of new traces kept (a caller's sampled flag wins)    default 1.0
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
-  [solver.search]   fast_search_max_sets, min_cpsat_ms, plan_seconds,          (single orders)
+  [solver.search]   fast_search_max_sets, fast_search_share, min_cpsat_ms,     (single orders)
+                    plan_seconds,
                     cpsat_linearization_level, runner_up_ms
   [solver.pricing]  compiled_max_sets, pricing_max_sets, hard_order_budget_ms   (batch orders)
   [solver.columns]  start_columns, candidates_kept, cg_share, tolerance, row_passes, smoothing,

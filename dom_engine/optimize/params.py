@@ -44,6 +44,9 @@ class SearchParams:
     # Node sets per search level the numpy fast search may evaluate before it hands the order
     # to CP-SAT (nearly every order settles far below; see REFERENCES for the distribution).
     fast_search_max_sets: int = 10_000
+    # Share of the budget the fast search may use before CP-SAT takes over (thin-stock orders
+    # otherwise spent 5-75 ms enumerating levels they then gave up on).
+    fast_search_share: float = 0.3
     # Below this many milliseconds left, CP-SAT is not started (its start-up alone costs ~1-3 ms).
     min_cpsat_ms: float = 5.0
     # Seconds kept at the end of a budget to turn the solution into a Plan (~1 ms measured).

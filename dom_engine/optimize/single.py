@@ -85,7 +85,8 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
-        sol = fast_search(p, params.fast_search_max_sets)
+        sol = fast_search(p, params.fast_search_max_sets,
+                          stop=stop.within(params.fast_search_share * stop.remaining_s()))
         if sol.proven_optimal:
             return sol
         bound = sol.lower_bound

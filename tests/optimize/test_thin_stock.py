@@ -153,3 +153,39 @@ def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
     assert runner_ups, "no order reached the runner-up search"
     assert max(runner_ups) <= 0.003 + 1e-9
     assert {level for _, _, level in calls} == {1}
+
+
+class _Expires:
+    """A stopping criterion that lets `left` looks pass, then says stop."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def expired(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+    def remaining_s(self) -> float:
+        return 0.0 if self.left < 0 else 1.0
+
+
+@pytest.mark.parametrize("looks", [0, 1, 3])
+def test_a_stopped_fast_search_keeps_a_valid_bound(looks):
+    """The fast search stopped between chunks of a level answers like a give-up: its plan (if
+    any) is a real plan no cheaper than the optimum, its bound no higher."""
+    from dom_engine.optimize.search import fast_search
+
+    checked = 0
+    for seed in range(30):
+        inst = thin_stock_instance(seed)
+        p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
+        if p.infeasible_reason or p.shared_skus:
+            continue
+        status, optimum = exact_highs(p)
+        if status != "optimal":
+            continue
+        sol = fast_search(p, 10_000, stop=_Expires(looks))
+        assert sol.lower_bound <= optimum + 1e-6
+        assert sol.objective >= optimum - 1e-6
+        checked += not sol.proven_optimal
+    assert checked > 0, "no search was cut short"

@@ -2,13 +2,14 @@
 
     python -m benchmarks.report                 # 200 orders per size (about a minute)
     python -m benchmarks.report --quick         # 30 orders per size
-    python -m benchmarks.report --orders 100 --sizes 1 5 10 --no-grpc
+    python -m benchmarks.report --orders 100 --sizes 1 5 10 --no-grpc --no-thin
 
 Same instances and the same per-order work as the pytest suites (benchmarks/data.py,
 benchmarks/measure.py): for each order size, the plain OR-Tools baseline (build_problem +
 solve_cpsat, 1 worker, proven optimal) and the engine (optimize.route on pre-read stock), each over
 every order once after a few warm-up orders; then gRPC RouteOrder on a loopback server vs
-Engine.route in process, and a health check. Ratios are baseline p / engine p of the same run.
+Engine.route in process, and a health check; then thin-stock orders (benchmarks/thin_stock.py).
+Ratios are baseline p / engine p of the same run.
 Exits 1 if an objective differs from the proven optimum or a wire plan from the in-process plan.
 """
 
@@ -26,6 +27,7 @@ if __package__ in (None, ""):  # `python benchmarks/report.py`: make `benchmarks
 
 import ortools
 
+from benchmarks import thin_stock
 from benchmarks.data import (
     BENCH_NOW,
     DELIVER_IN_DAYS,
@@ -56,6 +58,11 @@ from benchmarks.measure import (
     solver_paths,
     time_each,
 )
+
+# Thin-stock orders in the report: at most this many, plain CP-SAT limited to this many seconds
+# each (a few take minutes to prove; `python -m benchmarks.thin_stock` runs the full 150).
+THIN_ORDERS = 100
+THIN_CPSAT_LIMIT_S = 5.0
 
 
 def _log(msg: str) -> None:
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="30 orders per size (CI)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(N_LINES), help="lines per order")
     parser.add_argument("--no-grpc", action="store_true", help="skip the gRPC measurements")
+    parser.add_argument("--no-thin", action="store_true", help="skip the thin-stock orders")
     args = parser.parse_args(argv)
     n_orders = args.orders if args.orders is not None else orders_per_size(args.quick or None)
     if n_orders < 1:
@@ -166,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_grpc:
         grpc_rows, health, grpc_bad = measure_grpc(sizes, n_orders)
         bad += grpc_bad
+    thin = None
+    if not args.no_thin:
+        _log(f"  thin stock: {min(n_orders, THIN_ORDERS)} orders, engine then CP-SAT ...")
+        thin = thin_stock.measure(min(n_orders, THIN_ORDERS), THIN_CPSAT_LIMIT_S)
+        bad += thin["bad"]
     elapsed = time.perf_counter() - started
 
     print(f"Demo network: 100 nodes (10 fulfillment centres + 90 stores), 5,000 SKUs; {n_orders} fixed-seed "
@@ -184,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     if grpc_rows or health:
         print()
         print(grpc_table(grpc_rows, health))
+    if thin is not None:
+        print(f"\nThin stock (benchmarks/thin_stock.py: 20-100 nodes, each SKU at 15-60 % of them 1-5 units "
+              f"deep, 1-10 lines of 1-12 units; engine budget {thin_stock.BUDGET_MS:g} ms, plain CP-SAT "
+              f"limit {THIN_CPSAT_LIMIT_S:g} s):\n")
+        print(thin_stock.table(thin_stock.summary(thin)))
     if bad:
         print(f"\nCORRECTNESS FAILURES ({len(bad)}):", *bad[:20], sep="\n", file=sys.stderr)
         return 1

@@ -88,7 +88,7 @@ end
 
 -- expired holds of one stock shard: give their units back, drop the records, and note what was
 -- given back in the shard's list `<tag>:expired` (same slot as `holds`; capped) for the decision
--- log's "expired" events (RedisStore.take_expired)
+-- log's "expired" events (RedisStore.take_expired; kept a day when no server takes them)
 local function sweep(res, holds, exp, now, n)
   local due = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, 512)
   local expired = string.sub(holds, 1, -6) .. 'expired'
@@ -100,6 +100,7 @@ local function sweep(res, holds, exp, now, n)
         give_back(res, h.a, n)
         redis.call('RPUSH', expired, cjson.encode({r = rid, o = h.o, e = h.e, v = h.v, a = h.a}))
         redis.call('LTRIM', expired, -10000, -1)
+        redis.call('EXPIRE', expired, 86400)   -- gone a day after the last, if no server takes it
       end
       redis.call('HDEL', holds, rid)
     end

@@ -108,7 +108,8 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, fast_search_share, min_cpsat_ms,     (single orders)
                     plan_seconds,
-                    cpsat_linearization_level, runner_up_ms
+                    cpsat_linearization_level, cpsat_cut_level, cpsat_presolve,
+                    cpsat_probing_level, runner_up_ms
   [solver.pricing]  compiled_max_sets, pricing_max_sets, hard_order_budget_ms   (batch orders)
   [solver.columns]  start_columns, candidates_kept, cg_share, tolerance, row_passes, smoothing,
                     smoothing_step, smoothing_max_share, finish_min_seconds, finish_min_share

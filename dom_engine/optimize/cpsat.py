@@ -8,6 +8,8 @@ solution is re-priced in floating point afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from ortools.sat.python import cp_model
 
@@ -27,13 +29,13 @@ def solve_cpsat(
     forbid_node_sets: tuple[tuple[int, ...], ...] = (),
     workers: int = 1,
     stop: Deadline | None = None,
-    linearization_level: int | None = None,
+    parameters: Mapping[str, int | bool] | None = None,
 ) -> Solution:
     """Solve `p` exactly (or best within the time limit). `forbid_node_sets` excludes plans whose
     node set equals one of the given sets (used to find the runner-up). `stop` (a Deadline) ends
     both the model's build (a Python loop: ~10 µs per variable) and the search at its end or when
     it is cancelled; then the result has no plan and bound -inf unless the search found one.
-    `linearization_level`: CP-SAT's (None: its default; the engine passes SearchParams')."""
+    `parameters`: CP-SAT's by name over its defaults (the engine passes SearchParams')."""
     stop = stop or Deadline()
     m = cp_model.CpModel()
     n_opt, n_items = p.A.shape
@@ -86,8 +88,8 @@ def solve_cpsat(
         return _nothing(p, "cp-sat (stopped while building)")
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
-    if linearization_level is not None:
-        solver.parameters.linearization_level = linearization_level
+    for name, value in (parameters or {}).items():
+        setattr(solver.parameters, name, value)
     solver.parameters.max_time_in_seconds = max(0.001, min(time_limit_s, stop.remaining_s()))
     forget = stop.on_cancel(solver.stop_search)   # a cancelled call ends the search at once
     try:

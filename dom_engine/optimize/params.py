@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from ..domain import ConfigError
 
 # Fields where 0 is meaningful: it turns the step off.
-_ZERO_TURNS_OFF = {"max_vars", "max_enrich_rounds", "cpsat_linearization_level"}
+_ZERO_TURNS_OFF = {"max_vars", "max_enrich_rounds", "cpsat_linearization_level", "cpsat_cut_level",
+                   "cpsat_presolve", "cpsat_probing_level"}
 
 
 def _check(obj: object, group: str) -> None:
@@ -51,19 +52,35 @@ class SearchParams:
     min_cpsat_ms: float = 5.0
     # Seconds kept at the end of a budget to turn the solution into a Plan (~1 ms measured).
     plan_seconds: float = 0.001
-    # CP-SAT's linearization_level (0-2) for the orders the fast search hands over: 2 puts every
-    # constraint into its LP relaxation, whose bound proves thin-stock orders: at 45 ms, 91-93 of
-    # 130 such orders proven optimal against 53 at CP-SAT's default 1 (benchmarks/thin_stock.py).
+    # CP-SAT's parameters for the orders the fast search hands over (small models that must be
+    # proven within milliseconds). linearization_level (0-2): 2 puts every constraint into the LP
+    # relaxation, whose bound does the proving. cut_level (0-1), cp_model_presolve (0-1) and
+    # cp_model_probing_level (0-2): off, because on these models they cost more time than they
+    # save. Measured with 45 ms per model (130 thin-stock orders / 30 sparse 100-node orders of
+    # 5, 10, 20 lines, benchmarks.quality's hard tail): CP-SAT's defaults prove 53 / 8, 0, 0;
+    # linearization 2 alone 93 / 15, 0, 0 (no plan at all at 20 lines); all four 121-122 / 30,
+    # 14, 3.
     cpsat_linearization_level: int = 2
+    cpsat_cut_level: int = 0
+    cpsat_presolve: int = 0
+    cpsat_probing_level: int = 0
     # Milliseconds the runner-up (the best plan on another node set, which explains the choice)
     # may take once CP-SAT has proven the plan; without a cap it took the rest of the budget.
     runner_up_ms: float = 5.0
 
     def __post_init__(self) -> None:
         _check(self, "search")
-        if self.cpsat_linearization_level > 2:
-            raise ConfigError("solver.search.cpsat_linearization_level",
-                              f"must be 0, 1 or 2, got {self.cpsat_linearization_level}")
+        for name, top in (("cpsat_linearization_level", 2), ("cpsat_cut_level", 1), ("cpsat_presolve", 1),
+                          ("cpsat_probing_level", 2)):
+            if getattr(self, name) > top:
+                allowed = "0 or 1" if top == 1 else "0, 1 or 2"
+                raise ConfigError(f"solver.search.{name}", f"must be {allowed}, got {getattr(self, name)}")
+
+    def cpsat_parameters(self) -> dict[str, int | bool]:
+        """The CP-SAT parameters above, by CP-SAT's names."""
+        return {"linearization_level": self.cpsat_linearization_level, "cut_level": self.cpsat_cut_level,
+                "cp_model_presolve": bool(self.cpsat_presolve),
+                "cp_model_probing_level": self.cpsat_probing_level}
 
 
 @dataclass(frozen=True)

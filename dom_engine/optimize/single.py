@@ -116,7 +116,7 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
     if incumbent is not None and left_ms < build_ms + params.min_cpsat_ms:
         incumbent.lower_bound = min(incumbent.objective, bound)
         return incumbent
-    cp = solve_cpsat(p, hint=incumbent, stop=stop, linearization_level=params.cpsat_linearization_level)
+    cp = solve_cpsat(p, hint=incumbent, stop=stop, parameters=params.cpsat_parameters())
     sol = cp
     if not cp.proven_optimal:
         if incumbent is not None and incumbent.objective < cp.objective:
@@ -128,7 +128,7 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
         # Up to runner_up_ms of what is left looks for the runner-up, to explain the choice.
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
         runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop.within(params.runner_up_ms / 1000),
-                             linearization_level=params.cpsat_linearization_level)
+                             parameters=params.cpsat_parameters())
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)

@@ -50,6 +50,7 @@ LEVEL = "solver.search.cpsat_linearization_level"
     ("[solver.nope]\nx = 1\n", "solver.nope", "unknown key"),
     ("[solver.search]\ncpsat_linearization_level = 3\n", f"{LEVEL}", "0, 1 or 2"),
     ("[solver.search]\ncpsat_linearization_level = -1\n", f"{LEVEL}", "> 0"),
+    ("[solver.search]\ncpsat_presolve = 2\n", "solver.search.cpsat_presolve", "0 or 1"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, field, message):
     with pytest.raises(ConfigError) as err:

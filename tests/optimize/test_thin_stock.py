@@ -138,7 +138,7 @@ def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
 
     def spy(p, *args, **kwargs):
         calls.append((bool(kwargs.get("forbid_node_sets")), kwargs["stop"].remaining_s(),
-                      kwargs.get("linearization_level")))
+                      kwargs["parameters"]["linearization_level"]))
         return real(p, *args, **kwargs)
 
     monkeypatch.setattr(single, "solve_cpsat", spy)

@@ -106,7 +106,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   sample_ratio share of new traces kept (a caller's sampled flag wins)    default 1.0
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
-  [solver.search]   fast_search_max_sets, fast_search_share, min_cpsat_ms,     (single orders)
+  [solver.search]   fast_search_max_sets, branch_and_bound_share, min_cpsat_ms,     (single orders)
                     plan_seconds,
                     cpsat_linearization_level, cpsat_cut_level, cpsat_presolve,
                     cpsat_probing_level, runner_up_ms

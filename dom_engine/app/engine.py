@@ -80,6 +80,7 @@ class Engine:
     def route(self, order: Order, *, reserve: bool = False, time_budget_ms: float | None = None,
               stop: Deadline | None = None) -> Plan:
         """One order: see OrderRouting.route."""
+        _load_kernels()   # before the budget starts (a no-op once loaded)
         return self.routing.route(order, reserve=reserve, time_budget_ms=time_budget_ms, stop=stop)
 
     def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None,
@@ -129,7 +130,13 @@ class Engine:
         """Load what the first call would otherwise pay for inside its budget: the batch half (it
         imports scipy.optimize, ~0.4 s) and the compiled search kernels (loaded from numba's
         cache, ~0.3 s; compiled once per installation). Servers call this before they listen."""
-        from ..optimize.compiled_search import warm_up
-
         _ = self.batch_routing   # made (its modules imported) now rather than inside a call
-        warm_up()
+        _load_kernels()
+
+
+def _load_kernels() -> None:
+    """The optimizer's compiled kernels (numba), loaded once per process: imported here, not at
+    the top, so commands that never optimize do not import numba."""
+    from ..optimize.compiled_search import warm_up
+
+    warm_up()

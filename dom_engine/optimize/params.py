@@ -40,14 +40,14 @@ def _check(obj: object, group: str) -> None:
 
 @dataclass(frozen=True)
 class SearchParams:
-    """The single-order optimizer (optimize/single.py): exact set search, then CP-SAT."""
+    """The single-order optimizer (optimize/single.py): branch and bound, then CP-SAT."""
 
-    # Node sets per search level the numpy fast search may evaluate before it hands the order
-    # to CP-SAT (nearly every order settles far below; see REFERENCES for the distribution).
+    # Node sets per search level the numpy fast search (batch pricing) may evaluate before it
+    # hands the order over (nearly every order settles far below; see REFERENCES).
     fast_search_max_sets: int = 10_000
-    # Share of the budget the fast search may use before CP-SAT takes over (thin-stock orders
-    # otherwise spent 5-75 ms enumerating levels they then gave up on).
-    fast_search_share: float = 0.3
+    # Share of the budget the branch and bound (compiled_bb.py) may use before the Lagrangian bound
+    # and CP-SAT take over.
+    branch_and_bound_share: float = 0.6
     # Below this many milliseconds left, CP-SAT is not started (its start-up alone costs ~1-3 ms).
     min_cpsat_ms: float = 5.0
     # Seconds kept at the end of a budget to turn the solution into a Plan (~1 ms measured).
@@ -65,7 +65,8 @@ class SearchParams:
     cpsat_presolve: int = 0
     cpsat_probing_level: int = 0
     # Milliseconds the runner-up (the best plan on another node set, which explains the choice)
-    # may take once CP-SAT has proven the plan; without a cap it took the rest of the budget.
+    # may take to be proven once the plan is; without a cap it took the rest of the budget. When
+    # it does not finish, the plan names the best other node set seen, marked not exact.
     runner_up_ms: float = 5.0
 
     def __post_init__(self) -> None:

@@ -223,20 +223,6 @@ def greedy(p: Problem) -> Solution | None:
     return improve(p, np.array(chosen, dtype=np.int64), "greedy")
 
 
-def best_of_sets(p: Problem, sets: list[tuple[int, ...]]) -> Solution | None:
-    """The cheapest of some candidate option sets, improved by local search (unproven)."""
-    best_cost, best_set = np.inf, None
-    for m in sorted({len(s) for s in sets}):  # one batch per set size
-        batch = np.array([s for s in sets if len(s) == m], dtype=np.int64)
-        costs = evaluate_sets(p, batch)
-        k = int(np.argmin(costs))
-        if costs[k] < best_cost:
-            best_cost, best_set = float(costs[k]), batch[k]
-    if best_set is None:
-        return None
-    return improve(p, best_set, "lagrangian-heuristic")
-
-
 def improve(p: Problem, options: np.ndarray, solver: str) -> Solution | None:
     """Local search from a set of options: drop, add or swap one option while that pays. Each
     round evaluates the whole neighbourhood at once; the result is a good incumbent, unproven."""

@@ -1,8 +1,8 @@
 """One entry point for one order: `solve_order(OrderProblem(...), stop, params) -> Plan`.
 
-Path: build the numeric problem (numpy pruning) -> fast exact search -> OR-Tools CP-SAT only when
-the fast search does not apply or gives up. Whatever path runs, the plan says which, with its
-status, objective and proven lower bound.
+Path: build the numeric problem (numpy pruning) -> exact branch and bound -> OR-Tools CP-SAT only
+when the branch and bound does not apply or runs out of time. Whatever path runs, the plan says
+which, with its status, objective and proven lower bound.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ import numpy as np
 from ..domain import Explanation, Network, Order, Plan, PlanStatus, PolicyProfile, RateCard
 from ..domain.stock import StockView
 from ..domain.stop import Deadline
-from .bounds import lagrangian_bound
+from .bb_search import branch_and_bound
 from .coverage import max_coverage, options_of
 from .cpsat import solve_cpsat
 from .params import SearchParams
 from .plan_builder import alternative_of, build_plan, infeasible_plan
 from .problem import Problem, build_problem
-from .search import best_of_sets, fast_search, greedy, improve
+from .search import greedy, improve
 from .solution import Solution
 
 DEFAULT_SEARCH = SearchParams()
-# Relative gap at which an incumbent counts as proven optimal (float noise, not a MIP gap).
-PROOF_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -76,37 +74,24 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
     """Exact solution of `p` when time allows, else the best plan found with a proven bound.
     `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass).
 
-    The fast search settles nearly every order. When it gives up, its incumbent (or a greedy one)
-    and a Lagrangian bound often prove optimality by themselves; otherwise CP-SAT gets what is left
-    of the time, starting from the incumbent, and the better plan and bound of both are kept.
-    Orders with a SKU on several items go to CP-SAT directly: the set evaluation behind the search
-    and the incumbents does not model their shared stock. A cancelled stop ends every step early.
+    The compiled branch and bound (compiled_bb.py) settles nearly every order. When it runs out
+    of its share of the time, CP-SAT gets what is left, starting from its best plan (or a greedy
+    one), and the better plan and the better bound of both are kept. Orders with a SKU on several items
+    go to CP-SAT directly: the set evaluation behind the search and the incumbents does not model
+    their shared stock. A cancelled stop ends every step early.
     """
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
-        sol = fast_search(p, params.fast_search_max_sets,
-                          stop=stop.within(params.fast_search_share * stop.remaining_s()))
+        sol = branch_and_bound(p, stop.within(params.branch_and_bound_share * stop.remaining_s()))
         if sol.proven_optimal:
-            return sol
+            return _prove_runner_up(p, sol, stop, params)
+        # The least bound of the subtrees left: valid for whatever CP-SAT finds next.
         bound = sol.lower_bound
         incumbent = sol if np.isfinite(sol.objective) else greedy(p)
-        if not p.allow_backorder and (incumbent is None or not np.isfinite(incumbent.objective)):
-            settled, incumbent = _feasibility(p, stop)
-            if settled is not None:
-                return settled
-        # The Lagrangian bound gets at most 60 % of what is left: leave CP-SAT a chance.
-        lagrange, opened = lagrangian_bound(p, np.inf if incumbent is None else incumbent.objective,
-                                            deadline=stop.within(0.6 * stop.remaining_s()))
-        bound = max(bound, lagrange)
-        seeded = best_of_sets(p, opened) if not stop.cancelled else None
-        if seeded is not None and (incumbent is None or seeded.objective < incumbent.objective):
-            incumbent = seeded
-        if incumbent is not None and incumbent.objective <= bound + PROOF_TOLERANCE * max(1.0, abs(bound)):
-            incumbent.proven_optimal, incumbent.lower_bound = True, incumbent.objective
-            incumbent.solver += "+lagrangian-bound"
-            return incumbent
-    elif not p.allow_backorder:
+        if incumbent is not None and not np.isfinite(incumbent.objective):
+            incumbent = None
+    if not p.allow_backorder and (p.shared_skus or incumbent is None):
         settled, incumbent = _feasibility(p, stop)
         if settled is not None:
             return settled
@@ -132,6 +117,20 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)
+    return sol
+
+
+def _prove_runner_up(p: Problem, sol: Solution, stop: Deadline, params: SearchParams) -> Solution:
+    """`sol` (proven by branch and bound) with its runner-up proven too when the search for it ends
+    within runner_up_ms (it cuts against the runner-up instead of the best plan, so it explores
+    more); otherwise with the best other node set seen, marked not exact."""
+    if stop.remaining_ms() <= 0 or not np.isfinite(sol.objective):
+        return sol
+    again = branch_and_bound(p, stop.within(params.runner_up_ms / 1000), incumbent=sol,
+                             prove_alternative=True)
+    if again.alternative_exact or (again.alternative and (sol.alternative is None
+                                                          or again.alternative[1] < sol.alternative[1])):
+        sol.alternative, sol.alternative_exact = again.alternative, again.alternative_exact
     return sol
 
 

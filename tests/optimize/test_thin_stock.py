@@ -126,10 +126,10 @@ def test_covering_search_matches_brute_force(seed):
         assert (picked.sum(axis=0) >= p.Q).all()
 
 
-def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
-    """Once CP-SAT has proven a plan, the runner-up (the explanation) is looked for within
-    SearchParams.runner_up_ms, not the rest of the budget; the model's linearization level is
-    the configured one."""
+def test_the_cpsat_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
+    """When CP-SAT has proven a plan (the branch and bound given almost no time), the runner-up
+    (the explanation) is looked for within SearchParams.runner_up_ms, not the rest of the budget;
+    the model's linearization level is the configured one."""
     from dom_engine.optimize import single
     from dom_engine.optimize.params import SearchParams
 
@@ -142,7 +142,7 @@ def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
         return real(p, *args, **kwargs)
 
     monkeypatch.setattr(single, "solve_cpsat", spy)
-    params = SearchParams(fast_search_max_sets=100, runner_up_ms=3.0, cpsat_linearization_level=1)
+    params = SearchParams(branch_and_bound_share=1e-9, runner_up_ms=3.0, cpsat_linearization_level=1)
     for seed in range(40):
         inst = thin_stock_instance(seed)
         problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
@@ -153,6 +153,32 @@ def test_the_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
     assert runner_ups, "no order reached the runner-up search"
     assert max(runner_ups) <= 0.003 + 1e-9
     assert {level for _, _, level in calls} == {1}
+
+
+def test_the_branch_and_bound_shares_and_runner_up_ms_bound_its_searches(monkeypatch):
+    """The branch and bound gets branch_and_bound_share of the budget, and proving the runner-up
+    after it gets at most runner_up_ms."""
+    from dom_engine.optimize import single
+    from dom_engine.optimize.params import SearchParams
+
+    calls = []
+    real = single.branch_and_bound
+
+    def spy(p, stop, *args, **kwargs):
+        calls.append((bool(kwargs.get("prove_alternative")), stop.remaining_s()))
+        return real(p, stop, *args, **kwargs)
+
+    monkeypatch.setattr(single, "branch_and_bound", spy)
+    params = SearchParams(branch_and_bound_share=0.25, runner_up_ms=2.0)
+    for seed in range(10):
+        inst = thin_stock_instance(seed)
+        problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
+        solve_order(problem, Deadline.after_ms(4_000), params)
+    firsts = [left for again, left in calls if not again]
+    agains = [left for again, left in calls if again]
+    assert firsts and agains
+    assert max(firsts) <= 0.25 * 4.0 + 1e-9
+    assert max(agains) <= 0.002 + 1e-9
 
 
 class _Expires:

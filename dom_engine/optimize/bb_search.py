@@ -19,22 +19,28 @@ def branch_and_bound(p: Problem, stop: StoppingCriterion, incumbent: Solution | 
     """The exact plan of `p` (no SKU shared by items) found before `stop`: proven_optimal when the
     search finished (or its open subtrees cannot beat the plan), else the best plan found
     (objective inf if none) with the least bound of the subtrees left. `incumbent` is a known plan
-    to beat. The alternative is the best plan seen on another node set; `prove_alternative`
-    searches until it is proven too (alternative_exact tells whether it was)."""
+    to beat, and its alternative (if any) a plan on another node set to beat for the runner-up.
+    The alternative is the best plan seen on another node set; `prove_alternative` searches until
+    it is proven too (alternative_exact tells whether it was)."""
     width = max(1, min(int(p.max_shipments), p.n_options))
     start = np.full(width, -1, dtype=np.int64)
     start_cost = np.inf
     if incumbent is not None and np.isfinite(incumbent.objective) and len(incumbent.options):
         start[:len(incumbent.options)] = incumbent.options
         start_cost = float(incumbent.objective)
+    runner_start = np.full(width, -1, dtype=np.int64)
+    runner_cost = np.inf
+    if incumbent is not None and incumbent.alternative is not None:
+        runner_cost = float(incumbent.alternative[1])
+        runner_start[:len(incumbent.alternative[0])] = sorted(incumbent.alternative[0])
     cancel = np.zeros(1, dtype=np.bool_)
     # The kernel releases the GIL: a cancelling thread sets the flag it looks at between subtrees.
     forget = stop.on_cancel(lambda: cancel.__setitem__(0, True)) if isinstance(stop, Deadline) else None
     try:
         status, best, best_set, lower, runner, runner_nodes, _ = _branch_and_bound(
             p.A, p.C, p.f, float(p.split_credit), p.Q, p.P, float(p.P0), bool(p.allow_backorder),
-            int(p.max_shipments), p.opt_node, start_cost, start, bool(prove_alternative),
-            time.perf_counter() + stop.remaining_s(), cancel)
+            int(p.max_shipments), p.opt_node, start_cost, start, runner_cost, runner_start,
+            bool(prove_alternative), time.perf_counter() + stop.remaining_s(), cancel)
     finally:
         if forget is not None:
             forget()

@@ -262,10 +262,12 @@ def _explore(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
 
 @nb.njit(cache=True, nogil=True)
 def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node,
-                      incumbent, incumbent_set, prove_runner_up, deadline, cancel):
+                      incumbent, incumbent_set, runner_up, runner_up_nodes, prove_runner_up, deadline,
+                      cancel):
     """(status, best objective, its options (-1 padded), lower bound, runner-up objective, its
     sorted nodes (-1 padded), subtrees explored). `incumbent` is a plan's objective (inf: none)
-    and `incumbent_set` its options (-1 padded, width max(1, min(max_shipments, options)))."""
+    and `incumbent_set` its options (-1 padded, width max(1, min(max_shipments, options)));
+    `runner_up` the objective of a plan on another node set, `runner_up_nodes` its sorted nodes."""
     n_opt, n_items = A.shape
     n_nodes = max(1, node.max() + 1) if n_opt else 1
     width = len(incumbent_set)
@@ -280,6 +282,9 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
             work[0][m] = incumbent_set[m]
             m += 1
         offer(incumbent, work[0], m, node, board)
+    if board[0][0] <= runner_up < board[3][0] and (runner_up_nodes != board[2]).any():
+        board[3][0] = runner_up     # known before the search (a first search saw it): cuts from the start
+        board[4][:] = runner_up_nodes
     # opened, best opened, last opened, shipped, need, gives, in_node, open_node, required
     per_opt, per_node = np.zeros((3, n_opt), dtype=np.bool_), np.zeros((3, n_nodes), dtype=np.bool_)
     scratch = (per_opt[0], per_opt[1], per_opt[2], np.zeros(n_items), np.zeros(n_items, dtype=np.int64),

@@ -372,8 +372,9 @@ def _load_kernels() -> None:
     Q, P = np.array([2], dtype=np.int64), np.array([20.0])
     node = np.array([0, 1], dtype=np.int64)
     _search(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, MAX_SETS, 2)
-    _branch_and_bound(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, np.full(2, -1, dtype=np.int64), False,
-                      np.inf, np.zeros(1, dtype=np.bool_))
+    none = np.full(2, -1, dtype=np.int64)
+    _branch_and_bound(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, none, np.inf, none, False, np.inf,
+                      np.zeros(1, dtype=np.bool_))
     x, short, _ = best_allocation(np.array([0, 1], dtype=np.int64), A, C, f, 0.0, Q, P, 1.0, True)
     plan_resources(np.array([0, 1], dtype=np.int64), x, short, node, np.ones((1, 1)),
                    np.zeros(1, dtype=np.int64), 1, 2, 4, f, C, P, 1.0, 0.0)

@@ -16,7 +16,7 @@ from ..domain import ConfigError
 
 # Fields where 0 is meaningful: it turns the step off.
 _ZERO_TURNS_OFF = {"max_vars", "max_enrich_rounds", "cpsat_linearization_level", "cpsat_cut_level",
-                   "cpsat_presolve", "cpsat_probing_level"}
+                   "cpsat_presolve", "cpsat_probing_level", "runner_up_ms"}
 
 
 def _check(obj: object, group: str) -> None:

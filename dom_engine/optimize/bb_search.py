@@ -37,7 +37,7 @@ def branch_and_bound(p: Problem, stop: StoppingCriterion, incumbent: Solution | 
     # The kernel releases the GIL: a cancelling thread sets the flag it looks at between subtrees.
     forget = stop.on_cancel(lambda: cancel.__setitem__(0, True)) if isinstance(stop, Deadline) else None
     try:
-        status, best, best_set, lower, runner, runner_nodes, _ = _branch_and_bound(
+        status, best, best_set, lower, runner, runner_nodes, _, runner_exact = _branch_and_bound(
             p.A, p.C, p.f, float(p.split_credit), p.Q, p.P, float(p.P0), bool(p.allow_backorder),
             int(p.max_shipments), p.opt_node, start_cost, start, runner_cost, runner_start,
             bool(prove_alternative), time.perf_counter() + stop.remaining_s(), cancel)
@@ -57,5 +57,5 @@ def branch_and_bound(p: Problem, stop: StoppingCriterion, incumbent: Solution | 
                    proven, "lagrangian-bb")
     if np.isfinite(runner) and proven:
         sol.alternative = (tuple(int(n) for n in runner_nodes if n >= 0), float(runner))
-    sol.alternative_exact = prove_alternative and status == PROVEN
+    sol.alternative_exact = bool(runner_exact)
     return sol

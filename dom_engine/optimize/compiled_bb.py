@@ -29,9 +29,9 @@ import time
 import numba as nb
 import numpy as np
 
-from .compiled_allocation import set_cost
+from .compiled_allocation import allocation_lower_bound, set_cost
 from .compiled_incumbents import new_board, offer, offer_swaps, trimmed_cost
-from .compiled_pruning import FREE, IN, OUT, canonical_cut, covers, dominators
+from .compiled_pruning import FREE, IN, OUT, canonical_cut, covers, dominators, fix_by_worth
 
 PROVEN, BEST_PROVEN, GAVE_UP = 0, 1, 2
 ROOT_ITERATIONS = 60
@@ -171,6 +171,30 @@ def _branch_option(A, C, f, state, opened, lam):
 
 
 @nb.njit(cache=True)
+def _two_cheapest(f):
+    """Sum of the two smallest fixed costs (inf with fewer than two options)."""
+    a, b = np.inf, np.inf
+    for x in f:
+        if x < a:
+            a, b = x, a
+        elif x < b:
+            b = x
+    return a + b
+
+
+@nb.njit(cache=True)
+def _singles(A, C, f, split_credit, Q, P, P0, allow_backorder, node, board, work):
+    """Offer every single shipment (as the set search's first level); returns the bound on every
+    plan of two or more: most orders end here, their runner-up proven too."""
+    for o in range(A.shape[0]):
+        work[0][0] = o
+        cost = set_cost(work[0], 1, A, C, f, split_credit, Q, P, P0, allow_backorder, work[1], work[2],
+                        work[3])
+        offer(cost, work[0], 1, node, board)
+    return _two_cheapest(f) - split_credit + allocation_lower_bound(A, C, Q, P, allow_backorder)
+
+
+@nb.njit(cache=True)
 def _threshold(board, prove_runner_up):
     """(the objective a subtree must beat, the float tolerance of that comparison)."""
     thr = board[3][0] if prove_runner_up else board[0][0]
@@ -257,6 +281,16 @@ def _explore(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
     thr, eps = _threshold(board, prove_runner_up)
     if bound >= thr - eps:
         return bound, -1
+    if fix_by_worth(A, C, f, split_credit, Q, P, P0, allow_backorder, node, n_nodes, state, lam, slots,
+                    thr - eps, scratch[9], scratch[10]) > 0:
+        n_in = 0   # the plan of the fixed options is a plan of the subtree too
+        for o in range(len(state)):
+            if state[o] == IN:
+                opts[n_in] = o
+                n_in += 1
+        cost = set_cost(opts, n_in, A, C, f, split_credit, Q, P, P0, allow_backorder, work[1], work[2],
+                        work[3])
+        offer(cost, opts, n_in, node, board)
     return bound, _branch_option(A, C, f, state, scratch[1], lam)
 
 
@@ -265,8 +299,9 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
                       incumbent, incumbent_set, runner_up, runner_up_nodes, prove_runner_up, deadline,
                       cancel):
     """(status, best objective, its options (-1 padded), lower bound, runner-up objective, its
-    sorted nodes (-1 padded), subtrees explored). `incumbent` is a plan's objective (inf: none)
-    and `incumbent_set` its options (-1 padded, width max(1, min(max_shipments, options)));
+    sorted nodes (-1 padded), subtrees explored, whether the runner-up is proven). `incumbent` is
+    a plan's objective (inf: none) and `incumbent_set` its options (-1 padded, width
+    max(1, min(max_shipments, options)));
     `runner_up` the objective of a plan on another node set, `runner_up_nodes` its sorted nodes."""
     n_opt, n_items = A.shape
     n_nodes = max(1, node.max() + 1) if n_opt else 1
@@ -285,11 +320,18 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
     if board[0][0] <= runner_up < board[3][0] and (runner_up_nodes != board[2]).any():
         board[3][0] = runner_up     # known before the search (a first search saw it): cuts from the start
         board[4][:] = runner_up_nodes
-    # opened, best opened, last opened, shipped, need, gives, in_node, open_node, required
+    two = _singles(A, C, f, split_credit, Q, P, P0, allow_backorder, node, board, work)
+    if max_shipments < 2 or two >= _threshold(board, True)[0] - _threshold(board, True)[1]:
+        return PROVEN, board[0][0], board[1], board[0][0], board[3][0], board[4], 0, True
+    # opened, best opened, last opened, shipped, need, gives, in_node, open_node, required, worth, pick
     per_opt, per_node = np.zeros((3, n_opt), dtype=np.bool_), np.zeros((3, n_nodes), dtype=np.bool_)
     scratch = (per_opt[0], per_opt[1], per_opt[2], np.zeros(n_items), np.zeros(n_items, dtype=np.int64),
-               np.zeros(n_nodes, dtype=np.int64), per_node[0], per_node[1], per_node[2])
-    dom, dom_count = dominators(A, C, f, node, n_nodes, max(1, min(max_shipments, n_nodes) - 1))
+               np.zeros(n_nodes, dtype=np.int64), per_node[0], per_node[1], per_node[2], np.zeros(n_opt),
+               np.zeros(n_nodes, dtype=np.int64))
+    # Dominance is worked out once the root needs splitting (O(options^2 x items)); the root
+    # is searched without it (no option counts as beaten).
+    width_dom = max(1, min(max_shipments, n_nodes) - 1)
+    dom, dom_count = np.full((n_opt, width_dom), -1, dtype=np.int64), np.zeros(n_opt, dtype=np.int64)
     stack_state = np.zeros((n_opt + 2, n_opt), dtype=np.int8)   # each split adds one entry per level
     stack_lam = np.zeros((n_opt + 2, n_items))
     stack_bound = np.full(n_opt + 2, -np.inf)
@@ -309,6 +351,8 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
                             prove_runner_up)
         if o < 0:
             continue
+        if explored == 1:
+            dom, dom_count = dominators(A, C, f, node, n_nodes, width_dom)
         # Out first on the stack, so the "in" subtree is explored first (it finds plans sooner).
         for child in (OUT, IN):
             stack_state[sp] = state
@@ -325,4 +369,4 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
     best = board[0][0]
     lower = min(best, stack_bound[:sp].min()) if sp else best
     status = PROVEN if sp == 0 else (BEST_PROVEN if lower >= best - _threshold(board, False)[1] else GAVE_UP)
-    return status, best, board[1], lower, board[3][0], board[4], explored
+    return status, best, board[1], lower, board[3][0], board[4], explored, sp == 0 and prove_runner_up

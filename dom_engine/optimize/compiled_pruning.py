@@ -138,3 +138,82 @@ def covers(A, Q, node, n_nodes, state, slots, need, gives):
                 g += min(A[o, i], need[i])
             gives[node[o]] = max(gives[node[o]], g)
     return _top_sum(gives, slots) >= total
+
+
+@nb.njit(cache=True)
+def fix_by_worth(A, C, f, split_credit, Q, P, P0, allow_backorder, node, n_nodes, state, lam, slots, thr,
+                 worth, pick):
+    """Lagrangian reduced-cost fixing. At prices `lam` every plan of the subtree that ships
+    something has a relaxed value of at least base = lam.Q + unfilled part + sum of the IN
+    options' worth + the `slots` most negative free worths (one per node, the set S) - split
+    credit. A plan that takes a free option o outside S loses at least what o adds (replacing its
+    node's pick in S, or the weakest of a full S); a plan without a member o of S loses o's worth
+    and gains at most the best worth outside S. Where that reaches `thr` (the plan to beat), o is
+    set OUT, or IN (its node's other options OUT). Returns how many were set IN.
+    `worth` (options) and `pick` (nodes) are work arrays."""
+    n_opt, n_items = A.shape
+    base = -split_credit
+    for i in range(n_items):
+        base += lam[i] * Q[i]
+    if allow_backorder:
+        part = P0
+        for i in range(n_items):
+            if P[i] < lam[i]:
+                part += Q[i] * (P[i] - lam[i])
+        base += min(0.0, part)
+    pick[:] = -1
+    for o in range(n_opt):
+        if state[o] == OUT:
+            continue
+        v = f[o]
+        for i in range(n_items):
+            d = C[o, i] - lam[i]
+            if d < 0:
+                v += A[o, i] * d
+        worth[o] = v
+        if state[o] == IN:
+            base += v
+        elif v < 0 and (pick[node[o]] < 0 or v < worth[pick[node[o]]]):
+            pick[node[o]] = o
+    # S: the `slots` most negative node picks; unpicked nodes go back to -1.
+    taken, weakest = 0, -np.inf
+    while True:
+        k = -1
+        for n in range(n_nodes):
+            if pick[n] >= 0 and state[pick[n]] == FREE and (k < 0 or worth[pick[n]] < worth[pick[k]]):
+                k = n
+        if k < 0 or taken == slots:
+            break
+        base += worth[pick[k]]
+        weakest = worth[pick[k]]
+        state[pick[k]] = -1 - state[pick[k]]   # marks S (restored below)
+        taken += 1
+    for n in range(n_nodes):
+        if pick[n] >= 0 and state[pick[n]] >= 0:
+            pick[n] = -1
+    best_out = 0.0
+    for o in range(n_opt):
+        if state[o] == FREE:
+            best_out = min(best_out, worth[o])
+    fixed_in = 0
+    for o in range(n_opt):
+        if state[o] == FREE:
+            a = pick[node[o]]
+            if a >= 0:
+                gain = worth[o] - worth[a]
+            elif taken < slots:
+                gain = worth[o]
+            else:
+                gain = worth[o] - weakest
+            if base + gain >= thr:
+                state[o] = OUT
+    for o in range(n_opt):
+        if state[o] < 0:
+            state[o] = FREE
+            if base + best_out - worth[o] >= thr:
+                fixed_in += 1
+                for other in range(n_opt):
+                    if node[other] == node[o] and state[other] == FREE:
+                        state[other] = OUT
+                state[o] = IN
+    return fixed_in

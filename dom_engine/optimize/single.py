@@ -124,7 +124,8 @@ def _prove_runner_up(p: Problem, sol: Solution, stop: Deadline, params: SearchPa
     """`sol` (proven by branch and bound) with its runner-up proven too when the search for it ends
     within runner_up_ms (it cuts against the runner-up instead of the best plan, so it explores
     more); otherwise with the best other node set seen, marked not exact."""
-    if params.runner_up_ms <= 0 or stop.remaining_ms() <= 0 or not np.isfinite(sol.objective):
+    if sol.alternative_exact or params.runner_up_ms <= 0 or stop.remaining_ms() <= 0 \
+            or not np.isfinite(sol.objective):
         return sol
     again = branch_and_bound(p, stop.within(params.runner_up_ms / 1000), incumbent=sol,
                              prove_alternative=True)

@@ -95,7 +95,7 @@ class Plan:
     objective: float = 0.0             # the weighted objective that was minimised
     lower_bound: float = 0.0           # proven lower bound on the objective
     solve_time_ms: float = 0.0
-    solver: str = ""                   # which path produced the plan (fast-search, cp-sat, ...)
+    solver: str = ""                   # which path produced the plan (lagrangian-bb, cp-sat, ...)
     snapshot_version: int = 0
     staleness_s: float = 0.0
     currency: str = "USD"

@@ -4,7 +4,7 @@ scrape http://HOST:PORT/metrics). One interceptor, outermost, sees every call as
     dom_grpc_requests_total{method, code}        calls by method and final status code
     dom_grpc_request_seconds{method}             latency histogram per method
     dom_plans_total{method, status, solver}      plans answered, by status and the solver path
-                                                 (fast-search, +lagrangian-bound, cp-sat, ...)
+                                                 (lagrangian-bb, cp-sat, presolve, ...)
     dom_plan_gap                                 proven relative gap of FEASIBLE plans
     dom_reservations_held_total                  RouteOrder / RouteBatch answers holding stock
     dom_reservation_conflicts_total              calls answered ABORTED (stock moved; retry)

@@ -15,13 +15,13 @@ from .solution import Solution
 
 
 def branch_and_bound(p: Problem, stop: StoppingCriterion, incumbent: Solution | None = None,
-                     prove_alternative: bool = False) -> Solution:
+                     prove_alternative_s: float = 0.0) -> Solution:
     """The exact plan of `p` (no SKU shared by items) found before `stop`: proven_optimal when the
     search finished (or its open subtrees cannot beat the plan), else the best plan found
     (objective inf if none) with the least bound of the subtrees left. `incumbent` is a known plan
     to beat, and its alternative (if any) a plan on another node set to beat for the runner-up.
-    The alternative is the best plan seen on another node set; `prove_alternative` searches until
-    it is proven too (alternative_exact tells whether it was)."""
+    The alternative is the best plan seen on another node set; for the first `prove_alternative_s`
+    seconds the search proves it too (alternative_exact tells whether it was)."""
     width = max(1, min(int(p.max_shipments), p.n_options))
     start = np.full(width, -1, dtype=np.int64)
     start_cost = np.inf
@@ -40,7 +40,8 @@ def branch_and_bound(p: Problem, stop: StoppingCriterion, incumbent: Solution | 
         status, best, best_set, lower, runner, runner_nodes, _, runner_exact = _branch_and_bound(
             p.A, p.C, p.f, float(p.split_credit), p.Q, p.P, float(p.P0), bool(p.allow_backorder),
             int(p.max_shipments), p.opt_node, start_cost, start, runner_cost, runner_start,
-            bool(prove_alternative), time.perf_counter() + stop.remaining_s(), cancel)
+            time.perf_counter() + prove_alternative_s if prove_alternative_s > 0 else 0.0,
+            time.perf_counter() + stop.remaining_s(), cancel)
     finally:
         if forget is not None:
             forget()

@@ -66,13 +66,14 @@ def _start_prices(A, C, f, Q):
 
 @nb.njit(cache=True)
 def _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node, n_nodes, state,
-             n_in, lam, opened, shipped):
+             n_in, lam, opened, shipped, best_v, best_o):
     """Value of the relaxation at prices `lam` for the subtree `state`; fills opened[o] (the options
     the relaxed plan opens, F included) and shipped[i] - unfilled[i] (what it ships, for the
-    subgradient). Returns (value, number of free options opened)."""
+    subgradient). Returns (value, number of free options opened). best_v / best_o: work arrays
+    (per node)."""
     n_opt, n_items = A.shape
-    best_v = np.full(n_nodes, np.inf)
-    best_o = np.full(n_nodes, -1, dtype=np.int64)
+    best_v[:] = np.inf
+    best_o[:] = -1
     total_in = 0.0
     for o in range(n_opt):
         opened[o] = False
@@ -213,7 +214,7 @@ def _bound_subtree(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipmen
     stall = 0
     for it in range(iterations):
         value, _ = _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node,
-                            n_nodes, state, n_in, lam, opened, shipped)
+                            n_nodes, state, n_in, lam, opened, shipped, scratch[11], scratch[12])
         if value > bound + 1e-12 or it == 0:
             bound = max(bound, value)
             best_opened[:] = opened
@@ -294,15 +295,26 @@ def _explore(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
     return bound, _branch_option(A, C, f, state, scratch[1], lam)
 
 
+@nb.njit(cache=True)
+def _scratch(n_opt, n_items, n_nodes):
+    """Work arrays of the search, allocated once per call."""
+    # opened, best opened, last opened, shipped, need, gives, in_node, open_node, required, worth, pick,
+    # best worth and option per node
+    per_opt, per_node = np.zeros((3, n_opt), dtype=np.bool_), np.zeros((3, n_nodes), dtype=np.bool_)
+    return (per_opt[0], per_opt[1], per_opt[2], np.zeros(n_items), np.zeros(n_items, dtype=np.int64),
+            np.zeros(n_nodes, dtype=np.int64), per_node[0], per_node[1], per_node[2], np.zeros(n_opt),
+            np.zeros(n_nodes, dtype=np.int64), np.zeros(n_nodes), np.zeros(n_nodes, dtype=np.int64))
+
+
 @nb.njit(cache=True, nogil=True)
 def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node,
-                      incumbent, incumbent_set, runner_up, runner_up_nodes, prove_runner_up, deadline,
-                      cancel):
+                      incumbent, incumbent_set, runner_up, runner_up_nodes, runner_until, deadline, cancel):
     """(status, best objective, its options (-1 padded), lower bound, runner-up objective, its
     sorted nodes (-1 padded), subtrees explored, whether the runner-up is proven). `incumbent` is
     a plan's objective (inf: none) and `incumbent_set` its options (-1 padded, width
-    max(1, min(max_shipments, options)));
-    `runner_up` the objective of a plan on another node set, `runner_up_nodes` its sorted nodes."""
+    max(1, min(max_shipments, options))); `runner_up` the objective of a plan on another node set,
+    `runner_up_nodes` its sorted nodes. Until `runner_until` (a perf_counter time; 0: never) the
+    search proves the runner-up too, cutting subtrees against it; after that only the best."""
     n_opt, n_items = A.shape
     n_nodes = max(1, node.max() + 1) if n_opt else 1
     width = len(incumbent_set)
@@ -320,14 +332,15 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
     if board[0][0] <= runner_up < board[3][0] and (runner_up_nodes != board[2]).any():
         board[3][0] = runner_up     # known before the search (a first search saw it): cuts from the start
         board[4][:] = runner_up_nodes
+    prove_runner_up = runner_until > 0   # until then subtrees are cut against the runner-up
     two = _singles(A, C, f, split_credit, Q, P, P0, allow_backorder, node, board, work)
-    if max_shipments < 2 or two >= _threshold(board, True)[0] - _threshold(board, True)[1]:
+    thr, eps = _threshold(board, True)
+    if max_shipments < 2 or two >= thr - eps:
         return PROVEN, board[0][0], board[1], board[0][0], board[3][0], board[4], 0, True
-    # opened, best opened, last opened, shipped, need, gives, in_node, open_node, required, worth, pick
-    per_opt, per_node = np.zeros((3, n_opt), dtype=np.bool_), np.zeros((3, n_nodes), dtype=np.bool_)
-    scratch = (per_opt[0], per_opt[1], per_opt[2], np.zeros(n_items), np.zeros(n_items, dtype=np.int64),
-               np.zeros(n_nodes, dtype=np.int64), per_node[0], per_node[1], per_node[2], np.zeros(n_opt),
-               np.zeros(n_nodes, dtype=np.int64))
+    thr, eps = _threshold(board, False)
+    if not prove_runner_up and two >= thr - eps:
+        return PROVEN, board[0][0], board[1], board[0][0], board[3][0], board[4], 0, False
+    scratch = _scratch(n_opt, n_items, n_nodes)
     # Dominance is worked out once the root needs splitting (O(options^2 x items)); the root
     # is searched without it (no option counts as beaten).
     width_dom = max(1, min(max_shipments, n_nodes) - 1)
@@ -338,8 +351,11 @@ def _branch_and_bound(A, C, f, split_credit, Q, P, P0, allow_backorder, max_ship
     stack_lam[0] = _start_prices(A, C, f, Q)
     sp, explored = 1, 0
     while sp > 0:
-        if explored % CHECK_EVERY == 0 and (cancel[0] or _now() > deadline):
-            break
+        if explored % CHECK_EVERY == 0:
+            now = _now()
+            if cancel[0] or now > deadline:
+                break
+            prove_runner_up = prove_runner_up and now <= runner_until
         sp -= 1
         state, lam = stack_state[sp].copy(), stack_lam[sp].copy()
         thr, eps = _threshold(board, prove_runner_up)

@@ -57,6 +57,8 @@ def offer(cost, opts, m, node, board):
     best and runner are 1-element arrays; *_nodes hold sorted node indices (-1 padded).
     Returns True when the best changed."""
     best, best_set, best_nodes, runner, runner_nodes = board
+    if not cost < runner[0]:
+        return False   # no better than the runner-up (which is no better than the best)
     nodes = np.full(len(best_nodes), -1, dtype=np.int64)
     for j in range(m):
         nodes[j] = node[opts[j]]

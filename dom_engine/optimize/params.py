@@ -65,9 +65,10 @@ class SearchParams:
     cpsat_cut_level: int = 0
     cpsat_presolve: int = 0
     cpsat_probing_level: int = 0
-    # Milliseconds the runner-up (the best plan on another node set, which explains the choice)
-    # may take to be proven once the plan is; without a cap it took the rest of the budget. When
-    # it does not finish, the plan names the best other node set seen, marked not exact.
+    # Milliseconds during which the search also proves the runner-up (the best plan on another
+    # node set, which explains the choice), from its start; after that it proves the best plan
+    # only and names the best other node set seen, marked not exact (0: never). CP-SAT's
+    # runner-up search, after it proves a plan, gets at most this long too.
     runner_up_ms: float = 5.0
 
     def __post_init__(self) -> None:

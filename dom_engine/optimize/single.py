@@ -83,9 +83,10 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
     incumbent = None
     bound = -np.inf
     if not p.shared_skus:
-        sol = branch_and_bound(p, stop.within(params.branch_and_bound_share * stop.remaining_s()))
+        sol = branch_and_bound(p, stop.within(params.branch_and_bound_share * stop.remaining_s()),
+                               prove_alternative_s=params.runner_up_ms / 1000)
         if sol.proven_optimal:
-            return _prove_runner_up(p, sol, stop, params)
+            return sol
         # The least bound of the subtrees left: valid for whatever CP-SAT finds next.
         bound = sol.lower_bound
         incumbent = sol if np.isfinite(sol.objective) else greedy(p)
@@ -117,21 +118,6 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
         if runner.proven_optimal and np.isfinite(runner.objective):
             runner_nodes = tuple(sorted(int(n) for n in p.opt_node[runner.options]))
             sol.alternative = (runner_nodes, runner.objective)
-    return sol
-
-
-def _prove_runner_up(p: Problem, sol: Solution, stop: Deadline, params: SearchParams) -> Solution:
-    """`sol` (proven by branch and bound) with its runner-up proven too when the search for it ends
-    within runner_up_ms (it cuts against the runner-up instead of the best plan, so it explores
-    more); otherwise with the best other node set seen, marked not exact."""
-    if sol.alternative_exact or params.runner_up_ms <= 0 or stop.remaining_ms() <= 0 \
-            or not np.isfinite(sol.objective):
-        return sol
-    again = branch_and_bound(p, stop.within(params.runner_up_ms / 1000), incumbent=sol,
-                             prove_alternative=True)
-    if again.alternative_exact or (again.alternative and (sol.alternative is None
-                                                          or again.alternative[1] < sol.alternative[1])):
-        sol.alternative, sol.alternative_exact = again.alternative, again.alternative_exact
     return sol
 
 

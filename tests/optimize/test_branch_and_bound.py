@@ -115,7 +115,7 @@ def test_a_cancelled_search_stops_at_once():
 
 
 def test_the_proven_runner_up_is_the_best_other_node_set():
-    """With prove_alternative, the alternative is the cheapest plan whose node set differs from the
+    """Proving the alternative, it is the cheapest plan whose node set differs from the
     best one's (checked by enumerating every node set of small orders)."""
     import itertools
 
@@ -125,7 +125,7 @@ def test_the_proven_runner_up_is_the_best_other_node_set():
         p = _problem(inst)
         if p.infeasible_reason or p.shared_skus or p.n_options == 0:
             continue
-        sol = branch_and_bound(p, Deadline.after_ms(5_000), prove_alternative=True)
+        sol = branch_and_bound(p, Deadline.after_ms(5_000), prove_alternative_s=5.0)
         if not sol.alternative_exact or not np.isfinite(sol.objective):
             continue
         best_nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options]))

@@ -155,9 +155,10 @@ def test_the_cpsat_runner_up_search_gets_at_most_runner_up_ms(monkeypatch):
     assert {level for _, _, level in calls} == {1}
 
 
-def test_the_branch_and_bound_shares_and_runner_up_ms_bound_its_searches(monkeypatch):
-    """The branch and bound gets branch_and_bound_share of the budget, and proving the runner-up
-    after it gets at most runner_up_ms."""
+def test_the_branch_and_bound_gets_its_share_and_proves_the_runner_up_for_runner_up_ms(monkeypatch):
+    """The branch and bound gets branch_and_bound_share of the budget, and proves the runner-up
+    during its first runner_up_ms; with runner_up_ms = 0 only where every single shipment and the
+    bound on larger plans prove it (fewer exact alternatives)."""
     from dom_engine.optimize import single
     from dom_engine.optimize.params import SearchParams
 
@@ -165,20 +166,25 @@ def test_the_branch_and_bound_shares_and_runner_up_ms_bound_its_searches(monkeyp
     real = single.branch_and_bound
 
     def spy(p, stop, *args, **kwargs):
-        calls.append((bool(kwargs.get("prove_alternative")), stop.remaining_s()))
+        calls.append((kwargs.get("prove_alternative_s"), stop.remaining_s()))
         return real(p, stop, *args, **kwargs)
 
     monkeypatch.setattr(single, "branch_and_bound", spy)
-    params = SearchParams(branch_and_bound_share=0.25, runner_up_ms=2.0)
-    for seed in range(10):
-        inst = thin_stock_instance(seed)
-        problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
-        solve_order(problem, Deadline.after_ms(4_000), params)
-    firsts = [left for again, left in calls if not again]
-    agains = [left for again, left in calls if again]
-    assert firsts and agains
-    assert max(firsts) <= 0.25 * 4.0 + 1e-9
-    assert max(agains) <= 0.002 + 1e-9
+    exact_by_ms = {}
+    for runner_up_ms in (2.0, 0.0):
+        calls.clear()
+        params = SearchParams(branch_and_bound_share=0.25, runner_up_ms=runner_up_ms)
+        exact = 0
+        for seed in range(10):
+            inst = thin_stock_instance(seed)
+            problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
+            plan = solve_order(problem, Deadline.after_ms(4_000), params)
+            alt = plan.explanation.alternative
+            exact += alt is not None and alt.exact
+        assert calls and max(left for _, left in calls) <= 0.25 * 4.0 + 1e-9
+        assert {s for s, _ in calls} == {runner_up_ms / 1000}
+        exact_by_ms[runner_up_ms] = exact
+    assert exact_by_ms[2.0] > exact_by_ms[0.0]
 
 
 class _Expires:

@@ -292,6 +292,8 @@ def _explore(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
         cost = set_cost(opts, n_in, A, C, f, split_credit, Q, P, P0, allow_backorder, work[1], work[2],
                         work[3])
         offer(cost, opts, n_in, node, board)
+        if n_in >= max_shipments:
+            return bound, -1   # no room for more (fixing fills S only when the rest goes OUT)
     return bound, _branch_option(A, C, f, state, scratch[1], lam)
 
 

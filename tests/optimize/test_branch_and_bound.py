@@ -143,3 +143,32 @@ def test_the_proven_runner_up_is_the_best_other_node_set():
         assert close(sol.alternative[1], cheapest_other), (seed, sol.alternative, cheapest_other)
         checked += 1
     assert checked >= 20
+
+
+def test_warm_up_compiles_the_signature_the_search_calls():
+    """In a fresh process, after warm_up routing an order compiles nothing more: a kernel called
+    with other argument types than the warm-up's would compile (20-45 s) inside the first
+    request's budget."""
+    import subprocess
+    import sys
+
+    script = """
+from dom_engine.domain import PolicyProfile
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize.bb_search import branch_and_bound
+from dom_engine.optimize.compiled_bb import _branch_and_bound
+from dom_engine.optimize.compiled_search import warm_up
+from dom_engine.optimize.problem import build_problem
+from dom_engine.testing.builders import thin_stock_instance
+warm_up()
+before = len(_branch_and_bound.signatures)
+inst = thin_stock_instance(3)
+p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), inst.now)
+branch_and_bound(p, Deadline.after_ms(1000), prove_alternative_s=0.001)
+branch_and_bound(p, Deadline.after_ms(1000))
+print(before, len(_branch_and_bound.signatures))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         check=True)
+    before, after = out.stdout.split()
+    assert before == after == "1", out.stdout

@@ -70,9 +70,11 @@ def solve_order(problem: OrderProblem, stop: Deadline | None = None,
     return build_plan(p, sol, network, rate_card, stock, elapsed_ms(), explain(p, sol, network))
 
 
-def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> Solution:
+def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH,
+          explain: bool = True) -> Solution:
     """Exact solution of `p` when time allows, else the best plan found with a proven bound.
-    `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass).
+    `stop` is a Deadline (or a budget in milliseconds from now, as older callers pass). Without
+    `explain` the runner-up is not proven (batch pricing needs the plan and its bound only).
 
     The compiled branch and bound (compiled_bb.py) settles nearly every order. When it runs out
     of its share of the time, CP-SAT gets what is left, starting from its best plan (or a greedy
@@ -84,7 +86,7 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
     bound = -np.inf
     if not p.shared_skus:
         sol = branch_and_bound(p, stop.within(params.branch_and_bound_share * stop.remaining_s()),
-                               prove_alternative_s=params.runner_up_ms / 1000)
+                               prove_alternative_s=params.runner_up_ms / 1000 if explain else 0.0)
         if sol.proven_optimal:
             return sol
         # The least bound of the subtrees left: valid for whatever CP-SAT finds next.
@@ -110,7 +112,8 @@ def solve(p: Problem, stop: Deadline, params: SearchParams = DEFAULT_SEARCH) -> 
             sol.solver = f"{incumbent.solver}+cp-sat"
         sol.lower_bound = min(sol.objective, max(bound, cp.lower_bound))
     left_ms = stop.remaining_ms()
-    if sol.proven_optimal and np.isfinite(sol.objective) and left_ms >= build_ms + params.min_cpsat_ms:
+    room = left_ms >= build_ms + params.min_cpsat_ms
+    if explain and sol.proven_optimal and np.isfinite(sol.objective) and room:
         # Up to runner_up_ms of what is left looks for the runner-up, to explain the choice.
         nodes = tuple(sorted(int(n) for n in p.opt_node[sol.options[sol.x.sum(axis=1) > 0]]))
         runner = solve_cpsat(p, forbid_node_sets=(nodes,), stop=stop.within(params.runner_up_ms / 1000),

@@ -172,3 +172,24 @@ print(before, len(_branch_and_bound.signatures))
                          check=True)
     before, after = out.stdout.split()
     assert before == after == "1", out.stdout
+
+
+def test_solve_without_explain_does_not_prove_the_runner_up(monkeypatch):
+    """Batch pricing calls solve(explain=False): the search gets no runner-up window (it would cut
+    against the runner-up and prove more than pricing needs), and CP-SAT no runner-up search."""
+    from dom_engine.optimize import single
+
+    windows = []
+    real = single.branch_and_bound
+
+    def spy(p, stop, *args, **kwargs):
+        windows.append(kwargs.get("prove_alternative_s"))
+        return real(p, stop, *args, **kwargs)
+
+    monkeypatch.setattr(single, "branch_and_bound", spy)
+    for seed in range(6):
+        p = _thin(seed)
+        if p is not None:
+            single.solve(p, Deadline.after_ms(2_000), explain=False)
+            single.solve(p, Deadline.after_ms(2_000))
+    assert windows and set(windows[0::2]) == {0.0} and set(windows[1::2]) == {0.005}

@@ -155,7 +155,7 @@ def solve_exact(p: Problem, params: SolverParams, candidates: list | None = None
                           incumbent=incumbent)
         if sol.proven_optimal:
             return sol, float(sol.objective)
-    sol = solve(p, Deadline.after_ms(params.pricing.hard_order_budget_ms), params.search)
+    sol = solve(p, Deadline.after_ms(params.pricing.hard_order_budget_ms), params.search, explain=False)
     # When CP-SAT proved nothing in time, the one-shipment bound still holds: any plan pays at
     # least the cheapest shipment plus the cheapest allocation, or leaves everything unfilled.
     floor = min(float(p.f.min()) - p.split_credit + allocation_lower_bound(p), p.empty_plan_objective())

@@ -251,7 +251,7 @@ def test_bound_stays_finite_when_an_orders_own_solve_times_out(monkeypatch: pyte
     with lower_bound -inf, gap inf, and orders left unshipped). Simulated here: every such solve
     times out. The batch, with nearly all of its budget left, must still report a finite bound
     (costs are >= 0, and shipments-free allocation bounds exist) and stay feasible."""
-    def timed_out(p, stop, params):
+    def timed_out(p, stop, params, explain=True):
         return Solution(np.zeros(0, dtype=np.int64), np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
                         np.inf, -np.inf, False, "cp-sat")
 

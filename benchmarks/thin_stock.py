@@ -2,6 +2,7 @@
 
     python -m benchmarks.thin_stock              # 150 orders
     python -m benchmarks.thin_stock --orders 40 --cpsat-limit 2
+    python -m benchmarks.thin_stock --runner-up-ms 0     # without proving the explanation's runner-up
 
 Orders from dom_engine.testing.thin_stock_instance (20-100 nodes, each SKU at 15-60 % of them
 1-5 units deep, 1-10 lines of 1-12 units, a third capped at 1-3 shipments, half without
@@ -30,6 +31,7 @@ from dom_engine.domain import PlanStatus, PolicyProfile
 from dom_engine.domain.stop import Deadline
 from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.cpsat import solve_cpsat
+from dom_engine.optimize.params import SearchParams
 from dom_engine.optimize.problem import build_problem
 from dom_engine.testing.builders import thin_stock_instance
 
@@ -37,8 +39,9 @@ BUDGET_MS = 50.0
 POLICY = PolicyProfile()
 
 
-def measure(n_orders: int, cpsat_limit_s: float = 10.0) -> dict:
-    """Per order: engine status, solver, time; CP-SAT time, proof, objective; and disagreements."""
+def measure(n_orders: int, cpsat_limit_s: float = 10.0, params: SearchParams | None = None) -> dict:
+    """Per order: engine status, solver, time; CP-SAT time, proof, objective; and disagreements.
+    `params`: the engine's search settings (default: the shipped ones)."""
     from dom_engine.optimize.compiled_search import warm_up
 
     warm_up()
@@ -49,7 +52,7 @@ def measure(n_orders: int, cpsat_limit_s: float = 10.0) -> dict:
         inst = thin_stock_instance(seed)
         problem = OrderProblem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
         started = time.perf_counter()
-        plan = solve_order(problem, Deadline.after_ms(BUDGET_MS))
+        plan = solve_order(problem, Deadline.after_ms(BUDGET_MS), params or SearchParams())
         engine_s = time.perf_counter() - started
         started = time.perf_counter()
         p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, POLICY, inst.now)
@@ -57,7 +60,8 @@ def measure(n_orders: int, cpsat_limit_s: float = 10.0) -> dict:
         cpsat_s = time.perf_counter() - started
         cp_proven = cp is None or cp.proven_optimal
         cp_objective = np.inf if cp is None else cp.objective
-        rows.append((plan.status, plan.solver, engine_s, cpsat_s, cp_proven))
+        alt = plan.explanation.alternative
+        rows.append((plan.status, plan.solver, engine_s, cpsat_s, cp_proven, alt is not None and alt.exact))
         if plan.status is PlanStatus.OPTIMAL and cp_proven and plan.objective > cp_objective + 1e-3:
             bad.append(f"seed {seed}: OPTIMAL {plan.objective:.4f} > CP-SAT optimum {cp_objective:.4f}")
         if plan.status is PlanStatus.INFEASIBLE and np.isfinite(cp_objective):
@@ -78,6 +82,7 @@ def summary(result: dict) -> dict:
         "cpsat_ms": [float(np.percentile(cpsat, q)) for q in (50, 90, 99)],
         "cpsat_proven": sum(r[4] for r in rows),
         "ratio_p50": float(np.median(cpsat) / np.median(engine)),
+        "exact_alternatives": sum(r[5] for r in rows),
     }
 
 
@@ -92,7 +97,8 @@ def table(s: dict) -> str:
         f"{e[0]:.2f} / {e[1]:.1f} / {e[2]:.1f} ms | {c[0]:.1f} / {c[1]:.0f} / {c[2]:.0f} ms "
         f"({s['cpsat_proven']}) | {s['ratio_p50']:.1f}x |",
         "",
-        "Engine solver paths: " + ", ".join(f"{k} {v}" for k, v in sorted(s["paths"].items())),
+        "Engine solver paths: " + ", ".join(f"{k} {v}" for k, v in sorted(s["paths"].items()))
+        + f"; runner-up (explanation) proven on {s['exact_alternatives']}",
     ])
 
 
@@ -100,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=150)
     parser.add_argument("--cpsat-limit", type=float, default=10.0, help="seconds per order for CP-SAT")
+    parser.add_argument("--runner-up-ms", type=float, default=SearchParams().runner_up_ms,
+                        help="[solver.search] runner_up_ms for the engine (0: no runner-up proof)")
     args = parser.parse_args(argv)
-    result = measure(args.orders, args.cpsat_limit)
+    result = measure(args.orders, args.cpsat_limit, SearchParams(runner_up_ms=args.runner_up_ms))
     print(f"Thin stock: {args.orders} orders (thin_stock_instance seeds 0..{args.orders - 1}), engine "
           f"budget {BUDGET_MS:g} ms, CP-SAT limit {args.cpsat_limit:g} s.\n")
     print(table(summary(result)))

@@ -1,6 +1,8 @@
 """Can max_shipments nodes fill a no-backorder order at all? Where stock is thin (a few units per
-node), the answer decides between INFEASIBLE and a plan, and neither the fast search (it gives up
-on large levels) nor CP-SAT (it proves infeasibility slowly) settles it within a request's budget.
+node), the answer decides between INFEASIBLE and a plan. The branch and bound (compiled_bb.py)
+settles it for most orders with the same two relaxations as its covering cut; this search is for
+what it leaves (orders with a SKU on several items, or out of time) before CP-SAT, which proves
+infeasibility slowly.
 
 The question, without costs: choose at most M nodes so that every item gets its quantity from
 them, a node giving an item at most the units it holds (its best service) — a covering question over

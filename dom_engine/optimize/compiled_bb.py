@@ -31,7 +31,17 @@ import numpy as np
 
 from .compiled_allocation import allocation_lower_bound, set_cost
 from .compiled_incumbents import new_board, offer, offer_swaps, trimmed_cost
-from .compiled_pruning import FREE, IN, OUT, canonical_cut, covers, dominators, fix_by_worth
+from .compiled_pruning import (
+    FREE,
+    IN,
+    OUT,
+    canonical_cut,
+    covers,
+    dominators,
+    fix_by_worth,
+    option_worth,
+    unfilled_part,
+)
 
 PROVEN, BEST_PROVEN, GAVE_UP = 0, 1, 2
 ROOT_ITERATIONS = 60
@@ -79,11 +89,7 @@ def _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
         opened[o] = False
         if state[o] == OUT:
             continue
-        v = f[o]
-        for i in range(n_items):
-            d = C[o, i] - lam[i]
-            if d < 0:
-                v += A[o, i] * d
+        v = option_worth(A, C, f, lam, o)
         if state[o] == IN:
             total_in += v
             opened[o] = True
@@ -134,26 +140,13 @@ def _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
                 if C[o, i] < lam[i]:
                     shipped[i] += A[o, i]
     if allow_backorder:
-        part = P0
-        for i in range(n_items):
-            if P[i] < lam[i]:
-                part += Q[i] * (P[i] - lam[i])
+        part = unfilled_part(Q, P, P0, lam)
         if part < 0:
             value += part
             for i in range(n_items):
                 if P[i] < lam[i]:
                     shipped[i] += Q[i]
     return value, n_free
-
-
-@nb.njit(cache=True)
-def _worth(A, C, f, lam, o):
-    v = f[o]
-    for i in range(A.shape[1]):
-        d = C[o, i] - lam[i]
-        if d < 0:
-            v += A[o, i] * d
-    return v
 
 
 @nb.njit(cache=True)
@@ -164,7 +157,7 @@ def _branch_option(A, C, f, state, opened, lam):
     for o in range(len(state)):
         if state[o] != FREE:
             continue
-        v = _worth(A, C, f, lam, o)
+        v = option_worth(A, C, f, lam, o)
         better = (opened[o] and not pick_open) or (opened[o] == pick_open and v < pick_v)
         if pick < 0 or better:
             pick, pick_v, pick_open = o, v, opened[o]

@@ -14,6 +14,30 @@ FREE, IN, OUT = 0, 1, 2
 
 
 @nb.njit(cache=True)
+def option_worth(A, C, f, lam, o):
+    """What opening option o adds to the Lagrangian relaxation at prices `lam`: its fixed cost
+    plus, for every item cheaper there than its price, all its units at (cost - price)."""
+    v = f[o]
+    for i in range(A.shape[1]):
+        d = C[o, i] - lam[i]
+        if d < 0:
+            v += A[o, i] * d
+    return v
+
+
+@nb.njit(cache=True)
+def unfilled_part(Q, P, P0, lam):
+    """What leaving every item whose penalty is below its price unfilled adds to the relaxation
+    (the per-order penalty once, plus (penalty - price) per unit); the relaxed plan takes it only
+    when it is negative."""
+    part = P0
+    for i in range(len(Q)):
+        if P[i] < lam[i]:
+            part += Q[i] * (P[i] - lam[i])
+    return part
+
+
+@nb.njit(cache=True)
 def _beats(A, C, f, a, o):
     """Option a can ship whatever option o ships, at no higher fixed or unit cost."""
     if f[a] > f[o]:
@@ -156,20 +180,12 @@ def fix_by_worth(A, C, f, split_credit, Q, P, P0, allow_backorder, node, n_nodes
     for i in range(n_items):
         base += lam[i] * Q[i]
     if allow_backorder:
-        part = P0
-        for i in range(n_items):
-            if P[i] < lam[i]:
-                part += Q[i] * (P[i] - lam[i])
-        base += min(0.0, part)
+        base += min(0.0, unfilled_part(Q, P, P0, lam))
     pick[:] = -1
     for o in range(n_opt):
         if state[o] == OUT:
             continue
-        v = f[o]
-        for i in range(n_items):
-            d = C[o, i] - lam[i]
-            if d < 0:
-                v += A[o, i] * d
+        v = option_worth(A, C, f, lam, o)
         worth[o] = v
         if state[o] == IN:
             base += v

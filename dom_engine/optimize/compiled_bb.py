@@ -48,7 +48,6 @@ ROOT_ITERATIONS = 60
 NODE_ITERATIONS = 4
 STALL = 5           # iterations without progress before the step halves
 MIN_THETA = 0.01
-CHILD_THETA = 1.0
 CHECK_EVERY = 8     # subtrees between two looks at the clock
 
 
@@ -79,8 +78,7 @@ def _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
              n_in, lam, opened, shipped, best_v, best_o):
     """Value of the relaxation at prices `lam` for the subtree `state`; fills opened[o] (the options
     the relaxed plan opens, F included) and shipped[i] - unfilled[i] (what it ships, for the
-    subgradient). Returns (value, number of free options opened). best_v / best_o: work arrays
-    (per node)."""
+    subgradient). Returns the value. best_v / best_o: work arrays (per node)."""
     n_opt, n_items = A.shape
     best_v[:] = np.inf
     best_o[:] = -1
@@ -146,7 +144,7 @@ def _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
             for i in range(n_items):
                 if P[i] < lam[i]:
                     shipped[i] += Q[i]
-    return value, n_free
+    return value
 
 
 @nb.njit(cache=True)
@@ -197,16 +195,16 @@ def _threshold(board, prove_runner_up):
 
 @nb.njit(cache=True)
 def _bound_subtree(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node, n_nodes, state,
-                   n_in, lam, bound, iterations, theta, board, work, scratch, prove_runner_up):
+                   n_in, lam, bound, iterations, board, work, scratch, prove_runner_up):
     """Subgradient steps on the subtree's relaxation from prices `lam`, trying a plan on what each
     distinct relaxed solution opens. Returns the best bound (at least `bound`, the parent's);
     leaves its prices in `lam` and what it opened in scratch[1]."""
     opened, best_opened, last_opened, shipped = scratch[0], scratch[1], scratch[2], scratch[3]
     best_lam = lam.copy()
     last_opened[:] = False
-    stall = 0
+    theta, stall = 1.0, 0   # the step size, halved when the bound stalls
     for it in range(iterations):
-        value, _ = _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node,
+        value = _relaxed(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node,
                             n_nodes, state, n_in, lam, opened, shipped, scratch[11], scratch[12])
         if value > bound + 1e-12 or it == 0:
             bound = max(bound, value)
@@ -271,7 +269,7 @@ def _explore(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, no
         return bound, -1
     bound = _bound_subtree(A, C, f, split_credit, Q, P, P0, allow_backorder, max_shipments, node, n_nodes,
                            state, n_in, lam, bound, ROOT_ITERATIONS if root else NODE_ITERATIONS,
-                           1.0 if root else CHILD_THETA, board, work, scratch, prove_runner_up)
+                           board, work, scratch, prove_runner_up)
     thr, eps = _threshold(board, prove_runner_up)
     if bound >= thr - eps:
         return bound, -1

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..domain.stop import StoppingCriterion
 from .problem import Problem
 from .solution import Solution, allocation_lower_bound, canonical, dominance, evaluate_sets
 
-# Sets evaluated between two looks at the stop (~1-2 ms of numpy on thin-stock orders).
-EVALUATE_CHUNK = 2_000
 _KEEP_PER_LEVEL = 32  # cheapest sets remembered per level: enough to find the best other node set
 # Sets one level may evaluate for the runner-up alone, after the best plan is proven.
 RUNNER_UP_MAX_SETS = 2_000
@@ -71,8 +68,7 @@ class _Leaderboard:
 
 def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = True,
                 candidates: list[tuple[float, tuple[int, ...]]] | None = None,
-                incumbent: tuple[float, tuple[int, ...]] | None = None,
-                stop: StoppingCriterion | None = None) -> Solution:
+                incumbent: tuple[float, tuple[int, ...]] | None = None) -> Solution:
     """Proven-optimal plan for `p`; or, when a level would exceed `max_sets` sets (fewer for orders
     of more than 10 items: the limit is on sets x items), the best plan with fewer shipments
     (proven_optimal False; objective inf if none) and a valid lower bound: every smaller set was
@@ -81,8 +77,7 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
     `candidates`, when given, receives the cheapest option sets evaluated, as (objective, options),
     cheapest first (batch allocation starts its columns from them). `incumbent` (objective,
     options) is a known plan: every set that cannot beat it is pruned, and the result is still
-    exact (batch pricing passes the order's best plan so far). `stop` ends the search between
-    levels and between chunks of a level's sets as a give-up does (the bound stays valid)."""
+    exact (batch pricing passes the order's best plan so far)."""
     max_sets = max(100, max_sets * 10 // max(10, p.n_items))
     board = _Leaderboard()
     if p.allow_backorder:
@@ -129,13 +124,7 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
                 break
             if len(sets) == 0:
                 continue
-        costs = _evaluate(p, sets, stop)
-        if costs is None:   # stopped: what was not evaluated is bounded by this level's bound
-            if not best_proven:
-                return _gave_up(p, board, level_bound)
-            alt_exact = False
-            break
-        board.add(p, sets, costs)
+        board.add(p, sets, evaluate_sets(p, sets))
     if want_alternative and dom is not None:
         _add_swaps_of_best(p, board)
     if candidates is not None:
@@ -143,18 +132,6 @@ def fast_search(p: Problem, max_sets: int = 20_000, want_alternative: bool = Tru
     sol = _solution(p, board, "fast-search")
     sol.alternative_exact = alt_exact
     return sol
-
-
-def _evaluate(p: Problem, sets: np.ndarray, stop: StoppingCriterion | None) -> np.ndarray | None:
-    """evaluate_sets in chunks of EVALUATE_CHUNK sets, None once `stop` has expired."""
-    if stop is None or len(sets) <= EVALUATE_CHUNK:
-        return None if stop is not None and stop.expired() else evaluate_sets(p, sets)
-    parts = []
-    for start in range(0, len(sets), EVALUATE_CHUNK):
-        if stop.expired():
-            return None
-        parts.append(evaluate_sets(p, sets[start:start + EVALUATE_CHUNK]))
-    return np.concatenate(parts)
 
 
 def _add_swaps_of_best(p: Problem, board: _Leaderboard) -> None:

@@ -201,6 +201,8 @@ class BatchBudgetParams:
     plan_seconds_per_order: float = 150e-6
     # Seconds per built order kept after the build for the solve and the plans.
     after_build_seconds_per_order: float = 400e-6
+    # Seconds per order to build its problem (optimize/batch/builder.py: ~60 us measured at 10k).
+    build_seconds_per_order: float = 100e-6
     # Seconds per order the build never reached (a NO_PLAN_FOUND plan each).
     unreached_seconds_per_order: float = 8e-6
 

@@ -25,13 +25,15 @@ from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
 from ..single import explain
 from ..solution import Solution
+from .builder import build_problems
 from .columns import Column, Entry, Layout
 from .solver import Progress, allocate
 
 # Relative gap under which a batch counts as OPTIMAL (floating point); when the exact joint model
 # ran, the larger absolute tolerance of its integer-scaled costs (Allocation.tolerance) applies.
 OPTIMAL_TOLERANCE = 1e-6
-PROGRESS_EVERY = 500
+# Orders built at once (optimize/batch/builder.py): the budget is checked between chunks.
+BUILD_CHUNK = 1000
 DEFAULT_PARAMS = SolverParams()
 
 
@@ -136,18 +138,24 @@ def prepare_batch(problem: BatchProblem, stop: Deadline | None = None, params: S
     lon = np.array([o.destination.longitude for o in orders])[:, None]
     distances = haversine_km(lat, lon, network.latitudes[None, :], network.longitudes[None, :])
     cap = _capacities(stock, network, policies, layout, problem.unit_capacity_left)
-    for k, (order, policy) in enumerate(zip(orders, policies, strict=True)):
-        if k % PROGRESS_EVERY == 0:
-            report("build", k, len(orders))
-        if stop.remaining_s() <= (params.budget.after_build_seconds_per_order * (k + 1)
-                                  + params.budget.unreached_seconds_per_order * (len(orders) - k - 1)):
+    for k in range(0, len(orders), BUILD_CHUNK):
+        report("build", k, len(orders))
+        end = min(k + BUILD_CHUNK, len(orders))
+        if stop.remaining_s() <= (params.budget.after_build_seconds_per_order * end
+                                  + params.budget.build_seconds_per_order * (end - k)
+                                  + params.budget.unreached_seconds_per_order * (len(orders) - end)):
             break   # the orders built so far need solving and plans, the rest their plans
-        cols = np.array([col_of[line.sku] for line in order.lines], dtype=np.int64)
-        uniq = np.unique(cols)
-        view = StockView(stock.version, tuple(stock.skus[j] for j in uniq), stock.atp[:, uniq],
-                         stock.staleness_s, stock.capacity_left, degraded=stock.degraded)
-        problems.append(build_problem(order, view, network, rate_card, policy, now, distances[k]))
-        glines.append(cols)
+        chunk = build_problems(orders[k:end], policies[k:end], stock, network, rate_card, now,
+                               distances[k:end])
+        for j, built in enumerate(chunk, start=k):
+            cols = np.array([col_of[line.sku] for line in orders[j].lines], dtype=np.int64)
+            if built is None:    # kits and shared SKUs: one by one, on the order's SKUs
+                uniq = np.unique(cols)
+                view = StockView(stock.version, tuple(stock.skus[c] for c in uniq), stock.atp[:, uniq],
+                                 stock.staleness_s, stock.capacity_left, degraded=stock.degraded)
+                built = build_problem(orders[j], view, network, rate_card, policies[j], now, distances[j])
+            problems.append(built)
+            glines.append(cols)
     points = np.array([settings.points(order, now) for order in orders[:len(problems)]])
     entries = [Entry.of(k, p, g, layout, params)
                for k, (p, g) in enumerate(zip(problems, glines, strict=True))]

@@ -37,6 +37,10 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   due_soon_days   an order whose deliver_by is at most this many days away ... default 0
   due_soon_points ... earns these points                                  default 0.0
   penalty_per_point  "weighted" only: money per unfilled unit per point  default 1.0
+  executor     where column generation prices orders: "threads" (this process; the compiled
+               pricing releases the GIL) or "ray" (actors; pip install "dom-engine[ray]") default "threads"
+  pricing_workers  threads or actors pricing (0: one per core)            default 0
+  ray_address  "host:port" of a Ray head for executor "ray" ("": start Ray locally) default ""
   Node capacities apply to a batch: daily_shipment_capacity (net of shipments held today) and
   daily_unit_capacity (nodes file). Units held earlier today are not counted by the stores, so
   daily_unit_capacity caps the units of one batch.
@@ -337,6 +341,9 @@ def _batch_settings(t: Table) -> BatchSettings:
         due_soon_days=t.get("due_soon_days", int, d.due_soon_days),
         due_soon_points=t.get("due_soon_points", float, d.due_soon_points),
         penalty_per_point=t.get("penalty_per_point", float, d.penalty_per_point),
+        executor=t.get("executor", str, d.executor),
+        pricing_workers=t.get("pricing_workers", int, d.pricing_workers),
+        ray_address=t.get("ray_address", str, d.ray_address),
     )
     t.done()
     return settings

@@ -38,6 +38,11 @@ class BatchSettings:
     due_soon_days: int = 0                  # deliver_by within this many days of today ...
     due_soon_points: float = 0.0            # ... earns these points
     penalty_per_point: float = 1.0          # WEIGHTED only: money per unfilled unit per point
+    # Where column generation prices orders: "threads" of this process, or "ray" actors (the
+    # `ray` extra) on a local instance or the cluster at ray_address; workers 0 = one per core.
+    executor: str = "threads"
+    pricing_workers: int = 0
+    ray_address: str = ""
 
     def __post_init__(self) -> None:
         if self.max_orders < 1:
@@ -51,6 +56,11 @@ class BatchSettings:
         for tier, points in self.tier_points.items():
             if not (math.isfinite(points) and points >= 0):
                 raise ConfigError(f"batch.tier_points.{tier}", f"must be a finite number >= 0, got {points}")
+        if self.executor not in ("threads", "ray"):
+            raise ConfigError("batch.executor", f'must be "threads" or "ray", got {self.executor!r}')
+        if self.pricing_workers < 0:
+            raise ConfigError("batch.pricing_workers",
+                              f"must be >= 0 (0: one per core), got {self.pricing_workers}")
         if self.due_soon_days < 0:
             raise ConfigError("batch.due_soon_days", f"must be >= 0, got {self.due_soon_days}")
 

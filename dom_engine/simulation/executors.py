@@ -14,18 +14,14 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import pickle
-import socket
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
 
 from ..domain import ConfigError, Order
+from ..optimize.ray_cluster import connect, import_ray
 from .scenarios import MAX_JOBS, ScenarioFile
 from .simulate import Prepared, Progress, TaskResult, prepare, run_task
-
-# Seconds a Ray head gets to answer before `--address` is called unreachable.
-RAY_CONNECT_TIMEOUT_S = 5.0
 
 # A worker's prepared simulation, keyed by what it was prepared from (a Ray worker process may
 # serve several simulations in turn).
@@ -86,10 +82,10 @@ class RayExecutor:
 
     def run(self, spec: ScenarioFile, orders: Sequence[Order] | None, tasks: Sequence[tuple[int, int]],
             keep: bool, progress: Progress | None) -> Iterator[TaskResult]:
-        ray = _import_ray()
+        ray = import_ray("--executor")
         started_here = not ray.is_initialized()
         if started_here:
-            _connect(ray, self.address)
+            connect(ray, self.address, "--address")
         try:
             remote = ray.remote(_ray_task)
             key = _key(spec, orders)
@@ -108,30 +104,6 @@ class RayExecutor:
 def _ray_task(key: str, spec: ScenarioFile, orders: Sequence[Order] | None, k: int, r: int,
               keep: bool) -> TaskResult:
     return run_task(_prepared_for(key, spec, orders), k, r, keep)
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--executor", 'Ray is not installed: pip install "dom-engine[ray]"') from None
-    return ray
-
-
-def _connect(ray: Any, address: str | None) -> None:
-    """Start a local Ray instance, or join the cluster at `address` after checking that something
-    answers there (ray.init would otherwise wait a long time on a dead address)."""
-    if address is None or address == "local":
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError("--address", f'must be "host:port" of a Ray head, got {address!r}')
-    try:
-        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        raise ConfigError("--address", f"no Ray cluster answers at {address} ({exc})") from None
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
 
 
 def _report(progress: Progress | None, done: TaskResult) -> None:

@@ -10,9 +10,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...domain.stop import Deadline
+from ..compiled_search import PROVEN
 from ..params import SolverParams
+from ..solution import Solution
 from .columns import Column, Entry, Layout, price_order, solve_exact
+from .compiled_pricing import Priced, PricingStore
 from .dual import DualResult, PoolDual
+from .executors import ExecutorSpec, Pricer, make_pricer
 from .rounding import route_on
 
 log = logging.getLogger(__name__)
@@ -26,8 +30,12 @@ class ColumnGeneration:
 
     def __init__(self, entries: Sequence[Entry], layout: Layout, cap: np.ndarray, chosen: list[Column],
                  lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray,
-                 params: SolverParams) -> None:
+                 params: SolverParams, executor: ExecutorSpec | None = None) -> None:
         self.params = params
+        self.executor = executor or ExecutorSpec()
+        self.store = PricingStore.of(entries, layout)
+        self._pricer: Pricer | None = None
+        self.added = 0
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
         self.active: list[int] = []
@@ -173,13 +181,16 @@ class ColumnGeneration:
     def _price(self, deadline: Deadline) -> tuple[int, float | None]:
         """Re-solve active orders at the current prices; add improving columns. Returns the number
         added and the Lagrangian bound (None when the deadline cut pricing short)."""
-        added = 0
+        self.added = 0
         free = ~self.is_active
         total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
         self.capped_now = {}
+        queued: list[int] = []
+        seeds: list[float] = []
+        pool_best: dict[int, tuple[float, int]] = {}
         for o in self.active:
             if deadline.expired():
-                return added, None
+                return self.added, None
             e = self.entries[o]
             prices = self.lam[e.reach]
             cached = self.priced.get(o)
@@ -188,8 +199,6 @@ class ColumnGeneration:
                 if cached[2]:
                     self.capped_now[o] = cached[1]
                 continue
-            empty = e.empty_column()
-            value, col = empty.cost, empty
             # The pool's cheapest plan at these prices seeds the search: whatever cannot beat it
             # is pruned, and the search stays exact.
             priced_costs = [c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]]
@@ -202,26 +211,73 @@ class ColumnGeneration:
                 total += self.lb0[o]
                 self.stats["pricing_skipped"] = self.stats.get("pricing_skipped", 0) + 1
                 continue
-            if prices.any():
+            if not prices.any():
+                total += self._settle(o, prices, self.chosen[o], self.lb0[o], pool_min)
+            elif self.store.position[o] < 0:    # a SKU on two items, or no option: one by one
                 seed = (pool_min, tuple(self.pools[o][best].options.tolist()))
                 sol, bound = price_order(e.priced(self.lam, self.layout), e.params, seed)
-                value = min(value, bound)
-                if np.isfinite(sol.objective) and len(sol.options):
-                    col = e.column(sol, self.layout)
+                col = e.column(sol, self.layout) if np.isfinite(sol.objective) and len(sol.options) \
+                    else e.empty_column()
+                total += self._settle(o, prices, col, min(e.empty_column().cost, bound), pool_min)
             else:
-                col, value = self.chosen[o], self.lb0[o]
-            col_priced = col.cost + float(self.lam[col.res] @ col.use)
-            capped = value < col_priced - 1e-9 * max(1.0, abs(value))
-            if capped:
-                self.capped_now[o] = value
-            self.priced[o] = (prices, value, capped)
-            total += value
-            reduced = col_priced - pool_min
-            if (reduced < -1e-7 * max(1.0, abs(col.cost))
-                    and not any(same_column(col, c) for c in self.pools[o])):
-                self.pools[o].append(col)
-                added += 1
-        return added, total
+                queued.append(o)
+                seeds.append(pool_min)
+                pool_best[o] = (pool_min, best)
+        if queued:
+            answers = self.pricer().price(self.store.position[queued], self.lam, np.array(seeds),
+                                          self.params.pricing.pricing_max_sets, deadline)
+            if answers is None:
+                return self.added, None
+            for r, o in enumerate(queued):
+                total += self._settle_priced(o, answers, r, pool_best[o])
+        return self.added, total
+
+    def _settle_priced(self, o: int, answers: Priced, r: int, pool_best: tuple[float, int]) -> float:
+        """Record the kernel's answer for order `o` (row r); returns its Lagrangian value."""
+        e = self.entries[o]
+        empty = e.empty_column()
+        value = min(empty.cost, float(answers.bound[r]))
+        options = answers.options[r]
+        m = int((options >= 0).sum())
+        if m:
+            n_it = e.p.n_items
+            sol = Solution(options[:m].copy(), answers.x[r, :m, :n_it].copy(),
+                           answers.short[r, :n_it].copy(), float(answers.best[r]), value,
+                           bool(answers.status[r] == PROVEN), "compiled-pricing")
+            col = e.column(sol, self.layout)
+        elif answers.best[r] >= pool_best[0]:
+            col = self.pools[o][pool_best[1]]     # nothing beat the pool's best plan
+        else:
+            col = empty
+        return self._settle(o, self.lam[e.reach], col, value, pool_best[0])
+
+    def _settle(self, o: int, prices: np.ndarray, col: Column, value: float, pool_min: float) -> float:
+        """Order `o` priced at `prices`: its value (the exact priced optimum or a bound on it), its
+        best plan `col`; the plan joins the pool when it beats the pool's best (`pool_min`)."""
+        col_priced = col.cost + float(self.lam[col.res] @ col.use)
+        capped = value < col_priced - 1e-9 * max(1.0, abs(value))
+        if capped:
+            self.capped_now[o] = value
+        self.priced[o] = (prices, value, capped)
+        reduced = col_priced - pool_min
+        if (reduced < -1e-7 * max(1.0, abs(col.cost))
+                and not any(same_column(col, c) for c in self.pools[o])):
+            self.pools[o].append(col)
+            self.added += 1
+        return value
+
+    def pricer(self) -> Pricer:
+        """The executor pricing runs on (started at the first round that needs it)."""
+        if self._pricer is None:
+            spec = self.executor
+            self._pricer = make_pricer(self.store, spec.kind, spec.workers, spec.address)
+        return self._pricer
+
+    def close(self) -> None:
+        """Stop the pricing executor's threads or actors."""
+        if self._pricer is not None:
+            self._pricer.close()
+            self._pricer = None
 
 
 def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:

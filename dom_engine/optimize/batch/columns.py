@@ -72,6 +72,7 @@ class Entry:
     layout: Layout
     params: SolverParams     # how hard to search when this order is solved (alone or priced)
     _reach: np.ndarray | None = None
+    _empty: tuple[Problem, Column] | None = None
 
     @classmethod
     def of(cls, index: int, p: Problem, gline: np.ndarray, layout: Layout, params: SolverParams) -> Entry:
@@ -95,10 +96,12 @@ class Entry:
     def empty_column(self) -> Column:
         """Ship nothing: every unit unfilled at its penalty (always fits; for an order that does
         not allow backorders it means "not allocated in this batch")."""
-        p = self.p
-        return Column(float(p.P0 + (p.P * p.Q).sum()), np.zeros(0, dtype=np.int64),
-                      np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
-                      np.zeros(0, dtype=np.int64), np.zeros(0))
+        p = self.p   # made once per problem (pricing asks every round; columns are never changed)
+        if self._empty is None or self._empty[0] is not p:
+            self._empty = (p, Column(float(p.P0 + (p.P * p.Q).sum()), np.zeros(0, dtype=np.int64),
+                                     np.zeros((0, p.n_items), dtype=np.int64), p.Q.copy(),
+                                     np.zeros(0, dtype=np.int64), np.zeros(0)))
+        return self._empty[1]
 
     def column(self, sol: Solution, layout: Layout) -> Column:
         """The column of a solution of this order's (possibly priced) problem, at true cost."""

@@ -35,6 +35,7 @@ from ..params import SolverParams
 from .column_generation import OVER_EPS, ColumnGeneration
 from .columns import Column, Entry, Layout, solve_exact
 from .exact import model_size, solve_joint
+from .executors import ExecutorSpec
 from .finish import finish
 from .rounding import fits, reoptimize, route_on, take
 
@@ -68,7 +69,8 @@ def usage_of(columns: Sequence[Column], size: int) -> np.ndarray:
 
 
 def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline,
-             priority: np.ndarray, progress: Progress, params: SolverParams) -> BatchAllocation:
+             priority: np.ndarray, progress: Progress, params: SolverParams,
+             executor: ExecutorSpec | None = None) -> BatchAllocation:
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
     total objective, by `deadline` (a Deadline, or a time.perf_counter() value). `priority` orders
     the rounding. A cancelled deadline ends every phase at its next look at the clock; the plans
@@ -102,7 +104,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
         objective = float(sum(c.cost for c in sequential))
         return BatchAllocation(sequential, float(lb0.sum()), objective, lb0, stats)
     t0 = time.perf_counter()
-    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params)
+    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params, executor)
     cg.contest(over)
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
@@ -115,7 +117,10 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     first_deadline = deadline.until(max(cg_deadline.end, deadline.end - reserve
                                         - max(params.columns.finish_min_seconds,
                                               params.columns.finish_min_share * left_s)))
-    cg.run(cg_deadline, first_deadline)
+    try:
+        cg.run(cg_deadline, first_deadline)
+    finally:
+        cg.close()
     progress("improve", 0, 1)
     size = model_size(entries)
     exact = size <= params.exact.max_vars and _joint_fits(size, deadline, params)

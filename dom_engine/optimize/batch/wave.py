@@ -27,6 +27,7 @@ from ..single import explain
 from ..solution import Solution
 from .builder import build_problems
 from .columns import Column, Entry, Layout
+from .executors import ExecutorSpec
 from .solver import Progress, allocate
 
 # Relative gap under which a batch counts as OPTIMAL (floating point); when the exact joint model
@@ -80,7 +81,9 @@ def solve_batch(problem: BatchProblem, stop: Deadline | None = None, params: Sol
     report("build", len(entries), len(orders))
     # Turning the chosen plans into Plan objects takes 50-120 µs per order (measured): keep it inside.
     plans_s = params.budget.plan_seconds_per_order * len(entries)
-    result = allocate(entries, layout, cap, stop.until(stop.end - plans_s), points, report, params)
+    settings = problem.settings
+    executor = ExecutorSpec(settings.executor, settings.pricing_workers, settings.ray_address)
+    result = allocate(entries, layout, cap, stop.until(stop.end - plans_s), points, report, params, executor)
     elapsed_ms = (time.perf_counter() - started) * 1000
     t0 = time.perf_counter()
     plans = tuple(_plan(e, c, network, rate_card, stock, elapsed_ms, lb)

@@ -1,0 +1,175 @@
+"""Pricing many orders of a wave in one compiled call, without the GIL.
+
+Column generation re-prices thousands of orders a round. One by one from Python each cost
+~0.1 ms of overhead (the priced Problem, the search's wrapper, the column) around ~40 us of
+compiled search. Here the wave's priceable orders live in flat arrays (`PricingStore`, built once),
+and `_price_orders` takes a list of them with the dual prices, raises each option's costs by the
+prices of the stock, shipment and units it uses (columns.Entry.priced), runs the compiled set
+search (compiled_search._search) with the pool's best plan as incumbent, and returns each order's
+status, best priced objective, lower bound, best set and its allocation. It releases the GIL, so
+threads run it on every core (executors.py), and a process or a Ray actor holding a
+PricingStore of its own runs it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from ..compiled_allocation import best_allocation
+from ..compiled_search import _search
+from .columns import Entry, Layout
+
+
+@dataclass
+class PricingStore:
+    """The wave's priceable orders (no SKU on two items, at least one option) as flat arrays.
+    Order k of the store is entry `entry[k]`; its options are opt_start[k]..opt_start[k+1], items
+    item_start[k]..item_start[k+1], lines line_start[k]..line_start[k+1]; its A and C start at
+    cell_start[k] (options x items, row-major), its per_item at map_start[k] (lines x items)."""
+
+    entry: np.ndarray
+    position: np.ndarray       # (entries,) store index of each entry, -1 when not priceable here
+    opt_start: np.ndarray
+    item_start: np.ndarray
+    line_start: np.ndarray
+    map_start: np.ndarray
+    cell_start: np.ndarray
+    A: np.ndarray
+    C: np.ndarray
+    f: np.ndarray
+    node: np.ndarray
+    Q: np.ndarray
+    P: np.ndarray
+    item_units: np.ndarray
+    gline: np.ndarray
+    per_item: np.ndarray
+    P0: np.ndarray
+    split_credit: np.ndarray
+    allow_backorder: np.ndarray
+    max_shipments: np.ndarray
+    n_skus: int
+    ship_base: int
+    unit_base: int
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry], layout: Layout) -> PricingStore:
+        keep = [e for e in entries if e.p.n_options and not e.p.shared_skus]
+        position = np.full(len(entries), -1, dtype=np.int64)
+        position[[e.index for e in keep]] = np.arange(len(keep))
+
+        def starts(sizes: list[int]) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+        def flat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+        return cls(
+            entry=np.array([e.index for e in keep], dtype=np.int64), position=position,
+            opt_start=starts([e.p.n_options for e in keep]), item_start=starts([e.p.n_items for e in keep]),
+            line_start=starts([len(e.gline) for e in keep]),
+            map_start=starts([e.per_item.size for e in keep]),
+            cell_start=starts([e.p.A.size for e in keep]),
+            A=flat([e.p.A.ravel() for e in keep], np.int64),
+            C=flat([e.p.C.ravel() for e in keep], np.float64),
+            f=flat([e.p.f for e in keep], np.float64), node=flat([e.p.opt_node for e in keep], np.int64),
+            Q=flat([e.p.Q for e in keep], np.int64), P=flat([e.p.P for e in keep], np.float64),
+            item_units=flat([e.item_units for e in keep], np.float64),
+            gline=flat([e.gline for e in keep], np.int64),
+            per_item=flat([e.per_item.ravel() for e in keep], np.float64),
+            P0=np.array([e.p.P0 for e in keep], dtype=np.float64),
+            split_credit=np.array([e.p.split_credit for e in keep], dtype=np.float64),
+            allow_backorder=np.array([e.p.allow_backorder for e in keep], dtype=np.bool_),
+            max_shipments=np.array([e.p.max_shipments for e in keep], dtype=np.int64),
+            n_skus=layout.n_skus, ship_base=layout.ship_base, unit_base=layout.unit_base)
+
+    def widths(self) -> tuple[int, int]:
+        """(most shipments, most items) of any stored order: the outputs' padding."""
+        most_items = int(np.diff(self.item_start).max(initial=1))
+        return int(self.max_shipments.max(initial=1)), max(most_items, 1)
+
+
+@dataclass
+class Priced:
+    """`price`'s answer for the orders `todo` (store indices), row by row: the search's status
+    (compiled_search.PROVEN / GAVE_UP), the best priced objective found (the incumbent when
+    nothing beat it: then `options` is all -1), a lower bound on the priced optimum, the best
+    set's options (-1 padded), its allocation x (padded) and units left unfilled."""
+
+    todo: np.ndarray
+    status: np.ndarray
+    best: np.ndarray
+    bound: np.ndarray
+    options: np.ndarray
+    x: np.ndarray
+    short: np.ndarray
+
+
+def price(store: PricingStore, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray,
+          max_sets: int) -> Priced:
+    """Price the stored orders `todo` at resource prices `lam` (full layout), each searched
+    against `incumbent` (a priced objective some plan attains) with at most `max_sets` sets per
+    level (then the search's bound stands). Runs without the GIL."""
+    width, items = store.widths()
+    n = len(todo)
+    out = Priced(todo, np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n),
+                 np.full((n, width), -1, dtype=np.int64), np.zeros((n, width, items), dtype=np.int64),
+                 np.zeros((n, items), dtype=np.int64))
+    _price_orders(todo, lam, incumbent, max_sets, store.opt_start, store.item_start, store.line_start,
+                  store.map_start, store.cell_start, store.A, store.C, store.f, store.node, store.Q, store.P,
+                  store.item_units,
+                  store.gline, store.per_item, store.P0, store.split_credit, store.allow_backorder,
+                  store.max_shipments, store.n_skus, store.ship_base, store.unit_base, out.status, out.best,
+                  out.bound, out.options, out.x, out.short)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _price_orders(todo, lam, incumbent, max_sets, opt_start, item_start, line_start, map_start, cell_start,
+                  A_flat,
+                  C_flat, f_flat, node_flat, Q_flat, P_flat, units_flat, gline_flat, map_flat, P0,
+                  split_credit, allow_backorder, max_shipments, n_skus, ship_base, unit_base,
+                  out_status, out_best, out_bound, out_options, out_x, out_short):
+    """See `price`. Orders are independent: outputs row r belong to todo[r]."""
+    for r in range(len(todo)):
+        k = todo[r]
+        o0, o1 = opt_start[k], opt_start[k + 1]
+        i0, i1 = item_start[k], item_start[k + 1]
+        l0, l1 = line_start[k], line_start[k + 1]
+        n_opt, n_it, n_lines = o1 - o0, i1 - i0, l1 - l0
+        c0 = cell_start[k]
+        A = A_flat[c0:c0 + n_opt * n_it].reshape((n_opt, n_it))
+        C0 = C_flat[c0:c0 + n_opt * n_it].reshape((n_opt, n_it))
+        per_item = map_flat[map_start[k]:map_start[k + 1]].reshape((n_lines, n_it))
+        gline = gline_flat[l0:l1]
+        node = node_flat[o0:o1]
+        C = np.empty((n_opt, n_it))
+        f = np.empty(n_opt)
+        for o in range(n_opt):
+            nd = node[o]
+            f[o] = f_flat[o0 + o] + lam[ship_base + nd]
+            unit_price = lam[unit_base + nd]
+            for i in range(n_it):
+                extra = unit_price * units_flat[i0 + i]
+                for ln in range(n_lines):
+                    extra += lam[nd * n_skus + gline[ln]] * per_item[ln, i]
+                C[o, i] = C0[o, i] + extra
+        Q = Q_flat[i0:i1]
+        P = P_flat[i0:i1]
+        status, best, best_set, bound, _, _ = _search(
+            A, C, f, split_credit[k], Q, P, P0[k], allow_backorder[k], max_shipments[k], node, incumbent[r],
+            max_sets, 0)
+        out_status[r] = status
+        out_best[r] = best
+        out_bound[r] = bound
+        if len(best_set):
+            x, short, _ = best_allocation(best_set, A, C, f, split_credit[k], Q, P, P0[k], allow_backorder[k])
+            for j in range(len(best_set)):
+                out_options[r, j] = best_set[j]
+                for i in range(n_it):
+                    out_x[r, j, i] = x[j, i]
+            for i in range(n_it):
+                out_short[r, i] = short[i]

@@ -1,0 +1,132 @@
+"""Batch pricing in one compiled call (optimize/batch/compiled_pricing.py) against the one-order
+path it replaced (columns.price_order on Entry.priced), and its executors: threads and Ray give
+the same answers as one call, and a wave routed with either gives the same plans and bound."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dom_engine.domain.batch import BatchSettings
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize.batch import BatchProblem, prepare_batch, solve_batch
+from dom_engine.optimize.batch import executors as batch_executors
+from dom_engine.optimize.batch.columns import solve_exact
+from dom_engine.optimize.batch.compiled_pricing import PricingStore, price
+from dom_engine.optimize.batch.executors import ThreadPricer, make_pricer
+from dom_engine.optimize.compiled_search import PROVEN, allocation_of
+from dom_engine.optimize.params import SolverParams
+from dom_engine.testing import BatchInstance, random_batch
+
+
+def _prepared(inst: BatchInstance):
+    return prepare_batch(BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                                      BatchSettings(), inst.now, inst.unit_capacity_left))
+
+
+def _random_prices(rng: np.random.Generator, size: int) -> np.ndarray:
+    lam = np.zeros(size)
+    hot = rng.random(size) < 0.4
+    lam[hot] = rng.exponential(4.0, int(hot.sum()))
+    return lam
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_priced_optimum_equals_the_one_order_path(seed: int) -> None:
+    inst = random_batch(seed, n_orders=30, n_nodes=8, n_skus=7, max_lines=4, kit_probability=0.2,
+                        duplicate_sku_probability=0.15, promise_probability=0.4)
+    batch = _prepared(inst)
+    store = PricingStore.of(batch.entries, batch.layout)
+    stored = [e for e in batch.entries if store.position[e.index] >= 0]
+    assert len(stored) >= 15
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        lam = _random_prices(rng, batch.layout.size)
+        todo = store.position[[e.index for e in stored]]
+        got = price(store, todo, lam, np.full(len(todo), np.inf), 10**6)
+        for r, e in enumerate(stored):
+            priced = e.priced(lam, batch.layout)
+            want, _ = solve_exact(priced, e.params)
+            empty = e.empty_column().cost
+            assert got.status[r] == PROVEN
+            value = min(float(got.best[r]), empty)
+            assert value == pytest.approx(min(float(want.objective), empty), rel=1e-9, abs=1e-9)
+            options = got.options[r][got.options[r] >= 0]
+            if len(options):   # the set's own allocation prices to the objective reported
+                _, _, cost = allocation_of(priced, options)
+                assert cost == pytest.approx(float(got.best[r]), rel=1e-9, abs=1e-9)
+
+
+def test_an_incumbent_prunes_but_the_answer_stays_exact() -> None:
+    inst = random_batch(3, n_orders=25, n_nodes=8, n_skus=6, kit_probability=0.0)
+    batch = _prepared(inst)
+    store = PricingStore.of(batch.entries, batch.layout)
+    lam = _random_prices(np.random.default_rng(0), batch.layout.size)
+    todo = np.arange(len(store.entry))
+    free = price(store, todo, lam, np.full(len(todo), np.inf), 10**6)
+    seeded = price(store, todo, lam, free.best + 1e-6, 10**6)     # a plan worth just above the optimum
+    assert np.allclose(seeded.best, free.best, rtol=1e-9)
+    beaten = price(store, todo, lam, free.best - 1.0, 10**6)       # nothing beats this one
+    assert (beaten.options < 0).all()
+
+
+def test_threads_answer_what_one_call_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_executors, "CHUNK", 7)     # several chunks on both threads
+    inst = random_batch(11, n_orders=60, n_nodes=8, n_skus=8, kit_probability=0.0)
+    batch = _prepared(inst)
+    store = PricingStore.of(batch.entries, batch.layout)
+    lam = _random_prices(np.random.default_rng(1), batch.layout.size)
+    todo = np.arange(len(store.entry))[::-1].copy()
+    inc = np.full(len(todo), np.inf)
+    one = price(store, todo, lam, inc, 10**6)
+    pricer = ThreadPricer(store, 2)
+    try:
+        many = pricer.price(todo, lam, inc, 10**6, Deadline())
+        assert many is not None
+        for name in ("status", "best", "bound", "options", "x", "short"):
+            assert np.array_equal(getattr(one, name), getattr(many, name)), name
+        assert pricer.price(todo, lam, inc, 10**6, Deadline.after_ms(0)) is None   # out of time
+    finally:
+        pricer.close()
+
+
+def test_an_unknown_executor_is_named() -> None:
+    inst = random_batch(1, n_orders=5)
+    batch = _prepared(inst)
+    with pytest.raises(Exception, match="batch.executor"):
+        make_pricer(PricingStore.of(batch.entries, batch.layout), "spark", 1)
+
+
+def _contested_wave() -> BatchProblem:
+    inst = random_batch(7, n_orders=60, n_nodes=8, n_skus=6, max_lines=3, supply_ratio=0.6,
+                        kit_probability=0.1, ship_capacity_probability=0.0, unit_capacity_probability=0.0)
+    return BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies, BatchSettings(),
+                        inst.now, inst.unit_capacity_left)
+
+
+def _route(problem: BatchProblem, settings: BatchSettings):
+    # Column generation to convergence, no exact joint model: the same work on any executor.
+    params = SolverParams()
+    params = replace(params, exact=replace(params.exact, max_vars=0))
+    return solve_batch(replace(problem, settings=settings), Deadline.after_ms(60_000), params)
+
+
+@pytest.fixture
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_plans_and_bound_threads_give(local_ray) -> None:
+    problem = _contested_wave()
+    local = _route(problem, BatchSettings(executor="threads", pricing_workers=2))
+    remote = _route(problem, BatchSettings(executor="ray", pricing_workers=2))
+    assert local.stats["rounds"] >= 2 and local.stats["pricing_s"] > 0
+    assert remote.lower_bound == pytest.approx(local.lower_bound, rel=1e-12)
+    assert remote.objective == pytest.approx(local.objective, rel=1e-12)
+    assert [(p.shipments, p.backordered) for p in remote.plans] == [(p.shipments, p.backordered)
+                                                                    for p in local.plans]

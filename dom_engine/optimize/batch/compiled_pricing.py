@@ -173,3 +173,16 @@ def _price_orders(todo, lam, incumbent, max_sets, opt_start, item_start, line_st
                     out_x[r, j, i] = x[j, i]
             for i in range(n_it):
                 out_short[r, i] = short[i]
+
+
+def load_kernel() -> None:
+    """Compile (or load from numba's cache) `_price_orders` through `price`, so with its argument
+    types: one order of one option and one item (compiled_search.warm_up calls this)."""
+    ints = np.array([0, 1], dtype=np.int64)
+    one_int, one, zero_int = np.ones(1, dtype=np.int64), np.ones(1), np.zeros(1, dtype=np.int64)
+    store = PricingStore(
+        entry=zero_int, position=zero_int, opt_start=ints, item_start=ints, line_start=ints, map_start=ints,
+        cell_start=ints, A=one_int, C=one, f=one, node=zero_int, Q=one_int, P=one, item_units=one,
+        gline=zero_int, per_item=one, P0=one, split_credit=np.zeros(1),
+        allow_backorder=np.ones(1, dtype=np.bool_), max_shipments=one_int, n_skus=1, ship_base=1, unit_base=2)
+    price(store, zero_int, np.zeros(3), np.full(1, np.inf), 10)

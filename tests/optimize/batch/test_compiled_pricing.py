@@ -130,3 +130,31 @@ def test_ray_gives_the_plans_and_bound_threads_give(local_ray) -> None:
     assert remote.objective == pytest.approx(local.objective, rel=1e-12)
     assert [(p.shipments, p.backordered) for p in remote.plans] == [(p.shipments, p.backordered)
                                                                     for p in local.plans]
+
+
+def test_warm_up_compiles_the_signature_pricing_calls() -> None:
+    """In a fresh process, after warm_up a wave's pricing compiles nothing more (a new signature
+    would compile inside the first batch's budget)."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+from dom_engine.domain.batch import BatchSettings
+from dom_engine.optimize.batch import BatchProblem, prepare_batch
+from dom_engine.optimize.batch.compiled_pricing import PricingStore, _price_orders, price
+from dom_engine.optimize.compiled_search import warm_up
+from dom_engine.testing import random_batch
+warm_up()
+before = len(_price_orders.signatures)
+inst = random_batch(2, n_orders=20)
+batch = prepare_batch(BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,
+                                   BatchSettings(), inst.now, inst.unit_capacity_left))
+store = PricingStore.of(batch.entries, batch.layout)
+todo = store.position[[e.index for e in batch.entries if store.position[e.index] >= 0]]
+price(store, todo, np.ones(batch.layout.size), np.array([np.inf] * len(todo)), 5000)
+print(before, len(_price_orders.signatures))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True)
+    before, after = out.stdout.split()
+    assert before == after == "1", out.stdout

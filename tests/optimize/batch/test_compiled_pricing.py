@@ -155,6 +155,7 @@ todo = store.position[[e.index for e in batch.entries if store.position[e.index]
 price(store, todo, np.ones(batch.layout.size), np.array([np.inf] * len(todo)), 5000)
 print(before, len(_price_orders.signatures))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         check=True)
     before, after = out.stdout.split()
     assert before == after == "1", out.stdout

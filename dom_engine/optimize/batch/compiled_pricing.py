@@ -97,7 +97,8 @@ class Priced:
     """`price`'s answer for the orders `todo` (store indices), row by row: the search's status
     (compiled_search.PROVEN / GAVE_UP), the best priced objective found (the incumbent when
     nothing beat it: then `options` is all -1), a lower bound on the priced optimum, the best
-    set's options (-1 padded), its allocation x (padded) and units left unfilled."""
+    set's options (-1 padded), its allocation x (padded) and units left unfilled; with `keep`,
+    the costs (inf padded) and options (-1 padded) of the cheapest sets the search evaluated."""
 
     todo: np.ndarray
     status: np.ndarray
@@ -106,73 +107,122 @@ class Priced:
     options: np.ndarray
     x: np.ndarray
     short: np.ndarray
+    kept_cost: np.ndarray
+    kept_sets: np.ndarray
 
 
-def price(store: PricingStore, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray,
-          max_sets: int) -> Priced:
+NO_LEFT = np.zeros(0)
+
+
+def price(store: PricingStore, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,
+          left: np.ndarray = NO_LEFT, keep: int = 0) -> Priced:
     """Price the stored orders `todo` at resource prices `lam` (full layout), each searched
     against `incumbent` (a priced objective some plan attains) with at most `max_sets` sets per
-    level (then the search's bound stands). Runs without the GIL."""
+    level (then the search's bound stands). With `left` (full layout), each option ships at most
+    the stock, shipments and units left at its node, as rounding.restricted_problem caps them.
+    `keep` cheapest sets are reported too. Runs without the GIL."""
     width, items = store.widths()
     n = len(todo)
     out = Priced(todo, np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n),
                  np.full((n, width), -1, dtype=np.int64), np.zeros((n, width, items), dtype=np.int64),
-                 np.zeros((n, items), dtype=np.int64))
-    _price_orders(todo, lam, incumbent, max_sets, store.opt_start, store.item_start, store.line_start,
-                  store.map_start, store.cell_start, store.A, store.C, store.f, store.node, store.Q, store.P,
-                  store.item_units,
-                  store.gline, store.per_item, store.P0, store.split_credit, store.allow_backorder,
-                  store.max_shipments, store.n_skus, store.ship_base, store.unit_base, out.status, out.best,
-                  out.bound, out.options, out.x, out.short)
+                 np.zeros((n, items), dtype=np.int64), np.full((n, keep), np.inf),
+                 np.full((n, keep, width), -1, dtype=np.int64))
+    _price_orders(todo, lam, incumbent, max_sets, left, keep,
+                  (store.opt_start, store.item_start, store.line_start, store.map_start, store.cell_start),
+                  store.A, store.C, store.f, store.node, store.Q, store.P, store.item_units, store.gline,
+                  store.per_item, store.P0, store.split_credit, store.allow_backorder, store.max_shipments,
+                  (store.n_skus, store.ship_base, store.unit_base),
+                  out.status, out.best, out.bound, out.options, out.x, out.short, out.kept_cost,
+                  out.kept_sets)
     return out
 
 
 @nb.njit(cache=True, nogil=True)
-def _price_orders(todo, lam, incumbent, max_sets, opt_start, item_start, line_start, map_start, cell_start,
-                  A_flat,
-                  C_flat, f_flat, node_flat, Q_flat, P_flat, units_flat, gline_flat, map_flat, P0,
-                  split_credit, allow_backorder, max_shipments, n_skus, ship_base, unit_base,
-                  out_status, out_best, out_bound, out_options, out_x, out_short):
+def _price_orders(todo, lam, incumbent, max_sets, left, keep, starts, A_flat, C_flat, f_flat, node_flat,
+                  Q_flat, P_flat, units_flat, gline_flat, map_flat, P0, split_credit, allow_backorder,
+                  max_shipments, layout, out_status, out_best, out_bound, out_options, out_x, out_short,
+                  out_kept_cost, out_kept_sets):
     """See `price`. Orders are independent: outputs row r belong to todo[r]."""
+    opt_start, item_start, line_start, map_start, cell_start = starts
     for r in range(len(todo)):
         k = todo[r]
         o0, o1 = opt_start[k], opt_start[k + 1]
         i0, i1 = item_start[k], item_start[k + 1]
-        l0, l1 = line_start[k], line_start[k + 1]
-        n_opt, n_it, n_lines = o1 - o0, i1 - i0, l1 - l0
+        n_opt, n_it, n_lines = o1 - o0, i1 - i0, line_start[k + 1] - line_start[k]
         c0 = cell_start[k]
-        A = A_flat[c0:c0 + n_opt * n_it].reshape((n_opt, n_it))
-        C0 = C_flat[c0:c0 + n_opt * n_it].reshape((n_opt, n_it))
         per_item = map_flat[map_start[k]:map_start[k + 1]].reshape((n_lines, n_it))
-        gline = gline_flat[l0:l1]
-        node = node_flat[o0:o1]
-        C = np.empty((n_opt, n_it))
-        f = np.empty(n_opt)
-        for o in range(n_opt):
-            nd = node[o]
-            f[o] = f_flat[o0 + o] + lam[ship_base + nd]
-            unit_price = lam[unit_base + nd]
-            for i in range(n_it):
-                extra = unit_price * units_flat[i0 + i]
-                for ln in range(n_lines):
-                    extra += lam[nd * n_skus + gline[ln]] * per_item[ln, i]
-                C[o, i] = C0[o, i] + extra
+        gline = gline_flat[line_start[k]:line_start[k + 1]]
+        cells = slice(c0, c0 + n_opt * n_it)
+        A, C, f, node, index = _priced_options(
+            A_flat[cells].reshape((n_opt, n_it)), C_flat[cells].reshape((n_opt, n_it)), f_flat[o0:o1],
+            node_flat[o0:o1], units_flat[i0:i1], per_item, gline, lam, left, layout)
         Q = Q_flat[i0:i1]
         P = P_flat[i0:i1]
-        status, best, best_set, bound, _, _ = _search(
+        status, best, best_set, bound, kept_cost, kept_sets = _search(
             A, C, f, split_credit[k], Q, P, P0[k], allow_backorder[k], max_shipments[k], node, incumbent[r],
-            max_sets, 0)
+            max_sets, keep)
         out_status[r] = status
         out_best[r] = best
         out_bound[r] = bound
         if len(best_set):
             x, short, _ = best_allocation(best_set, A, C, f, split_credit[k], Q, P, P0[k], allow_backorder[k])
             for j in range(len(best_set)):
-                out_options[r, j] = best_set[j]
+                out_options[r, j] = index[best_set[j]]
                 for i in range(n_it):
                     out_x[r, j, i] = x[j, i]
             for i in range(n_it):
                 out_short[r, i] = short[i]
+        for t in range(keep):
+            out_kept_cost[r, t] = kept_cost[t]
+            for j in range(kept_sets.shape[1]):
+                if kept_sets[t, j] >= 0:
+                    out_kept_sets[r, t, j] = index[kept_sets[t, j]]
+
+
+@nb.njit(cache=True)
+def _priced_options(A0, C0, f0, node0, item_units, per_item, gline, lam, left, layout):
+    """One order's options with costs raised by `lam` and, when `left` is given, availability
+    capped by what is left (rounding.restricted_problem); options that can ship nothing dropped.
+    Returns (A, C, f, node, their indices in the order's options)."""
+    n_skus, ship_base, unit_base = layout
+    n_opt, n_it = A0.shape
+    n_lines = len(gline)
+    capped = len(left) > 0
+    A = np.empty((n_opt, n_it), dtype=np.int64)
+    C = np.empty((n_opt, n_it))
+    f = np.empty(n_opt)
+    node = np.empty(n_opt, dtype=np.int64)
+    index = np.empty(n_opt, dtype=np.int64)
+    n = 0
+    for o in range(n_opt):
+        nd = node0[o]
+        if capped and left[ship_base + nd] < 1 - 1e-9:
+            continue
+        ships = False
+        for i in range(n_it):
+            a = A0[o, i]
+            if capped:
+                units_left = max(left[unit_base + nd], 0.0)
+                a = min(a, np.floor(units_left / max(item_units[i], 1.0) + 1e-9))
+                for ln in range(n_lines):
+                    if per_item[ln, i] > 0:
+                        a = min(a, np.floor(max(left[nd * n_skus + gline[ln]], 0.0) / per_item[ln, i] + 1e-9))
+            A[n, i] = a
+            if a > 0:
+                ships = True
+        if not ships:
+            continue
+        f[n] = f0[o] + lam[ship_base + nd]
+        unit_price = lam[unit_base + nd]
+        for i in range(n_it):
+            extra = unit_price * item_units[i]
+            for ln in range(n_lines):
+                extra += lam[nd * n_skus + gline[ln]] * per_item[ln, i]
+            C[n, i] = C0[o, i] + extra
+        node[n] = nd
+        index[n] = o
+        n += 1
+    return A[:n].copy(), C[:n].copy(), f[:n].copy(), node[:n].copy(), index[:n].copy()
 
 
 def load_kernel() -> None:

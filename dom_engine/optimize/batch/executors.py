@@ -23,7 +23,7 @@ import numpy as np
 from ...domain import ConfigError
 from ...domain.stop import StoppingCriterion
 from ..ray_cluster import connect, import_ray
-from .compiled_pricing import Priced, PricingStore, price
+from .compiled_pricing import NO_LEFT, Priced, PricingStore, price
 
 # Orders per chunk: small enough that a chunk ends soon after the deadline (~40 us each), large
 # enough that dispatching it costs little against its work.
@@ -32,7 +32,7 @@ CHUNK = 256
 
 class Pricer(Protocol):
     def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,
-              deadline: StoppingCriterion) -> Priced | None:
+              deadline: StoppingCriterion, left: np.ndarray = NO_LEFT, keep: int = 0) -> Priced | None:
         """The answers for the store orders `todo` (see compiled_pricing.price); None when the
         deadline came first."""
         ...
@@ -45,18 +45,21 @@ def _chunks(n: int) -> list[slice]:
     return [slice(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
 
 
+FIELDS = ("status", "best", "bound", "options", "x", "short", "kept_cost", "kept_sets")
+
+
 def _joined(todo: np.ndarray, parts: list[Priced]) -> Priced:
     if not parts:
         return price_nothing(todo)
     return Priced(todo, *(np.concatenate([getattr(p, name) for p in parts])
-                          for name in ("status", "best", "bound", "options", "x", "short")))
+                          for name in FIELDS))
 
 
 def price_nothing(todo: np.ndarray) -> Priced:
     n = len(todo)
     return Priced(todo, np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n),
                   np.zeros((n, 1), dtype=np.int64), np.zeros((n, 1, 1), dtype=np.int64),
-                  np.zeros((n, 1), dtype=np.int64))
+                  np.zeros((n, 1), dtype=np.int64), np.zeros((n, 0)), np.zeros((n, 0, 1), dtype=np.int64))
 
 
 class ThreadPricer:
@@ -69,15 +72,15 @@ class ThreadPricer:
                      if self.workers > 1 else None)
 
     def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,
-              deadline: StoppingCriterion) -> Priced | None:
+              deadline: StoppingCriterion, left: np.ndarray = NO_LEFT, keep: int = 0) -> Priced | None:
         parts: list[Priced] = []
         if self.pool is None:
             for s in _chunks(len(todo)):
                 if deadline.expired():
                     return None
-                parts.append(price(self.store, todo[s], lam, incumbent[s], max_sets))
+                parts.append(price(self.store, todo[s], lam, incumbent[s], max_sets, left, keep))
             return _joined(todo, parts)
-        futures = [self.pool.submit(price, self.store, todo[s], lam, incumbent[s], max_sets)
+        futures = [self.pool.submit(price, self.store, todo[s], lam, incumbent[s], max_sets, left, keep)
                    for s in _chunks(len(todo))]
         for k, fut in enumerate(futures):
             if deadline.expired():
@@ -106,19 +109,20 @@ class RayPricer:
         self.actors = [actor.remote(store_ref) for _ in range(max(1, workers))]
 
     def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,
-              deadline: StoppingCriterion) -> Priced | None:
-        lam_ref = self.ray.put(lam)
-        refs = [self.actors[k % len(self.actors)].price.remote(todo[s], lam_ref, incumbent[s], max_sets)
+              deadline: StoppingCriterion, left: np.ndarray = NO_LEFT, keep: int = 0) -> Priced | None:
+        lam_ref, left_ref = self.ray.put(lam), self.ray.put(left)
+        refs = [self.actors[k % len(self.actors)].price.remote(todo[s], lam_ref, incumbent[s], max_sets,
+                                                               left_ref, keep)
                 for k, s in enumerate(_chunks(len(todo)))]
         parts: list[Priced] = []
         for k, ref in enumerate(refs):
             while True:
-                left = deadline.remaining_s()
-                if left <= 0:
+                remaining = deadline.remaining_s()
+                if remaining <= 0:
                     for rest in refs[k:]:
                         self.ray.cancel(rest)
                     return None
-                ready, _ = self.ray.wait([ref], timeout=min(left, 0.05))
+                ready, _ = self.ray.wait([ref], timeout=min(remaining, 0.05))
                 if ready:
                     break
             parts.append(self.ray.get(ref))
@@ -139,8 +143,9 @@ class _PricingActor:
         warm_up()
         self.store = store
 
-    def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int) -> Priced:
-        return price(self.store, todo, lam, incumbent, max_sets)
+    def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,
+              left: np.ndarray, keep: int) -> Priced:
+        return price(self.store, todo, lam, incumbent, max_sets, left, keep)
 
 
 @dataclass(frozen=True)

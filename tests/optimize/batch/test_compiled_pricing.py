@@ -159,3 +159,42 @@ print(before, len(_price_orders.signatures))
                          check=True)
     before, after = out.stdout.split()
     assert before == after == "1", out.stdout
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_on_what_is_left_it_routes_as_route_on(seed: int) -> None:
+    """With `left`, the kernel's plan costs what rounding.route_on's does (the restricted problem
+    solved exactly), on random leftovers of stock, shipments and units."""
+    from dom_engine.optimize.batch.rounding import route_on
+
+    inst = random_batch(seed, n_orders=30, n_nodes=8, n_skus=6, max_lines=4, kit_probability=0.0)
+    batch = _prepared(inst)
+    store = PricingStore.of(batch.entries, batch.layout)
+    rng = np.random.default_rng(seed)
+    todo = np.arange(len(store.entry))
+    for _ in range(3):
+        left = np.where(rng.random(batch.layout.size) < 0.5, np.inf, rng.integers(0, 4, batch.layout.size))
+        left = np.minimum(left, batch.cap)
+        got = price(store, todo, np.zeros(batch.layout.size), np.full(len(todo), np.inf), 10**6, left)
+        for r, k in enumerate(store.entry):
+            e = batch.entries[k]
+            want = route_on(e, left, batch.layout).cost
+            empty = e.empty_column().cost
+            assert min(float(got.best[r]), empty) == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+def test_kept_sets_are_the_cheapest_the_search_saw() -> None:
+    from dom_engine.optimize.compiled_search import search_compiled
+
+    inst = random_batch(4, n_orders=30, n_nodes=8, n_skus=6, max_lines=3, kit_probability=0.0)
+    batch = _prepared(inst)
+    store = PricingStore.of(batch.entries, batch.layout)
+    todo = np.arange(len(store.entry))
+    got = price(store, todo, np.zeros(batch.layout.size), np.full(len(todo), np.inf), 10**6, keep=4)
+    for r, k in enumerate(store.entry):
+        _, best, _, _, cheapest = search_compiled(batch.entries[k].p, np.inf, 4)
+        assert got.best[r] == pytest.approx(best, rel=1e-12)
+        mine = [(c, tuple(int(o) for o in row if o >= 0))
+                for c, row in zip(got.kept_cost[r], got.kept_sets[r], strict=True) if np.isfinite(c)]
+        assert [s for _, s in mine] == [s for _, s in cheapest]
+        assert np.allclose([c for c, _ in mine], [c for c, _ in cheapest], rtol=1e-12)

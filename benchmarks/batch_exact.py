@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # `python benchmarks/batch_exact.py`: make `bench
 from dom_engine.domain.batch import BatchSettings, BatchStatus
 from dom_engine.domain.stop import Deadline
 from dom_engine.optimize.batch import BatchProblem, prepare_batch, solve_batch
-from dom_engine.optimize.compiled_search import warm_up
+from dom_engine.optimize.batch.compiled_pricing import warm_up_batch
 from dom_engine.testing import BatchInstance, random_batch
 from tests.optimize.batch_model import check_batch_plans, solve_mip
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cached = a.reference_cache is not None and a.reference_cache.exists()
     cache = json.loads(a.reference_cache.read_text()) if cached else {}
-    warm_up()
+    warm_up_batch()
     solve_batch(_problem(wave(0)), Deadline.after_ms(200.0))   # first-call costs, untimed
     refs = {}
     for s in range(a.waves):

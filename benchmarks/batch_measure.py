@@ -29,7 +29,7 @@ from dom_engine.domain.stop import Deadline
 from dom_engine.optimize import OrderProblem, solve_order
 from dom_engine.optimize.baselines import route_nearest
 from dom_engine.optimize.batch import BatchProblem, prepare_batch, solve_batch
-from dom_engine.optimize.compiled_search import warm_up
+from dom_engine.optimize.batch.compiled_pricing import warm_up_batch
 
 from .batch_data import Wave, budget_ms, wave
 
@@ -125,7 +125,7 @@ def sequential(w: Wave, method: str) -> tuple[Outcome, list[Plan]]:
 def batch(w: Wave) -> tuple[Outcome, list[Plan]]:
     """route_batch on the whole wave, within budget_ms(len(wave)). The compiled kernels are loaded
     first, as a server does before it listens (route_batch's own clock starts after them too)."""
-    warm_up()
+    warm_up_batch()
     started = time.perf_counter()
     r = solve_batch(BatchProblem(w.orders, w.stock, w.network, w.rate_card, w.policies, w.settings, w.now),
                     Deadline.after_ms(budget_ms(len(w))))

@@ -10,6 +10,15 @@ import pytest
 from tests.redis_servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """Load (or, on a fresh checkout, compile: ~40 s once) the optimizer's numba kernels before
+    any test starts a budget: tests that time a batch or an order would otherwise pay for it."""
+    from dom_engine.optimize.batch.compiled_pricing import warm_up_batch
+
+    warm_up_batch()
+
+
 def _require_redis() -> None:
     if REDIS_SERVER is None or REDIS_CLI is None:
         pytest.skip("redis-server / redis-cli not installed (CI installs them)")

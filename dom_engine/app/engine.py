@@ -131,7 +131,9 @@ class Engine:
         imports scipy.optimize, ~0.4 s) and the compiled search kernels (loaded from numba's
         cache, ~0.3 s; compiled once per installation). Servers call this before they listen."""
         _ = self.batch_routing   # made (its modules imported) now rather than inside a call
-        _load_kernels()
+        from ..optimize.batch.compiled_pricing import warm_up_batch
+
+        warm_up_batch()    # the single-order kernels and the batch's pricing kernel
 
 
 def _load_kernels() -> None:

@@ -379,6 +379,3 @@ def _load_kernels() -> None:
     x, short, _ = best_allocation(np.array([0, 1], dtype=np.int64), A, C, f, 0.0, Q, P, 1.0, True)
     plan_resources(np.array([0, 1], dtype=np.int64), x, short, node, np.ones((1, 1)),
                    np.zeros(1, dtype=np.int64), 1, 2, 4, f, C, P, 1.0, 0.0)
-    from .batch.compiled_pricing import load_kernel  # batch pricing imports this module
-
-    load_kernel()

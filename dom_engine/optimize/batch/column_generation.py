@@ -10,14 +10,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...domain.stop import Deadline
-from ..compiled_search import PROVEN
 from ..params import SolverParams
-from ..solution import Solution
 from .columns import Column, Entry, Layout, price_order, solve_exact
-from .compiled_pricing import Priced, PricingStore
+from .compiled_pricing import Priced
 from .dual import DualResult, PoolDual
-from .executors import ExecutorSpec, Pricer, make_pricer
 from .rounding import route_on
+from .router import WaveRouter
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +28,9 @@ class ColumnGeneration:
 
     def __init__(self, entries: Sequence[Entry], layout: Layout, cap: np.ndarray, chosen: list[Column],
                  lb0: np.ndarray, starts: list[list[tuple[int, ...]]], usage: np.ndarray,
-                 params: SolverParams, executor: ExecutorSpec | None = None) -> None:
+                 params: SolverParams, router: WaveRouter) -> None:
         self.params = params
-        self.executor = executor or ExecutorSpec()
-        self.store = PricingStore.of(entries, layout)
-        self._pricer: Pricer | None = None
+        self.router = router
         self.added = 0
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
@@ -61,22 +57,24 @@ class ColumnGeneration:
         self.rows = np.union1d(self.rows, resources)
         in_rows = np.zeros(self.layout.size, dtype=bool)
         in_rows[self.rows] = True
+        joining = [k for k, col in enumerate(self.chosen) if not self.is_active[k] and in_rows[col.res].any()]
         # Each new order also gets its best plan that avoids every contested resource: with an
         # escape in its pool from the start, the master's first duals are the prices at which
         # orders would move, not arbitrary (on the 1k wave: 8 rounds to converge instead of 12).
         avoid = self.cap.copy()
         avoid[self.rows] = 0.0
-        for k, col in enumerate(self.chosen):
-            if not self.is_active[k] and in_rows[col.res].any():
-                self.is_active[k] = True
-                self.active.append(k)
-                e = self.entries[k]
-                pool = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
-                escape = route_on(e, avoid, self.layout)
-                if len(escape.res) and not any(same_column(escape, c) for c in pool):
-                    pool.append(escape)
-                self.pools[k] = pool
-                self.free_usage[col.res] -= col.use
+        escapes = self.router.route_all_on(joining, avoid, Deadline()) or {}
+        for k in joining:
+            col = self.chosen[k]
+            self.is_active[k] = True
+            self.active.append(k)
+            e = self.entries[k]
+            pool = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
+            escape = escapes.get(k) or route_on(e, avoid, self.layout)
+            if len(escape.res) and not any(same_column(escape, c) for c in pool):
+                pool.append(escape)
+            self.pools[k] = pool
+            self.free_usage[col.res] -= col.use
 
     def run(self, last_deadline: Deadline, first_deadline: Deadline | None = None) -> None:
         """Rounds until convergence or `last_deadline`; the first round until `first_deadline`."""
@@ -213,7 +211,7 @@ class ColumnGeneration:
                 continue
             if not prices.any():
                 total += self._settle(o, prices, self.chosen[o], self.lb0[o], pool_min)
-            elif self.store.position[o] < 0:    # a SKU on two items, or no option: one by one
+            elif not self.router.holds(e):    # a SKU on two items, or no option: one by one
                 seed = (pool_min, tuple(self.pools[o][best].options.tolist()))
                 sol, bound = price_order(e.priced(self.lam, self.layout), e.params, seed)
                 col = e.column(sol, self.layout) if np.isfinite(sol.objective) and len(sol.options) \
@@ -224,8 +222,9 @@ class ColumnGeneration:
                 seeds.append(pool_min)
                 pool_best[o] = (pool_min, best)
         if queued:
-            answers = self.pricer().price(self.store.position[queued], self.lam, np.array(seeds),
-                                          self.params.pricing.pricing_max_sets, deadline)
+            answers = self.router.pricer().price(self.router.store.position[queued], self.lam,
+                                                 np.array(seeds), self.params.pricing.pricing_max_sets,
+                                                 deadline)
             if answers is None:
                 return self.added, None
             for r, o in enumerate(queued):
@@ -237,18 +236,9 @@ class ColumnGeneration:
         e = self.entries[o]
         empty = e.empty_column()
         value = min(empty.cost, float(answers.bound[r]))
-        options = answers.options[r]
-        m = int((options >= 0).sum())
-        if m:
-            n_it = e.p.n_items
-            sol = Solution(options[:m].copy(), answers.x[r, :m, :n_it].copy(),
-                           answers.short[r, :n_it].copy(), float(answers.best[r]), value,
-                           bool(answers.status[r] == PROVEN), "compiled-pricing")
-            col = e.column(sol, self.layout)
-        elif answers.best[r] >= pool_best[0]:
-            col = self.pools[o][pool_best[1]]     # nothing beat the pool's best plan
-        else:
-            col = empty
+        col = self.router.column(e, answers, r)
+        if col is None:   # nothing beat the pool's best plan, or shipping nothing is best
+            col = self.pools[o][pool_best[1]] if answers.best[r] >= pool_best[0] else empty
         return self._settle(o, self.lam[e.reach], col, value, pool_best[0])
 
     def _settle(self, o: int, prices: np.ndarray, col: Column, value: float, pool_min: float) -> float:
@@ -265,19 +255,6 @@ class ColumnGeneration:
             self.pools[o].append(col)
             self.added += 1
         return value
-
-    def pricer(self) -> Pricer:
-        """The executor pricing runs on (started at the first round that needs it)."""
-        if self._pricer is None:
-            spec = self.executor
-            self._pricer = make_pricer(self.store, spec.kind, spec.workers, spec.address)
-        return self._pricer
-
-    def close(self) -> None:
-        """Stop the pricing executor's threads or actors."""
-        if self._pricer is not None:
-            self._pricer.close()
-            self._pricer = None
 
 
 def _aligned(lam: np.ndarray, old_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ PricingStore of its own runs it the same way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from ..compiled_allocation import best_allocation
-from ..compiled_search import _search
+from ..compiled_search import COMPILE_NOTICE_S, _search, log, warm_up
 from .columns import Entry, Layout
 
 
@@ -225,9 +226,27 @@ def _priced_options(A0, C0, f0, node0, item_units, per_item, gline, lam, left, l
     return A[:n].copy(), C[:n].copy(), f[:n].copy(), node[:n].copy(), index[:n].copy()
 
 
+_loaded = False
+
+
+def warm_up_batch() -> None:
+    """compiled_search.warm_up and this module's kernel (compiled once per installation, ~15 s;
+    then loaded from numba's cache): solve_batch and Engine.warm_up call it before a budget starts."""
+    global _loaded
+    warm_up()    # a no-op once loaded
+    if _loaded:
+        return
+    started = time.perf_counter()
+    load_kernel()
+    _loaded = True
+    if time.perf_counter() - started > COMPILE_NOTICE_S:
+        log.warning("batch pricing kernel compiled in %.0f s (kept in numba's cache for the next runs)",
+                    time.perf_counter() - started)
+
+
 def load_kernel() -> None:
     """Compile (or load from numba's cache) `_price_orders` through `price`, so with its argument
-    types: one order of one option and one item (compiled_search.warm_up calls this)."""
+    types: one order of one option and one item."""
     ints = np.array([0, 1], dtype=np.int64)
     one_int, one, zero_int = np.ones(1, dtype=np.int64), np.ones(1), np.zeros(1, dtype=np.int64)
     store = PricingStore(

@@ -138,9 +138,9 @@ class RayPricer:
 
 class _PricingActor:
     def __init__(self, store: PricingStore) -> None:
-        from ..compiled_search import warm_up
+        from .compiled_pricing import warm_up_batch
 
-        warm_up()
+        warm_up_batch()
         self.store = store
 
     def price(self, todo: np.ndarray, lam: np.ndarray, incumbent: np.ndarray, max_sets: int,

@@ -64,7 +64,7 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
     left = cg.cap - cg.free_usage
     t0 = time.perf_counter()
     picks = greedy_fill(whole + fractional, cg.pools, weights, left, cg.entries, cg.layout, deadline,
-                        cg.lb0)
+                        cg.lb0, cg.router)
     for o, c in picks.items():
         chosen[o] = c
     cg.stats["greedy_objective"] = sum(c.cost for c in chosen)
@@ -79,7 +79,7 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
     # Local search: orders whose plan is not their independent optimum, priority first.
     movable = [o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9]
     movable.sort(key=lambda o: -priority[o])
-    cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline)
+    cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline, cg.router)
     cg.stats["enrich_rounds"] = _enrich(cg, chosen, priority, deadline)
     cg.stats["local_objective"] = sum(c.cost for c in chosen)
     found = mip.wait()
@@ -146,7 +146,8 @@ def _enrich(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray, de
         for o in cg.active:
             no_weights[o] = np.zeros(len(cg.pools[o]))
         left = cg.cap - cg.free_usage
-        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline, cg.lb0)
+        picks = greedy_fill(sequence, cg.pools, no_weights, left, cg.entries, cg.layout, deadline, cg.lb0,
+                            cg.router)
         if sum(picks[o].cost for o in cg.active) < sum(chosen[o].cost for o in cg.active):
             for o in cg.active:
                 chosen[o] = picks[o]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -22,6 +23,9 @@ from ...domain.stop import Deadline
 from ..problem import Problem
 from ..stop import stopping
 from .columns import Column, Entry, Layout, solve_exact
+
+if TYPE_CHECKING:   # the router uses this module's one-order paths as its fallback
+    from .router import WaveRouter
 
 # Objective scaling for CP-SAT (integer coefficients): 1e-4 of the objective unit is kept.
 CPSAT_SCALE = 1e4
@@ -37,7 +41,7 @@ def take(col: Column, left: np.ndarray, sign: float = 1.0) -> None:
 
 def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: dict[int, np.ndarray],
                 left: np.ndarray, entries: Sequence[Entry], layout: Layout, deadline: Deadline,
-                floor: np.ndarray) -> dict[int, Column]:
+                floor: np.ndarray, router: WaveRouter | None = None) -> dict[int, Column]:
     """Plans order by order on what is left: the column the LP leans to (weight > 1/2) when it
     still fits, else the better of the cheapest generated column that fits and a fresh exact
     route on the remaining stock (which joins the order's pool: the MIP can use it) — unless that
@@ -52,7 +56,7 @@ def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: d
         else:
             pick = min((c for c in cols if fits(c, left)), key=lambda c: c.cost)
             if pick.cost > floor[o] + 1e-9 * max(1.0, abs(pick.cost)) and not deadline.expired():
-                fresh = route_on(entries[o], left, layout)
+                fresh = route_on(entries[o], left, layout, router)
                 if fresh.cost < pick.cost - 1e-9 * max(1.0, abs(pick.cost)) and fits(fresh, left):
                     pick = fresh
                     cols.append(fresh)
@@ -61,9 +65,14 @@ def greedy_fill(orders: Sequence[int], pools: dict[int, list[Column]], weight: d
     return chosen
 
 
-def route_on(e: Entry, left: np.ndarray, layout: Layout) -> Column:
+def route_on(e: Entry, left: np.ndarray, layout: Layout, router: WaveRouter | None = None) -> Column:
     """The order's best plan on the resources `left` (exact single-order search), or the empty
-    column when that is cheaper or nothing fits."""
+    column when that is cheaper or nothing fits. With the wave's `router`, its compiled kernel
+    answers for the orders it holds."""
+    if router is not None:
+        routed = router.route_on(e, left)
+        if routed is not None:
+            return routed
     sub, keep = restricted_problem(e, left, layout)
     best = e.empty_column()
     if sub.n_options:
@@ -140,7 +149,7 @@ def restricted_problem(e: Entry, left: np.ndarray, layout: Layout) -> tuple[Prob
 
 
 def reoptimize(entries: Sequence[Entry], chosen: list[Column], orders: Sequence[int], left: np.ndarray,
-               layout: Layout, deadline: Deadline) -> int:
+               layout: Layout, deadline: Deadline, router: WaveRouter | None = None) -> int:
     """Re-route each order in turn on the resources the others leave; keep a cheaper plan that
     fits. Repeats while something improves and time is left. Returns the number of moves."""
     moves = 0
@@ -152,7 +161,7 @@ def reoptimize(entries: Sequence[Entry], chosen: list[Column], orders: Sequence[
                 break
             e, current = entries[o], chosen[o]
             take(current, left, -1.0)
-            candidate = route_on(e, left, layout)
+            candidate = route_on(e, left, layout, router)
             if candidate.cost < current.cost - 1e-7 * max(1.0, abs(current.cost)) and fits(candidate, left):
                 chosen[o] = current = candidate
                 moves += 1

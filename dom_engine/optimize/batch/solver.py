@@ -38,10 +38,14 @@ from .exact import model_size, solve_joint
 from .executors import ExecutorSpec
 from .finish import finish
 from .rounding import fits, reoptimize, route_on, take
+from .router import WaveRouter
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
+
+# Orders solved alone per call of the kernel: the deadline is looked at between calls.
+ALONE_SLICE = 2000
 
 
 
@@ -74,12 +78,23 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     """Choose one column per entry within `cap` (per resource; inf = unlimited), minimising the
     total objective, by `deadline` (a Deadline, or a time.perf_counter() value). `priority` orders
     the rounding. A cancelled deadline ends every phase at its next look at the clock; the plans
-    and bound so far are returned (orders not yet solved alone ship nothing, bound 0)."""
+    and bound so far are returned (orders not yet solved alone ship nothing, bound 0). The
+    orders' searches run on `executor` (threads of this process by default)."""
+    router = WaveRouter(entries, layout, executor)
+    try:
+        return _allocate(entries, layout, cap, deadline, priority, progress, params, router)
+    finally:
+        router.close()
+
+
+def _allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline,
+              priority: np.ndarray, progress: Progress, params: SolverParams, router: WaveRouter
+              ) -> BatchAllocation:
     started = time.perf_counter()
     n = len(entries)
     stats: dict[str, float] = {"orders": n}
     chosen, sequential, starts, lb0, left, regret, rerouted = _alone_then_in_turn(
-        entries, layout, cap, deadline, priority, progress)
+        entries, layout, cap, deadline, priority, progress, router)
     stats["independent_s"] = time.perf_counter() - started
     stats["sequential_rerouted"] = rerouted
     usage = usage_of(chosen, layout.size)
@@ -99,12 +114,12 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
         # by re-routing single orders while time is left; the bound is the orders' optima alone.
         movable = [k for k in np.lexsort((-regret, -priority)).tolist()
                    if sequential[k].cost > lb0[k] + 1e-9]
-        stats["local_moves"] = reoptimize(entries, sequential, movable, left, layout, deadline)
+        stats["local_moves"] = reoptimize(entries, sequential, movable, left, layout, deadline, router)
         stats["independent_bound"] = float(lb0.sum())
         objective = float(sum(c.cost for c in sequential))
         return BatchAllocation(sequential, float(lb0.sum()), objective, lb0, stats)
     t0 = time.perf_counter()
-    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params, executor)
+    cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params, router)
     cg.contest(over)
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
@@ -117,10 +132,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
     first_deadline = deadline.until(max(cg_deadline.end, deadline.end - reserve
                                         - max(params.columns.finish_min_seconds,
                                               params.columns.finish_min_share * left_s)))
-    try:
-        cg.run(cg_deadline, first_deadline)
-    finally:
-        cg.close()
+    cg.run(cg_deadline, first_deadline)
     progress("improve", 0, 1)
     size = model_size(entries)
     exact = size <= params.exact.max_vars and _joint_fits(size, deadline, params)
@@ -151,7 +163,7 @@ def allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline
 
 
 def _alone_then_in_turn(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadline: Deadline,
-                        priority: np.ndarray, progress: Progress) -> tuple:
+                        priority: np.ndarray, progress: Progress, router: WaveRouter) -> tuple:
     """Each order's optimum alone (chosen, its bound lb0, its next cheapest option sets, its
     regret), then a feasible incumbent routing the orders in turn on what is left (sequential).
     Returns (chosen, sequential, starts, lb0, left, regret, rerouted)."""
@@ -168,12 +180,20 @@ def _alone_then_in_turn(entries: Sequence[Entry], layout: Layout, cap: np.ndarra
     # with most to lose first (regret: how much dearer their next plan is), each takes its plan
     # if it still fits, else it is re-routed on what is left. Never worse than routing one at a
     # time in the best of those orders.
-    for k, e in enumerate(entries):
-        if k % 500 == 0:
-            progress("solve", k, n)
+    for a in range(0, n, ALONE_SLICE):
+        progress("solve", a, n)
         if deadline.expired():
             break   # out of time: the rest ship nothing (feasible); their bound stays 0 (costs >= 0)
-        chosen[k], lb0[k], starts[k], regret[k] = _best_alone(e, layout)
+        batch = range(a, min(a + ALONE_SLICE, n))
+        pricing, columns = entries[0].params.pricing, entries[0].params.columns
+        solved = router.alone(batch, deadline, pricing.compiled_max_sets, columns.candidates_kept,
+                              columns.start_columns) or {}
+        for k in batch:
+            if k in solved:
+                s = solved[k]
+                chosen[k], lb0[k], starts[k], regret[k] = s.column, s.bound, s.starts, s.regret
+            elif not deadline.expired():   # not held by the kernel, or its search gave up
+                chosen[k], lb0[k], starts[k], regret[k] = _best_alone(entries[k], layout)
     for k in np.lexsort((-regret, -priority)).tolist():
         col = chosen[k]
         if len(col.res) and not fits(col, left):
@@ -183,7 +203,7 @@ def _alone_then_in_turn(entries: Sequence[Entry], layout: Layout, cap: np.ndarra
                 # route_on bounds each item by what is left, not items sharing a SKU or a node's
                 # unit cap jointly: check, and ship nothing when its plan does not fit after all.
                 rerouted += 1
-                col = route_on(entries[k], left, layout)
+                col = route_on(entries[k], left, layout, router)
                 if not fits(col, left):
                     col = entries[k].empty_column()
         sequential[k] = col

@@ -19,7 +19,6 @@ from ...domain.batch import BatchKpis, BatchResult, BatchSettings, BatchStatus, 
 from ...domain.stock import StockView
 from ...domain.stop import Deadline
 from ...network.geo import haversine_km
-from ..compiled_search import warm_up
 from ..params import SolverParams
 from ..plan_builder import build_plan, infeasible_plan
 from ..problem import build_problem
@@ -27,6 +26,7 @@ from ..single import explain
 from ..solution import Solution
 from .builder import build_problems
 from .columns import Column, Entry, Layout
+from .compiled_pricing import warm_up_batch
 from .executors import ExecutorSpec
 from .solver import Progress, allocate
 
@@ -70,7 +70,7 @@ def solve_batch(problem: BatchProblem, stop: Deadline | None = None, params: Sol
     objective and lower bound 0, `stats["unreached"]` counts them): the batch's objective and
     bound cover the orders reached, and the bound stays valid (objectives are never negative);
     the batch is then FEASIBLE, never OPTIMAL."""
-    warm_up()   # compiled kernels: no-op once loaded (a server loads them before it listens)
+    warm_up_batch()   # compiled kernels: no-op once loaded (a server loads them before it listens)
     started = time.perf_counter()
     stop = stop or Deadline()
     report = progress or _silent

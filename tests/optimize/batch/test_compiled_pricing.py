@@ -133,7 +133,7 @@ def test_ray_gives_the_plans_and_bound_threads_give(local_ray) -> None:
 
 
 def test_warm_up_compiles_the_signature_pricing_calls() -> None:
-    """In a fresh process, after warm_up a wave's pricing compiles nothing more (a new signature
+    """In a fresh process, after warm_up_batch a wave's pricing compiles nothing more (a new signature
     would compile inside the first batch's budget)."""
     import subprocess
     import sys
@@ -143,9 +143,9 @@ import numpy as np
 from dom_engine.domain.batch import BatchSettings
 from dom_engine.optimize.batch import BatchProblem, prepare_batch
 from dom_engine.optimize.batch.compiled_pricing import PricingStore, _price_orders, price
-from dom_engine.optimize.compiled_search import warm_up
+from dom_engine.optimize.batch.compiled_pricing import warm_up_batch
 from dom_engine.testing import random_batch
-warm_up()
+warm_up_batch()
 before = len(_price_orders.signatures)
 inst = random_batch(2, n_orders=20)
 batch = prepare_batch(BatchProblem(inst.orders, inst.stock, inst.network, inst.rate_card, inst.policies,

@@ -55,6 +55,7 @@ class PricingStore:
     n_skus: int
     ship_base: int
     unit_base: int
+    _widths: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, entries: Sequence[Entry], layout: Layout) -> PricingStore:
@@ -89,8 +90,10 @@ class PricingStore:
 
     def widths(self) -> tuple[int, int]:
         """(most shipments, most items) of any stored order: the outputs' padding."""
-        most_items = int(np.diff(self.item_start).max(initial=1))
-        return int(self.max_shipments.max(initial=1)), max(most_items, 1)
+        if self._widths is None:
+            most_items = int(np.diff(self.item_start).max(initial=1))
+            self._widths = (int(self.max_shipments.max(initial=1)), max(most_items, 1))
+        return self._widths
 
 
 @dataclass

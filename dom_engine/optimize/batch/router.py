@@ -80,18 +80,20 @@ class WaveRouter:
         if got is None:
             return None
         out = {}
+        # Plain lists: reading numpy scalars one by one costs more than the search did.
+        status, options = got.status.tolist(), got.options.tolist()
+        kept_cost, kept_sets = got.kept_cost.tolist(), got.kept_sets.tolist()
         for r, o in enumerate(held):
-            if got.status[r] == GAVE_UP:
+            if status[r] == GAVE_UP:
                 continue
             e = self.entries[o]
             empty = e.empty_column()
             col = self.column(e, got, r) or empty
             if empty.cost < col.cost:
                 col = empty
-            best = tuple(int(x) for x in got.options[r] if x >= 0)
-            others = [(float(c), tuple(int(x) for x in row if x >= 0))
-                      for c, row in zip(got.kept_cost[r], got.kept_sets[r], strict=True) if np.isfinite(c)]
-            others = [(c, t) for c, t in others if t and t != best]
+            best = tuple(x for x in options[r] if x >= 0)
+            others = [(c, t) for c, row in zip(kept_cost[r], kept_sets[r], strict=True) if c < np.inf
+                      for t in [tuple(x for x in row if x >= 0)] if t and t != best]
             runner = min([empty.cost] + [c for c, _ in others[:1]])
             out[o] = Alone(col, min(float(got.bound[r]), empty.cost), [t for _, t in others[:start_columns]],
                            max(0.0, runner - col.cost))

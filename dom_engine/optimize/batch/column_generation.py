@@ -32,6 +32,7 @@ class ColumnGeneration:
         self.params = params
         self.router = router
         self.added = 0
+        self.pool_dual: PoolDual | None = None
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
         self.active: list[int] = []
@@ -96,7 +97,7 @@ class ColumnGeneration:
                 self.contest(extra)
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
-            dual = PoolDual(pools, self.rows, caps, self.params.dual)
+            dual = self.pool_dual = PoolDual(pools, self.rows, caps, self.params.dual)
             res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
             t_dual += time.perf_counter() - t0
@@ -186,8 +187,9 @@ class ColumnGeneration:
         queued: list[int] = []
         seeds: list[float] = []
         pool_best: dict[int, tuple[float, int]] = {}
-        for o in self.active:
-            if deadline.expired():
+        pool_min_of, best_of = self._pool_best()
+        for a, o in enumerate(self.active):
+            if a % 256 == 0 and deadline.expired():
                 return self.added, None
             e = self.entries[o]
             prices = self.lam[e.reach]
@@ -199,9 +201,7 @@ class ColumnGeneration:
                 continue
             # The pool's cheapest plan at these prices seeds the search: whatever cannot beat it
             # is pruned, and the search stays exact.
-            priced_costs = [c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]]
-            best = int(np.argmin(priced_costs))
-            pool_min = priced_costs[best]
+            pool_min, best = pool_min_of[a], best_of[a]
             if pool_min <= self.lb0[o] + 1e-9 * max(1.0, abs(pool_min)):
                 # A pool plan costs the order's optimum alone even at these prices: prices only
                 # add cost, so nothing beats it and the search can be skipped.
@@ -230,6 +230,19 @@ class ColumnGeneration:
             for r, o in enumerate(queued):
                 total += self._settle_priced(o, answers, r, pool_best[o])
         return self.added, total
+
+    def _pool_best(self) -> tuple[list[float], list[int]]:
+        """Per active order, its pool's cheapest plan at the current prices (priced cost, index),
+        through the master's column matrix (the pools have not changed since it was built; prices
+        are zero off its rows)."""
+        dual = self.pool_dual
+        if dual is None or dual.n_orders != len(self.active):
+            costs = [[c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]] for o in self.active]
+            best = [int(np.argmin(c)) for c in costs]
+            return [c[b] for c, b in zip(costs, best, strict=True)], best
+        priced = dual.cost + dual.UT @ self.lam[self.rows]
+        _, choice = dual.evaluate(self.lam[self.rows])
+        return priced[choice].tolist(), (choice - dual.starts).tolist()
 
     def _settle_priced(self, o: int, answers: Priced, r: int, pool_best: tuple[float, int]) -> float:
         """Record the kernel's answer for order `o` (row r); returns its Lagrangian value."""

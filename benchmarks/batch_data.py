@@ -59,7 +59,7 @@ MARKETPLACE_SHARE = 0.2
 PROMISE_DAYS = (4, 8)                     # deliver_by this many days out, uniform
 UNCAPPED = 2**62                          # shipments left at a node without a daily cap (as stores)
 # route_batch's budget per size (the target: 10k orders in <= 10 s).
-BUDGET_MS = {300: 3_000.0, 1_000: 10_000.0, 10_000: 10_000.0, 50_000: 60_000.0}
+BUDGET_MS = {300: 3_000.0, 1_000: 10_000.0, 10_000: 10_000.0, 50_000: 30_000.0, 100_000: 60_000.0}
 
 
 def quick_mode() -> bool:

@@ -76,10 +76,11 @@ def measure(n_orders: int, baselines: bool = True) -> BatchRow:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 orders (CI)")
-    parser.add_argument("--sizes", type=int, nargs="+", help="orders per wave (default 1000 10000 50000)")
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        help="orders per wave (default 1000 10000 50000; 100000 runs when asked)")
     parser.add_argument("--no-baselines", action="store_true", help="only route_batch and its bound")
     parser.add_argument("--budget-ms", type=float, help="route_batch's budget for every size (default: 10 s "
-                        "up to 10,000 orders, 60 s for 50,000)")
+                        "up to 10,000 orders, 30 s for 50,000, 60 s for 100,000)")
     args = parser.parse_args(argv)
     sizes = tuple(args.sizes) if args.sizes else batch_sizes(args.quick or None)
     if args.budget_ms is not None:

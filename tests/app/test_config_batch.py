@@ -40,6 +40,16 @@ def test_batch_section_is_parsed(tmp_path):
                                   due_soon_days=3, due_soon_points=2.0, penalty_per_point=4.5)
 
 
+def test_pricing_executor_keys(tmp_path):
+    text = "[batch]\nexecutor = 'ray'\npricing_workers = 3\nray_address = '10.1.2.3:6379'\n"
+    batch = load_config(_write(tmp_path, text), env={}).batch
+    assert (batch.executor, batch.pricing_workers, batch.ray_address) == ("ray", 3, "10.1.2.3:6379")
+    with pytest.raises(ConfigError, match=r"batch\.executor.*spark"):
+        load_config(_write(tmp_path, "[batch]\nexecutor = 'spark'\n"), env={})
+    with pytest.raises(ConfigError, match=r"batch\.pricing_workers"):
+        load_config(_write(tmp_path, "[batch]\npricing_workers = -1\n"), env={})
+
+
 def test_example_config_documents_and_sets_every_batch_key():
     config = load_config(EXAMPLES / "dom.toml", env={})
     assert config.batch.priority_rule is PriorityRule.STRICT
@@ -49,6 +59,7 @@ def test_example_config_documents_and_sets_every_batch_key():
     doc = (Path(__file__).resolve().parents[2] / "dom_engine" / "app" / "config.py").read_text()
     for key in ("max_orders", "time_budget_ms", "priority_rule", "tier_points", "points_per_day_waiting",
                 "due_soon_days", "due_soon_points", "penalty_per_point", "max_message_mb",
+                "executor", "pricing_workers", "ray_address",
                 "DOM_BATCH_MAX_ORDERS", "DOM_BATCH_TIME_BUDGET_MS"):
         assert key in text and key in doc, key
 

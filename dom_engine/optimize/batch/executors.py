@@ -13,6 +13,7 @@ PricingStore between rounds and receives only the prices and the orders of each 
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from ...domain import ConfigError
 from ...domain.stop import StoppingCriterion
 from ..ray_cluster import connect, import_ray
 from .compiled_pricing import NO_LEFT, Priced, PricingStore, price
+
+log = logging.getLogger(__name__)
 
 # Orders per chunk: small enough that a chunk ends soon after the deadline (~40 us each), large
 # enough that dispatching it costs little against its work.
@@ -161,7 +164,12 @@ def make_pricer(store: PricingStore, executor: str, workers: int, address: str =
     """The pricer the `[batch]` settings name ("threads" or "ray"); workers 0 = every core."""
     n = workers or (os.cpu_count() or 1)
     if executor == "ray":
-        return RayPricer(store, n, address)
+        try:
+            return RayPricer(store, n, address)
+        except ConfigError as exc:
+            # Where pricing runs changes its speed, never its answers: price here rather than fail.
+            log.warning("batch pricing on threads: Ray is not usable (%s)", exc)
+            return ThreadPricer(store, n)
     if executor == "threads":
         return ThreadPricer(store, n)
     raise ConfigError("batch.executor", f'must be "threads" or "ray", got {executor!r}')

@@ -198,3 +198,14 @@ def test_kept_sets_are_the_cheapest_the_search_saw() -> None:
                 for c, row in zip(got.kept_cost[r], got.kept_sets[r], strict=True) if np.isfinite(c)]
         assert [s for _, s in mine] == [s for _, s in cheapest]
         assert np.allclose([c for c, _ in mine], [c for c, _ in cheapest], rtol=1e-12)
+
+
+def test_an_unreachable_ray_cluster_prices_on_threads(caplog) -> None:
+    pytest.importorskip("ray")
+    problem = _contested_wave()
+    local = _route(problem, BatchSettings(executor="threads", pricing_workers=1))
+    with caplog.at_level("WARNING"):
+        fallback = _route(problem, BatchSettings(executor="ray", ray_address="127.0.0.1:1"))
+    assert "Ray is not usable" in caplog.text and "batch.ray_address" in caplog.text
+    assert fallback.lower_bound == pytest.approx(local.lower_bound, rel=1e-12)
+    assert fallback.objective == pytest.approx(local.objective, rel=1e-12)

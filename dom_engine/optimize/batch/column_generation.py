@@ -53,8 +53,10 @@ class ColumnGeneration:
         self.rounds = 0
         self.stats: dict[str, float] = {}
 
-    def contest(self, resources: np.ndarray) -> None:
-        """Add capacity rows for `resources` and activate the free orders that use them."""
+    def contest(self, resources: np.ndarray, deadline: Deadline) -> None:
+        """Add capacity rows for `resources` and activate the free orders that use them. Their
+        start and escape plans are made while `deadline` allows (a pool needs only the order's
+        plan and shipping nothing)."""
         self.rows = np.union1d(self.rows, resources)
         in_rows = np.zeros(self.layout.size, dtype=bool)
         in_rows[self.rows] = True
@@ -64,15 +66,19 @@ class ColumnGeneration:
         # orders would move, not arbitrary (on the 1k wave: 8 rounds to converge instead of 12).
         avoid = self.cap.copy()
         avoid[self.rows] = 0.0
-        escapes = self.router.route_all_on(joining, avoid, Deadline()) or {}
+        escapes = self.router.route_all_on(joining, avoid, deadline) or {}
         for k in joining:
             col = self.chosen[k]
             self.is_active[k] = True
             self.active.append(k)
             e = self.entries[k]
-            pool = [col, e.empty_column(), *e.columns_of_sets(self.starts[k], self.layout)]
-            escape = escapes.get(k) or route_on(e, avoid, self.layout)
-            if len(escape.res) and not any(same_column(escape, c) for c in pool):
+            pool = [col, e.empty_column()]
+            if not deadline.expired():
+                pool += e.columns_of_sets(self.starts[k], self.layout)
+            escape = escapes.get(k)
+            if escape is None and not self.router.holds(e) and not deadline.expired():
+                escape = route_on(e, avoid, self.layout)
+            if escape is not None and len(escape.res) and not any(same_column(escape, c) for c in pool):
                 pool.append(escape)
             self.pools[k] = pool
             self.free_usage[col.res] -= col.use
@@ -94,7 +100,7 @@ class ColumnGeneration:
                 extra = self._reachable_over()
                 if not len(extra):
                     break
-                self.contest(extra)
+                self.contest(extra, deadline)
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
             dual = self.pool_dual = PoolDual(pools, self.rows, caps, self.params.dual)

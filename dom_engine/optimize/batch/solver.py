@@ -120,7 +120,8 @@ def _allocate(entries: Sequence[Entry], layout: Layout, cap: np.ndarray, deadlin
         return BatchAllocation(sequential, float(lb0.sum()), objective, lb0, stats)
     t0 = time.perf_counter()
     cg = ColumnGeneration(entries, layout, cap, chosen, lb0, starts, usage, params, router)
-    cg.contest(over, deadline)
+    # Start and escape plans only while rounding keeps the time to round every touching order.
+    cg.contest(over, deadline.until(deadline.end - round_s * touching))
     stats["contest_s"] = time.perf_counter() - t0
     now = time.perf_counter()
     left_s = deadline.end - now

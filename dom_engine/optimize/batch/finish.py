@@ -18,6 +18,8 @@ from .column_generation import ColumnGeneration
 from .columns import Column
 from .rounding import greedy_fill, reoptimize, restricted_master_mip, take
 
+# Share of the time left the restricted-master MIP may use; local search on its plans gets the rest.
+MIP_SHARE = 0.85
 # Seconds to build the restricted-master MIP per order in it (measured ~1 ms on the 10k wave).
 MIP_BUILD_SECONDS_PER_ORDER = 1e-3
 
@@ -78,7 +80,9 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
     # The restricted-master MIP runs in a thread (CP-SAT releases the GIL, so it has the other
     # core) over the pools as they are now, while local search and shuffled sequential rounds run
     # here; the cheaper of the two outcomes is kept.
-    mip = _MipThread(cg, chosen, group, left, deadline)
+    now = time.perf_counter()
+    mip_deadline = deadline.until(now + MIP_SHARE * max(deadline.end - now, 0.0))
+    mip = _MipThread(cg, chosen, group, left, mip_deadline)
     # Local search: orders whose plan is not their independent optimum, priority first.
     movable = [o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9]
     movable.sort(key=lambda o: -priority[o])
@@ -87,9 +91,17 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
     cg.stats["local_objective"] = sum(c.cost for c in chosen)
     found = mip.wait()
     cg.stats["mip_s"] = time.perf_counter() - t0
-    if found is not None and sum(c.cost for c in found) < sum(c.cost for c in chosen):
-        chosen = found
     cg.stats["mip_objective"] = -1.0 if found is None else sum(c.cost for c in found)
+    if found is not None and sum(c.cost for c in found) < sum(c.cost for c in chosen):
+        chosen = list(found)
+        # The MIP chose among generated plans only: re-routing single orders on what the others
+        # leave can find plans outside them.
+        left = cg.cap - cg.free_usage
+        for o in active:
+            take(chosen[o], left)
+        movable = sorted((o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9), key=lambda o: -priority[o])
+        cg.stats["local_moves_after_mip"] = reoptimize(cg.entries, chosen, movable, left, cg.layout,
+                                                       deadline, cg.router)
     return chosen
 
 

@@ -13,7 +13,7 @@ to build_problem (None in the result): their item arrays are not plain line colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -120,7 +120,20 @@ def _assemble(wave: _Wave, items: list, orders: list[Order], policies: list[Poli
                             usable, pair_b, b_n)
     options = _Options(items, wave, survives, pair_b, pair_node, line_stock, unit_obj, fixed, ship_off,
                        delivery)
-    return [_problem(b, items[b], orders[b], policies[b], weights[b], wave, first, options, prices, stock,
+    by_policy: dict[int, np.ndarray] = {}
+
+    def buffered(policy: PolicyProfile) -> np.ndarray:
+        """The stock after `policy`'s buffers, as build_problem computes it, made once per policy."""
+        atp = by_policy.get(id(policy))
+        if atp is None:
+            atp = by_policy[id(policy)] = stock.atp.astype(np.int64)
+            if policy.min_stock_buffer:
+                for kind, buffer in policy.min_stock_buffer.items():
+                    atp[network.kinds == kind] -= buffer
+                np.clip(atp, 0, None, out=atp)
+        return atp
+
+    return [_problem(b, items[b], orders[b], policies[b], weights[b], wave, first, options, prices, buffered,
                      network, now, distances[b], counts[b])
             for b in range(b_n)]
 
@@ -189,8 +202,9 @@ def _filter_counts(orders: list[Order], policies: list[PolicyProfile], network: 
 
 
 def _problem(b: int, items: list[tuple[int, ...]], order: Order, policy: PolicyProfile, weights,
-             wave: _Wave, first_pair: np.ndarray, opts: _Options, prices: ServicePrices, stock: StockView,
-             network: Network, now: datetime, dist_all: np.ndarray, stats: dict[str, int]) -> Problem:
+             wave: _Wave, first_pair: np.ndarray, opts: _Options, prices: ServicePrices,
+             buffered: Callable[[PolicyProfile], np.ndarray], network: Network, now: datetime,
+             dist_all: np.ndarray, stats: dict[str, int]) -> Problem:
     """One order's Problem from the chunk's arrays (build_problem's tail)."""
     lo, hi, n_it, n_lines = int(opts.first[b]), int(opts.first[b + 1]), len(items), int(wave.n_lines[b])
     A = opts.A[lo:hi, :n_it]
@@ -209,12 +223,7 @@ def _problem(b: int, items: list[tuple[int, ...]], order: Order, policy: PolicyP
     if worst:
         P += worst
         per_order_obj += worst
-    atp = stock.atp[:, view_cols].astype(np.int64)
-    if policy.min_stock_buffer:
-        kinds = network.kinds
-        for kind, buffer in policy.min_stock_buffer.items():
-            atp[kinds == kind] -= buffer
-        np.clip(atp, 0, None, out=atp)
+    atp = buffered(policy)[:, view_cols]
     max_ship = 1 if order.options.ship_complete else (order.options.max_shipments or policy.max_shipments)
     pair_lo = int(first_pair[b])
     problem = Problem(

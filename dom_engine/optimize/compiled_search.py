@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import numba as nb
 import numpy as np
@@ -347,20 +348,25 @@ def warm_up() -> None:
     global _loaded
     if _loaded:
         return
-    # Loading from the cache takes well under a second; if it runs longer, numba is compiling
-    # (first use after an install): say so instead of sitting silent for half a minute.
+    load_noting_compilation("the optimizer's kernels", "20-45 s", _load_kernels)
+    _loaded = True
+
+
+def load_noting_compilation(what: str, typical: str, load: Callable[[], None]) -> None:
+    """Run `load` (which loads kernels from numba's cache, or compiles them). Loading takes well
+    under a second; if it runs longer numba is compiling (first use after an install): say so
+    instead of sitting silent, and say how long it took."""
     started = time.perf_counter()
     notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(
-        "compiling the optimizer's kernels (numba, once per installation; 20-45 s)...",))
+        f"compiling {what} (numba, once per installation; {typical})...",))
     notice.daemon = True
     notice.start()
     try:
-        _load_kernels()
+        load()
     finally:
         notice.cancel()
-    _loaded = True
     if time.perf_counter() - started > COMPILE_NOTICE_S:
-        log.warning("optimizer kernels compiled in %.0f s (kept in numba's cache for the next runs)",
+        log.warning("%s compiled in %.0f s (kept in numba's cache for the next runs)", what,
                     time.perf_counter() - started)
 
 

@@ -24,3 +24,15 @@ def test_a_slow_warm_up_is_announced_and_a_fast_one_is_not(monkeypatch, caplog):
         compiled_search.warm_up()
     time.sleep(0.1)                       # past the notice's delay: it was cancelled, not late
     assert caplog.text == ""
+
+
+def test_the_batch_pricing_kernel_announces_its_compilation_too(monkeypatch, caplog):
+    from dom_engine.optimize.batch import compiled_pricing
+
+    monkeypatch.setattr(compiled_search, "COMPILE_NOTICE_S", 0.05)
+    monkeypatch.setattr(compiled_pricing, "_loaded", False)
+    monkeypatch.setattr(compiled_pricing, "load_kernel", lambda: time.sleep(0.3))
+    with caplog.at_level(logging.WARNING, logger="dom_engine"):
+        compiled_pricing.warm_up_batch()
+    assert "compiling the batch pricing kernel" in caplog.text and "compiled in" in caplog.text
+    assert compiled_pricing._loaded

@@ -13,7 +13,6 @@ PricingStore of its own runs it the same way.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from ..compiled_allocation import best_allocation
-from ..compiled_search import COMPILE_NOTICE_S, _search, log, warm_up
+from ..compiled_search import _search, load_noting_compilation, warm_up
 from .columns import Entry, Layout
 
 
@@ -239,12 +238,8 @@ def warm_up_batch() -> None:
     warm_up()    # a no-op once loaded
     if _loaded:
         return
-    started = time.perf_counter()
-    load_kernel()
+    load_noting_compilation("the batch pricing kernel", "5-15 s", load_kernel)
     _loaded = True
-    if time.perf_counter() - started > COMPILE_NOTICE_S:
-        log.warning("batch pricing kernel compiled in %.0f s (kept in numba's cache for the next runs)",
-                    time.perf_counter() - started)
 
 
 def load_kernel() -> None:

@@ -32,7 +32,6 @@ class ColumnGeneration:
         self.params = params
         self.router = router
         self.added = 0
-        self.pool_dual: PoolDual | None = None
         self.entries, self.layout, self.cap, self.lb0, self.starts = entries, layout, cap, lb0, starts
         self.chosen = chosen                          # independent plans (free orders keep theirs)
         self.active: list[int] = []
@@ -103,7 +102,7 @@ class ColumnGeneration:
                 self.contest(extra, deadline)
             pools = [self.pools[o] for o in self.active]
             caps = self.cap[self.rows] - self.free_usage[self.rows]
-            dual = self.pool_dual = PoolDual(pools, self.rows, caps, self.params.dual)
+            dual = PoolDual(pools, self.rows, caps, self.params.dual)
             res = dual.ascend(_aligned(lam_rows, self.dual_rows, self.rows), deadline)
             lam_rows, self.dual_rows = res.lam, self.rows.copy()
             t_dual += time.perf_counter() - t0
@@ -121,7 +120,7 @@ class ColumnGeneration:
             rmp[self.rows] = res.lam
             self.lam = alpha * self.center + (1.0 - alpha) * rmp
             t0 = time.perf_counter()
-            added, total = self._price(deadline)
+            added, total = self._price(deadline, dual)
             t_price += time.perf_counter() - t0
             deadline = last_deadline
             improved = total is not None and total > self.bound
@@ -181,9 +180,10 @@ class ColumnGeneration:
         over[self.rows] = False
         return np.flatnonzero(over)
 
-    def _price(self, deadline: Deadline) -> tuple[int, float | None]:
-        """Re-solve active orders at the current prices; add improving columns. Returns the number
-        added and the Lagrangian bound (None when the deadline cut pricing short)."""
+    def _price(self, deadline: Deadline, dual: PoolDual) -> tuple[int, float | None]:
+        """Re-solve active orders at the current prices; add improving columns. `dual` is this
+        round's master over the pools as they are. Returns the number added and the Lagrangian
+        bound (None when the deadline cut pricing short)."""
         self.added = 0
         free = ~self.is_active
         total = float(self.lb0[free].sum()) - float(self.lam[self.rows] @ self.cap[self.rows])
@@ -191,7 +191,11 @@ class ColumnGeneration:
         queued: list[int] = []
         seeds: list[float] = []
         pool_best: dict[int, tuple[float, int]] = {}
-        pool_min_of, best_of = self._pool_best()
+        # Each pool's cheapest plan at these prices, through the master's column matrix (the
+        # pools have not changed since it was built; prices are zero off its rows).
+        priced = dual.cost + dual.UT @ self.lam[self.rows]
+        _, choice = dual.evaluate(self.lam[self.rows])
+        pool_min_of, best_of = priced[choice].tolist(), (choice - dual.starts).tolist()
         for a, o in enumerate(self.active):
             if a % 256 == 0 and deadline.expired():
                 return self.added, None
@@ -234,19 +238,6 @@ class ColumnGeneration:
             for r, o in enumerate(queued):
                 total += self._settle_priced(o, answers, r, pool_best[o])
         return self.added, total
-
-    def _pool_best(self) -> tuple[list[float], list[int]]:
-        """Per active order, its pool's cheapest plan at the current prices (priced cost, index),
-        through the master's column matrix (the pools have not changed since it was built; prices
-        are zero off its rows)."""
-        dual = self.pool_dual
-        if dual is None or dual.n_orders != len(self.active):
-            costs = [[c.cost + float(self.lam[c.res] @ c.use) for c in self.pools[o]] for o in self.active]
-            best = [int(np.argmin(c)) for c in costs]
-            return [c[b] for c, b in zip(costs, best, strict=True)], best
-        priced = dual.cost + dual.UT @ self.lam[self.rows]
-        _, choice = dual.evaluate(self.lam[self.rows])
-        return priced[choice].tolist(), (choice - dual.starts).tolist()
 
     def _settle_priced(self, o: int, answers: Priced, r: int, pool_best: tuple[float, int]) -> float:
         """Record the kernel's answer for order `o` (row r); returns its Lagrangian value."""

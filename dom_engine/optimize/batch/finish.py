@@ -83,10 +83,8 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
     now = time.perf_counter()
     mip_deadline = deadline.until(now + MIP_SHARE * max(deadline.end - now, 0.0))
     mip = _MipThread(cg, chosen, group, left, mip_deadline)
-    # Local search: orders whose plan is not their independent optimum, priority first.
-    movable = [o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9]
-    movable.sort(key=lambda o: -priority[o])
-    cg.stats["local_moves"] = reoptimize(cg.entries, chosen, movable, left, cg.layout, deadline, cg.router)
+    cg.stats["local_moves"] = reoptimize(cg.entries, chosen, _movable(cg, chosen, priority), left, cg.layout,
+                                         deadline, cg.router)
     cg.stats["enrich_rounds"] = _enrich(cg, chosen, priority, deadline)
     cg.stats["local_objective"] = sum(c.cost for c in chosen)
     found = mip.wait()
@@ -99,10 +97,14 @@ def finish(cg: ColumnGeneration, deadline: Deadline, priority: np.ndarray) -> li
         left = cg.cap - cg.free_usage
         for o in active:
             take(chosen[o], left)
-        movable = sorted((o for o in active if chosen[o].cost > cg.lb0[o] + 1e-9), key=lambda o: -priority[o])
-        cg.stats["local_moves_after_mip"] = reoptimize(cg.entries, chosen, movable, left, cg.layout,
-                                                       deadline, cg.router)
+        cg.stats["local_moves_after_mip"] = reoptimize(cg.entries, chosen, _movable(cg, chosen, priority),
+                                                       left, cg.layout, deadline, cg.router)
     return chosen
+
+
+def _movable(cg: ColumnGeneration, chosen: list[Column], priority: np.ndarray) -> list[int]:
+    """Local search's orders: active ones whose plan is not their independent optimum, priority first."""
+    return sorted((o for o in cg.active if chosen[o].cost > cg.lb0[o] + 1e-9), key=lambda o: -priority[o])
 
 
 class _MipThread:

@@ -106,11 +106,7 @@ class WaveRouter:
             return None
         got = price(self.store, self.store.position[e.index:e.index + 1], self.no_prices, np.full(1, np.inf),
                     e.params.pricing.compiled_max_sets, left)
-        if got.status[0] == GAVE_UP:
-            return None
-        empty = e.empty_column()
-        col = self.column(e, got, 0)
-        return empty if col is None or empty.cost <= col.cost else col
+        return None if got.status[0] == GAVE_UP else self._routed(e, got, 0)
 
     def route_all_on(self, orders: Sequence[int], left: np.ndarray, deadline: StoppingCriterion
                      ) -> dict[int, Column] | None:
@@ -121,12 +117,11 @@ class WaveRouter:
                                   deadline, left)
         if got is None:
             return None
-        out = {}
-        for r, o in enumerate(held):
-            if got.status[r] == GAVE_UP:
-                continue
-            e = self.entries[o]
-            empty = e.empty_column()
-            col = self.column(e, got, r)
-            out[o] = empty if col is None or empty.cost <= col.cost else col
-        return out
+        return {o: self._routed(self.entries[o], got, r)
+                for r, o in enumerate(held) if got.status[r] != GAVE_UP}
+
+    def _routed(self, e: Entry, got: Priced, r: int) -> Column:
+        """Row r's plan, or the empty column when that is no dearer (rounding.route_on's rule)."""
+        empty = e.empty_column()
+        col = self.column(e, got, r)
+        return empty if col is None or empty.cost <= col.cost else col

@@ -380,7 +380,10 @@ def _load_kernels() -> None:
     _search(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, MAX_SETS, 2)
     none = np.full(2, -1, dtype=np.int64)
     # The argument types must be exactly those of bb_search's call, or that call compiles anew.
-    _branch_and_bound(A, C, f, 0.0, Q, P, 1.0, True, 2, node, np.inf, none, np.inf, none, 0.0, np.inf,
+    # Two nodes holding one item each: no single shipment settles it, so the search reaches its
+    # loop and the clock there (an objmode block numba compiles at its first run, ~40 ms).
+    _branch_and_bound(np.eye(2, dtype=np.int64), np.eye(2), f, 0.0, np.ones(2, dtype=np.int64),
+                      np.full(2, 50.0), 1.0, True, 2, node, np.inf, none, np.inf, none, 0.0, np.inf,
                       np.zeros(1, dtype=np.bool_))
     x, short, _ = best_allocation(np.array([0, 1], dtype=np.int64), A, C, f, 0.0, Q, P, 1.0, True)
     plan_resources(np.array([0, 1], dtype=np.int64), x, short, node, np.ones((1, 1)),

@@ -148,7 +148,7 @@ def test_the_proven_runner_up_is_the_best_other_node_set():
 def test_warm_up_compiles_the_signature_the_search_calls():
     """In a fresh process, after warm_up routing an order compiles nothing more: a kernel called
     with other argument types than the warm-up's would compile (20-45 s) inside the first
-    request's budget."""
+    request's budget, and a block the warm-up never reached (the search's clock) ~40 ms."""
     import subprocess
     import sys
 
@@ -160,18 +160,25 @@ from dom_engine.optimize.compiled_bb import _branch_and_bound
 from dom_engine.optimize.compiled_search import warm_up
 from dom_engine.optimize.problem import build_problem
 from dom_engine.testing.builders import thin_stock_instance
+import numba.core.compiler as compiler
 warm_up()
 before = len(_branch_and_bound.signatures)
-inst = thin_stock_instance(3)
-p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), inst.now)
-branch_and_bound(p, Deadline.after_ms(1000), prove_alternative_s=0.001)
-branch_and_bound(p, Deadline.after_ms(1000))
-print(before, len(_branch_and_bound.signatures))
+compiled = []
+for name in ("compile_ir", "compile_extra"):   # every numba compilation, objmode blocks included
+    real = getattr(compiler, name)
+    setattr(compiler, name, lambda *a, real=real, name=name, **k: compiled.append(name) or real(*a, **k))
+for seed in (1, 3):    # orders the search must split (seed 1 reaches its loop, and the clock)
+    inst = thin_stock_instance(seed)
+    p = build_problem(inst.order, inst.stock, inst.network, inst.rate_card, PolicyProfile(), inst.now)
+    branch_and_bound(p, Deadline.after_ms(1000), prove_alternative_s=0.001)
+    branch_and_bound(p, Deadline.after_ms(1000))
+print(before, len(_branch_and_bound.signatures), len(compiled))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
                          check=True)
-    before, after = out.stdout.split()
+    before, after, compilations = out.stdout.split()
     assert before == after == "1", out.stdout
+    assert compilations == "0", out.stdout   # e.g. the clock's objmode block, compiled at its first use
 
 
 def test_solve_without_explain_does_not_prove_the_runner_up(monkeypatch):

@@ -78,6 +78,11 @@ def load_cities() -> Cities:
     )
 
 
+def load_sites() -> list[dict[str, str]]:
+    """The 10 reference fulfillment-centre sites (code, state, lat, lon), as the file lists them."""
+    return _data_rows("fulfillment_centers.csv")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "-", text.upper()).strip("-")
 
@@ -87,7 +92,7 @@ def demo_network(seed: int = DEMO_SEED, n_stores: int = N_STORES) -> Network:
     """10 fulfillment centres (node id = site code, e.g. "IND1") and `n_stores` stores in the
     largest cities (node id "ST-" + city, e.g. "ST-NEW-YORK")."""
     rng = np.random.default_rng([seed, 0])
-    fcs = _data_rows("fulfillment_centers.csv")
+    fcs = load_sites()
     wh_days = rng.integers(0, 2, size=len(fcs))
     wh_cutoff = rng.choice([14.0, 16.0, 18.0, 20.0], size=len(fcs))
     nodes = [

@@ -1,0 +1,87 @@
+"""Expected demand and what stock is worth: the inputs and outputs of inventory-aware routing.
+
+A myopic router spends a unit wherever it is cheapest now, even when a later order has no other
+source for it. Acimovic & Graves (2015) price each unit by the dual of a fluid LP over the demand
+expected until the next replenishment and route on shipping cost + that opportunity cost. Here the
+fluid LP runs over order *prototypes* (an Order each, with how many like it are expected), so per
+package costs and splits are priced as the router prices them (optimize/opportunity).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from .errors import ValidationError
+from .order import Order
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Orders expected over the next `horizon_days`: `counts[k]` orders like `prototypes[k]`
+    (same lines, destination, options), fractional counts allowed."""
+
+    prototypes: tuple[Order, ...]
+    counts: np.ndarray
+    horizon_days: float
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts, dtype=np.float64)
+        if counts.shape != (len(self.prototypes),):
+            raise ValidationError("forecast.counts", f"needs one count per prototype "
+                                  f"({len(self.prototypes)}), got shape {counts.shape}")
+        if not np.isfinite(counts).all() or (counts < 0).any():
+            raise ValidationError("forecast.counts", "must be finite and >= 0")
+        if not (math.isfinite(self.horizon_days) and self.horizon_days > 0):
+            raise ValidationError("forecast.horizon_days", f"must be > 0, got {self.horizon_days}")
+        object.__setattr__(self, "counts", counts)
+
+    @property
+    def expected_orders(self) -> float:
+        return float(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class OpportunityPrices:
+    """What one more unit of each SKU at each node is worth over the forecast's horizon (money,
+    >= 0): the stock rows' duals of the fluid LP. `values[n, k]` is node `node_ids[n]`, SKU
+    `skus[k]`; SKUs not listed are worth nothing extra. `snapshot_version` is the stock they were
+    computed on; `bound` the fluid LP's cost of the forecast (money over the horizon)."""
+
+    node_ids: tuple[str, ...]
+    skus: tuple[str, ...]
+    values: np.ndarray
+    snapshot_version: int
+    computed_at: datetime
+    horizon_days: float
+    bound: float = math.nan
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.shape != (len(self.node_ids), len(self.skus)):
+            raise ValidationError("opportunity_prices.values", f"must be nodes x skus "
+                                  f"({len(self.node_ids)} x {len(self.skus)}), got {values.shape}")
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ValidationError("opportunity_prices.values", "must be finite and >= 0")
+        if self.computed_at.tzinfo is None:
+            raise ValidationError("opportunity_prices.computed_at", "must be timezone-aware")
+        object.__setattr__(self, "values", values)
+
+    def columns_for(self, skus: tuple[str, ...] | list[str]) -> np.ndarray:
+        """(nodes, len(skus)) prices of `skus` in that order (0 for SKUs without a price)."""
+        col = {sku: k for k, sku in enumerate(self.skus)}
+        out = np.zeros((len(self.node_ids), len(skus)))
+        for j, sku in enumerate(skus):
+            k = col.get(sku)
+            if k is not None:
+                out[:, j] = self.values[:, k]
+        return out
+
+    def is_fresh(self, snapshot_version: int, now: datetime, max_age_s: float) -> bool:
+        """Computed on the stock snapshot `snapshot_version` at most `max_age_s` ago: prices of an older
+        snapshot priced stock that has since been replaced."""
+        return (self.snapshot_version == snapshot_version
+                and (now - self.computed_at).total_seconds() <= max_age_s)

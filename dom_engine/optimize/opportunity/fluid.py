@@ -1,0 +1,169 @@
+"""The fluid LP of a forecast and its stock prices, by column generation.
+
+Every prototype order of the forecast is expected `w` times over the horizon; a fraction of those
+orders may use each of its plans, and the expected units all plans take from a node's SKU may not
+exceed its stock. The LP over plans (Amil, Makhdoumi & Wei's "methods" LP) is at least as tight as
+Jasin & Sinha's deterministic LP (it prices package costs of whole plans, not of fractional
+items); its stock rows' duals are the opportunity cost of a unit.
+
+Plans are generated, never enumerated: at the master's prices each prototype is routed by the
+batch allocator's compiled pricing kernel (the single-order search with every option's unit costs
+raised by the prices of the stock it takes) and a plan cheaper than the master's dual for it
+joins. Each round also gives a Lagrangian lower bound, valid whenever the search stops:
+    L(prices) = sum_o w_o * (cheapest plan of o at the prices) - prices . stock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ...domain import Network, Order, PolicyProfile, RateCard
+from ...domain.batch import BatchSettings
+from ...domain.opportunity import Forecast
+from ...domain.stock import StockView
+from ...domain.stop import Deadline
+from ..batch.columns import Column, Entry, price_order
+from ..batch.router import WaveRouter
+from ..batch.wave import BatchProblem, prepare_batch
+from ..params import SolverParams
+from .master import FluidMaster
+
+
+@dataclass(frozen=True)
+class FluidParams:
+    """How far column generation goes: it stops when the master and the Lagrangian bound agree
+    within `tolerance` (relative), after `max_rounds`, or at the stopping criterion."""
+
+    tolerance: float = 1e-6
+    max_rounds: int = 500
+
+
+@dataclass
+class FluidResult:
+    """`prices` (nodes x the view's SKUs) per unit; `objective` the restricted master's cost of
+    the forecast (the fluid LP's optimum when `converged`), `lower_bound` the best Lagrangian
+    bound (always valid); the last round's plan shares per prototype are in `shares`."""
+
+    prices: np.ndarray
+    objective: float
+    lower_bound: float
+    converged: bool
+    rounds: int
+    columns: int
+    seconds: float
+    shares: list[list[tuple[float, Column]]]
+
+
+def solve_fluid(forecast: Forecast, stock: StockView, network: Network, rate_card: RateCard,
+                policy: PolicyProfile, now, stop: Deadline | None = None,
+                params: FluidParams = FluidParams(), solver: SolverParams | None = None) -> FluidResult:
+    """The fluid LP of `forecast` on `stock` (its SKUs must cover the prototypes' lines): prices
+    per unit of each (node, SKU). Prototypes are routed as `policy` routes orders, every one
+    allowed to leave units unfilled at the policy's penalties (the fluid LP must be feasible)."""
+    started = time.perf_counter()
+    stop = stop or Deadline()
+    solver = solver or SolverParams()
+    keep = np.flatnonzero(forecast.counts > 0)
+    orders = [_backorderable(forecast.prototypes[k], k) for k in keep.tolist()]
+    weights = forecast.counts[keep]
+    # Today's shipments left per node do not bound a horizon's demand.
+    stock = replace(stock, capacity_left=None)
+    batch = prepare_batch(BatchProblem(orders, stock, network, rate_card, [policy] * len(orders),
+                                       BatchSettings(), now), params=solver)
+    entries, layout = batch.entries, batch.layout
+    master = FluidMaster(weights, batch.cap)
+    pools: list[list[Column]] = [[e.empty_column()] for e in entries]
+    stock_rows = layout.ship_base   # below: stock; shipments and units per day are no rows here
+
+    def add(k: int, col: Column) -> None:
+        keep = col.res < stock_rows
+        master.add(k, col.cost, col.res[keep], col.use[keep])
+
+    for k in range(len(entries)):
+        add(k, pools[k][0])
+    router = WaveRouter(entries, layout)
+    lam = np.zeros(layout.size)
+    objective, lower, rounds, converged = np.inf, -np.inf, 0, False
+    try:
+        while rounds < params.max_rounds and not stop.expired():
+            solved = master.solve(stop.remaining_s())
+            if solved is None:
+                break
+            objective, duals, rows, prices = solved
+            rounds += 1
+            lam[:] = 0.0
+            lam[rows] = prices
+            got = _price_all(entries, pools, router, lam, duals, solver, stop)
+            if got is None:
+                break
+            added, value = got
+            lower = max(lower, float(weights @ value) - float(lam[rows] @ batch.cap[rows]))
+            for k in added:
+                add(k, pools[k][-1])
+            converged = objective - lower <= params.tolerance * max(1.0, abs(objective))
+            if converged or not added:
+                break
+    finally:
+        router.close()
+    return FluidResult(
+        prices=lam[:layout.ship_base].reshape(layout.n_nodes, layout.n_skus).copy(),
+        objective=objective, lower_bound=lower, converged=converged, rounds=rounds,
+        columns=master.n_columns, seconds=time.perf_counter() - started,
+        shares=_shares(master, pools, len(entries)) if np.isfinite(objective) else [])
+
+
+def _backorderable(order: Order, k: int) -> Order:
+    """The prototype as the fluid LP routes it: may ship nothing (at the policy's penalties), and
+    with an id of its own (prototypes may repeat one another's ids)."""
+    return replace(order, order_id=f"prototype-{k}", options=replace(order.options, allow_backorder=True))
+
+
+def _price_all(entries: list[Entry], pools: list[list[Column]], router: WaveRouter, lam: np.ndarray,
+               duals: np.ndarray, solver: SolverParams, stop: Deadline
+               ) -> tuple[list[int], np.ndarray] | None:
+    """Each prototype's cheapest plan at prices `lam`: those cheaper than the master's dual for
+    it join its pool (returned: the prototypes that gained one), and each one's Lagrangian value
+    (a lower bound on its priced optimum). None when the stopping criterion came first."""
+    pool_min = np.array([min(c.cost + float(lam[c.res] @ c.use) for c in pool) for pool in pools])
+    value = pool_min.copy()
+    best: dict[int, Column] = {}
+    held = [k for k, e in enumerate(entries) if router.holds(e)]
+    if held:
+        answers = router.pricer().price(router.store.position[held], lam, pool_min[held],
+                                        solver.pricing.pricing_max_sets, stop)
+        if answers is None:
+            return None
+        for r, k in enumerate(held):
+            value[k] = min(value[k], float(answers.bound[r]))
+            col = router.column(entries[k], answers, r)
+            if col is not None:
+                best[k] = col
+    for k, e in enumerate(entries):
+        if router.holds(e) or stop.expired():
+            continue
+        sol, bound = price_order(e.priced(lam, e.layout), solver, (float(pool_min[k]), ()))
+        value[k] = min(value[k], bound)
+        if np.isfinite(sol.objective) and len(sol.options):
+            best[k] = e.column(sol, e.layout)
+    added = []
+    for k, col in best.items():
+        priced = col.cost + float(lam[col.res] @ col.use)
+        if priced < duals[k] - 1e-9 * max(1.0, abs(duals[k])) and priced < pool_min[k] - 1e-12:
+            pools[k].append(col)
+            added.append(k)
+    return added, value
+
+
+def _shares(master: FluidMaster, pools: list[list[Column]], n: int) -> list[list[tuple[float, Column]]]:
+    """Per prototype, the plans the master's solution uses and their shares."""
+    values = master.shares()
+    out: list[list[tuple[float, Column]]] = [[] for _ in range(n)]
+    seen = [0] * n
+    for j, k in enumerate(master.owner):
+        if values[j] > 1e-12:
+            out[k].append((float(values[j]), pools[k][seen[k]]))
+        seen[k] += 1
+    return out

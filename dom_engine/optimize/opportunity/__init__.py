@@ -1,5 +1,5 @@
 """Opportunity-cost prices of stock: the fluid LP of a forecast (fluid.py) on HiGHS (master.py)."""
 
-from .fluid import FluidParams, FluidResult, solve_fluid
+from .fluid import FluidModel, FluidParams, FluidResult, solve_fluid
 
-__all__ = ["FluidParams", "FluidResult", "solve_fluid"]
+__all__ = ["FluidModel", "FluidParams", "FluidResult", "solve_fluid"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from ..batch.router import WaveRouter
 from ..batch.wave import BatchProblem, prepare_batch
 from ..params import SolverParams
 from .master import FluidMaster
+
+# Units a carrying node may ship of one prototype line: no cap (the stock rows bound the totals).
+UNCAPPED = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -58,61 +62,89 @@ class FluidResult:
 
 
 def solve_fluid(forecast: Forecast, stock: StockView, network: Network, rate_card: RateCard,
-                policy: PolicyProfile, now, stop: Deadline | None = None,
+                policy: PolicyProfile, now: datetime, stop: Deadline | None = None,
                 params: FluidParams = FluidParams(), solver: SolverParams | None = None) -> FluidResult:
-    """The fluid LP of `forecast` on `stock` (its SKUs must cover the prototypes' lines): prices
-    per unit of each (node, SKU). Prototypes are routed as `policy` routes orders, every one
-    allowed to leave units unfilled at the policy's penalties (the fluid LP must be feasible)."""
-    started = time.perf_counter()
-    stop = stop or Deadline()
-    solver = solver or SolverParams()
-    keep = np.flatnonzero(forecast.counts > 0)
-    orders = [_backorderable(forecast.prototypes[k], k) for k in keep.tolist()]
-    weights = forecast.counts[keep]
-    # Today's shipments left per node do not bound a horizon's demand.
-    stock = replace(stock, capacity_left=None)
-    batch = prepare_batch(BatchProblem(orders, stock, network, rate_card, [policy] * len(orders),
-                                       BatchSettings(), now), params=solver)
-    entries, layout = batch.entries, batch.layout
-    master = FluidMaster(weights, batch.cap)
-    pools: list[list[Column]] = [[e.empty_column()] for e in entries]
-    stock_rows = layout.ship_base   # below: stock; shipments and units per day are no rows here
-
-    def add(k: int, col: Column) -> None:
-        keep = col.res < stock_rows
-        master.add(k, col.cost, col.res[keep], col.use[keep])
-
-    for k in range(len(entries)):
-        add(k, pools[k][0])
-    router = WaveRouter(entries, layout)
-    lam = np.zeros(layout.size)
-    objective, lower, rounds, converged = np.inf, -np.inf, 0, False
+    """The fluid LP of `forecast` on `stock`, once (FluidModel, for re-solves on other stock)."""
+    model = FluidModel(forecast, stock, network, rate_card, policy, now, solver)
     try:
+        return model.solve(stock.atp, stop=stop, params=params)
+    finally:
+        model.close()
+
+
+class FluidModel:
+    """The fluid LP of `forecast`: prototypes routed as `policy` routes orders, every one allowed
+    to leave units unfilled at the policy's penalties (so the LP is always feasible). A node may
+    ship a prototype's SKU when `stock` holds some there; how much, only the stock rows say
+    (expected totals, not one order, are what stock bounds). Re-solving on other stock or a scaled
+    horizon changes the stock rows' bounds only, and starts from the plans and basis already found."""
+
+    def __init__(self, forecast: Forecast, stock: StockView, network: Network, rate_card: RateCard,
+                 policy: PolicyProfile, now: datetime, solver: SolverParams | None = None) -> None:
+        self.solver = solver or SolverParams()
+        keep = np.flatnonzero(forecast.counts > 0)
+        orders = [_backorderable(forecast.prototypes[k], k) for k in keep.tolist()]
+        self.weights = forecast.counts[keep]
+        # Shipments left today do not bound a horizon's demand; any stock makes a node a source.
+        carried = replace(stock, capacity_left=None, atp=np.where(stock.atp > 0, UNCAPPED, 0))
+        self.sources = stock.atp > 0
+        batch = prepare_batch(BatchProblem(orders, carried, network, rate_card, [policy] * len(orders),
+                                           BatchSettings(), now), params=self.solver)
+        self.entries, self.layout = batch.entries, batch.layout
+        self.cap = np.zeros(self.layout.ship_base)     # stock rows' bounds, set by solve
+        self.master = FluidMaster(self.weights, self.cap)
+        self.pools: list[list[Column]] = [[e.empty_column()] for e in self.entries]
+        for k in range(len(self.entries)):
+            self._add(k, self.pools[k][0])
+        self.router = WaveRouter(self.entries, self.layout)
+
+    def _add(self, k: int, col: Column) -> None:
+        stock_rows = col.res < self.layout.ship_base   # shipments and units per day are no rows here
+        self.master.add(k, col.cost, col.res[stock_rows], col.use[stock_rows])
+
+    def covers(self, atp: np.ndarray) -> bool:
+        """Whether every (node, SKU) holding stock in `atp` held some when the model was built (a
+        re-solve cannot use new sources: then build a new model)."""
+        return bool(atp.shape == self.sources.shape and not (atp > 0)[~self.sources].any())
+
+    def solve(self, atp: np.ndarray, scale: float = 1.0, stop: Deadline | None = None,
+              params: FluidParams = FluidParams()) -> FluidResult:
+        """Prices on stock `atp` (nodes x the model's SKUs) for the forecast's counts x `scale`
+        (e.g. the share of the horizon left). Scaling every count by a is the LP on stock / a,
+        cost x a: the same prices."""
+        started = time.perf_counter()
+        stop = stop or Deadline()
+        self.cap[:] = np.clip(atp, 0, None).ravel() / scale
+        self.master.set_caps(self.cap)
+        lam = np.zeros(self.layout.size)
+        objective, lower, rounds, converged = np.inf, -np.inf, 0, False
         while rounds < params.max_rounds and not stop.expired():
-            solved = master.solve(stop.remaining_s())
+            solved = self.master.solve(stop.remaining_s())
             if solved is None:
                 break
             objective, duals, rows, prices = solved
             rounds += 1
             lam[:] = 0.0
             lam[rows] = prices
-            got = _price_all(entries, pools, router, lam, duals, solver, stop)
+            got = _price_all(self.entries, self.pools, self.router, lam, duals, self.solver, stop)
             if got is None:
                 break
             added, value = got
-            lower = max(lower, float(weights @ value) - float(lam[rows] @ batch.cap[rows]))
+            lower = max(lower, float(self.weights @ value) - float(lam[rows] @ self.cap[rows]))
             for k in added:
-                add(k, pools[k][-1])
+                self._add(k, self.pools[k][-1])
             converged = objective - lower <= params.tolerance * max(1.0, abs(objective))
             if converged or not added:
                 break
-    finally:
-        router.close()
-    return FluidResult(
-        prices=lam[:layout.ship_base].reshape(layout.n_nodes, layout.n_skus).copy(),
-        objective=objective, lower_bound=lower, converged=converged, rounds=rounds,
-        columns=master.n_columns, seconds=time.perf_counter() - started,
-        shares=_shares(master, pools, len(entries)) if np.isfinite(objective) else [])
+        return FluidResult(
+            prices=lam[:self.layout.ship_base].reshape(self.layout.n_nodes, self.layout.n_skus).copy(),
+            objective=objective * scale, lower_bound=lower * scale, converged=converged, rounds=rounds,
+            columns=self.master.n_columns, seconds=time.perf_counter() - started,
+            shares=_shares(self.master, self.pools, len(self.entries)) if np.isfinite(objective) else [])
+
+    def close(self) -> None:
+        """Stop the pricing threads."""
+        self.router.close()
 
 
 def _backorderable(order: Order, k: int) -> Order:

@@ -79,6 +79,14 @@ class FluidMaster:
         self.cost.append(cost)
         self.n_columns += 1
 
+    def set_caps(self, cap: np.ndarray) -> None:
+        """New bounds for every stock row (rows added later read `cap` too)."""
+        self.cap = cap
+        if self.resources:
+            rows = np.arange(len(self.weights), len(self.weights) + len(self.resources), dtype=np.int32)
+            caps = cap[np.array(self.resources)].astype(np.float64)
+            self.h.changeRowsBounds(len(rows), rows, np.full(len(rows), -highspy.kHighsInf), caps)
+
     def solve(self, time_limit_s: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
         """(objective, each prototype's dual per order, the stock resource ids of the rows, their
         prices >= 0); None when HiGHS did not reach the optimum in time."""

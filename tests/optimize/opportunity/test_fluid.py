@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 
 from dom_engine.domain.opportunity import Forecast
 from dom_engine.domain.stop import Deadline
-from dom_engine.optimize.opportunity import FluidParams, solve_fluid
+from dom_engine.optimize.opportunity import FluidModel, FluidParams, solve_fluid
 from dom_engine.optimize.problem import Problem, build_problem
 from dom_engine.testing.builders import random_batch
 
@@ -36,10 +36,13 @@ def _instance(seed: int, scarcity: float = 0.6):
 
 
 def _problems(inst, forecast) -> list[Problem]:
+    """Each prototype as the fluid LP models it: may leave units unfilled, and may take any number
+    of units where the node has some (only the stock rows bound the totals)."""
+    carried = replace(inst.stock, atp=np.where(inst.stock.atp > 0, 10**6, 0))
     out = []
     for order in forecast.prototypes:
         order = replace(order, options=replace(order.options, allow_backorder=True))
-        out.append(build_problem(order, inst.stock, inst.network, inst.rate_card, inst.policies[0], inst.now))
+        out.append(build_problem(order, carried, inst.network, inst.rate_card, inst.policies[0], inst.now))
     return out
 
 
@@ -152,3 +155,38 @@ def test_a_stop_before_convergence_keeps_a_valid_bound():
     expired = solve_fluid(forecast, inst.stock, inst.network, inst.rate_card, inst.policies[0], inst.now,
                           stop=Deadline.after_ms(0))
     assert expired.rounds == 0 and not expired.converged and np.all(expired.prices == 0)
+
+
+def test_a_re_solve_on_other_stock_equals_a_fresh_solve():
+    """FluidModel.solve on new stock and a scaled horizon changes only the stock rows' bounds; the
+    answer equals a model built afresh on that stock (same optimum, prices dual-optimal)."""
+    inst, forecast = _instance(4)
+    model = FluidModel(forecast, inst.stock, inst.network, inst.rate_card, inst.policies[0], inst.now)
+    try:
+        first = model.solve(inst.stock.atp)
+        assert first.converged
+        rng = np.random.default_rng(5)
+        less = np.where(inst.stock.atp > 0, rng.integers(0, inst.stock.atp + 1), 0)
+        again = model.solve(less, scale=0.6)
+    finally:
+        model.close()
+    assert again.converged
+    fresh_forecast = Forecast(forecast.prototypes, forecast.counts * 0.6, forecast.horizon_days)
+    problems = _problems(inst, forecast)
+    optimum = _compact(problems, fresh_forecast.counts, less.astype(float), None)
+    tol = 1e-6 * max(1.0, abs(optimum))
+    assert abs(again.objective - optimum) <= tol, (again.objective, optimum)
+    assert abs(_compact(problems, fresh_forecast.counts, less.astype(float), again.prices) - optimum) <= tol
+
+
+def test_a_model_says_when_new_stock_needs_a_new_model():
+    inst, forecast = _instance(3)
+    model = FluidModel(forecast, inst.stock, inst.network, inst.rate_card, inst.policies[0], inst.now)
+    model.close()
+    atp = inst.stock.atp
+    assert model.covers(atp) and model.covers(atp // 2)
+    empty = np.argwhere(atp == 0)
+    assert len(empty)
+    grown = atp.copy()
+    grown[tuple(empty[0])] = 3
+    assert not model.covers(grown)

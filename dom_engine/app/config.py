@@ -18,8 +18,11 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
 [routing]
   default_policy   profile used when an order names none                  default "default"
 [policies.NAME]    one sourcing profile (domain.PolicyProfile); none given = the demo profiles
-  mode             "cost" | "fewest_shipments" | "fastest"                default "cost"
+  mode             "cost" | "fewest_shipments" | "fastest" | "inventory_aware"  default "cost"
+                   inventory_aware: cost + opportunity prices of the units (myopic cost while
+                   no fresh prices exist)
   max_shipments    default cap on shipments per order                     default 5
+  opportunity_weight  times the opportunity prices, inventory_aware only  default 1.0
   [policies.NAME.weights]   cost_weight 1, split_penalty 0, delivery_day_weight 0, co2e_price 0
   [policies.NAME.penalties] per_order 50, per_unit 25, per_unit_per_max_distance 0, distance_unit "km"
   [policies.NAME.channel_node_kinds]  CHANNEL = ["warehouse", ...]  kinds allowed to ship a channel

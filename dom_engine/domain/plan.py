@@ -104,6 +104,9 @@ class Plan:
     explanation: Explanation = field(default_factory=Explanation)
     reservation_id: str = ""
     stock_from_cache: bool = False     # the store was unreachable; stock came from its cache
+    # Inventory-aware routing: what the shipped units are worth to later orders (opportunity
+    # prices x the policy's weight, money). In the objective, not in total_cost.
+    opportunity_cost: float = 0.0
 
     @property
     def gap(self) -> float:

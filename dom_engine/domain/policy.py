@@ -27,6 +27,9 @@ class Mode(enum.Enum):
     COST = "cost"
     FEWEST_SHIPMENTS = "fewest_shipments"
     FASTEST = "fastest"
+    # Cost, plus what each unit shipped is worth to the orders expected later (opportunity prices
+    # from the fluid LP of a forecast, times `opportunity_weight`); myopic cost without prices.
+    INVENTORY_AWARE = "inventory_aware"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,14 @@ class PolicyProfile:
     channel_node_kinds: dict[str, frozenset[str]] = field(default_factory=dict)
     min_stock_buffer: dict[str, int] = field(default_factory=dict)
     max_shipments: int = 5
+    opportunity_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_shipments < 1:
             raise ConfigError(f"policies[{self.name!r}].max_shipments", "must be >= 1")
+        if not (math.isfinite(self.opportunity_weight) and self.opportunity_weight >= 0):
+            raise ConfigError(f"policies[{self.name!r}].opportunity_weight",
+                              f"must be finite and >= 0, got {self.opportunity_weight}")
         for kind, buffer in self.min_stock_buffer.items():
             if buffer < 0:
                 raise ConfigError(f"policies[{self.name!r}].min_stock_buffer[{kind!r}]", "must be >= 0")
@@ -96,6 +103,11 @@ class PolicyProfile:
         if self.mode is Mode.FASTEST:
             return 0.0, DOMINANT_WEIGHT
         return 0.0, 0.0
+
+    @property
+    def inventory_aware(self) -> bool:
+        """Routes on cost + opportunity prices (when fresh prices exist)."""
+        return self.mode is Mode.INVENTORY_AWARE and self.opportunity_weight > 0
 
     def effective_weights(self) -> Weights:
         """The weights after applying the mode preset."""

@@ -294,7 +294,8 @@ def policy_from_table(name: str, t: Table) -> PolicyProfile:
         buffers[kind] = b.get(kind, int)
     profile = PolicyProfile(name=name, mode=mode_enum, weights=weights, penalties=penalties,
                             channel_node_kinds=channels, min_stock_buffer=buffers,
-                            max_shipments=t.get("max_shipments", int, 5))
+                            max_shipments=t.get("max_shipments", int, 5),
+                            opportunity_weight=t.get("opportunity_weight", float, 1.0))
     t.done()
     return profile
 

@@ -58,6 +58,7 @@ def build_plan(
     shipments: list[Shipment] = []
     money = 0.0
     co2e_total = 0.0
+    opportunity = 0.0
     shipped, short_units = line_allocation(p, sol.x, sol.unfilled)
     for k, o in enumerate(sol.options.tolist()):
         units = shipped[k]
@@ -74,6 +75,8 @@ def build_plan(
         )
         money += cost.total
         co2e_total += cost.co2e_kg
+        if p.opportunity is not None:
+            opportunity += float(p.opportunity[int(p.opt_node[o]), p.line_sku_col] @ units)
         shipments.append(Shipment(
             node_id=network.nodes[int(p.opt_node[o])].node_id,
             service=rate_card.services[s].name,
@@ -107,6 +110,7 @@ def build_plan(
         stock_from_cache=stock.degraded,
         currency=network.currency,
         co2e_kg=co2e_total,
+        opportunity_cost=opportunity,
         explanation=explanation,
     )
 

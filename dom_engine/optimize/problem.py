@@ -62,6 +62,7 @@ class Problem:
     now: datetime
     stats: dict[str, int] = field(default_factory=dict)
     infeasible_reason: str = ""
+    opportunity: np.ndarray | None = None   # (N, K) money per unit added to C (inventory-aware routing)
 
     @property
     def n_options(self) -> int:
@@ -154,7 +155,7 @@ def build_problem(
         ship_offset=ship_off[rows], delivery_offset=delivery_off[rows, svcs], prices=prices,
         line_sku_col=line_sku_col, atp=atp, shared_skus=shared,
         penalty_money_per_unit=pen_unit_money, penalty_money_per_order=per_order, cost_weight=cw,
-        now=now, stats=stats,
+        now=now, stats=stats, opportunity=opportunity,
     )
     stats["options"] = problem.n_options
     if not problem.allow_backorder:

@@ -39,6 +39,9 @@ class OrderProblem:
     rate_card: RateCard
     policy: PolicyProfile
     now: datetime
+    # Inventory-aware routing: money per unit of each (node, stock SKU) added to what it costs to
+    # ship it (opportunity prices x the policy's weight); None routes on shipping cost alone.
+    opportunity: np.ndarray | None = None
 
 
 def solve_order(problem: OrderProblem, stop: Deadline | None = None,
@@ -49,7 +52,8 @@ def solve_order(problem: OrderProblem, stop: Deadline | None = None,
     started = time.perf_counter()
     stop = stop or Deadline()
     order, stock, network, rate_card = problem.order, problem.stock, problem.network, problem.rate_card
-    p = build_problem(order, stock, network, rate_card, problem.policy, problem.now)
+    p = build_problem(order, stock, network, rate_card, problem.policy, problem.now,
+                      opportunity=problem.opportunity)
 
     def elapsed_ms() -> float:
         return (time.perf_counter() - started) * 1000
@@ -163,6 +167,8 @@ def explain(p: Problem, sol: Solution | None, network: Network) -> Explanation:
             binding.append(f"max_shipments={p.max_shipments} reached")
         if (sol.unfilled > 0).any():
             binding.append("stock short: some units backordered")
+        if p.opportunity is not None:
+            binding.append("inventory-aware: units priced at what they are worth to later orders")
         summary = (f"{shipped} shipment(s) chosen from {p.n_options} eligible node/service options "
                    f"by {sol.solver}")
     else:

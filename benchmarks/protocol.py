@@ -126,7 +126,8 @@ def run_engine(inst: ProtocolInstance, costs: RegionCosts, qs: np.ndarray, js: n
 def fluid_fractions(inst: ProtocolInstance, model: FluidModel, shares: list) -> dict:
     """Per (type, region): each item's share per site (row K: unfilled) in the fluid LP's plans."""
     K, out = inst.stock.shape[0], {}
-    pairs = [(q, j) for q in range(1, len(inst.types)) for j in range(len(inst.regions)) if inst.rates[q, j] > 0]
+    pairs = [(q, j) for q in range(1, len(inst.types)) for j in range(len(inst.regions))
+             if inst.rates[q, j] > 0]
     for k, (q, j) in enumerate(pairs):
         x = np.zeros((K + 1, len(inst.types[q])))
         for share, col in shares[k]:
@@ -183,7 +184,8 @@ def table(result: dict) -> str:
     out = [f"Protocol, {result['network']} network: {len(rows)} runs (instances x sequences), "
            f"fluid LP re-solved {result['resolves']} times a horizon; cost / {base.upper()} "
            "(mean, min-max):", "",
-           "| policy | cost / " + ("DLP" if base == "dlp" else "fluid LP") + " | min | max |", "|---|---|---|---|"]
+           "| policy | cost / " + ("DLP" if base == "dlp" else "fluid LP") + " | min | max |",
+           "|---|---|---|---|"]
     for name in POLICIES:
         r = np.array([row["cost"][name] / row[base] for row in rows])
         out.append(f"| {name} | {r.mean():.4f} | {r.min():.4f} | {r.max():.4f} |")
@@ -192,7 +194,8 @@ def table(result: dict) -> str:
         out += ["", f"Fluid LP (plans) / DLP: {gap.mean():.4f} (it is the tighter bound)."]
     aware = np.array([row["aware_ms"] for row in rows])
     myopic = np.array([row["myopic_ms"] for row in rows])
-    out += ["", f"Engine per order: myopic {np.median(myopic):.3f} ms, inventory-aware {np.median(aware):.3f} ms "
+    out += ["", f"Engine per order: myopic {np.median(myopic):.3f} ms, "
+            f"inventory-aware {np.median(aware):.3f} ms "
             f"(means over a sequence); cold fluid LP {np.median([r['fluid_s'] for r in rows]):.2f} s, "
             f"re-solves {np.median([r['pricing_s'] for r in rows]) / max(1, result['resolves']):.3f} s each"
             + (f"; DLP {np.median([r['dlp_s'] for r in rows]):.2f} s" if base == "dlp" else "")]

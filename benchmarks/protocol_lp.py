@@ -64,11 +64,11 @@ class Dlp:
 
 
 def solve_dlp(inst: ProtocolInstance, costs: RegionCosts, time_limit_s: float = 3600.0) -> Dlp:
-    K, I = inst.stock.shape
+    K, n_items = inst.stock.shape
     Kp, J, T = K + 1, len(inst.regions), inst.horizon
     obj: list[np.ndarray] = []
     rows, cols, vals = [], [], []
-    n_rows = K * I           # stock rows first
+    n_rows = K * n_items     # stock rows first
     n_cols = 0
     eq_rows: list[int] = []
     blocks: dict[tuple[int, int], int] = {}
@@ -86,7 +86,7 @@ def solve_dlp(inst: ProtocolInstance, costs: RegionCosts, time_limit_s: float = 
                 for k in range(Kp):
                     u = u0 + k * n + a
                     if k < K:
-                        rows.append(k * I + i), cols.append(u), vals.append(w)
+                        rows.append(k * n_items + i), cols.append(u), vals.append(w)
                     rows.extend((n_rows, n_rows)), cols.extend((u, y0 + k)), vals.extend((1.0, -1.0))
                     n_rows += 1
                 rows.extend([n_rows] * Kp), cols.extend(u0 + k * n + a for k in range(Kp))
@@ -96,7 +96,7 @@ def solve_dlp(inst: ProtocolInstance, costs: RegionCosts, time_limit_s: float = 
             n_cols += Kp * n + Kp
     lower = np.full(n_rows, -np.inf)
     upper = np.zeros(n_rows)
-    upper[:K * I] = inst.stock.ravel()
+    upper[:K * n_items] = inst.stock.ravel()
     lower[eq_rows] = upper[eq_rows] = 1.0
     a = coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols)).tocsc()
     h = new_highs()

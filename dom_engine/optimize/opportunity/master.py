@@ -85,7 +85,8 @@ class FluidMaster:
         if self.resources:
             rows = np.arange(len(self.weights), len(self.weights) + len(self.resources), dtype=np.int32)
             caps = cap[np.array(self.resources)].astype(np.float64)
-            self.h.changeRowsBounds(len(rows), rows, np.full(len(rows), -highspy.kHighsInf), caps)
+            self.h.changeRowsBounds(  # type: ignore[attr-defined]  # in the binding, not its stubs
+                len(rows), rows, np.full(len(rows), -highspy.kHighsInf), caps)
 
     def solve(self, time_limit_s: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
         """(objective, each prototype's dual per order, the stock resource ids of the rows, their

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..domain.errors import NotFoundError, ValidationError
+from ..domain.opportunity import OpportunityPrices
 from ..domain.reservation import Allocation, Reservation, ReservationConflict, StockDelta, StoreUnavailable
 from ..domain.stock import StockView
 
@@ -137,4 +138,13 @@ class SnapshotStore(Protocol):
     def apply_deltas(self, deltas: Sequence[StockDelta]) -> int:
         """Apply warehouse changes in order; an event id already applied is skipped. Returns how
         many were applied."""
+        ...
+
+    def publish_prices(self, prices: OpportunityPrices) -> None:
+        """Make `prices` the opportunity prices every process sharing this store routes on."""
+        ...
+
+    def current_prices(self) -> OpportunityPrices | None:
+        """The last published opportunity prices (None: none yet). A shared store may answer the
+        last ones it read while it is unreachable; callers judge prices by their age."""
         ...

@@ -26,8 +26,10 @@ from itertools import repeat
 import numpy as np
 
 from ..domain import ConfigError, Network, NotFoundError, ValidationError
+from ..domain.opportunity import OpportunityPrices
 from .base import Allocation, Progress, Reservation, StockDelta, StockView
 from .memory_holds import MemoryHolds, _Hold
+from .prices import MemoryPrices
 from .rows import LIMIT, MAX_QUANTITY, check_deltas, check_rows, level_error
 
 DEFAULT_HOLD_TTL_S = 900.0
@@ -65,6 +67,7 @@ class MemoryStore(MemoryHolds):
         self._safety = _matrix(safety, (n, m), "safety_stock")
         self._reserved = np.zeros((n, m), dtype=np.int64)
         self._version = 1
+        self._prices = MemoryPrices()
         self._lock = threading.RLock()
         self._clock = clock
         self._hold_ttl_s = hold_ttl_s
@@ -113,9 +116,7 @@ class MemoryStore(MemoryHolds):
         return cls(network, checked.skus, on_hand_m, safety_m, **kwargs)
 
     @classmethod
-    def from_records(
-        cls, network: Network, records: Iterable[Mapping[str, object]], **kwargs
-    ) -> MemoryStore:
+    def from_records(cls, network: Network, records: Iterable[Mapping[str, object]], **kwargs) -> MemoryStore:
         """Build from mappings with keys node_id, sku, on_hand and optional safety_stock."""
         node_ids: list[object] = []
         skus: list[object] = []
@@ -262,6 +263,12 @@ class MemoryStore(MemoryHolds):
                 self._events = dict.fromkeys(list(self._events)[-EVENT_MEMORY:])
             self._version += 1
             return len(todo)
+
+    def publish_prices(self, prices: OpportunityPrices) -> None:
+        self._prices.publish(prices)
+
+    def current_prices(self) -> OpportunityPrices | None:
+        return self._prices.current()
 
     # ----------------------------------------------------------------- helpers
     def set_stock(self, node_id: str, sku: str, on_hand: int, safety_stock: int | None = None) -> int:

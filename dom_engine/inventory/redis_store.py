@@ -137,6 +137,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from ..domain import ConfigError, Network
+from ..domain.opportunity import OpportunityPrices
 from ..domain.stock import StoreObserver
 from .base import (
     Progress,
@@ -150,6 +151,7 @@ from .redis_connection import connect, observed, unavailable
 from .redis_holds import RedisHolds
 from .redis_keys import RedisKeys
 from .redis_ops import Ops, build_snapshot
+from .redis_prices import RedisPrices
 from .rows import check_deltas, level_error
 
 __all__ = ["RedisStore"]
@@ -197,6 +199,8 @@ class RedisStore(RedisHolds):
         self.cluster = isinstance(self.client, RedisCluster)
         self._ops = Ops(self.client, self.keys, self._n, self.cluster, attempt_lease_s)
         self.cache_staleness_s = cache_staleness_s
+        self._prices = RedisPrices(self.client, namespace, max(cache_staleness_s, 0.1), monotonic,
+                                   transaction=not self.cluster)
         self.degraded_staleness_s = degraded_staleness_s
         self.hold_ttl_s = hold_ttl_s
         self.snapshot_grace_s = snapshot_grace_s
@@ -278,6 +282,12 @@ class RedisStore(RedisHolds):
             self.observer.read(True, age)
         return StockView(hit.version, skus, hit.atp, age, self._capacity_left(hit.capacity_used), hit.unknown,
                          degraded=degraded)
+
+    def publish_prices(self, prices: OpportunityPrices) -> None:
+        self._prices.publish(prices)
+
+    def current_prices(self) -> OpportunityPrices | None:
+        return self._prices.current()
 
     def capacity_left(self) -> np.ndarray | None:
         """Shipments each node may still take today; None when no node has a cap (uncapped nodes

@@ -51,7 +51,8 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
     return Engine(network=c.network, rate_card=c.rate_card, store=c.store, policies=dict(c.policies),
                   default_policy=config.default_policy, limits=config.limits, batch=config.batch,
                   solver=config.solver, events=config.events.open(config.store),
-                  shadow_policy=config.events.shadow_policy, log_decisions=config.events.enabled)
+                  shadow_policy=config.events.shadow_policy, log_decisions=config.events.enabled,
+                  opportunity_config=config.opportunity)
 
 
 def network_of(config: EngineConfig) -> Network:

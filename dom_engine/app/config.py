@@ -111,6 +111,17 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   endpoint     OTLP gRPC collector URL (http:// = plain text)   default "http://127.0.0.1:4317"
   service_name service.name of the spans                                  default "dom-engine"
   sample_ratio share of new traces kept (a caller's sampled flag wins)    default 1.0
+[opportunity]  prices of stock for inventory-aware policies (mode = "inventory_aware"): the duals
+               of the fluid LP of the orders expected (optimize/opportunity, README)
+  forecast     JSON lines {"expected": N, "order": {...}} (io/forecast_file.py); without it, the
+               orders this process routed lately are the forecast              default: none
+  horizon_days the forecast's horizon (until stock is replenished)        default 7.0
+  refresh_every_s  a server re-computes and publishes prices this often (0: only on
+               `dom prices refresh`)                                      default 0
+  max_age_s    older prices are stale: inventory-aware routes on cost     default 86400
+  recent_orders  orders remembered for a forecast from the stream         default 20000
+  time_budget_s  one computation's budget                                 default 120
+  policy       policy the forecast's orders are routed with ("": default) default ""
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, branch_and_bound_share, min_cpsat_ms,     (single orders)
@@ -155,7 +166,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ConfigError, Limits, PolicyProfile
-from ..domain.batch import BatchSettings, PriorityRule
+from ..domain.batch import BatchSettings
 from ..inventory.backends import BACKENDS, StoreBackendConfig
 from ..inventory.memory_config import MemoryStoreConfig
 from ..io.demo import DEMO_SEED, demo_policies
@@ -171,7 +182,9 @@ from ..io.tables import (
     read_toml,
 )
 from ..optimize.params import SolverParams
+from .batch_config import parse_batch
 from .events_config import EventsConfig, parse_events
+from .opportunity_config import OpportunityConfig, parse_opportunity
 from .server_config import MAX_MESSAGE_MB, ServerConfig, TlsFiles, check_address, parse_server
 from .tracing import TracingConfig, parse_tracing
 
@@ -233,6 +246,7 @@ class EngineConfig:
     solver: SolverParams = field(default_factory=SolverParams)
     events: EventsConfig = field(default_factory=EventsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    opportunity: OpportunityConfig = field(default_factory=OpportunityConfig)
 
     @property
     def uses_demo(self) -> bool:
@@ -247,7 +261,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for section in ("data", "demo", "limits", "routing", "server", "store", "batch", "events", "shadow",
-                    "tracing"):
+                    "tracing", "opportunity"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     from_env: dict[str, str] = {}
@@ -315,41 +329,17 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
 
     server = parse_server(root.table("server"), lambda t, key: _path(t, key, base))
     store = _store_config(root.table("store"), base)
-    batch = _batch_settings(root.table("batch"))
+    batch = parse_batch(root.table("batch"))
     solver = dataclass_from_table(SolverParams, root.table("solver"))
     events = parse_events(root.table("events"), root.table("shadow"), policies)
     tracing = parse_tracing(root.table("tracing"))
+    opportunity = parse_opportunity(root.table("opportunity"), lambda t, key: _path(t, key, base))
     root.done()
+    if opportunity.policy and opportunity.policy not in policies:
+        raise ConfigError("opportunity.policy",
+                          f"unknown policy {opportunity.policy!r}; defined: {sorted(policies)}")
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store, batch, solver, events, tracing)
-
-
-def _batch_settings(t: Table) -> BatchSettings:
-    """[batch] -> BatchSettings (whose own checks name the key, e.g. "batch.max_orders")."""
-    d = BatchSettings()
-    rule = t.get("priority_rule", str, d.priority_rule.value)
-    try:
-        priority_rule = PriorityRule(rule)
-    except ValueError:
-        choices = [r.value for r in PriorityRule]
-        raise ConfigError(t.key("priority_rule"), f"must be one of {choices}, got {rule!r}") from None
-    tiers = t.table("tier_points")
-    tier_points = {tier: tiers.get(tier, float) for tier in list(tiers.data)}
-    settings = BatchSettings(
-        max_orders=t.get("max_orders", int, d.max_orders),
-        time_budget_ms=t.get("time_budget_ms", float, d.time_budget_ms),
-        priority_rule=priority_rule,
-        tier_points=tier_points,
-        points_per_day_waiting=t.get("points_per_day_waiting", float, d.points_per_day_waiting),
-        due_soon_days=t.get("due_soon_days", int, d.due_soon_days),
-        due_soon_points=t.get("due_soon_points", float, d.due_soon_points),
-        penalty_per_point=t.get("penalty_per_point", float, d.penalty_per_point),
-        executor=t.get("executor", str, d.executor),
-        pricing_workers=t.get("pricing_workers", int, d.pricing_workers),
-        ray_address=t.get("ray_address", str, d.ray_address),
-    )
-    t.done()
-    return settings
+                        server, source, store, batch, solver, events, tracing, opportunity)
 
 
 def _store_config(t: Table, base: Path) -> StoreBackendConfig:

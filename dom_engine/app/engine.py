@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING
 from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
 from ..domain.events import EventLog
+from ..domain.opportunity import Forecast
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..inventory.event_log import MemoryEventLog
 from ..optimize.params import SolverParams
 from .decisions import Decisions, shadow_of
+from .opportunity import OpportunityPricing, Refresh
+from .opportunity_config import OpportunityConfig
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
 from .tracing import span
@@ -45,14 +48,23 @@ class Engine:
     events: EventLog = field(default_factory=MemoryEventLog, repr=False, compare=False)
     shadow_policy: str | None = None      # [shadow] policy: live orders routed with it too, logged
     log_decisions: bool = True            # [events] enabled
+    opportunity_config: OpportunityConfig = field(default_factory=OpportunityConfig)   # [opportunity]
     routing: OrderRouting = field(init=False, repr=False, compare=False)
     decisions: Decisions = field(init=False, repr=False, compare=False)
     stock: StockAdmin = field(init=False, repr=False, compare=False)
     _batch_routing: BatchRouting | None = field(init=False, default=None, repr=False, compare=False)
+    opportunity: OpportunityPricing = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
-                                    self.default_policy, self.limits, self.clock, self.solver)
+                                    self.default_policy, self.limits, self.clock, self.solver,
+                                    self.opportunity_config.max_age_s)
+        self.opportunity = OpportunityPricing(self.network, self.rate_card, self.store, self.policies,
+                                              self.default_policy, self.opportunity_config, self.clock,
+                                              self.solver)
+        # A forecast from the order stream needs the orders: kept only when some policy uses prices.
+        self._remember = (self.opportunity_config.forecast is None
+                          and any(p.inventory_aware for p in self.policies.values()))
         self.stock = StockAdmin(self.store)
         shadow = self.shadow_policy
         self.decisions = Decisions(
@@ -81,7 +93,18 @@ class Engine:
               stop: Deadline | None = None) -> Plan:
         """One order: see OrderRouting.route."""
         _load_kernels()   # before the budget starts (a no-op once loaded)
-        return self.routing.route(order, reserve=reserve, time_budget_ms=time_budget_ms, stop=stop)
+        plan = self.routing.route(order, reserve=reserve, time_budget_ms=time_budget_ms, stop=stop)
+        if self._remember:
+            self.opportunity.recent.add(order)
+        return plan
+
+    def refresh_prices(self, forecast: Forecast | None = None, time_budget_s: float | None = None) -> Refresh:
+        """Compute inventory-aware routing's opportunity prices from `forecast` (default: the
+        [opportunity] forecast file, else the orders routed lately) on the stock now, and publish
+        them through the store for every process (see app/opportunity.py)."""
+        self.warm_up()
+        stop = None if time_budget_s is None else Deadline.after_ms(time_budget_s * 1000)
+        return self.opportunity.refresh(forecast, stop)
 
     def reject(self, order: Order, node_id: str, *, time_budget_ms: float | None = None,
                stop: Deadline | None = None) -> Plan:

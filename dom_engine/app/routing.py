@@ -51,6 +51,8 @@ class OrderRouting:
     limits: Limits
     clock: Callable[[], datetime] = utc_now
     solver: SolverParams = field(default_factory=SolverParams)
+    # Opportunity prices older than this are stale: inventory-aware policies route on cost alone.
+    prices_max_age_s: float = 86_400.0
 
     def __post_init__(self) -> None:
         if self.default_policy not in self.policies:
@@ -188,9 +190,14 @@ class OrderRouting:
                 with span("store.read", skus=len(skus), attempt=attempt):
                     stock = self.store.read(skus)
                 check_skus(order, stock.unknown)
-            problem = OrderProblem(order, stock, self.network, self.rate_card, policy, self.clock())
+            problem = OrderProblem(order, stock, self.network, self.rate_card, policy, self.clock(),
+                                   opportunity := self.opportunity_for(policy, stock))
             with span("solve", lines=len(order.lines)) as solving:
                 plan = solve_order(problem, stop, self.solver.search)
+                if policy.inventory_aware and opportunity is None:
+                    plan = replace(plan, explanation=replace(plan.explanation, binding=(
+                        *plan.explanation.binding, "inventory-aware: no fresh opportunity prices, "
+                                                   "routed on cost alone")))
                 if solving is not None:
                     solving.set_attributes({"status": plan.status.name, "solver": plan.solver or "",
                                             "gap": plan.gap})
@@ -210,6 +217,16 @@ class OrderRouting:
                 return self.plan_of_reservation(order, reservation, skus, policy)
             return replace(plan, reservation_id=reservation.reservation_id)
         raise AssertionError("unreachable")
+
+    def opportunity_for(self, policy: PolicyProfile, stock: StockView) -> np.ndarray | None:
+        """The opportunity prices of `stock`'s SKUs at every node, times the policy's weight, when
+        the policy is inventory-aware and the store has fresh prices; else None (route on cost)."""
+        if not policy.inventory_aware:
+            return None
+        prices = self.store.current_prices()
+        if prices is None or not prices.is_fresh(self.clock(), self.prices_max_age_s, stock.version):
+            return None
+        return policy.opportunity_weight * prices.for_stock(self.network.node_ids, stock.skus)
 
     def with_buffers(self, allocations: Sequence[Allocation], buffers: Mapping[str, int]) -> list[Allocation]:
         """`allocations` carrying the stock buffer each node's kind keeps under `buffers` (a policy's

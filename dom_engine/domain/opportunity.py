@@ -10,6 +10,7 @@ package costs and splits are priced as the router prices them (optimize/opportun
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,18 +71,23 @@ class OpportunityPrices:
             raise ValidationError("opportunity_prices.computed_at", "must be timezone-aware")
         object.__setattr__(self, "values", values)
 
-    def columns_for(self, skus: tuple[str, ...] | list[str]) -> np.ndarray:
-        """(nodes, len(skus)) prices of `skus` in that order (0 for SKUs without a price)."""
+    def for_stock(self, node_ids: Sequence[str], skus: Sequence[str]) -> np.ndarray:
+        """(len(node_ids), len(skus)) prices in that node and SKU order; 0 for a node or SKU these
+        prices do not know (one added since they were computed)."""
         col = {sku: k for k, sku in enumerate(self.skus)}
-        out = np.zeros((len(self.node_ids), len(skus)))
-        for j, sku in enumerate(skus):
-            k = col.get(sku)
-            if k is not None:
-                out[:, j] = self.values[:, k]
+        cols = np.array([col.get(sku, -1) for sku in skus], dtype=np.int64)
+        if tuple(node_ids) == self.node_ids:
+            out = self.values[:, np.clip(cols, 0, None)]
+        else:
+            row = {node: n for n, node in enumerate(self.node_ids)}
+            rows = np.array([row.get(node, -1) for node in node_ids], dtype=np.int64)
+            out = self.values[np.clip(rows, 0, None)][:, np.clip(cols, 0, None)]
+            out[rows < 0] = 0.0
+        out[:, cols < 0] = 0.0
         return out
 
-    def is_fresh(self, snapshot_version: int, now: datetime, max_age_s: float) -> bool:
-        """Computed on the stock snapshot `snapshot_version` at most `max_age_s` ago: prices of an older
-        snapshot priced stock that has since been replaced."""
-        return (self.snapshot_version == snapshot_version
-                and (now - self.computed_at).total_seconds() <= max_age_s)
+    def is_fresh(self, now: datetime, max_age_s: float, stock_version: int) -> bool:
+        """At most `max_age_s` old and computed on stock no newer than `stock_version` (prices of a
+        later snapshot than the stock read belong to a store that was reset or replaced)."""
+        age = (now - self.computed_at).total_seconds()
+        return age <= max_age_s and self.snapshot_version <= stock_version

@@ -137,3 +137,20 @@ class OpportunityPricing:
         if self._model is not None:
             self._model[1].close()
             self._model = None
+
+
+def refresh_every(engine_refresh: Callable[[], Refresh], every_s: float, stop: threading.Event,
+                  log: Callable[..., None]) -> None:
+    """Until `stop`: refresh prices now and every `every_s` seconds (a server's schedule). A
+    refresh that cannot run (no forecast yet, store unreachable, a bad forecast file) is logged
+    and tried again at the next turn; routing meanwhile uses the last prices while they are fresh."""
+    while True:
+        try:
+            got = engine_refresh()
+            log("opportunity prices refreshed: %d prototypes, fluid LP %.2f (%s) in %.1f s",
+                got.prototypes, got.fluid.objective, "converged" if got.fluid.converged else "budget",
+                got.fluid.seconds)
+        except Exception as exc:  # noqa: BLE001 - a schedule must outlive one bad turn
+            log("opportunity prices not refreshed: %s: %s", type(exc).__name__, exc)
+        if stop.wait(every_s):
+            return

@@ -30,6 +30,8 @@ from ..domain import DomainError
 from ..domain.reservation import ReservationConflict
 from ..io.progress import phase_bar, progress_bar, scenario_bar
 from .events import add_parser as add_events_parser
+from .prices import add_parser as add_prices_parser
+from .tokens import add_parser as add_token_parser
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -328,8 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     ld.set_defaults(func=cmd_inventory_load)
 
     _add_demo_parser(sub)
-    _add_token_parser(sub)
+    add_token_parser(sub, _Parser)
     add_events_parser(sub, _Parser, "config TOML naming the [store] (default: $DOM_CONFIG)")
+    add_prices_parser(sub, "config TOML (default: $DOM_CONFIG)")
     return p
 
 
@@ -341,31 +344,6 @@ def _add_demo_parser(sub) -> None:
     e.add_argument("--seed", type=int, default=None, help="demo seed (default: the bundled one)")
     e.add_argument("--force", action="store_true", help="overwrite the demo files already in DIR")
     e.set_defaults(func=cmd_demo_export)
-
-
-def _add_token_parser(sub) -> None:
-    t = sub.add_parser("token", help="caller tokens for [server.auth]")
-    tsub = t.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    n = tsub.add_parser("new", help="print a new secret and its [[tokens]] entry (only its hash is kept)")
-    n.add_argument("name")
-    n.add_argument("--methods", nargs="+", default=["RouteOrder", "ValidateOrder", "RouteBatch"],
-                   help='methods it may call, or "*" (default: RouteOrder ValidateOrder RouteBatch)')
-    n.add_argument("--reserve", action="store_true", help="may set reserve = true")
-    n.set_defaults(func=cmd_token_new)
-
-
-def cmd_token_new(args: argparse.Namespace) -> int:
-    from ..app.tokens import hash_token, new_token, parse_tokens
-
-    secret = new_token()
-    entry = {"name": args.name, "sha256": hash_token(secret), "methods": args.methods,
-             "reserve": args.reserve}
-    parse_tokens([entry], "token")          # the same checks the server makes
-    methods = ", ".join(f'"{m}"' for m in args.methods)
-    print(f"# give the caller this secret (metadata 'authorization: Bearer <secret>'); it is not stored:\n"
-          f"# {secret}\n[[tokens]]\nname = \"{args.name}\"\nsha256 = \"{entry['sha256']}\"\n"
-          f"methods = [{methods}]\nreserve = {'true' if args.reserve else 'false'}")
-    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

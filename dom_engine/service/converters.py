@@ -248,6 +248,7 @@ def plan_to_proto(plan: Plan) -> routing_pb.Plan:
         stock_from_cache=plan.stock_from_cache,
         currency=plan.currency,
         co2e_kg=plan.co2e_kg,
+        opportunity_cost=plan.opportunity_cost,
         infeasible_reason=plan.infeasible_reason,
         reservation_id=plan.reservation_id,
     )
@@ -318,6 +319,7 @@ def plan_from_proto(msg: routing_pb.Plan) -> Plan:
         snapshot_version=msg.snapshot_version,
         staleness_s=msg.staleness_s,
         stock_from_cache=msg.stock_from_cache,
+        opportunity_cost=msg.opportunity_cost,
         currency=msg.currency,
         co2e_kg=msg.co2e_kg,
         infeasible_reason=msg.infeasible_reason,

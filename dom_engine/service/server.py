@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from dom_engine._proto.dom.v1 import events_pb2_grpc as events_grpc_pb
 from dom_engine._proto.dom.v1 import inventory_pb2_grpc as inventory_grpc_pb
 from dom_engine._proto.dom.v1 import routing_pb2_grpc as routing_grpc_pb
+from dom_engine.app.opportunity import refresh_every
 from dom_engine.app.tracing import shutdown as flush_traces
 from dom_engine.app.tracing import tracer
 from dom_engine.domain import ConfigError
@@ -176,6 +177,16 @@ def _expire_holds(engine: Engine, metrics: ServerMetrics | None) -> None:
         log.exception("could not give back expired holds")
 
 
+def _schedule_prices(engine: Engine, stop: threading.Event, leader: bool) -> None:
+    """[opportunity] refresh_every_s: one process (the one that expires holds) re-computes the
+    opportunity prices on that schedule and publishes them through the store for all."""
+    every = engine.opportunity_config.refresh_every_s
+    if not leader or every <= 0 or not any(p.inventory_aware for p in engine.policies.values()):
+        return
+    threading.Thread(target=refresh_every, name="dom-prices", daemon=True,
+                     args=(engine.refresh_prices, every, stop, log.info)).start()
+
+
 def build_server(
     engine: Engine,
     address: str = "127.0.0.1:0",
@@ -255,6 +266,7 @@ def serve(
                                    args=(engine, built.health, stop, health_interval_s, expire_holds,
                                          metrics))
         watcher.start()
+        _schedule_prices(engine, stop, leader=expire_holds)
         host = address.rsplit(":", 1)[0]
         log.info("dom_engine gRPC server listening on %s:%d (%s)", host, built.port, security.describe())
         if on_ready is not None:

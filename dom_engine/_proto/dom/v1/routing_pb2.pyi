@@ -253,7 +253,7 @@ class Explanation(_message.Message):
     def __init__(self, summary: _Optional[str] = ..., alternative: _Optional[_Union[Alternative, _Mapping]] = ..., binding: _Optional[_Iterable[str]] = ..., candidates_considered: _Optional[int] = ..., candidates_pruned: _Optional[int] = ...) -> None: ...
 
 class Plan(_message.Message):
-    __slots__ = ("order_id", "status", "shipments", "backordered", "total_cost", "shipping_cost", "penalty_cost", "objective", "lower_bound", "gap", "solve_time_ms", "solver", "snapshot_version", "staleness_s", "currency", "co2e_kg", "infeasible_reason", "explanation", "reservation_id", "stock_from_cache")
+    __slots__ = ("order_id", "status", "shipments", "backordered", "total_cost", "shipping_cost", "penalty_cost", "objective", "lower_bound", "gap", "solve_time_ms", "solver", "snapshot_version", "staleness_s", "currency", "co2e_kg", "infeasible_reason", "explanation", "reservation_id", "stock_from_cache", "opportunity_cost")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SHIPMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class Plan(_message.Message):
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     STOCK_FROM_CACHE_FIELD_NUMBER: _ClassVar[int]
+    OPPORTUNITY_COST_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     status: PlanStatus
     shipments: _containers.RepeatedCompositeFieldContainer[Shipment]
@@ -294,7 +295,8 @@ class Plan(_message.Message):
     explanation: Explanation
     reservation_id: str
     stock_from_cache: bool
-    def __init__(self, order_id: _Optional[str] = ..., status: _Optional[_Union[PlanStatus, str]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., backordered: _Optional[_Iterable[_Union[BackorderedLine, _Mapping]]] = ..., total_cost: _Optional[float] = ..., shipping_cost: _Optional[float] = ..., penalty_cost: _Optional[float] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_ms: _Optional[float] = ..., solver: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., staleness_s: _Optional[float] = ..., currency: _Optional[str] = ..., co2e_kg: _Optional[float] = ..., infeasible_reason: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., reservation_id: _Optional[str] = ..., stock_from_cache: _Optional[bool] = ...) -> None: ...
+    opportunity_cost: float
+    def __init__(self, order_id: _Optional[str] = ..., status: _Optional[_Union[PlanStatus, str]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., backordered: _Optional[_Iterable[_Union[BackorderedLine, _Mapping]]] = ..., total_cost: _Optional[float] = ..., shipping_cost: _Optional[float] = ..., penalty_cost: _Optional[float] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_ms: _Optional[float] = ..., solver: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., staleness_s: _Optional[float] = ..., currency: _Optional[str] = ..., co2e_kg: _Optional[float] = ..., infeasible_reason: _Optional[str] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., reservation_id: _Optional[str] = ..., stock_from_cache: _Optional[bool] = ..., opportunity_cost: _Optional[float] = ...) -> None: ...
 
 class RouteBatchRequest(_message.Message):
     __slots__ = ("orders", "reserve", "time_budget_ms", "request_id")

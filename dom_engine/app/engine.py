@@ -98,6 +98,23 @@ class Engine:
             self.opportunity.recent.add(order)
         return plan
 
+    def prices_wanted(self) -> bool:
+        """Some policy is inventory-aware and a forecast file says what to expect: then a snapshot
+        load (a server's start, `dom inventory load`) computes prices at once."""
+        return self.opportunity_config.forecast is not None and any(
+            p.inventory_aware for p in self.policies.values())
+
+    def ensure_prices(self) -> Refresh | None:
+        """Compute and publish prices when wanted (prices_wanted) and the store has none fresh;
+        None when nothing was computed."""
+        if not self.prices_wanted():
+            return None
+        current = self.store.current_prices()
+        if current is not None and current.is_fresh(self.clock(), self.opportunity_config.max_age_s,
+                                                    self.store.version):
+            return None
+        return self.refresh_prices()
+
     def refresh_prices(self, forecast: Forecast | None = None, time_budget_s: float | None = None) -> Refresh:
         """Compute inventory-aware routing's opportunity prices from `forecast` (default: the
         [opportunity] forecast file, else the orders routed lately) on the stock now, and publish

@@ -112,6 +112,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     budget = args.time_budget_ms if args.time_budget_ms is not None else request.time_budget_ms
     if budget is not None and budget <= 0:
         raise DomainError("--time-budget-ms", f"must be > 0, got {budget}")
+    if engine.policy_for(order).inventory_aware:
+        engine.ensure_prices()     # a fresh process's store has none yet: from the forecast file
     plan = engine.route(order, reserve=args.reserve or request.reserve, time_budget_ms=budget)
     print(plan_to_json(plan) if args.json else format_plan(plan))
     return EXIT_OK

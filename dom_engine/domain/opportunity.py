@@ -70,16 +70,19 @@ class OpportunityPrices:
         if self.computed_at.tzinfo is None:
             raise ValidationError("opportunity_prices.computed_at", "must be timezone-aware")
         object.__setattr__(self, "values", values)
+        # Routing looks prices up per order: index maps made once, not per call.
+        object.__setattr__(self, "_col", {sku: k for k, sku in enumerate(self.skus)})
+        object.__setattr__(self, "_row", {node: n for n, node in enumerate(self.node_ids)})
 
     def for_stock(self, node_ids: Sequence[str], skus: Sequence[str]) -> np.ndarray:
         """(len(node_ids), len(skus)) prices in that node and SKU order; 0 for a node or SKU these
         prices do not know (one added since they were computed)."""
-        col = {sku: k for k, sku in enumerate(self.skus)}
+        col: dict[str, int] = self._col    # type: ignore[attr-defined]
         cols = np.array([col.get(sku, -1) for sku in skus], dtype=np.int64)
-        if tuple(node_ids) == self.node_ids:
+        if len(node_ids) == len(self.node_ids) and tuple(node_ids) == self.node_ids:
             out = self.values[:, np.clip(cols, 0, None)]
         else:
-            row = {node: n for n, node in enumerate(self.node_ids)}
+            row: dict[str, int] = self._row    # type: ignore[attr-defined]
             rows = np.array([row.get(node, -1) for node in node_ids], dtype=np.int64)
             out = self.values[np.clip(rows, 0, None)][:, np.clip(cols, 0, None)]
             out[rows < 0] = 0.0

@@ -35,6 +35,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "gap": plan.gap, "solve_time_ms": plan.solve_time_ms, "solver": plan.solver,
         "snapshot_version": plan.snapshot_version, "staleness_s": plan.staleness_s,
         "stock_from_cache": plan.stock_from_cache, "co2e_kg": plan.co2e_kg,
+        "opportunity_cost": plan.opportunity_cost,
         "infeasible_reason": plan.infeasible_reason, "reservation_id": plan.reservation_id,
         "explanation": {
             "summary": ex.summary, "binding": list(ex.binding),
@@ -99,6 +100,9 @@ def format_plan(plan: Plan) -> str:
     out.append(f"Units: {plan.units_shipped} shipped, {plan.units_backordered} backordered")
     out.append(f"Cost:  shipping {plan.shipping_cost:,.2f} + penalties {plan.penalty_cost:,.2f} "
                f"= total {plan.total_cost:,.2f} {cur}   CO2e {plan.co2e_kg:,.2f} kg")
+    if plan.opportunity_cost:
+        out.append(f"Opportunity cost of the units (in the objective, not the total): "
+                   f"{plan.opportunity_cost:,.2f} {cur}")
     out.append(f"Objective {plan.objective:,.4f}   lower bound {plan.lower_bound:,.4f}   gap {plan.gap:.2%}")
     if abs(plan.objective - plan.total_cost) > 1e-6 * max(1.0, abs(plan.total_cost)):  # not money: say so
         out.append("       (objective: what the policy minimises, not money: cost x cost_weight + split,\n"

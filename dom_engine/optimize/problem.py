@@ -89,13 +89,11 @@ def build_problem(
     distance_km: np.ndarray | None = None,
     opportunity: np.ndarray | None = None,
 ) -> Problem:
-    """The numeric problem of one order. `distance_km` (destination to every node) may be passed
-    when the caller computed it already (a batch does it for all orders at once). `opportunity`
-    (nodes x the view's SKUs, money per unit) is added to each unit's cost where it ships from:
-    inventory-aware routing's price of spending stock a later order may need more."""
+    """The numeric problem of one order. `distance_km`: destination to every node, when the caller
+    has it (a batch computes all at once). `opportunity` (nodes x the view's SKUs, money per unit)
+    is added to each unit's cost at its node: what the unit is worth to later orders."""
     weights = policy.effective_weights()
-    lines = order.lines
-    n_lines = len(lines)
+    lines, n_lines = order.lines, len(order.lines)
     sku_col = {sku: j for j, sku in enumerate(stock.skus)}
     line_sku_col = np.array([sku_col[line.sku] for line in lines], dtype=np.int64)
     qty = np.array([line.quantity for line in lines], dtype=np.int64)
@@ -135,7 +133,7 @@ def build_problem(
     # Item arrays over the surviving options.
     opt_stock = line_stock[node_idx[rows]]                                # (O, L)
     line_unit = unit_obj[rows, svcs]                                      # (O, L)
-    if opportunity is not None:    # the same at every service of a node: dominance is unchanged
+    if opportunity is not None:    # the same at every service of a node: dominance unchanged
         line_unit = line_unit + cw * opportunity[node_idx[rows]][:, line_sku_col]
     A, C, Q, P = _item_arrays(items, is_kit, opt_stock, line_unit, qty, pen_unit_money, cw)
     keep = A.any(axis=1)

@@ -179,12 +179,19 @@ def _expire_holds(engine: Engine, metrics: ServerMetrics | None) -> None:
 
 def _schedule_prices(engine: Engine, stop: threading.Event, leader: bool) -> None:
     """[opportunity] refresh_every_s: one process (the one that expires holds) re-computes the
-    opportunity prices on that schedule and publishes them through the store for all."""
+    opportunity prices on that schedule and publishes them through the store for all; without a
+    schedule, once at start when a forecast file is configured (the stock was just loaded)."""
     every = engine.opportunity_config.refresh_every_s
-    if not leader or every <= 0 or not any(p.inventory_aware for p in engine.policies.values()):
+    if not leader or not any(p.inventory_aware for p in engine.policies.values()):
         return
-    threading.Thread(target=refresh_every, name="dom-prices", daemon=True,
-                     args=(engine.refresh_prices, every, stop, log.info)).start()
+    if every > 0:
+        threading.Thread(target=refresh_every, name="dom-prices", daemon=True,
+                         args=(engine.refresh_prices, every, stop, log.info)).start()
+    elif engine.prices_wanted():   # the stock was just loaded: prices for it, once
+        once = threading.Event()
+        once.set()
+        threading.Thread(target=refresh_every, name="dom-prices", daemon=True,
+                         args=(engine.refresh_prices, 0.0, once, log.info)).start()
 
 
 def build_server(

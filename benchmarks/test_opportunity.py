@@ -30,15 +30,17 @@ FORECAST_ORDERS = 2_000
 
 def _forecast() -> Forecast:
     rng = np.random.default_rng([BENCH_SEED, 14])
-    orders = tuple(random_order(rng, int(rng.integers(1, 6)), order_id=f"F-{k}", deliver_in_days=DELIVER_IN_DAYS,
-                                today=BENCH_NOW.date(), created_at=BENCH_NOW) for k in range(FORECAST_ORDERS))
+    orders = tuple(random_order(rng, int(rng.integers(1, 6)), order_id=f"F-{k}",
+                                deliver_in_days=DELIVER_IN_DAYS, today=BENCH_NOW.date(), created_at=BENCH_NOW)
+                   for k in range(FORECAST_ORDERS))
     return Forecast(orders, np.full(len(orders), 5.0), 7.0)
 
 
 def _engine(inventory_aware: bool) -> Engine:
     d = demo()
     network = demo_network(BENCH_SEED)
-    policy = replace(d.policy, name="default", mode=Mode.INVENTORY_AWARE if inventory_aware else d.policy.mode)
+    mode = Mode.INVENTORY_AWARE if inventory_aware else d.policy.mode
+    policy = replace(d.policy, name="default", mode=mode)
     return Engine(network, demo_rate_card(), demo_inventory(network, BENCH_SEED, clock=lambda: BENCH_NOW),
                   policies={"default": policy}, clock=lambda: BENCH_NOW)
 

@@ -18,9 +18,10 @@ rules). Every policy sees the same arrivals (common random numbers) from the sam
   rows' duals of the fluid LP (optimize.opportunity) of the arrivals still expected, on the stock
   left, re-solved --resolves times over the horizon (warm: only the stock rows' bounds change).
 Costs are the engine's (protocol_lp.region_costs); the engine's plans are checked to cost what the
-protocol charges. On the big network the DLP (707,850 columns) is solved only with --dlp (HiGHS
-took minutes); without it the rounding policies round the fluid LP's fractions and the ratios are
-to the fluid LP, which is at least the DLP (so ratios to the DLP would be no larger).
+protocol charges. On the big network the DLP (707,850 columns) is solved only with --dlp (HiGHS'
+interior point, minutes); without it the rounding policies round the fluid LP's fractions and the
+ratios are to the fluid LP. The fluid LP is at least the DLP, so a ratio to the DLP is that ratio
+times fluid LP / DLP (printed whenever the DLP is solved).
 """
 
 from __future__ import annotations

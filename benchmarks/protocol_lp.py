@@ -24,6 +24,10 @@ from dom_engine.optimize.opportunity.master import new_highs
 from dom_engine.optimize.problem import build_problem
 from dom_engine.testing.protocol import PROTOCOL_NOW, ProtocolInstance
 
+# Columns above which the DLP is solved by HiGHS' interior point without crossover (the fractions
+# are then interior, which the rounding policies do not mind).
+IPM_ABOVE = 100_000
+
 
 @dataclass(frozen=True)
 class RegionCosts:
@@ -101,6 +105,9 @@ def solve_dlp(inst: ProtocolInstance, costs: RegionCosts, time_limit_s: float = 
     a = coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols)).tocsc()
     h = new_highs()
     h.setOptionValue("time_limit", time_limit_s)
+    if n_cols > IPM_ABOVE:   # simplex did not finish the big network's DLP in 15 minutes here
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
     c = np.concatenate(obj)
     h.passModel(_lp(h, c, a, lower, upper))
     started = time.perf_counter()

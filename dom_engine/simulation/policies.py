@@ -13,6 +13,7 @@ every plan's units under its order id. A new policy (e.g. inventory-aware routin
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,9 +21,12 @@ from functools import partial
 from itertools import groupby
 from typing import Protocol
 
+import numpy as np
+
 from ..app.engine import Engine
 from ..app.routing import plan_allocations, skus_of
 from ..domain import DomainError, Order, Plan, PlanStatus, PolicyProfile
+from ..domain.opportunity import Forecast
 from ..domain.reservation import ReservationConflict
 from ..domain.stock import StockView
 from ..inventory.memory import MemoryStore
@@ -56,6 +60,43 @@ class OnlinePolicy:
 
     def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
         return [_guarded(partial(engine.route, o, reserve=True)) for o in orders]
+
+
+class InventoryAwarePolicy(OnlinePolicy):
+    """The online router with opportunity prices (the replay makes the engine's cost policies
+    inventory-aware): every `refresh_days` of the stream, the fluid LP of the orders of the last
+    `forecast_days` (no look-ahead: the past as the forecast of as many days ahead) on the stock
+    then. Until a day of orders has been seen there are no prices and orders route on cost."""
+
+    def __init__(self, refresh_days: float = 1.0, forecast_days: float = 7.0) -> None:
+        self.refresh = timedelta(days=refresh_days)
+        self.window = timedelta(days=forecast_days)
+        self.seen: deque[Order] = deque()
+        self.next_refresh: datetime | None = None
+        self.refreshes = 0
+
+    def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
+        out: list[Routed] = []
+        for order in orders:
+            now = order.created_at
+            if self.next_refresh is None:
+                self.next_refresh = now + self.refresh
+            elif now >= self.next_refresh:
+                self._prices(engine, now)
+                while self.next_refresh <= now:
+                    self.next_refresh += self.refresh
+            out.append(_guarded(partial(engine.route, order, reserve=True)))
+            self.seen.append(order)
+        return out
+
+    def _prices(self, engine: Engine, now: datetime) -> None:
+        while self.seen and self.seen[0].created_at < now - self.window:
+            self.seen.popleft()
+        if not self.seen:
+            return
+        days = self.window.total_seconds() / 86_400
+        engine.refresh_prices(Forecast(tuple(self.seen), np.ones(len(self.seen)), days))
+        self.refreshes += 1
 
 
 class NearestPolicy(OnlinePolicy):
@@ -212,12 +253,14 @@ def _window(order: Order, width: timedelta) -> int:
 
 
 def make_policy(mode: str, wave_minutes: int = 60, batch_budget_ms: float | None = None,
-                ranking: Sequence[str] = ()) -> Policy:
+                ranking: Sequence[str] = (), refresh_days: float = 1.0,
+                forecast_days: float = 7.0) -> Policy:
     """The policy of a scenario's `mode`."""
     factories: dict[str, Callable[[], Policy]] = {
         "online": OnlinePolicy, "nearest": NearestPolicy, "ranked": lambda: RankedPolicy(tuple(ranking)),
         "wave": lambda: WavePolicy(wave_minutes, batch_budget_ms),
         "hindsight": lambda: HindsightPolicy(batch_budget_ms),
+        "inventory_aware": lambda: InventoryAwarePolicy(refresh_days, forecast_days),
     }
     return factories[mode]()
 

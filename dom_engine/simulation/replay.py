@@ -7,13 +7,14 @@ stream's clock), receipts arriving at their time, nodes closing or opening on th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from ..app.engine import Engine
-from ..domain import DomainError, Limits, Network, Order, Plan
+from ..app.opportunity_config import OpportunityConfig
+from ..domain import DomainError, Limits, Mode, Network, Order, Plan
 from ..domain.reservation import StockDelta
 from ..inventory.memory import MemoryStore
 from ..network.geo import haversine_km
@@ -108,7 +109,9 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
         return _replay_fast(world, orders, engine, changes, time_budget_ms, receipts,
                             _Outcomes(len(orders), progress, sink))
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
-                                   ranking=world.scenario.ranking)
+                                   ranking=world.scenario.ranking,
+                                   refresh_days=world.scenario.price_refresh_days,
+                                   forecast_days=world.scenario.forecast_days)
     rejections = Rejections(world.scenario.reject_rate, seed) if world.scenario.reject_rate else None
     ledger = _Ledger(world)
     replenishing = replenish_dates(world, orders)
@@ -250,9 +253,14 @@ def _replenish(store: MemoryStore, world: World, ledger: _Ledger, at: datetime) 
 
 def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,
             time_budget_ms: float) -> Engine:
-    return Engine(network, world.rate_card, store, policies=dict(world.policies),
+    policies, prices = dict(world.policies), OpportunityConfig()
+    if world.scenario.mode == "inventory_aware":   # its cost policies route on the prices too
+        policies = {name: replace(p, mode=Mode.INVENTORY_AWARE) if p.mode is Mode.COST else p
+                    for name, p in policies.items()}
+        prices = OpportunityConfig(max_age_s=2 * 86_400 * world.scenario.price_refresh_days)
+    return Engine(network, world.rate_card, store, policies=policies,
                   default_policy=_default_policy(world), limits=Limits(time_budget_ms=time_budget_ms),
-                  clock=clock)
+                  clock=clock, opportunity_config=prices)
 
 
 def _default_policy(world: World) -> str:

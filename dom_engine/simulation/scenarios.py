@@ -51,7 +51,9 @@ base's replenishment changed: 0 turns it off),
 mode ("online": the engine's single-order router, as RouteOrder; "nearest": the nearest-node rule;
 "ranked": the ranked-locations rule over `ranking` (node ids, first preferred); "wave": the batch
 allocator every wave_minutes (default 60); "hindsight": the batch allocator per day over the day's
-orders from the day's starting stock, see policies.py).
+orders from the day's starting stock; "inventory_aware": the online router with opportunity
+prices, re-computed every price_refresh_days (default 1) from the orders of the last
+forecast_days (default 7) as the forecast of as many days ahead, see policies.py).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ from .scenario_values import (
     weights,
 )
 
-MODES = ("online", "nearest", "ranked", "wave", "hindsight")
+MODES = ("online", "nearest", "ranked", "wave", "hindsight", "inventory_aware")
 EXECUTORS = ("local", "ray")
 BASE = "base"
 # Bounds on what a file may ask for: beyond them a typo (an extra zero) would run for days.
@@ -128,6 +130,8 @@ class Scenario:
     # Every N days at midnight (from the stream's first day) each node x SKU is raised back to its
     # starting on-hand level (a periodic order-up-to replenishment; 0: never; None: the base's).
     replenish_every_days: int | None = None
+    price_refresh_days: float = 1.0             # mode "inventory_aware": prices re-computed this often
+    forecast_days: float = 7.0                  # ... from the orders of this many days before
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,8 @@ def _scenario(name: str, t: Table) -> Scenario:
         rates_scale_bands=band_scales(t),
         weights=weights(t.table("weights")),
         replenish_every_days=_replenish_every_days(t),
+        price_refresh_days=positive(t, "price_refresh_days", 1.0),
+        forecast_days=positive(t, "forecast_days", 7.0),
     )
     t.done()
     if scenario.mode not in MODES:
@@ -309,6 +315,9 @@ def _scenario(name: str, t: Table) -> Scenario:
                                             "and `ranking` needs that mode")
     if "wave_minutes" in t.data and scenario.mode != "wave":
         raise ConfigError(t.key("wave_minutes"), 'only applies with mode = "wave"')
+    for key in ("price_refresh_days", "forecast_days"):
+        if key in t.data and scenario.mode != "inventory_aware":
+            raise ConfigError(t.key(key), 'only applies with mode = "inventory_aware"')
     if scenario.max_shipments is not None and scenario.max_shipments < 1:
         raise ConfigError(t.key("max_shipments"), f"must be >= 1, got {scenario.max_shipments}")
     if (scenario.demand_from or scenario.demand_until) and scenario.demand_scale == 1.0:

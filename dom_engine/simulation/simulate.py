@@ -267,7 +267,8 @@ def _run(world: World, stream: Sequence[Order], spec: ScenarioFile, r: int, prog
     name = world.scenario.name if mode is None else f"{world.scenario.name} ({mode})"
     report = None if progress is None else (lambda done, total: progress(name, r, done, total))
     policy = make_policy(mode or world.scenario.mode, world.scenario.wave_minutes, spec.batch_budget_ms,
-                         world.scenario.ranking)
+                         world.scenario.ranking, world.scenario.price_refresh_days,
+                         world.scenario.forecast_days)
     run = replay(world, orders, spec.time_budget_ms, report, receipts, policy, spec.seed, sink=sink)
     if progress is not None:
         progress(name, r, len(orders), len(orders))

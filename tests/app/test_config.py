@@ -33,7 +33,10 @@ def test_example_config_is_complete():
     assert config.network == EXAMPLES / "network.toml"
     assert config.inventory == EXAMPLES / "inventory.csv"
     assert config.rates == EXAMPLES / "rates.toml"
-    assert set(config.policies) == {"default", "fewest_shipments", "fastest", "green"}
+    assert set(config.policies) == {"default", "fewest_shipments", "fastest", "green", "inventory_aware"}
+    aware = config.policies["inventory_aware"]
+    assert aware.inventory_aware and aware.opportunity_weight == 1.0
+    assert config.opportunity.policy == "inventory_aware" and config.opportunity.max_age_s == 86_400
     assert config.policies["default"].max_shipments == 4
     marketplace = config.policies["default"].channel_node_kinds["marketplace"]
     assert marketplace == frozenset({"warehouse", "dropship"})

@@ -119,7 +119,7 @@ class FluidModel:
         lam = np.zeros(self.layout.size)
         objective, lower, rounds, converged = np.inf, -np.inf, 0, False
         while rounds < params.max_rounds and not stop.expired():
-            solved = self.master.solve(stop.remaining_s())
+            solved = self.master.solve(stop.remaining_s(), columns_added=rounds > 0)
             if solved is None:
                 break
             objective, duals, rows, prices = solved

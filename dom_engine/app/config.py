@@ -122,6 +122,7 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   recent_orders  orders remembered for a forecast from the stream         default 20000
   time_budget_s  one computation's budget                                 default 120
   policy       policy the forecast's orders are routed with ("": default) default ""
+  zoning       orders alike in one zone merge: "exact", "region" or "grid:D" default "grid:0.5"
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, branch_and_bound_share, min_cpsat_ms,     (single orders)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..domain import Network, Order, PolicyProfile, PreconditionError, RateCard
-from ..domain.opportunity import Forecast, OpportunityPrices
+from ..domain.opportunity import Forecast, OpportunityPrices, aggregated
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..io.forecast_file import read_forecast
@@ -63,7 +63,7 @@ class Refresh:
 
     prices: OpportunityPrices
     fluid: FluidResult
-    prototypes: int
+    prototypes: int   # in the forecast, with SKUs the store knows (merged by zone for the LP)
     skipped: int      # prototypes naming a SKU the store does not know
 
 
@@ -109,8 +109,8 @@ class OpportunityPricing:
             if not known:
                 raise PreconditionError("opportunity.forecast",
                                         "no prototype names only SKUs the store knows")
-            usable = Forecast(tuple(forecast.prototypes[k] for k in known), forecast.counts[known],
-                              forecast.horizon_days)
+            usable = aggregated(Forecast(tuple(forecast.prototypes[k] for k in known), forecast.counts[known],
+                                         forecast.horizon_days), self.config.zoning)
             model = self._model_for(forecast, usable, stock)
             result = model.solve(stock.atp, stop=stop)
             prices = OpportunityPrices(tuple(self.network.node_ids), stock.skus, result.prices, stock.version,

@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..domain import ConfigError
+from ..domain import ConfigError, ValidationError
+from ..domain.opportunity import grid_size
 from ..io.tables import Table
 
 
@@ -18,7 +19,9 @@ class OpportunityConfig:
     `recent_orders` orders this process routed. A server re-computes them every
     `refresh_every_s` (0: only when asked, `dom prices refresh`); prices older than `max_age_s`
     are stale and inventory-aware policies route on cost alone. Prototypes are routed with
-    `policy` ("" = the default policy); one computation may take `time_budget_s`."""
+    `policy` ("" = the default policy); one computation may take `time_budget_s`. Prototypes
+    alike (same lines and options) in one zone of `zoning` ("exact", "region", "grid:D" degrees)
+    are merged before the LP."""
 
     forecast: Path | None = None
     horizon_days: float = 7.0
@@ -27,6 +30,7 @@ class OpportunityConfig:
     recent_orders: int = 20_000
     time_budget_s: float = 120.0
     policy: str = ""
+    zoning: str = "grid:0.5"
 
     def __post_init__(self) -> None:
         for name in ("horizon_days", "max_age_s", "time_budget_s"):
@@ -35,6 +39,11 @@ class OpportunityConfig:
                 raise ConfigError(f"opportunity.{name}", f"must be > 0, got {value}")
         if not (math.isfinite(self.refresh_every_s) and self.refresh_every_s >= 0):
             raise ConfigError("opportunity.refresh_every_s", f"must be >= 0, got {self.refresh_every_s}")
+        if self.zoning not in ("exact", "region"):
+            try:
+                grid_size(self.zoning)
+            except ValidationError as exc:
+                raise ConfigError("opportunity.zoning", exc.message) from None
         if not 1 <= self.recent_orders <= 10_000_000:
             raise ConfigError("opportunity.recent_orders",
                               f"must be within [1, 10,000,000], got {self.recent_orders}")
@@ -50,6 +59,7 @@ def parse_opportunity(t: Table, path_of) -> OpportunityConfig:
         max_age_s=t.get("max_age_s", float, d.max_age_s),
         recent_orders=t.get("recent_orders", int, d.recent_orders),
         time_budget_s=t.get("time_budget_s", float, d.time_budget_s),
-        policy=t.get("policy", str, d.policy))
+        policy=t.get("policy", str, d.policy),
+        zoning=t.get("zoning", str, d.zoning))
     t.done()
     return config

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
 from .errors import ValidationError
-from .order import Order
+from .order import Destination, Order
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,54 @@ class Forecast:
     @property
     def expected_orders(self) -> float:
         return float(self.counts.sum())
+
+
+def zone_of(destination: Destination, zoning: str) -> str:
+    """The zone of a destination under `zoning`: "exact" (its coordinates), "region" (its region
+    code, else its 1-degree grid cell) or "grid:D" (cells of D degrees of latitude x longitude)."""
+    if zoning == "exact":
+        return f"{destination.latitude:.5f},{destination.longitude:.5f}"
+    if zoning == "region" and destination.region:
+        return f"region:{destination.region}"
+    size = 1.0 if zoning == "region" else grid_size(zoning)
+    return f"cell:{math.floor(destination.latitude / size)}:{math.floor(destination.longitude / size)}"
+
+
+def grid_size(zoning: str) -> float:
+    """D of a "grid:D" zoning (ValidationError for anything but "exact", "region", "grid:D>0")."""
+    head, _, size = zoning.partition(":")
+    try:
+        value = float(size) if head == "grid" else math.nan
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 180):
+        raise ValidationError("opportunity.zoning", f'must be "exact", "region" or "grid:D" (0 < D <= 180 '
+                                                    f"degrees), got {zoning!r}")
+    return value
+
+
+def aggregated(forecast: Forecast, zoning: str) -> Forecast:
+    """Prototypes alike merged: the same lines (SKU, quantity, weight, kit) and options in the same
+    zone become one, expected as often as all of them, shipped to their count-weighted centroid.
+    Fewer prototypes make a smaller fluid LP; "exact" merges only identical destinations."""
+    groups: dict[tuple, list[int]] = {}
+    for k, order in enumerate(forecast.prototypes):
+        lines = tuple(sorted((ln.sku, ln.quantity, ln.unit_weight_kg or 0.0, ln.ship_group or "")
+                             for ln in order.lines))
+        key = (zone_of(order.destination, zoning), lines, order.options, order.channel, order.deliver_by)
+        groups.setdefault(key, []).append(k)
+    protos, counts = [], []
+    for members in groups.values():
+        w = forecast.counts[members]
+        first = forecast.prototypes[members[0]]
+        if len(members) > 1 and w.sum() > 0:
+            where = [forecast.prototypes[k].destination for k in members]
+            lat = float(np.average([d.latitude for d in where], weights=w))
+            lon = float(np.average([d.longitude for d in where], weights=w))
+            first = replace(first, destination=replace(first.destination, latitude=lat, longitude=lon))
+        protos.append(first)
+        counts.append(float(w.sum()))
+    return Forecast(tuple(protos), np.array(counts), forecast.horizon_days)
 
 
 @dataclass(frozen=True)

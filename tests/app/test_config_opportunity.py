@@ -37,3 +37,10 @@ def test_bad_opportunity_settings_name_the_key(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, text)
     assert field in err.value.field
+
+
+@pytest.mark.parametrize("zoning", ["grid", "grid:0", "grid:x", "zip", "grid:200"])
+def test_bad_zoning_names_the_key(tmp_path, zoning):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, f'[opportunity]\nzoning = "{zoning}"\n')
+    assert err.value.field == "opportunity.zoning"

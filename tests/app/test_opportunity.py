@@ -146,3 +146,20 @@ print(sorted(s.node_id for s in engine.route(_order("far", CHICAGO, ("X",))).shi
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                          check=True)
     assert out.stdout.strip() == "['C']", out.stderr
+
+
+def test_orders_alike_in_one_zone_merge_into_one_prototype():
+    from dom_engine.domain.opportunity import aggregated, zone_of
+
+    near = [Destination(39.6 + d, -75.1 - d) for d in (0.0, 0.1, 0.2)]   # one 0.5-degree cell
+    orders = [_order(f"n{k}", where, ("X", "Y")) for k, where in enumerate(near)]
+    orders.append(_order("other", near[0], ("X",)))           # other lines: its own prototype
+    orders.append(_order("far", CHICAGO, ("X", "Y")))         # another cell
+    forecast = Forecast(tuple(orders), np.array([1.0, 1.0, 2.0, 5.0, 3.0]), 7.0)
+    merged = aggregated(forecast, "grid:0.5")
+    assert sorted(merged.counts.tolist()) == [3.0, 4.0, 5.0]
+    three = merged.prototypes[merged.counts.tolist().index(4.0)]
+    assert three.destination.latitude == pytest.approx(39.6 + (0.1 + 0.4) / 4)
+    assert len(aggregated(forecast, "exact").prototypes) == 5
+    assert zone_of(Destination(1.0, 2.0, region="PA"), "region") == "region:PA"
+    assert merged.expected_orders == forecast.expected_orders

@@ -111,14 +111,14 @@ class OpportunityPricing:
                                         "no prototype names only SKUs the store knows")
             usable = aggregated(Forecast(tuple(forecast.prototypes[k] for k in known), forecast.counts[known],
                                          forecast.horizon_days), self.config.zoning)
-            model = self._model_for(forecast, usable, stock)
+            model = self._model_for(forecast, usable, stock, stop)
             result = model.solve(stock.atp, stop=stop)
             prices = OpportunityPrices(tuple(self.network.node_ids), stock.skus, result.prices, stock.version,
                                        self.clock(), forecast.horizon_days, result.objective)
             self.store.publish_prices(prices)
         return Refresh(prices, result, len(known), len(forecast.prototypes) - len(known))
 
-    def _model_for(self, forecast: Forecast, usable: Forecast, stock) -> FluidModel:
+    def _model_for(self, forecast: Forecast, usable: Forecast, stock, stop: Deadline) -> FluidModel:
         """The last model when the forecast is the same and its sources still cover the stock (a
         re-solve then starts from its plans), else a new one."""
         if self._model is not None:
@@ -129,7 +129,7 @@ class OpportunityPricing:
         from ..optimize.opportunity import FluidModel
 
         model = FluidModel(usable, stock, self.network, self.rate_card, self.policy, self.clock(),
-                           self.solver)
+                           self.solver, stop)
         self._model = (forecast, model)
         return model
 

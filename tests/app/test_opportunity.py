@@ -163,3 +163,12 @@ def test_orders_alike_in_one_zone_merge_into_one_prototype():
     assert len(aggregated(forecast, "exact").prototypes) == 5
     assert zone_of(Destination(1.0, 2.0, region="PA"), "region") == "region:PA"
     assert merged.expected_orders == forecast.expected_orders
+
+
+def test_a_refresh_out_of_time_says_so_and_publishes_nothing():
+    engine = _engine(MemoryStore.from_records(abc_network(), ROWS))
+    orders = tuple(_order(f"m{k}", Destination(30 + k * 1e-3, -90.0), ("X", "Y")) for k in range(3000))
+    many = Forecast(orders, np.ones(3000), 7.0)
+    with pytest.raises(PreconditionError, match="time budget"):
+        engine.refresh_prices(many, time_budget_s=0.001)
+    assert engine.store.current_prices() is None

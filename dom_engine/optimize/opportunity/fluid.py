@@ -21,7 +21,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ...domain import Network, Order, PolicyProfile, RateCard
+from ...domain import Network, Order, PolicyProfile, PreconditionError, RateCard
 from ...domain.batch import BatchSettings
 from ...domain.opportunity import Forecast
 from ...domain.stock import StockView
@@ -80,7 +80,8 @@ class FluidModel:
     horizon changes the stock rows' bounds only, and starts from the plans and basis already found."""
 
     def __init__(self, forecast: Forecast, stock: StockView, network: Network, rate_card: RateCard,
-                 policy: PolicyProfile, now: datetime, solver: SolverParams | None = None) -> None:
+                 policy: PolicyProfile, now: datetime, solver: SolverParams | None = None,
+                 stop: Deadline | None = None) -> None:
         self.solver = solver or SolverParams()
         keep = np.flatnonzero(forecast.counts > 0)
         orders = [_backorderable(forecast.prototypes[k], k) for k in keep.tolist()]
@@ -89,7 +90,11 @@ class FluidModel:
         carried = replace(stock, capacity_left=None, atp=np.where(stock.atp > 0, UNCAPPED, 0))
         self.sources = stock.atp > 0
         batch = prepare_batch(BatchProblem(orders, carried, network, rate_card, [policy] * len(orders),
-                                           BatchSettings(), now), params=self.solver)
+                                           BatchSettings(), now), stop, params=self.solver)
+        if len(batch.entries) < len(orders):    # the stop came first: no LP over part of a forecast
+            raise PreconditionError("opportunity.time_budget_s",
+                                    f"building the fluid LP of {len(orders):,} prototypes did not fit in "
+                                    f"the time budget ({len(batch.entries):,} built)")
         self.entries, self.layout = batch.entries, batch.layout
         self.cap = np.zeros(self.layout.ship_base)     # stock rows' bounds, set by solve
         self.master = FluidMaster(self.weights, self.cap)

@@ -190,3 +190,17 @@ def test_a_model_says_when_new_stock_needs_a_new_model():
     grown = atp.copy()
     grown[tuple(empty[0])] = 3
     assert not model.covers(grown)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kits_and_shared_skus_are_priced_too(seed):
+    """Prototypes the compiled kernel does not hold (kits, a SKU on two lines) are priced one by one
+    (batch pricing's exact path): the LP still converges and its bound is valid."""
+    inst = random_batch(seed, n_orders=8, n_nodes=4, n_skus=4, kit_probability=0.5,
+                        duplicate_sku_probability=0.5, ship_capacity_probability=0.0,
+                        unit_capacity_probability=0.0)
+    forecast = Forecast(inst.orders, np.full(len(inst.orders), 2.0), 7.0)
+    result = solve_fluid(forecast, inst.stock, inst.network, inst.rate_card, inst.policies[0], inst.now)
+    assert result.converged
+    assert result.lower_bound <= result.objective * (1 + 1e-9) + 1e-9
+    assert (result.prices >= 0).all()

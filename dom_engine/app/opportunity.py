@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..domain import Network, Order, PolicyProfile, PreconditionError, RateCard
-from ..domain.opportunity import Forecast, OpportunityPrices, aggregated
+from ..domain.opportunity import Forecast, OpportunityPrices, aggregated, zone_of
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..io.forecast_file import read_forecast
@@ -132,6 +132,23 @@ class OpportunityPricing:
                            self.solver, stop)
         self._model = (forecast, model)
         return model
+
+    def fractions(self) -> dict[tuple[str, str], np.ndarray]:
+        """(zone, SKU) -> the share of units each node ships (the last: unfilled) in the last
+        solution, over the prototypes of that zone weighted by their counts (empty before a
+        refresh). Zones are [opportunity] zoning's. What dilated rounding rounds."""
+        if self._model is None:
+            return {}
+        model = self._model[1]
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for order, weight, flows in zip(model.prototypes, model.weights, model.sku_flows(), strict=True):
+            zone = zone_of(order.destination, self.config.zoning)
+            for sku, flow in flows.items():
+                key = (zone, sku)
+                out[key] = out.get(key, 0.0) + weight * flow
+        for flow in out.values():
+            flow /= max(flow.sum(), 1e-300)
+        return out
 
     def close(self) -> None:
         if self._model is not None:

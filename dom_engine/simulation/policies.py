@@ -13,6 +13,7 @@ every plan's units under its order id. A new policy (e.g. inventory-aware routin
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -26,12 +27,16 @@ import numpy as np
 from ..app.engine import Engine
 from ..app.routing import plan_allocations, skus_of
 from ..domain import DomainError, Order, Plan, PlanStatus, PolicyProfile
-from ..domain.opportunity import Forecast
+from ..domain.opportunity import Forecast, zone_of
 from ..domain.reservation import ReservationConflict
 from ..domain.stock import StockView
+from ..domain.stop import Deadline
 from ..inventory.memory import MemoryStore
+from ..optimize import OrderProblem, solve_order
 from ..optimize.baselines import route_nearest, route_ranked
 
+# Money per unit that prices a node out of a SKU's rounding choice (far above any real cost).
+ROUNDED_OUT = 1e4
 # Holds are committed as soon as they are made; a long TTL keeps the clock jumps of the stream
 # (hours between orders) from expiring one in between.
 HOLD_TTL_S = 365 * 24 * 3600.0
@@ -85,9 +90,12 @@ class InventoryAwarePolicy(OnlinePolicy):
                 self._prices(engine, now)
                 while self.next_refresh <= now:
                     self.next_refresh += self.refresh
-            out.append(_guarded(partial(engine.route, order, reserve=True)))
+            out.append(_guarded(partial(self._one, engine, order)))
             self.seen.append(order)
         return out
+
+    def _one(self, engine: Engine, order: Order) -> Plan:
+        return engine.route(order, reserve=True)
 
     def _prices(self, engine: Engine, now: datetime) -> None:
         while self.seen and self.seen[0].created_at < now - self.window:
@@ -97,6 +105,43 @@ class InventoryAwarePolicy(OnlinePolicy):
         days = self.window.total_seconds() / 86_400
         engine.refresh_prices(Forecast(tuple(self.seen), np.ones(len(self.seen)), days))
         self.refreshes += 1
+
+
+class DilatedPolicy(InventoryAwarePolicy):
+    """Ma (2023)'s dilated rounding of the fluid LP, for comparison: refreshed as the
+    inventory-aware policy is; per order, every node (and "unfilled") opens at an exponential time
+    drawn from the order id (deterministic), and each SKU ships from the node minimising time /
+    its share of that (zone, SKU)'s units in the LP. The engine then plans the order with every
+    other node of the SKU priced out (it may still use one where the chosen node is out of stock
+    and the order cannot wait); a SKU the LP never saw in that zone is left to the engine."""
+
+    def __init__(self, refresh_days: float = 1.0, forecast_days: float = 7.0) -> None:
+        super().__init__(refresh_days, forecast_days)
+        self.shares: dict[tuple[str, str], np.ndarray] = {}
+
+    def _prices(self, engine: Engine, now: datetime) -> None:
+        super()._prices(engine, now)
+        self.shares = engine.opportunity.fractions()
+
+    def _one(self, engine: Engine, order: Order) -> Plan:
+        engine.validate(order)
+        policy = engine.policy_for(order)
+        stock = engine.store.read(skus_of(order))
+        rng = np.random.default_rng(zlib.crc32(order.order_id.encode()))
+        opening = rng.exponential(size=len(engine.network) + 1)
+        zone = zone_of(order.destination, engine.opportunity_config.zoning)
+        priced_out = np.zeros((len(engine.network), len(stock.skus)))
+        for g, sku in enumerate(stock.skus):
+            share = self.shares.get((zone, sku))
+            if share is not None:
+                with np.errstate(divide="ignore"):
+                    chosen = int(np.argmin(opening / share))
+                priced_out[:, g] = ROUNDED_OUT
+                if chosen < len(engine.network):
+                    priced_out[chosen, g] = 0.0
+        problem = OrderProblem(order, stock, engine.network, engine.rate_card, policy, engine.clock(),
+                               priced_out)
+        return _hold(engine, order, solve_order(problem, Deadline.after_ms(engine.limits.time_budget_ms)))
 
 
 class NearestPolicy(OnlinePolicy):
@@ -261,6 +306,7 @@ def make_policy(mode: str, wave_minutes: int = 60, batch_budget_ms: float | None
         "wave": lambda: WavePolicy(wave_minutes, batch_budget_ms),
         "hindsight": lambda: HindsightPolicy(batch_budget_ms),
         "inventory_aware": lambda: InventoryAwarePolicy(refresh_days, forecast_days),
+        "dilated": lambda: DilatedPolicy(refresh_days, forecast_days),
     }
     return factories[mode]()
 

@@ -253,11 +253,12 @@ def _replenish(store: MemoryStore, world: World, ledger: _Ledger, at: datetime) 
 
 def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,
             time_budget_ms: float) -> Engine:
-    policies, prices = dict(world.policies), OpportunityConfig()
+    policies = dict(world.policies)
+    # Zones by destination region (else 1-degree cells): what dilated rounding's shares are kept by.
+    prices = OpportunityConfig(max_age_s=2 * 86_400 * world.scenario.price_refresh_days, zoning="region")
     if world.scenario.mode == "inventory_aware":   # its cost policies route on the prices too
         policies = {name: replace(p, mode=Mode.INVENTORY_AWARE) if p.mode is Mode.COST else p
                     for name, p in policies.items()}
-        prices = OpportunityConfig(max_age_s=2 * 86_400 * world.scenario.price_refresh_days)
     return Engine(network, world.rate_card, store, policies=policies,
                   default_policy=_default_policy(world), limits=Limits(time_budget_ms=time_budget_ms),
                   clock=clock, opportunity_config=prices)

@@ -53,7 +53,8 @@ mode ("online": the engine's single-order router, as RouteOrder; "nearest": the 
 allocator every wave_minutes (default 60); "hindsight": the batch allocator per day over the day's
 orders from the day's starting stock; "inventory_aware": the online router with opportunity
 prices, re-computed every price_refresh_days (default 1) from the orders of the last
-forecast_days (default 7) as the forecast of as many days ahead, see policies.py).
+forecast_days (default 7) as the forecast of as many days ahead; "dilated": Ma's dilated rounding
+of the same fluid LP, for comparison; see policies.py).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ from .scenario_values import (
     weights,
 )
 
-MODES = ("online", "nearest", "ranked", "wave", "hindsight", "inventory_aware")
+MODES = ("online", "nearest", "ranked", "wave", "hindsight", "inventory_aware", "dilated")
 EXECUTORS = ("local", "ray")
 BASE = "base"
 # Bounds on what a file may ask for: beyond them a typo (an extra zero) would run for days.
@@ -316,8 +317,8 @@ def _scenario(name: str, t: Table) -> Scenario:
     if "wave_minutes" in t.data and scenario.mode != "wave":
         raise ConfigError(t.key("wave_minutes"), 'only applies with mode = "wave"')
     for key in ("price_refresh_days", "forecast_days"):
-        if key in t.data and scenario.mode != "inventory_aware":
-            raise ConfigError(t.key(key), 'only applies with mode = "inventory_aware"')
+        if key in t.data and scenario.mode not in ("inventory_aware", "dilated"):
+            raise ConfigError(t.key(key), 'only applies with mode = "inventory_aware" or "dilated"')
     if scenario.max_shipments is not None and scenario.max_shipments < 1:
         raise ConfigError(t.key("max_shipments"), f"must be >= 1, got {scenario.max_shipments}")
     if (scenario.demand_from or scenario.demand_until) and scenario.demand_scale == 1.0:

@@ -4,6 +4,8 @@ mode, and the prices change decisions on scarce stock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dom_engine.app.engine import Engine
@@ -53,3 +55,30 @@ def test_prices_come_from_past_orders_only_and_change_decisions(monkeypatch):
         changed += sum(a.nodes != b.nodes for a, b in zip(aware.outcomes, online.outcomes, strict=True))
     assert all(newest < now for now, newest, _ in seen) and len(seen) >= 12
     assert changed > 0
+
+
+def _regioned(order):
+    where = order.destination
+    return replace(order, destination=replace(where, region=f"R{int(where.longitude) // 13}"))
+
+
+def test_dilated_rounding_is_deterministic_conserves_units_and_follows_the_lp():
+    from dom_engine.simulation.policies import DilatedPolicy
+
+    changed = 0
+    for seed in range(2):
+        scenario = Scenario("d", mode="dilated", price_refresh_days=0.5, forecast_days=1.0)
+        world = _world(scenario, seed, depth=2)
+        # Four regions (the replay zones by region): later orders meet the shares of earlier ones.
+        orders = [_regioned(o)
+                  for o in _stream(seed, 240, days=3)]
+        runs = [replay(world, orders, time_budget_ms=200, policy=DilatedPolicy(0.5, 1.0)) for _ in range(2)]
+        first, again = runs
+        assert [o.nodes for o in first.outcomes] == [o.nodes for o in again.outcomes]   # seeded by order id
+        assert (first.start.on_hand - first.end_on_hand == first.shipped).all()
+        online = replay(_world(Scenario("base"), seed, depth=2), orders, time_budget_ms=200,
+                        policy=OnlinePolicy())
+        changed += sum(a.nodes != b.nodes for a, b in zip(first.outcomes, online.outcomes, strict=True))
+    assert changed > 0
+    with pytest.raises(ConfigError, match="forecast_days"):
+        parse_scenarios({"scenarios": {"x": {"mode": "wave", "forecast_days": 2}}}, ".")

@@ -86,6 +86,8 @@ class FluidModel:
         keep = np.flatnonzero(forecast.counts > 0)
         orders = [_backorderable(forecast.prototypes[k], k) for k in keep.tolist()]
         self.weights = forecast.counts[keep]
+        self.prototypes = [forecast.prototypes[k] for k in keep.tolist()]
+        self.skus = stock.skus
         # Shipments left today do not bound a horizon's demand; any stock makes a node a source.
         carried = replace(stock, capacity_left=None, atp=np.where(stock.atp > 0, UNCAPPED, 0))
         self.sources = stock.atp > 0
@@ -150,6 +152,31 @@ class FluidModel:
     def close(self) -> None:
         """Stop the pricing threads."""
         self.router.close()
+
+    def sku_flows(self) -> list[dict[str, np.ndarray]]:
+        """Per prototype (of those with a count), per SKU: the share of its units each node ships
+        in the last solution (length nodes + 1, the last: unfilled). What rounding policies round."""
+        values = self.master.shares()
+        out: list[dict[str, np.ndarray]] = [{} for _ in self.entries]
+        seen = [0] * len(self.entries)
+        n = self.layout.n_nodes
+        for j, k in enumerate(self.master.owner):
+            col, e = self.pools[k][seen[k]], self.entries[k]
+            seen[k] += 1
+            if values[j] <= 1e-12:
+                continue
+            lines = col.x @ e.per_item.T if len(col.options) else np.zeros((0, len(e.gline)))
+            short = col.unfilled @ e.per_item.T
+            for line, g in enumerate(e.gline.tolist()):
+                flow = out[k].setdefault(self.skus[g], np.zeros(n + 1))
+                np.add.at(flow, e.p.opt_node[col.options], values[j] * lines[:, line])
+                flow[n] += values[j] * short[line]
+        for flows in out:
+            for flow in flows.values():
+                total = flow.sum()
+                if total > 0:
+                    flow /= total
+        return out
 
 
 def _backorderable(order: Order, k: int) -> Order:

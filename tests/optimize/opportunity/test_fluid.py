@@ -204,3 +204,26 @@ def test_kits_and_shared_skus_are_priced_too(seed):
     assert result.converged
     assert result.lower_bound <= result.objective * (1 + 1e-9) + 1e-9
     assert (result.prices >= 0).all()
+
+
+def test_sku_flows_are_the_solutions_shares_and_respect_stock():
+    """What rounding policies round: per prototype and SKU, shares over nodes (+ unfilled) that sum
+    to 1, and whose expected units (counts x quantity x share) fit each node's stock, as the LP's
+    stock rows say."""
+    from dom_engine.testing.protocol import PROTOCOL_NOW, WARMUP, protocol_instance
+
+    inst = protocol_instance(WARMUP, 1)
+    forecast = inst.forecast(inst.horizon)
+    model = FluidModel(forecast, inst.stock_view(), inst.network, inst.rate_card, inst.policy, PROTOCOL_NOW)
+    try:
+        assert model.solve(inst.stock).converged
+        flows = model.sku_flows()
+    finally:
+        model.close()
+    used = np.zeros(inst.stock.shape)
+    for weight, per_sku in zip(model.weights, flows, strict=True):
+        for sku, share in per_sku.items():
+            assert share.sum() == pytest.approx(1.0) and (share >= -1e-12).all()
+            used[:, inst.skus.index(sku)] += weight * share[:-1]
+    assert (used <= inst.stock + 1e-6 * (1 + inst.stock)).all()
+    assert used.sum() > 0.5 * inst.stock.sum()     # the stock is mostly spent: the flows are real

@@ -119,6 +119,8 @@ class FluidModel:
         """Prices on stock `atp` (nodes x the model's SKUs) for the forecast's counts x `scale`
         (e.g. the share of the horizon left). Scaling every count by a is the LP on stock / a,
         cost x a: the same prices."""
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be > 0, got {scale}")
         started = time.perf_counter()
         stop = stop or Deadline()
         self.cap[:] = np.clip(atp, 0, None).ravel() / scale

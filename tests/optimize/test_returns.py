@@ -1,0 +1,139 @@
+"""Return routing (optimize/returns.py) against brute force on random small instances: the same
+net cost, every unit received once, one package per site (lines consolidated), recovery only
+from dispositions the site gives and the condition allows; and the refusals that name the field."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+
+from dom_engine.domain import Destination, PlanStatus, PreconditionError, ValidationError
+from dom_engine.domain.returns import (
+    ALLOWED,
+    Condition,
+    Disposition,
+    RecoveryValues,
+    ReturnLine,
+    ReturnOptions,
+    ReturnRequest,
+    ReturnSite,
+)
+from dom_engine.domain.stop import Deadline
+from dom_engine.optimize.returns import ReturnSetup, build_return_problem, return_options, route_return
+from dom_engine.testing import FIXED_NOW
+from dom_engine.testing.builders import banded_rate_card, random_network
+
+
+def _instance(seed: int):
+    rng = np.random.default_rng([seed, 15])
+    network = random_network(rng, 6)
+    sites = {}
+    for node in network.nodes:
+        if rng.random() < 0.7:
+            conditions = frozenset(c for c in Condition if rng.random() < 0.8) or frozenset({Condition.NEW})
+            dispositions = frozenset(d for d in Disposition if rng.random() < 0.7) or frozenset(Disposition)
+            sites[node.node_id] = ReturnSite(node.node_id, conditions, dispositions,
+                                             float(rng.uniform(0.2, 3.0)), bool(rng.random() < 0.5))
+    if not sites:
+        sites[network.nodes[0].node_id] = ReturnSite(network.nodes[0].node_id)
+    recovery = RecoveryValues(per_sku={"S1": {(Condition.NEW, Disposition.RESTOCK): 40.0}})
+    lines = tuple(ReturnLine(f"L{k}", f"S{int(rng.integers(0, 4))}", int(rng.integers(1, 4)),
+                             list(Condition)[int(rng.integers(0, 3))]) for k in range(int(rng.integers(1, 5))))
+    origin = Destination(float(rng.uniform(28, 46)), float(rng.uniform(-120, -75)))
+    options = ReturnOptions(pickup_allowed=bool(rng.random() < 0.9), dropoff_allowed=True,
+                            dropoff_radius_km=float(rng.choice([0.0, 800.0, 5000.0])))
+    request = ReturnRequest(f"R-{seed}", lines, origin, options=options, created_at=FIXED_NOW)
+    return network, ReturnSetup(sites, recovery), request
+
+
+def _brute_force(network, setup, request, options) -> float:
+    """Every choice of at most one route per site; each line's units to the cheapest chosen route
+    that takes them (recovery worked out here from the values and the sites, not the options)."""
+    by_node: dict[int, list] = {}
+    for o in options:
+        by_node.setdefault(o.node, []).append(o)
+    best = np.inf
+    for pick in product(*[[None, *opts] for opts in by_node.values()]):
+        chosen = [o for o in pick if o is not None]
+        total = sum(o.package for o in chosen)
+        for i, line in enumerate(request.lines):
+            unit = np.inf
+            for o in chosen:
+                site = setup.sites[network.nodes[o.node].node_id]
+                if line.condition not in site.conditions:
+                    continue
+                values = [setup.recovery.value(line.sku, line.condition, d) for d in site.dispositions
+                          if d in ALLOWED[line.condition]]
+                values = [v for v in values if v is not None]
+                if values:
+                    unit = min(unit, o.carrier_unit[i] + site.handling_per_unit - max(values))
+            total += line.quantity * unit
+        best = min(best, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_net_cost_equals_brute_force(seed):
+    network, setup, request = _instance(seed)
+    options = return_options(request, network, banded_rate_card(), setup)
+    try:
+        rp = build_return_problem(request, options, network, FIXED_NOW)
+    except PreconditionError as err:   # some line no site takes: brute force agrees
+        assert err.field.startswith("lines[") and err.field.endswith("].condition")
+        assert not np.isfinite(_brute_force(network, setup, request, options))
+        return
+    plan = route_return(rp, network, Deadline.after_ms(5000))
+    assert plan.status is PlanStatus.OPTIMAL
+    expected = _brute_force(network, setup, request, options)
+    assert plan.net_cost == pytest.approx(expected, abs=1e-6)
+    assert plan.lower_bound == pytest.approx(plan.net_cost, abs=1e-6)
+    assert plan.net_cost == pytest.approx(sum(p.net_cost for p in plan.packages), abs=1e-6)
+    nodes = [p.node_id for p in plan.packages]
+    assert len(nodes) == len(set(nodes))                   # one package per site: lines consolidated
+    received = {}
+    for p in plan.packages:
+        site = setup.sites[p.node_id]
+        for a in p.lines:
+            received[a.line_id] = received.get(a.line_id, 0) + a.quantity
+            line = next(ln for ln in request.lines if ln.line_id == a.line_id)
+            assert line.condition in site.conditions and a.disposition in site.dispositions
+            assert a.disposition in ALLOWED[line.condition]
+    assert received == {ln.line_id: ln.quantity for ln in request.lines}
+    if plan.runner_up is not None:
+        assert plan.runner_up[1] >= plan.net_cost - 1e-6
+
+
+def test_two_lines_share_a_package_when_that_is_cheaper():
+    network, setup, _ = _instance(3)
+    site = next(iter(setup.sites))
+    only = ReturnSetup({site: ReturnSite(site, handling_per_unit=0.5)})
+    request = ReturnRequest("R", (ReturnLine("a", "S0", 1), ReturnLine("b", "S2", 2)),
+                            Destination(40.0, -90.0), options=ReturnOptions(dropoff_allowed=False))
+    rp = build_return_problem(request, return_options(request, network, banded_rate_card(), only), network, FIXED_NOW)
+    plan = route_return(rp, network, Deadline.after_ms(2000))
+    assert len(plan.packages) == 1 and len(plan.packages[0].lines) == 2
+
+
+def test_a_damaged_unit_is_never_restocked_and_no_site_for_it_names_the_line():
+    network, _, _ = _instance(5)
+    node = network.nodes[0].node_id
+    setup = ReturnSetup({node: ReturnSite(node, conditions=frozenset({Condition.NEW, Condition.OPENED}))})
+    request = ReturnRequest("R", (ReturnLine("a", "S0", 1), ReturnLine("b", "S1", 1, Condition.DAMAGED)),
+                            Destination(40.0, -90.0))
+    options = return_options(request, network, banded_rate_card(), setup)
+    with pytest.raises(PreconditionError, match="damaged") as err:
+        build_return_problem(request, options, network, FIXED_NOW)
+    assert err.value.field == "lines[1].condition"
+    assert RecoveryValues().value("S1", Condition.DAMAGED, Disposition.RESTOCK) is None
+
+
+def test_bad_requests_name_the_field():
+    with pytest.raises(ValidationError, match=r"lines\[0\]\.quantity"):
+        ReturnRequest("R", (ReturnLine("a", "S0", 0),), Destination(40.0, -90.0))
+    with pytest.raises(ValidationError, match="options"):
+        ReturnRequest("R", (ReturnLine("a", "S0", 1),), Destination(40.0, -90.0),
+                      options=ReturnOptions(pickup_allowed=False, dropoff_allowed=False))
+    with pytest.raises(ValidationError, match=r"lines\[1\]\.line_id"):
+        ReturnRequest("R", (ReturnLine("a", "S0", 1), ReturnLine("a", "S1", 1)), Destination(40.0, -90.0))

@@ -52,7 +52,7 @@ def build_engine(config: EngineConfig | None = None) -> Engine:
                   default_policy=config.default_policy, limits=config.limits, batch=config.batch,
                   solver=config.solver, events=config.events.open(config.store),
                   shadow_policy=config.events.shadow_policy, log_decisions=config.events.enabled,
-                  opportunity_config=config.opportunity)
+                  opportunity_config=config.opportunity, returns_config=config.returns)
 
 
 def network_of(config: EngineConfig) -> Network:

@@ -123,6 +123,10 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   time_budget_s  one computation's budget                                 default 120
   policy       policy the forecast's orders are routed with ("": default) default ""
   zoning       orders alike in one zone merge: "exact", "region" or "grid:D" default "grid:0.5"
+[returns]      where returns go (app/returns_config.py): [[returns.sites]] node_id, conditions
+               ("new" "opened" "damaged"), dispositions ("restock" "refurbish" "liquidate"),
+               handling_per_unit, dropoff; [returns.recovery] CONDITION.DISPOSITION = money per
+               unit, short_below, short_bonus. Default: warehouses take all, stores new/opened
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, branch_and_bound_share, min_cpsat_ms,     (single orders)
@@ -186,6 +190,7 @@ from ..optimize.params import SolverParams
 from .batch_config import parse_batch
 from .events_config import EventsConfig, parse_events
 from .opportunity_config import OpportunityConfig, parse_opportunity
+from .returns_config import ReturnsConfig, parse_returns
 from .server_config import MAX_MESSAGE_MB, ServerConfig, TlsFiles, check_address, parse_server
 from .tracing import TracingConfig, parse_tracing
 
@@ -248,6 +253,7 @@ class EngineConfig:
     events: EventsConfig = field(default_factory=EventsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     opportunity: OpportunityConfig = field(default_factory=OpportunityConfig)
+    returns: ReturnsConfig = field(default_factory=ReturnsConfig)
 
     @property
     def uses_demo(self) -> bool:
@@ -262,7 +268,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     base = source.parent if source is not None else Path.cwd()
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for section in ("data", "demo", "limits", "routing", "server", "store", "batch", "events", "shadow",
-                    "tracing", "opportunity"):
+                    "tracing", "opportunity", "returns"):
         if section in data and not isinstance(data[section], dict):
             raise ConfigError(section, "must be a table, e.g. [" + section + "]")
     from_env: dict[str, str] = {}
@@ -335,12 +341,13 @@ def parse_config(data: Mapping[str, Any], base: Path, source: Path | None = None
     events = parse_events(root.table("events"), root.table("shadow"), policies)
     tracing = parse_tracing(root.table("tracing"))
     opportunity = parse_opportunity(root.table("opportunity"), lambda t, key: _path(t, key, base))
+    returns = parse_returns(root.table("returns"))
     root.done()
     if opportunity.policy and opportunity.policy not in policies:
         raise ConfigError("opportunity.policy",
                           f"unknown policy {opportunity.policy!r}; defined: {sorted(policies)}")
     return EngineConfig(network, inventory, rates, seed, Limits(**values), policies, default_policy,
-                        server, source, store, batch, solver, events, tracing, opportunity)
+                        server, source, store, batch, solver, events, tracing, opportunity, returns)
 
 
 def _store_config(t: Table, base: Path) -> StoreBackendConfig:

@@ -14,6 +14,7 @@ from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
 from ..domain.events import EventLog
 from ..domain.opportunity import Forecast
+from ..domain.returns import ReturnPlan, ReturnRequest
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..inventory.event_log import MemoryEventLog
@@ -21,6 +22,8 @@ from ..optimize.params import SolverParams
 from .decisions import Decisions, shadow_of
 from .opportunity import OpportunityPricing, Refresh
 from .opportunity_config import OpportunityConfig
+from .returns import ReturnRouting
+from .returns_config import ReturnsConfig
 from .routing import OrderRouting, utc_now
 from .stock_admin import StockAdmin
 from .tracing import span
@@ -49,6 +52,7 @@ class Engine:
     shadow_policy: str | None = None      # [shadow] policy: live orders routed with it too, logged
     log_decisions: bool = True            # [events] enabled
     opportunity_config: OpportunityConfig = field(default_factory=OpportunityConfig)   # [opportunity]
+    returns_config: ReturnsConfig = field(default_factory=ReturnsConfig)   # [returns]
     routing: OrderRouting = field(init=False, repr=False, compare=False)
     decisions: Decisions = field(init=False, repr=False, compare=False)
     stock: StockAdmin = field(init=False, repr=False, compare=False)
@@ -97,6 +101,13 @@ class Engine:
         if self._remember:
             self.opportunity.recent.add(order)
         return plan
+
+    def route_return(self, request: ReturnRequest, *, time_budget_ms: float | None = None) -> ReturnPlan:
+        """Where a return goes: see app/returns.py (errors name the field)."""
+        _load_kernels()
+        routing = ReturnRouting(self.network, self.rate_card, self.store, self.returns_config, self.clock,
+                                self.opportunity_config.max_age_s)
+        return routing.route(request, time_budget_ms or self.limits.time_budget_ms)
 
     def prices_wanted(self) -> bool:
         """Some policy is inventory-aware and a forecast file says what to expect: then a snapshot

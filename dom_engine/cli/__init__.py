@@ -31,6 +31,7 @@ from ..domain.reservation import ReservationConflict
 from ..io.progress import phase_bar, progress_bar, scenario_bar
 from .events import add_parser as add_events_parser
 from .prices import add_parser as add_prices_parser
+from .returns import add_parser as add_returns_parser
 from .tokens import add_parser as add_token_parser
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -335,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_parser(sub, _Parser)
     add_events_parser(sub, _Parser, "config TOML naming the [store] (default: $DOM_CONFIG)")
     add_prices_parser(sub, "config TOML (default: $DOM_CONFIG)")
+    add_returns_parser(sub, "config TOML (default: $DOM_CONFIG)")
     return p
 
 

@@ -39,8 +39,9 @@ def _instance(seed: int):
     if not sites:
         sites[network.nodes[0].node_id] = ReturnSite(network.nodes[0].node_id)
     recovery = RecoveryValues(per_sku={"S1": {(Condition.NEW, Disposition.RESTOCK): 40.0}})
+    conditions = list(Condition)
     lines = tuple(ReturnLine(f"L{k}", f"S{int(rng.integers(0, 4))}", int(rng.integers(1, 4)),
-                             list(Condition)[int(rng.integers(0, 3))]) for k in range(int(rng.integers(1, 5))))
+                             conditions[int(rng.integers(0, 3))]) for k in range(int(rng.integers(1, 5))))
     origin = Destination(float(rng.uniform(28, 46)), float(rng.uniform(-120, -75)))
     options = ReturnOptions(pickup_allowed=bool(rng.random() < 0.9), dropoff_allowed=True,
                             dropoff_radius_km=float(rng.choice([0.0, 800.0, 5000.0])))
@@ -111,7 +112,8 @@ def test_two_lines_share_a_package_when_that_is_cheaper():
     only = ReturnSetup({site: ReturnSite(site, handling_per_unit=0.5)})
     request = ReturnRequest("R", (ReturnLine("a", "S0", 1), ReturnLine("b", "S2", 2)),
                             Destination(40.0, -90.0), options=ReturnOptions(dropoff_allowed=False))
-    rp = build_return_problem(request, return_options(request, network, banded_rate_card(), only), network, FIXED_NOW)
+    options = return_options(request, network, banded_rate_card(), only)
+    rp = build_return_problem(request, options, network, FIXED_NOW)
     plan = route_return(rp, network, Deadline.after_ms(2000))
     assert len(plan.packages) == 1 and len(plan.packages[0].lines) == 2
 

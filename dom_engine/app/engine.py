@@ -58,6 +58,7 @@ class Engine:
     stock: StockAdmin = field(init=False, repr=False, compare=False)
     _batch_routing: BatchRouting | None = field(init=False, default=None, repr=False, compare=False)
     opportunity: OpportunityPricing = field(init=False, repr=False, compare=False)
+    _returns: ReturnRouting | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.routing = OrderRouting(self.network, self.rate_card, self.store, self.policies,
@@ -105,9 +106,10 @@ class Engine:
     def route_return(self, request: ReturnRequest, *, time_budget_ms: float | None = None) -> ReturnPlan:
         """Where a return goes: see app/returns.py (errors name the field)."""
         _load_kernels()
-        routing = ReturnRouting(self.network, self.rate_card, self.store, self.returns_config, self.clock,
-                                self.opportunity_config.max_age_s)
-        return routing.route(request, time_budget_ms or self.limits.time_budget_ms)
+        if self._returns is None:
+            self._returns = ReturnRouting(self.network, self.rate_card, self.store, self.returns_config,
+                                          self.clock, self.opportunity_config.max_age_s)
+        return self._returns.route(request, time_budget_ms or self.limits.time_budget_ms)
 
     def prices_wanted(self) -> bool:
         """Some policy is inventory-aware and a forecast file says what to expect: then a snapshot

@@ -8,7 +8,7 @@ short_below units."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain import Network, NotFoundError, PreconditionError, RateCard, ValidationError
@@ -27,6 +27,11 @@ class ReturnRouting:
     config: ReturnsConfig
     clock: Callable[[], datetime]
     prices_max_age_s: float = 86_400.0
+    setup: ReturnSetup = field(init=False)
+
+    def __post_init__(self) -> None:   # the sites checked and indexed once, not per return
+        object.__setattr__(self, "setup", ReturnSetup(self.config.sites_of(self.network),
+                                                      self.config.recovery))
 
     def route(self, request: ReturnRequest, time_budget_ms: float = 50.0) -> ReturnPlan:
         stop = Deadline.after_ms(time_budget_ms)
@@ -43,8 +48,7 @@ class ReturnRouting:
         if prices is not None and prices.is_fresh(self.clock(), self.prices_max_age_s, stock.version):
             per = prices.for_stock(self.network.node_ids, stock.skus)
             prices_of = {sku: per[:, k] for k, sku in enumerate(stock.skus)}
-        setup = ReturnSetup(self.config.sites_of(self.network), self.config.recovery)
-        options = return_options(request, self.network, self.rate_card, setup, stock_of, prices_of)
+        options = return_options(request, self.network, self.rate_card, self.setup, stock_of, prices_of)
         problem = build_return_problem(request, options, self.network, self.clock())
         return route_return(problem, self.network, stop)
 

@@ -115,16 +115,34 @@ def _recovery(request: ReturnRequest, site: ReturnSite, node: int, values: Recov
     for i, line in enumerate(request.lines):
         pick = None
         if line.condition in site.conditions:
-            for d in sorted(site.dispositions, key=lambda x: x.value):
-                v = values.value(line.sku, line.condition, d)
-                if v is None:
-                    continue
+            for d, v in _values(values, line.sku, line.condition, site.dispositions):
                 if d is Disposition.RESTOCK:
                     v += _scarcity(line.sku, node, values, stock_of, prices_of)
                 if v > best[i]:
                     best[i], pick = v, d
         chosen.append(pick)
     return best, tuple(chosen)
+
+
+_ORDER = sorted(Disposition, key=lambda d: d.value)   # ties go to the first in this order
+
+
+def _values(values: RecoveryValues, sku: str, condition, dispositions: frozenset[Disposition]
+            ) -> list[tuple[Disposition, float]]:
+    """(disposition, recovery) the site may give a unit of `sku` in `condition` (memoised per
+    request shape: sites share a few profiles, a return has a few lines)."""
+    key = (id(values), sku, condition, dispositions)
+    got = _MEMO.get(key)
+    if got is None or got[0] is not values:
+        pairs = [(d, values.value(sku, condition, d)) for d in _ORDER if d in dispositions]
+        got = (values, [(d, v) for d, v in pairs if v is not None])
+        if len(_MEMO) > 100_000:
+            _MEMO.clear()
+        _MEMO[key] = got
+    return got[1]
+
+
+_MEMO: dict[tuple, tuple[RecoveryValues, list[tuple[Disposition, float]]]] = {}
 
 
 def _scarcity(sku: str, node: int, values: RecoveryValues, stock_of: Mapping[str, np.ndarray] | None,

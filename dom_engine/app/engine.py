@@ -14,7 +14,7 @@ from ..domain import Limits, Network, Order, Plan, PolicyProfile, RateCard
 from ..domain.batch import BatchResult, BatchSettings
 from ..domain.events import EventLog
 from ..domain.opportunity import Forecast
-from ..domain.returns import ReturnPlan, ReturnRequest
+from ..domain.returns import ReturnPlan, ReturnReceipt, ReturnRequest
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..inventory.event_log import MemoryEventLog
@@ -103,13 +103,23 @@ class Engine:
             self.opportunity.recent.add(order)
         return plan
 
-    def route_return(self, request: ReturnRequest, *, time_budget_ms: float | None = None) -> ReturnPlan:
-        """Where a return goes: see app/returns.py (errors name the field)."""
+    def route_return(self, request: ReturnRequest, *, time_budget_ms: float | None = None,
+                     stop: Deadline | None = None) -> ReturnPlan:
+        """Where a return goes: see app/returns.py (errors name the field). `stop`: the caller's
+        deadline and cancellation (else `time_budget_ms`, default [limits] time_budget_ms)."""
         _load_kernels()
+        stop = stop or Deadline.after_ms(time_budget_ms or self.limits.time_budget_ms)
+        return self._return_routing().route(request, stop)
+
+    def commit_return(self, return_id: str, received: Sequence[ReturnReceipt]) -> tuple[int, int]:
+        """Restock the units of a return received at their sites (idempotent): see app/returns.py."""
+        return self._return_routing().commit(return_id, received)
+
+    def _return_routing(self) -> ReturnRouting:
         if self._returns is None:
             self._returns = ReturnRouting(self.network, self.rate_card, self.store, self.returns_config,
                                           self.clock, self.opportunity_config.max_age_s)
-        return self._returns.route(request, time_budget_ms or self.limits.time_budget_ms)
+        return self._returns
 
     def prices_wanted(self) -> bool:
         """Some policy is inventory-aware and a forecast file says what to expect: then a snapshot

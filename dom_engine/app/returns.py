@@ -7,16 +7,19 @@ short_below units."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain import Network, NotFoundError, PreconditionError, RateCard, ValidationError
-from ..domain.returns import ReturnPlan, ReturnRequest
+from ..domain.reservation import StockDelta
+from ..domain.returns import Disposition, ReturnPlan, ReturnReceipt, ReturnRequest
 from ..domain.stop import Deadline
 from ..inventory.base import SnapshotStore
 from ..optimize.returns import ReturnSetup, build_return_problem, return_options, route_return
 from .returns_config import ReturnsConfig
+
+MAX_UNITS = 1_000_000    # per receipt
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,7 @@ class ReturnRouting:
         object.__setattr__(self, "setup", ReturnSetup(self.config.sites_of(self.network),
                                                       self.config.recovery))
 
-    def route(self, request: ReturnRequest, time_budget_ms: float = 50.0) -> ReturnPlan:
-        stop = Deadline.after_ms(time_budget_ms)
+    def route(self, request: ReturnRequest, stop: Deadline) -> ReturnPlan:
         skus = list(dict.fromkeys(line.sku for line in request.lines))
         stock = self.store.read(skus)
         for i, line in enumerate(request.lines):
@@ -51,6 +53,35 @@ class ReturnRouting:
         options = return_options(request, self.network, self.rate_card, self.setup, stock_of, prices_of)
         problem = build_return_problem(request, options, self.network, self.clock())
         return route_return(problem, self.network, stop)
+
+    def commit(self, return_id: str, received: Sequence[ReturnReceipt]) -> tuple[int, int]:
+        """Add restocked units to their sites' on-hand stock, once per (return, line, site): each
+        receipt is an event whose id names them, and stores apply an event id once. Other
+        dispositions change no stock. Returns (receipts applied, units restocked) by this call."""
+        if not return_id:
+            raise ValidationError("return_id", "must not be empty")
+        known = self.store.known_skus()
+        deltas = []
+        for i, r in enumerate(received):
+            where = f"received[{i}]"
+            if not r.line_id:
+                raise ValidationError(f"{where}.line_id", "must not be empty")
+            if not self.network.has(r.node_id):
+                raise ValidationError(f"{where}.node_id", f"unknown node {r.node_id!r}")
+            if r.sku not in known:
+                raise ValidationError(f"{where}.sku", f"unknown SKU {r.sku!r}")
+            q = r.quantity
+            if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= MAX_UNITS:
+                raise ValidationError(f"{where}.quantity", f"must be within [1, {MAX_UNITS}], got {q!r}")
+            if r.disposition is Disposition.RESTOCK:
+                deltas.append(StockDelta(f"return:{return_id}:{r.line_id}:{r.node_id}", r.node_id, r.sku,
+                                         adjust=r.quantity))
+        applied = units = 0
+        for delta in deltas:     # one by one: the answer says what this call added
+            if self.store.apply_deltas([delta]):
+                applied += 1
+                units += delta.adjust
+        return applied, units
 
     def _check_against_order(self, request: ReturnRequest) -> None:
         """Each line's SKU was held (and committed) for the original order, and no more units come

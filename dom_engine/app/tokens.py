@@ -24,7 +24,8 @@ from ..io.tables import Table, read_toml
 log = logging.getLogger("dom_engine.service")
 
 METHODS = frozenset({"RouteOrder", "ValidateOrder", "RejectShipment", "RouteBatch", "UpsertInventory",
-                     "GetReservation", "CommitReservation", "ReleaseReservation", "GetPlan", "ListEvents"})
+                     "GetReservation", "CommitReservation", "ReleaseReservation", "GetPlan", "ListEvents",
+                     "RouteReturn", "CommitReturn"})
 RELOAD_CHECK_S = 1.0
 
 

@@ -197,3 +197,14 @@ class ReturnPlan:
         if not self.status.has_plan:
             return 0.0
         return max(0.0, (self.net_cost - self.lower_bound) / max(abs(self.net_cost), 1e-9))
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    """Units of a return line received at a site with their disposition (CommitReturn)."""
+
+    line_id: str
+    node_id: str
+    sku: str
+    quantity: int
+    disposition: Disposition

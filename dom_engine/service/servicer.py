@@ -24,6 +24,7 @@ from .converters import (
     under_field,
     validate_call_from_proto,
 )
+from .return_converters import receipts_from_proto, return_call_from_proto, return_plan_to_proto
 
 if TYPE_CHECKING:
     from dom_engine.app.engine import Engine
@@ -143,6 +144,27 @@ class RoutingServicer(routing_grpc_pb.RoutingServiceServicer):
                            extra={"method": kind, "order_id": order.order_id, "status": plan.status.name,
                                   "request_id": request_id, "elapsed_ms": round(elapsed_ms, 3),
                                   "reservation_id": plan.reservation_id or None})
+
+    def RouteReturn(  # noqa: N802 (gRPC method name)
+        self, request: routing_pb.RouteReturnRequest, context: grpc.ServicerContext
+    ) -> routing_pb.RouteReturnResponse:
+        stop = call_stop(context)
+        call, budget, request_id = return_call_from_proto(request, self.engine.limits)
+        requested = self.engine.limits.time_budget_ms if budget is None else budget
+        plan = self.engine.route_return(call, stop=with_budget(stop, requested))
+        if stop.cancelled:   # the caller is gone: nothing to answer
+            answer_stopped(context, Stopped("the call ended before an answer", cancelled=True))
+        return routing_pb.RouteReturnResponse(plan=return_plan_to_proto(plan), request_id=request_id)
+
+    def CommitReturn(  # noqa: N802 (gRPC method name)
+        self, request: routing_pb.CommitReturnRequest, context: grpc.ServicerContext
+    ) -> routing_pb.CommitReturnResponse:
+        return_id, received = receipts_from_proto(request, self.engine.limits)
+        applied, units = self.engine.commit_return(return_id, received)
+        log.info("CommitReturn return_id=%s receipts=%d applied=%d units=%d", return_id, len(received),
+                 applied, units)
+        return routing_pb.CommitReturnResponse(units_restocked=units, receipts_applied=applied,
+                                               request_id=request.request_id[:128])
 
     def ValidateOrder(  # noqa: N802 (gRPC method name)
         self, request: routing_pb.ValidateOrderRequest, context: grpc.ServicerContext

@@ -100,3 +100,29 @@ def test_cli_route_return_bad_file(tmp_path):
                                "lines": [{"line_id": "1", "sku": "SKU-00001", "quantity": 1,
                                           "condition": "soggy"}]}))
     _bad(dom("route-return", str(bad)), "lines[0].condition")
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_restock_receipts_count_once_on_both_stores(backend, request):
+    from dom_engine.domain.returns import ReturnReceipt
+    from dom_engine.inventory.redis_store import RedisStore
+    from tests.redis_servers import client_url, new_namespace
+
+    if backend == "memory":
+        store = MemoryStore.from_records(abc_network(), ROWS)
+    else:
+        store = RedisStore(abc_network(), client_url(request.getfixturevalue("redis_server")),
+                           namespace=new_namespace(), cache_staleness_s=0.0)
+        store.load_snapshot([r["node_id"] for r in ROWS], [r["sku"] for r in ROWS],
+                            [r["on_hand"] for r in ROWS])
+    engine = Engine(abc_network(), us_network_rate_card(), store, policies={"default": PolicyProfile()})
+    received = [ReturnReceipt("1", "C", "X", 3, Disposition.RESTOCK),
+                ReturnReceipt("2", "C", "Y", 1, Disposition.LIQUIDATE)]
+    assert engine.commit_return("R-7", received) == (1, 3)
+    assert engine.commit_return("R-7", received) == (0, 0)
+    assert engine.commit_return("R-8", received[:1]) == (1, 3)      # another return: counted
+    c = engine.network.index_of("C")
+    assert engine.store.read(["X", "Y"]).atp[c].tolist() == [6, 5]
+    with pytest.raises(ValidationError) as err:
+        engine.commit_return("R-9", [ReturnReceipt("1", "C", "NOPE", 1, Disposition.RESTOCK)])
+    assert err.value.field == "received[0].sku"

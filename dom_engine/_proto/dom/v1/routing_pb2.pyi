@@ -23,6 +23,20 @@ class BatchStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BATCH_STATUS_UNSPECIFIED: _ClassVar[BatchStatus]
     BATCH_STATUS_OPTIMAL: _ClassVar[BatchStatus]
     BATCH_STATUS_FEASIBLE: _ClassVar[BatchStatus]
+
+class ReturnCondition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RETURN_CONDITION_UNSPECIFIED: _ClassVar[ReturnCondition]
+    RETURN_CONDITION_NEW: _ClassVar[ReturnCondition]
+    RETURN_CONDITION_OPENED: _ClassVar[ReturnCondition]
+    RETURN_CONDITION_DAMAGED: _ClassVar[ReturnCondition]
+
+class Disposition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISPOSITION_UNSPECIFIED: _ClassVar[Disposition]
+    DISPOSITION_RESTOCK: _ClassVar[Disposition]
+    DISPOSITION_REFURBISH: _ClassVar[Disposition]
+    DISPOSITION_LIQUIDATE: _ClassVar[Disposition]
 PLAN_STATUS_UNSPECIFIED: PlanStatus
 PLAN_STATUS_OPTIMAL: PlanStatus
 PLAN_STATUS_FEASIBLE: PlanStatus
@@ -31,6 +45,14 @@ PLAN_STATUS_NO_PLAN_FOUND: PlanStatus
 BATCH_STATUS_UNSPECIFIED: BatchStatus
 BATCH_STATUS_OPTIMAL: BatchStatus
 BATCH_STATUS_FEASIBLE: BatchStatus
+RETURN_CONDITION_UNSPECIFIED: ReturnCondition
+RETURN_CONDITION_NEW: ReturnCondition
+RETURN_CONDITION_OPENED: ReturnCondition
+RETURN_CONDITION_DAMAGED: ReturnCondition
+DISPOSITION_UNSPECIFIED: Disposition
+DISPOSITION_RESTOCK: Disposition
+DISPOSITION_REFURBISH: Disposition
+DISPOSITION_LIQUIDATE: Disposition
 
 class Date(_message.Message):
     __slots__ = ("year", "month", "day")
@@ -375,3 +397,157 @@ class RouteBatchResponse(_message.Message):
     snapshot_version: int
     request_id: str
     def __init__(self, status: _Optional[_Union[BatchStatus, str]] = ..., plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., kpis: _Optional[_Union[BatchKpis, _Mapping]] = ..., solve_time_ms: _Optional[float] = ..., snapshot_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReturnLine(_message.Message):
+    __slots__ = ("line_id", "sku", "quantity", "condition")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    sku: str
+    quantity: int
+    condition: ReturnCondition
+    def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., condition: _Optional[_Union[ReturnCondition, str]] = ...) -> None: ...
+
+class ReturnOptions(_message.Message):
+    __slots__ = ("pickup_allowed", "dropoff_allowed", "dropoff_radius_km", "excluded_nodes")
+    PICKUP_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DROPOFF_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DROPOFF_RADIUS_KM_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_NODES_FIELD_NUMBER: _ClassVar[int]
+    pickup_allowed: bool
+    dropoff_allowed: bool
+    dropoff_radius_km: float
+    excluded_nodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pickup_allowed: _Optional[bool] = ..., dropoff_allowed: _Optional[bool] = ..., dropoff_radius_km: _Optional[float] = ..., excluded_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RouteReturnRequest(_message.Message):
+    __slots__ = ("return_id", "lines", "origin", "order_id", "reason", "options", "time_budget_ms", "request_id")
+    RETURN_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    TIME_BUDGET_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    return_id: str
+    lines: _containers.RepeatedCompositeFieldContainer[ReturnLine]
+    origin: Destination
+    order_id: str
+    reason: str
+    options: ReturnOptions
+    time_budget_ms: float
+    request_id: str
+    def __init__(self, return_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[ReturnLine, _Mapping]]] = ..., origin: _Optional[_Union[Destination, _Mapping]] = ..., order_id: _Optional[str] = ..., reason: _Optional[str] = ..., options: _Optional[_Union[ReturnOptions, _Mapping]] = ..., time_budget_ms: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReturnAllocation(_message.Message):
+    __slots__ = ("line_id", "sku", "quantity", "disposition", "shipping", "handling", "recovery", "net")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    SHIPPING_FIELD_NUMBER: _ClassVar[int]
+    HANDLING_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_FIELD_NUMBER: _ClassVar[int]
+    NET_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    sku: str
+    quantity: int
+    disposition: Disposition
+    shipping: float
+    handling: float
+    recovery: float
+    net: float
+    def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., shipping: _Optional[float] = ..., handling: _Optional[float] = ..., recovery: _Optional[float] = ..., net: _Optional[float] = ...) -> None: ...
+
+class ReturnPackage(_message.Message):
+    __slots__ = ("node_id", "route", "package_cost", "net_cost", "lines")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_COST_FIELD_NUMBER: _ClassVar[int]
+    NET_COST_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    route: str
+    package_cost: float
+    net_cost: float
+    lines: _containers.RepeatedCompositeFieldContainer[ReturnAllocation]
+    def __init__(self, node_id: _Optional[str] = ..., route: _Optional[str] = ..., package_cost: _Optional[float] = ..., net_cost: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[ReturnAllocation, _Mapping]]] = ...) -> None: ...
+
+class ReturnPlan(_message.Message):
+    __slots__ = ("return_id", "status", "packages", "shipping_cost", "handling_cost", "recovery_value", "net_cost", "lower_bound", "gap", "solve_time_ms", "solver", "has_runner_up", "runner_up_nodes", "runner_up_net_cost", "infeasible_reason")
+    RETURN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    SHIPPING_COST_FIELD_NUMBER: _ClassVar[int]
+    HANDLING_COST_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    NET_COST_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    SOLVER_FIELD_NUMBER: _ClassVar[int]
+    HAS_RUNNER_UP_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_UP_NODES_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_UP_NET_COST_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    return_id: str
+    status: PlanStatus
+    packages: _containers.RepeatedCompositeFieldContainer[ReturnPackage]
+    shipping_cost: float
+    handling_cost: float
+    recovery_value: float
+    net_cost: float
+    lower_bound: float
+    gap: float
+    solve_time_ms: float
+    solver: str
+    has_runner_up: bool
+    runner_up_nodes: _containers.RepeatedScalarFieldContainer[str]
+    runner_up_net_cost: float
+    infeasible_reason: str
+    def __init__(self, return_id: _Optional[str] = ..., status: _Optional[_Union[PlanStatus, str]] = ..., packages: _Optional[_Iterable[_Union[ReturnPackage, _Mapping]]] = ..., shipping_cost: _Optional[float] = ..., handling_cost: _Optional[float] = ..., recovery_value: _Optional[float] = ..., net_cost: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_ms: _Optional[float] = ..., solver: _Optional[str] = ..., has_runner_up: _Optional[bool] = ..., runner_up_nodes: _Optional[_Iterable[str]] = ..., runner_up_net_cost: _Optional[float] = ..., infeasible_reason: _Optional[str] = ...) -> None: ...
+
+class RouteReturnResponse(_message.Message):
+    __slots__ = ("plan", "request_id")
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    plan: ReturnPlan
+    request_id: str
+    def __init__(self, plan: _Optional[_Union[ReturnPlan, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ReturnReceipt(_message.Message):
+    __slots__ = ("line_id", "node_id", "sku", "quantity", "disposition")
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    line_id: str
+    node_id: str
+    sku: str
+    quantity: int
+    disposition: Disposition
+    def __init__(self, line_id: _Optional[str] = ..., node_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., disposition: _Optional[_Union[Disposition, str]] = ...) -> None: ...
+
+class CommitReturnRequest(_message.Message):
+    __slots__ = ("return_id", "received", "request_id")
+    RETURN_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    return_id: str
+    received: _containers.RepeatedCompositeFieldContainer[ReturnReceipt]
+    request_id: str
+    def __init__(self, return_id: _Optional[str] = ..., received: _Optional[_Iterable[_Union[ReturnReceipt, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CommitReturnResponse(_message.Message):
+    __slots__ = ("units_restocked", "receipts_applied", "request_id")
+    UNITS_RESTOCKED_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    units_restocked: int
+    receipts_applied: int
+    request_id: str
+    def __init__(self, units_restocked: _Optional[int] = ..., receipts_applied: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...

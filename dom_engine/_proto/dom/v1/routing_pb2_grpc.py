@@ -55,6 +55,16 @@ class RoutingServiceStub:
                 request_serializer=dom_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
                 response_deserializer=dom_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
                 _registered_method=True)
+        self.RouteReturn = channel.unary_unary(
+                '/dom.v1.RoutingService/RouteReturn',
+                request_serializer=dom_dot_v1_dot_routing__pb2.RouteReturnRequest.SerializeToString,
+                response_deserializer=dom_dot_v1_dot_routing__pb2.RouteReturnResponse.FromString,
+                _registered_method=True)
+        self.CommitReturn = channel.unary_unary(
+                '/dom.v1.RoutingService/CommitReturn',
+                request_serializer=dom_dot_v1_dot_routing__pb2.CommitReturnRequest.SerializeToString,
+                response_deserializer=dom_dot_v1_dot_routing__pb2.CommitReturnResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -105,6 +115,25 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RouteReturn(self, request, context):
+        """Where a returned item goes: per line the receiving site, how it travels (a carrier service or
+        a drop-off at a store), its disposition and money (shipping, handling, recovery, net), with
+        OPTIMAL / bound / gap and the runner-up. Errors: INVALID_ARGUMENT naming the field (unknown
+        SKU, lines not in the original order, more units than it shipped), FAILED_PRECONDITION when
+        no site takes a line's condition or the original order has not shipped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitReturn(self, request, context):
+        """Units of a return received at their sites: restocked units are added to the site's on-hand
+        stock, once per (return, line, site) however often the call is repeated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +156,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RouteBatch,
                     request_deserializer=dom_dot_v1_dot_routing__pb2.RouteBatchRequest.FromString,
                     response_serializer=dom_dot_v1_dot_routing__pb2.RouteBatchResponse.SerializeToString,
+            ),
+            'RouteReturn': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteReturn,
+                    request_deserializer=dom_dot_v1_dot_routing__pb2.RouteReturnRequest.FromString,
+                    response_serializer=dom_dot_v1_dot_routing__pb2.RouteReturnResponse.SerializeToString,
+            ),
+            'CommitReturn': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitReturn,
+                    request_deserializer=dom_dot_v1_dot_routing__pb2.CommitReturnRequest.FromString,
+                    response_serializer=dom_dot_v1_dot_routing__pb2.CommitReturnResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -238,6 +277,60 @@ class RoutingService:
             '/dom.v1.RoutingService/RouteBatch',
             dom_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
             dom_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteReturn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dom.v1.RoutingService/RouteReturn',
+            dom_dot_v1_dot_routing__pb2.RouteReturnRequest.SerializeToString,
+            dom_dot_v1_dot_routing__pb2.RouteReturnResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitReturn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dom.v1.RoutingService/CommitReturn',
+            dom_dot_v1_dot_routing__pb2.CommitReturnRequest.SerializeToString,
+            dom_dot_v1_dot_routing__pb2.CommitReturnResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -128,6 +128,12 @@ TEMPLATES = {
     "GetReservation": inventory_pb.ReservationRequest(reservation_id="res-FZ-1"),
     "CommitReservation": inventory_pb.ReservationRequest(reservation_id="res-FZ-1"),
     "ReleaseReservation": inventory_pb.ReservationRequest(reservation_id="res-FZ-1"),
+    "RouteReturn": routing_pb.RouteReturnRequest(
+        return_id="FZ-R", origin=routing_pb.Destination(latitude=40.7, longitude=-74.0),
+        lines=[routing_pb.ReturnLine(line_id="1", sku="SKU-A", quantity=1,
+                                     condition=routing_pb.RETURN_CONDITION_OPENED)]),
+    "CommitReturn": routing_pb.CommitReturnRequest(return_id="FZ-R", received=[routing_pb.ReturnReceipt(
+        line_id="1", node_id="EAST", sku="SKU-A", quantity=1, disposition=routing_pb.DISPOSITION_RESTOCK)]),
 }
 
 

@@ -62,7 +62,7 @@ def test_every_unary_rpc_of_both_services_is_covered() -> None:
     names = {m for m, _ in UNARY_METHODS}
     assert "/dom.v1.RoutingService/RouteOrder" in names
     assert "/dom.v1.InventoryService/UpsertInventory" in names
-    assert len(names) == 4 + 4 + 1  # 4 routing RPCs, 4 inventory RPCs, health Check
+    assert len(names) == 6 + 4 + 1  # 6 routing RPCs (returns included), 4 inventory RPCs, health Check
 
 
 @pytest.mark.parametrize(("method", "request_type"), UNARY_METHODS, ids=[m for m, _ in UNARY_METHODS])

@@ -134,7 +134,8 @@ def test_reflection_serves_the_full_schema(channel) -> None:
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
     service = pool.FindServiceByName("dom.v1.RoutingService")
     methods = {m.name for m in service.methods}
-    assert methods == {"RouteOrder", "ValidateOrder", "RejectShipment", "RouteBatch"}
+    assert methods == {"RouteOrder", "ValidateOrder", "RejectShipment", "RouteBatch", "RouteReturn",
+                       "CommitReturn"}
     assert service.file.name == "dom/v1/routing.proto"
     plan = pool.FindMessageTypeByName("dom.v1.Plan")
     assert "reservation_id" in plan.fields_by_name

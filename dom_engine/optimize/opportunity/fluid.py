@@ -158,21 +158,17 @@ class FluidModel:
     def sku_flows(self) -> list[dict[str, np.ndarray]]:
         """Per prototype (of those with a count), per SKU: the share of its units each node ships
         in the last solution (length nodes + 1, the last: unfilled). What rounding policies round."""
-        values = self.master.shares()
-        out: list[dict[str, np.ndarray]] = [{} for _ in self.entries]
-        seen = [0] * len(self.entries)
         n = self.layout.n_nodes
-        for j, k in enumerate(self.master.owner):
-            col, e = self.pools[k][seen[k]], self.entries[k]
-            seen[k] += 1
-            if values[j] <= 1e-12:
-                continue
-            lines = col.x @ e.per_item.T if len(col.options) else np.zeros((0, len(e.gline)))
-            short = col.unfilled @ e.per_item.T
-            for line, g in enumerate(e.gline.tolist()):
-                flow = out[k].setdefault(self.skus[g], np.zeros(n + 1))
-                np.add.at(flow, e.p.opt_node[col.options], values[j] * lines[:, line])
-                flow[n] += values[j] * short[line]
+        out: list[dict[str, np.ndarray]] = [{} for _ in self.entries]
+        for k, used in enumerate(_shares(self.master, self.pools, len(self.entries))):
+            e = self.entries[k]
+            for share, col in used:
+                lines = col.x @ e.per_item.T if len(col.options) else np.zeros((0, len(e.gline)))
+                short = col.unfilled @ e.per_item.T
+                for line, g in enumerate(e.gline.tolist()):
+                    flow = out[k].setdefault(self.skus[g], np.zeros(n + 1))
+                    np.add.at(flow, e.p.opt_node[col.options], share * lines[:, line])
+                    flow[n] += share * short[line]
         for flows in out:
             for flow in flows.values():
                 total = flow.sum()

@@ -124,9 +124,9 @@ class DilatedPolicy(InventoryAwarePolicy):
         self.shares = engine.opportunity.fractions()
 
     def _one(self, engine: Engine, order: Order) -> Plan:
-        engine.validate(order)
-        policy = engine.policy_for(order)
-        stock = engine.store.read(skus_of(order))
+        return _planned_and_held(engine, order, self._plan)
+
+    def _plan(self, engine: Engine, order: Order, stock: StockView, policy: PolicyProfile) -> Plan:
         rng = np.random.default_rng(zlib.crc32(order.order_id.encode()))
         opening = rng.exponential(size=len(engine.network) + 1)
         zone = zone_of(order.destination, engine.opportunity_config.zoning)
@@ -141,20 +141,14 @@ class DilatedPolicy(InventoryAwarePolicy):
                     priced_out[chosen, g] = 0.0
         problem = OrderProblem(order, stock, engine.network, engine.rate_card, policy, engine.clock(),
                                priced_out)
-        return _hold(engine, order, solve_order(problem, Deadline.after_ms(engine.limits.time_budget_ms)))
+        return solve_order(problem, Deadline.after_ms(engine.limits.time_budget_ms))
 
 
 class NearestPolicy(OnlinePolicy):
     """The nearest-node rule (optimize.baselines), holding what it plans."""
 
     def route(self, engine: Engine, orders: Sequence[Order]) -> list[Routed]:
-        return [_guarded(partial(self._one, engine, o)) for o in orders]
-
-    def _one(self, engine: Engine, order: Order) -> Plan:
-        engine.validate(order)
-        policy = engine.policy_for(order)
-        stock = engine.store.read(skus_of(order))
-        return _hold(engine, order, self._plan(engine, order, stock, policy))
+        return [_guarded(partial(_planned_and_held, engine, o, self._plan)) for o in orders]
 
     def _plan(self, engine: Engine, order: Order, stock: StockView, policy: PolicyProfile) -> Plan:
         return route_nearest(order, stock, engine.network, engine.rate_card, policy, engine.clock())
@@ -267,6 +261,15 @@ def _checked(engine: Engine, orders: Sequence[Order]) -> tuple[list[int], list[R
 def _validated(engine: Engine, order: Order) -> Plan:
     engine.validate(order)
     return Plan(order.order_id, PlanStatus.NO_PLAN_FOUND)
+
+
+def _planned_and_held(engine: Engine, order: Order,
+                      plan: Callable[[Engine, Order, StockView, PolicyProfile], Plan]) -> Plan:
+    """A rule's plan of `order` (checked as routing checks it, on a fresh read of its stock),
+    held."""
+    engine.validate(order)
+    stock = engine.store.read(skus_of(order))
+    return _hold(engine, order, plan(engine, order, stock, engine.policy_for(order)))
 
 
 def _hold(engine: Engine, order: Order, plan: Plan) -> Plan:

@@ -77,6 +77,15 @@ class RedisKeys:
         """[reserved, holds, expiry] of a shard: what a sweep touches."""
         return [self.reserved(shard), self.holds(shard), self.expiry(shard)]
 
+    # ------------------------------------------------------------------ opportunity prices ({prices} slot)
+    @property
+    def prices_pointer(self) -> str:
+        """The id of the current publication."""
+        return f"{self.namespace}:{{prices}}:current"
+
+    def prices_blob(self, publication: str) -> str:
+        return f"{self.namespace}:{{prices}}:v{publication}"
+
     # ------------------------------------------------------------------ capacity ({cap} slot)
     @property
     def cap_used(self) -> str:

@@ -1,7 +1,7 @@
-"""Opportunity prices in Redis (see prices.py): `<ns>:{prices}:v<id>` holds one publication's
-encoded prices and `<ns>:{prices}:current` its id; both in one slot, written in one transaction.
-A superseded blob expires after `keep_old_s`, so a process that read the old pointer a moment ago
-still finds its blob."""
+"""Opportunity prices in Redis (see prices.py): a blob per publication holds its encoded prices and
+a pointer its id (RedisKeys.prices_blob / prices_pointer); both in one slot, written in one
+pipeline (a transaction on standalone Redis). A superseded blob expires after KEEP_OLD_S, so a
+process that read the old pointer a moment ago still finds its blob."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..domain.opportunity import OpportunityPrices
 from ..domain.reservation import StoreUnavailable
 from .prices import decode, encode
 from .redis_connection import unavailable
+from .redis_keys import RedisKeys
 
 KEEP_OLD_S = 300
 
@@ -26,12 +27,11 @@ class RedisPrices:
     every `check_every_s` and fetch a blob once per publication. While Redis is unreachable the
     last prices read are answered (routing judges them by their age)."""
 
-    def __init__(self, client: redis.Redis | RedisCluster, namespace: str, check_every_s: float = 1.0,
+    def __init__(self, client: redis.Redis | RedisCluster, keys: RedisKeys, check_every_s: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic, transaction: bool = True) -> None:
         self.client = client
         self.transaction = transaction    # a cluster pipeline keeps the order, one slot, no MULTI
-        self.pointer = f"{namespace}:{{prices}}:current"
-        self.blob_prefix = f"{namespace}:{{prices}}:v"
+        self.keys = keys
         self.check_every_s = check_every_s
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -42,12 +42,12 @@ class RedisPrices:
         """Make `prices` the current ones for every process; returns the publication's id."""
         pid = uuid.uuid4().hex
         with unavailable("publish opportunity prices"):
-            old = self.client.get(self.pointer)
+            old = self.client.get(self.keys.prices_pointer)
             pipe = self.client.pipeline(transaction=self.transaction)
-            pipe.set(self.blob_prefix + pid, encode(prices))
-            pipe.set(self.pointer, pid)
+            pipe.set(self.keys.prices_blob(pid), encode(prices))
+            pipe.set(self.keys.prices_pointer, pid)
             if old:
-                pipe.expire(self.blob_prefix + old.decode(), KEEP_OLD_S)
+                pipe.expire(self.keys.prices_blob(old.decode()), KEEP_OLD_S)
             pipe.execute()
         with self._lock:
             self._seen, self._checked = (pid, prices), self._monotonic()
@@ -62,13 +62,13 @@ class RedisPrices:
             return seen[1] if seen else None
         try:
             with unavailable("read opportunity prices"):
-                pid = self.client.get(self.pointer)
+                pid = self.client.get(self.keys.prices_pointer)
                 if pid is None:
                     got = None
                 elif seen is not None and seen[0] == pid.decode():
                     got = seen
                 else:
-                    blob = self.client.get(self.blob_prefix + pid.decode())
+                    blob = self.client.get(self.keys.prices_blob(pid.decode()))
                     got = None if blob is None else (pid.decode(), decode(blob))
         except StoreUnavailable:
             return seen[1] if seen else None

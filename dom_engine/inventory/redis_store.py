@@ -199,7 +199,7 @@ class RedisStore(RedisHolds):
         self.cluster = isinstance(self.client, RedisCluster)
         self._ops = Ops(self.client, self.keys, self._n, self.cluster, attempt_lease_s)
         self.cache_staleness_s = cache_staleness_s
-        self._prices = RedisPrices(self.client, namespace, max(cache_staleness_s, 0.1), monotonic,
+        self._prices = RedisPrices(self.client, self.keys, max(cache_staleness_s, 0.1), monotonic,
                                    transaction=not self.cluster)
         self.degraded_staleness_s = degraded_staleness_s
         self.hold_ttl_s = hold_ttl_s

@@ -9,7 +9,6 @@ Errors name the file, line and field, e.g. ``forecast.jsonl line 3, order.lines[
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from ..domain import DomainError, Order, ValidationError
 from ..domain.errors import under_field
 from ..domain.opportunity import Forecast
+from .order_files import json_lines
 from .order_json import order_from_dict
 
 MAX_PROTOTYPES = 1_000_000
@@ -25,20 +25,9 @@ MAX_PROTOTYPES = 1_000_000
 
 def read_forecast(path: str | Path, horizon_days: float) -> Forecast:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(str(path), f"cannot read: {exc}") from None
     orders: list[Order] = []
     counts: list[float] = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        place = f"{path} line {n}"
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(place, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    for place, data in json_lines(path):
         if not isinstance(data, dict) or set(data) - {"expected", "order"} or "order" not in data:
             raise ValidationError(place, 'each line is {"expected": N, "order": {...}}')
         expected = data.get("expected")

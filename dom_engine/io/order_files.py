@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -81,8 +81,9 @@ def read_orders(path: str | Path, now: datetime | None = None) -> OrderFile:
 
 
 # ===================================================================== JSONL
-def _read_jsonl(path: Path, now: datetime) -> OrderFile:
-    orders, where = [], []
+def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """(place, parsed value) of every non-blank line of a JSON-lines file; errors name the file
+    and line ("orders.jsonl line 3")."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -92,9 +93,14 @@ def _read_jsonl(path: Path, now: datetime) -> OrderFile:
             continue
         place = f"{path} line {n}"
         try:
-            data = json.loads(raw)
+            yield place, json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ValidationError(place, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+
+
+def _read_jsonl(path: Path, now: datetime) -> OrderFile:
+    orders, where = [], []
+    for place, data in json_lines(path):
         try:
             request = order_request_from_dict(data, now)
         except DomainError as err:

@@ -79,7 +79,8 @@ def load_stock_file(config: EngineConfig, path: str | Path, *, redis_url: str | 
     MemoryStore.from_columns(network, node_ids, skus, on_hand, safety, where=where)  # checks every row
     store = store_cfg.open(network)
     version = StockAdmin(store).load_snapshot(node_ids, skus, on_hand, safety, progress=progress)
-    if config.opportunity.forecast is not None and any(p.inventory_aware for p in config.policies.values()):
-        engine = build_engine(replace(config, store=store_cfg))   # new stock: new prices for every server
-        engine.refresh_prices()
+    if config.opportunity.forecast is not None:   # new stock: new prices for every server
+        engine = build_engine(replace(config, store=store_cfg))
+        if engine.prices_wanted():
+            engine.refresh_prices()
     return len(node_ids), version

@@ -68,8 +68,7 @@ class Engine:
                                               self.default_policy, self.opportunity_config, self.clock,
                                               self.solver)
         # A forecast from the order stream needs the orders: kept only when some policy uses prices.
-        self._remember = (self.opportunity_config.forecast is None
-                          and any(p.inventory_aware for p in self.policies.values()))
+        self._remember = self.opportunity_config.forecast is None and self.uses_prices
         self.stock = StockAdmin(self.store)
         shadow = self.shadow_policy
         self.decisions = Decisions(
@@ -121,11 +120,15 @@ class Engine:
                                           self.clock, self.opportunity_config.max_age_s)
         return self._returns
 
+    @property
+    def uses_prices(self) -> bool:
+        """Some policy routes on opportunity prices."""
+        return any(p.inventory_aware for p in self.policies.values())
+
     def prices_wanted(self) -> bool:
         """Some policy is inventory-aware and a forecast file says what to expect: then a snapshot
         load (a server's start, `dom inventory load`) computes prices at once."""
-        return self.opportunity_config.forecast is not None and any(
-            p.inventory_aware for p in self.policies.values())
+        return self.opportunity_config.forecast is not None and self.uses_prices
 
     def ensure_prices(self) -> Refresh | None:
         """Compute and publish prices when wanted (prices_wanted) and the store has none fresh;

@@ -182,7 +182,7 @@ def _schedule_prices(engine: Engine, stop: threading.Event, leader: bool) -> Non
     opportunity prices on that schedule and publishes them through the store for all; without a
     schedule, once at start when a forecast file is configured (the stock was just loaded)."""
     every = engine.opportunity_config.refresh_every_s
-    if not leader or not any(p.inventory_aware for p in engine.policies.values()):
+    if not leader or not engine.uses_prices:
         return
     if every > 0:
         threading.Thread(target=refresh_every, name="dom-prices", daemon=True,

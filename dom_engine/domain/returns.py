@@ -162,10 +162,14 @@ class ReturnAllocation:
 
 @dataclass(frozen=True)
 class ReturnPackage:
+    """What one site receives by one route; `transit_days`: the carrier service's days on the way
+    (0 for a drop-off: the customer brings it)."""
+
     node_id: str
     route: str
     package_cost: float
     lines: tuple[ReturnAllocation, ...]
+    transit_days: int = 0
 
     @property
     def net_cost(self) -> float:

@@ -15,7 +15,7 @@ def return_plan_to_dict(plan: ReturnPlan) -> dict[str, Any]:
         "recovery_value": plan.recovery_value, "lower_bound": plan.lower_bound, "gap": plan.gap,
         "solve_time_ms": plan.solve_time_ms, "solver": plan.solver,
         "packages": [{"node_id": p.node_id, "route": p.route, "package_cost": p.package_cost,
-                      "net_cost": p.net_cost,
+                      "net_cost": p.net_cost, "transit_days": p.transit_days,
                       "lines": [{"line_id": a.line_id, "sku": a.sku, "quantity": a.quantity,
                                  "disposition": a.disposition.value, "shipping": a.shipping,
                                  "handling": a.handling, "recovery": a.recovery, "net": a.net}
@@ -37,7 +37,8 @@ def format_return_plan(plan: ReturnPlan) -> str:
         return "\n".join(out + [f"No plan: {plan.infeasible_reason}"])
     out.append(f"Packages ({len(plan.packages)}):")
     for p in plan.packages:
-        out.append(f"  {p.node_id:<14} {p.route:<10} package {p.package_cost:8.2f}   net {p.net_cost:9.2f}")
+        out.append(f"  {p.node_id:<14} {p.route:<10} package {p.package_cost:8.2f}   net {p.net_cost:9.2f}   "
+                   f"{p.transit_days} day(s) on the way")
         for a in p.lines:
             out.append(f"     {a.line_id} {a.sku} x{a.quantity}  {a.disposition.value:<9} "
                        f"shipping {a.shipping:7.2f}  handling {a.handling:6.2f}  recovery {a.recovery:7.2f}")

@@ -61,6 +61,7 @@ class ReturnOption:
     handling: float
     recovery: np.ndarray
     disposition: tuple[Disposition | None, ...]
+    transit_days: int = 0
 
 
 @dataclass
@@ -99,7 +100,7 @@ def return_options(request: ReturnRequest, network: Network, rate_card: RateCard
                     out.append(ReturnOption(
                         n, service.name, float(prices.package[row, s] + prices.package_distance[row, s]),
                         prices.unit[row, s] + prices.unit_distance[row, s], site.handling_per_unit,
-                        recovery, disposition))
+                        recovery, disposition, int(prices.transit_days[row, s])))
         if request.options.dropoff_allowed and site.dropoff and km[n] <= request.options.dropoff_radius_km:
             out.append(ReturnOption(n, DROPOFF, 0.0, np.zeros(len(lines)), site.handling_per_unit, recovery,
                                     disposition))
@@ -211,7 +212,8 @@ def plan_of(rp: ReturnProblem, sol: Solution, network: Network, elapsed_ms: floa
                              float(opt.recovery[i] * q))
             for i, (line, q) in enumerate(zip(rp.request.lines, sol.x[k].tolist(), strict=True)) if q > 0)
         if lines:
-            packages.append(ReturnPackage(network.nodes[opt.node].node_id, opt.route, opt.package, lines))
+            packages.append(ReturnPackage(network.nodes[opt.node].node_id, opt.route, opt.package, lines,
+                                          opt.transit_days))
     shipping = sum(p.package_cost + sum(a.shipping for a in p.lines) for p in packages)
     handling = sum(a.handling for p in packages for a in p.lines)
     recovery = sum(a.recovery for p in packages for a in p.lines)

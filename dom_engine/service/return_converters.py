@@ -103,6 +103,7 @@ def return_plan_to_proto(plan: ReturnPlan) -> routing_pb.ReturnPlan:
     for p in plan.packages:
         msg.packages.append(routing_pb.ReturnPackage(
             node_id=p.node_id, route=p.route, package_cost=p.package_cost, net_cost=p.net_cost,
+            transit_days=p.transit_days,
             lines=[routing_pb.ReturnAllocation(line_id=a.line_id, sku=a.sku, quantity=a.quantity,
                                                disposition=_DISPOSITIONS_TO_PB[a.disposition],
                                                shipping=a.shipping, handling=a.handling, recovery=a.recovery,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dom_engine.domain import Destination, PlanStatus, PreconditionError, ValidationError
+from dom_engine.domain.rates import DISTANCE_UNITS
 from dom_engine.domain.returns import (
     ALLOWED,
     Condition,
@@ -21,6 +22,7 @@ from dom_engine.domain.returns import (
     ReturnSite,
 )
 from dom_engine.domain.stop import Deadline
+from dom_engine.network.geo import haversine_km
 from dom_engine.optimize.returns import ReturnSetup, build_return_problem, return_options, route_return
 from dom_engine.testing import FIXED_NOW
 from dom_engine.testing.builders import banded_rate_card, random_network
@@ -75,10 +77,23 @@ def _brute_force(network, setup, request, options) -> float:
     return best
 
 
+def _transit_days(rate_card, network, request, option) -> int:
+    """The days of the first band of the option's service that reaches the customer (0 for a drop-off)."""
+    if option.route == "dropoff":
+        return 0
+    node = network.nodes[option.node]
+    km = haversine_km(request.origin.latitude, request.origin.longitude, node.latitude, node.longitude)
+    service = next(s for s in rate_card.services if s.name == option.route)
+    distance = km / DISTANCE_UNITS[service.distance_unit]
+    return next(b.transit_days for b in service.bands if distance <= b.max_distance)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_net_cost_equals_brute_force(seed):
     network, setup, request = _instance(seed)
-    options = return_options(request, network, banded_rate_card(), setup)
+    rate_card = banded_rate_card()
+    options = return_options(request, network, rate_card, setup)
+    assert all(o.transit_days == _transit_days(rate_card, network, request, o) for o in options)
     try:
         rp = build_return_problem(request, options, network, FIXED_NOW)
     except PreconditionError as err:   # some line no site takes: brute force agrees
@@ -96,6 +111,8 @@ def test_net_cost_equals_brute_force(seed):
     received = {}
     for p in plan.packages:
         site = setup.sites[p.node_id]
+        route = next(o for o in options if network.nodes[o.node].node_id == p.node_id and o.route == p.route)
+        assert p.transit_days == route.transit_days and (p.route != "dropoff" or p.transit_days == 0)
         for a in p.lines:
             received[a.line_id] = received.get(a.line_id, 0) + a.quantity
             line = next(ln for ln in request.lines if ln.line_id == a.line_id)

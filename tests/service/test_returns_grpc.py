@@ -40,6 +40,8 @@ def test_route_return_over_the_wire_equals_in_process(stub):
         Destination(40.71, -74.01)))
     assert plan.net_cost == pytest.approx(local.net_cost)
     assert [p.node_id for p in plan.packages] == [p.node_id for p in local.packages]
+    assert [p.transit_days for p in plan.packages] == [p.transit_days for p in local.packages]
+    assert any(p.transit_days > 0 for p in local.packages if p.route != "dropoff")
     damaged = [a for p in plan.packages for a in p.lines if a.line_id == "2"]
     assert damaged and all(a.disposition != routing_pb.DISPOSITION_RESTOCK for a in damaged)
 

@@ -463,18 +463,20 @@ class ReturnAllocation(_message.Message):
     def __init__(self, line_id: _Optional[str] = ..., sku: _Optional[str] = ..., quantity: _Optional[int] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., shipping: _Optional[float] = ..., handling: _Optional[float] = ..., recovery: _Optional[float] = ..., net: _Optional[float] = ...) -> None: ...
 
 class ReturnPackage(_message.Message):
-    __slots__ = ("node_id", "route", "package_cost", "net_cost", "lines")
+    __slots__ = ("node_id", "route", "package_cost", "net_cost", "lines", "transit_days")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_COST_FIELD_NUMBER: _ClassVar[int]
     NET_COST_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    TRANSIT_DAYS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     route: str
     package_cost: float
     net_cost: float
     lines: _containers.RepeatedCompositeFieldContainer[ReturnAllocation]
-    def __init__(self, node_id: _Optional[str] = ..., route: _Optional[str] = ..., package_cost: _Optional[float] = ..., net_cost: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[ReturnAllocation, _Mapping]]] = ...) -> None: ...
+    transit_days: int
+    def __init__(self, node_id: _Optional[str] = ..., route: _Optional[str] = ..., package_cost: _Optional[float] = ..., net_cost: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[ReturnAllocation, _Mapping]]] = ..., transit_days: _Optional[int] = ...) -> None: ...
 
 class ReturnPlan(_message.Message):
     __slots__ = ("return_id", "status", "packages", "shipping_cost", "handling_cost", "recovery_value", "net_cost", "lower_bound", "gap", "solve_time_ms", "solver", "has_runner_up", "runner_up_nodes", "runner_up_net_cost", "infeasible_reason")

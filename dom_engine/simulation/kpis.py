@@ -15,7 +15,9 @@ from .replay import Outcome, Run
 SHOWN = ("cost_with_unserved", "total_cost", "cost_per_order", "shipments_per_order", "split_rate",
          "fill_rate", "unplanned_orders", "on_time_rate", "mean_distance_km", "mean_delivery_days", "co2e_kg",
          "rejected_shipments", "stockouts", "capped_node_utilisation", "hindsight_cost", "regret",
-         "regret_pct")
+         "regret_pct", "cost_with_returns", "return_net_cost", "return_cost_per_unit",
+         "return_net_cost_per_unit", "units_returned", "units_restocked", "mean_days_to_restock",
+         "dropoff_share", "returns_unrouted")
 
 # KPI -> +1 when more is better, -1 when less is better (used to colour deltas in reports).
 BETTER = {
@@ -25,6 +27,10 @@ BETTER = {
     "invalid_orders": -1, "stockouts": -1, "capped_node_utilisation": 0,
     "unplanned_orders": -1, "unserved_penalty": -1, "cost_with_unserved": -1, "rejected_shipments": -1,
     "hindsight_cost": -1, "regret": -1, "regret_pct": -1,
+    "returns": 0, "units_returned": 0, "returns_unrouted": -1, "return_shipping_cost": -1,
+    "return_handling_cost": -1, "return_recovery_value": 1, "return_net_cost": -1, "return_cost_per_unit": -1,
+    "return_net_cost_per_unit": -1, "units_restocked": 1, "mean_days_to_restock": -1, "dropoff_share": 0,
+    "cost_with_returns": -1,
 }
 
 

@@ -24,6 +24,7 @@ from .fast_replay import FastReplay, chunks, fast_replay_applies
 from .policies import HOLD_TTL_S, OnlinePolicy, Policy, SimClock, make_policy
 from .receipts import Receipt
 from .rejections import Rejections
+from .returns import ReturnFlow, ReturnOutcome
 from .world import Stock, World
 
 
@@ -61,6 +62,7 @@ class Run:
     shipped: np.ndarray      # units shipped per (node, SKU), the same shape as the stock
     received: np.ndarray     # units received per (node, SKU)
     stockouts: dict[tuple[str, str], str]   # (node, SKU) that ran out -> the first day it did
+    returns: tuple[ReturnOutcome, ...] = ()  # with the scenario's returns: what each return became
 
 
 class _Ledger:
@@ -105,7 +107,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     engine = _engine(world, world.network, store, clock, time_budget_ms)
     changes = list(world.changes)          # the network from each date on (nodes closing / opening)
     online = world.scenario.mode == "online" if policy is None else type(policy) is OnlinePolicy
-    if fast and online and fast_replay_applies(world, orders):
+    returns = world.scenario.returns if world.scenario.returns and world.scenario.returns.active else None
+    if fast and online and returns is None and fast_replay_applies(world, orders):
         return _replay_fast(world, orders, engine, changes, time_budget_ms, receipts,
                             _Outcomes(len(orders), progress, sink))
     policy = policy or make_policy(world.scenario.mode, world.scenario.wave_minutes,
@@ -118,6 +121,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
     arriving = iter(receipts)
     pending = next(arriving, None)
     outcomes = _Outcomes(len(orders), progress, sink)
+    flow = None if returns is None else ReturnFlow(returns, seed, time_budget_ms, world.network,
+                                                   ledger.receive)
     for at, step in policy.steps(orders):
         clock.now = at
         while pending is not None and pending.at <= at:
@@ -130,6 +135,8 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             while replenishing and at.date() >= replenishing[0]:
                 replenishing.pop(0)
             _replenish(store, world, ledger, at)
+        if flow is not None:
+            flow.until(at, engine)
         for order, result in zip(step, policy.route(engine, step), strict=True):
             if isinstance(result, DomainError):
                 outcomes.append(_invalid(order, result))
@@ -140,11 +147,15 @@ def replay(world: World, orders: Sequence[Order], time_budget_ms: float,
             if result.reservation_id:
                 store.commit(result.reservation_id)
                 ledger.ship(result, order.created_at.date().isoformat())
+                if flow is not None:
+                    flow.shipped(order, result)
             outcomes.append(_outcome(order, result, refused, _unserved(engine, order, result)))
         outcomes.step_done()
+    if flow is not None:
+        flow.drain(engine)
     _, on_hand, _, _ = store.arrays()
     return Run(outcomes.kept(), stock, on_hand[:, :len(stock.skus)], ledger.shipped, ledger.received,
-               ledger.stockouts)
+               ledger.stockouts, tuple(flow.outcomes) if flow is not None else ())
 
 
 Sink = Callable[[list[Outcome]], object]     # what it returns is ignored
@@ -261,7 +272,7 @@ def _engine(world: World, network: Network, store: MemoryStore, clock: SimClock,
                     for name, p in policies.items()}
     return Engine(network, world.rate_card, store, policies=policies,
                   default_policy=_default_policy(world), limits=Limits(time_budget_ms=time_budget_ms),
-                  clock=clock, opportunity_config=prices)
+                  clock=clock, opportunity_config=prices, returns_config=world.returns_config)
 
 
 def _default_policy(world: World) -> str:

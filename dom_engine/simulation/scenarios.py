@@ -13,6 +13,8 @@ errors anywhere, so a typo never silently simulates the base.
     hindsight = false            # also replay each run in hindsight mode: regret KPIs
     replenish_every_days = 7     # every 7 days at midnight, stock back up to its starting level
     batch_budget_ms = 2000       # per wave / hindsight day (default: the config's [batch] budget)
+    [base.returns]               # optional: shipped units come back (return_spec.py for the keys)
+    rate = 0.1
     [base.demand]                # without `orders`: demand drawn from the demo generator
     orders = 2000                # orders in all
     days = 7                     # spread over this many days from `start`
@@ -54,7 +56,8 @@ allocator every wave_minutes (default 60); "hindsight": the batch allocator per 
 orders from the day's starting stock; "inventory_aware": the online router with opportunity
 prices, re-computed every price_refresh_days (default 1) from the orders of the last
 forecast_days (default 7) as the forecast of as many days ahead; "dilated": Ma's dilated rounding
-of the same fluid LP, for comparison; see policies.py).
+of the same fluid LP, for comparison; see policies.py), returns (a table: the base's returns with
+these keys changed, e.g. `[scenarios.to_centre.returns] routing = "centre"`; see return_spec.py).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from typing import Any
 
 from ..domain import ConfigError
 from ..io.tables import Table, read_toml
+from .return_spec import ReturnsSpec, parse_returns
 from .scenario_values import (
     NODE_KINDS,
     BandScale,
@@ -133,6 +137,7 @@ class Scenario:
     replenish_every_days: int | None = None
     price_refresh_days: float = 1.0             # mode "inventory_aware": prices re-computed this often
     forecast_days: float = 7.0                  # ... from the orders of this many days before
+    returns: ReturnsSpec | None = None          # shipped units that come back (None: none do)
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
         raise ConfigError(b.key("batch_budget_ms"),
                           f"must be > 0 and <= {MAX_BATCH_BUDGET_MS:g}, got {batch_budget!r}")
     every = _replenish_every_days(b) or 0
+    returns, returns_keys = parse_returns(b.table("returns")) if "returns" in b.data else (None, None)
     demand = _demand(b.table("demand"))
     b.done()
     sim = root.table("simulation")
@@ -207,7 +213,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     if not 1 <= jobs <= MAX_JOBS:
         raise ConfigError(sim.key("jobs"), f"must be 1 to {MAX_JOBS}, got {jobs}")
     s = root.table("scenarios")
-    scenarios = tuple(_scenario(name, s.table(name)) for name in list(s.data))
+    scenarios = tuple(_scenario(name, s.table(name), returns, returns_keys) for name in list(s.data))
     scenarios = tuple(sc if sc.replenish_every_days is not None else replace(sc, replenish_every_days=every)
                       for sc in scenarios)
     s.done()
@@ -215,7 +221,7 @@ def parse_scenarios(data: dict[str, Any], folder: Path, source: Path | None = No
     if not scenarios:
         raise ConfigError("scenarios", "define at least one [scenarios.NAME] table")
     return ScenarioFile(source, config, orders, demand, replications, seed, budget,
-                        Scenario(BASE, replenish_every_days=every),
+                        Scenario(BASE, replenish_every_days=every, returns=returns),
                         scenarios, receipts, hindsight=hindsight, batch_budget_ms=batch_budget,
                         executor=executor, jobs=jobs, address=address)
 
@@ -260,7 +266,10 @@ def _seed(t: Table, default: int = 0) -> int:
     return seed
 
 
-def _scenario(name: str, t: Table) -> Scenario:
+def _scenario(name: str, t: Table, returns: ReturnsSpec | None = None,
+              returns_keys: dict[str, Any] | None = None) -> Scenario:
+    """Scenario `name` of table `t`; its returns are the base's (`returns`, from `returns_keys`)
+    with the keys of its own returns table laid over them."""
     if name == BASE:
         raise ConfigError(t.where, '"base" is the name of the unchanged setup; choose another')
     close = tuple(strings(t, "close"))
@@ -305,6 +314,7 @@ def _scenario(name: str, t: Table) -> Scenario:
         replenish_every_days=_replenish_every_days(t),
         price_refresh_days=positive(t, "price_refresh_days", 1.0),
         forecast_days=positive(t, "forecast_days", 7.0),
+        returns=parse_returns(t.table("returns"), returns_keys)[0] if "returns" in t.data else returns,
     )
     t.done()
     if scenario.mode not in MODES:

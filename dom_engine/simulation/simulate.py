@@ -28,6 +28,7 @@ from .outcome_file import SCHEMA, OutcomeFile, OutcomeSpool, outcome_batch
 from .policies import make_policy
 from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, Sink, replay
+from .returns import return_kpis
 from .scenarios import ScenarioFile
 from .world import Stock, World, build_world
 
@@ -175,8 +176,8 @@ def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepar
                                          '"memory" (the default) in the base config')
     skus, on_hand, _, safety = components.store.arrays()
     stock = Stock(skus, on_hand, safety)
-    worlds = tuple(build_world(s, components.network, stock, components.rate_card, components.policies)
-                   for s in (spec.base, *spec.scenarios))
+    worlds = tuple(build_world(s, components.network, stock, components.rate_card, components.policies,
+                               config.returns) for s in (spec.base, *spec.scenarios))
     receipts = tuple(read_receipts(spec.receipts, components.network, skus)) if spec.receipts else ()
     stream = tuple(orders) if orders is not None else tuple(_stream(spec))
     if not stream:
@@ -233,6 +234,8 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
 
     run = _run(world, base_stream, spec, r, progress, prepared.receipts, None, sink)
     values = tally.run_kpis(len(run.stockouts), world.network)
+    if any(s.returns is not None for s in (spec.base, *spec.scenarios)):   # every run has the same KPIs
+        values.update(return_kpis(run.returns, values["cost_with_unserved"]))
     yardstick = None
     if spec.hindsight:
         yardstick = tally

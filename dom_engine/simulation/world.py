@@ -5,13 +5,15 @@ base, and errors name the scenario and key."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 
+from ..app.returns_config import ReturnsConfig
 from ..domain import ConfigError, Network, PolicyProfile, RateCard
 from ..domain.rates import RateBand
+from .returns import resolve_returns
 from .scenarios import Scenario
 
 # Money fields of a rate band that a rates_scale multiplies (distances and days stay).
@@ -38,12 +40,15 @@ class World:
     rate_card: RateCard
     policies: Mapping[str, PolicyProfile]
     changes: tuple[tuple[date, Network], ...] = ()   # the network from each date on, in date order
+    returns_config: ReturnsConfig = field(default_factory=ReturnsConfig)   # the base's [returns] sites
 
 
 def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: RateCard,
-                policies: Mapping[str, PolicyProfile]) -> World:
-    """The base with `scenario`'s changes (the base scenario changes nothing)."""
+                policies: Mapping[str, PolicyProfile], returns_config: ReturnsConfig | None = None) -> World:
+    """The base with `scenario`'s changes (the base scenario changes nothing); returns go to the
+    sites of `returns_config` (default: [returns]'s default sites)."""
     where = f"scenarios.{scenario.name}"
+    returns_config = returns_config or ReturnsConfig()
     for node_id in scenario.ranking:
         if not network.has(node_id):
             raise ConfigError(f"{where}.ranking", f"unknown node {node_id!r}")
@@ -61,8 +66,12 @@ def build_world(scenario: Scenario, network: Network, stock: Stock, rate_card: R
                                 for n in network.nodes), currency=network.currency)
     stock_now = _stock(scenario, network, stock, where)
     network, changes = _network_changes(scenario, network)
+    if scenario.returns is not None:     # checked (and its centre chosen) on the network at the start
+        returns = resolve_returns(scenario.returns, network, stock.skus, returns_config,
+                                  "base" if scenario.name == "base" else where)
+        scenario = replace(scenario, returns=returns)
     return World(scenario, network, stock_now, _rates(scenario, rate_card, where),
-                 _policies(scenario, policies), changes)
+                 _policies(scenario, policies), changes, returns_config)
 
 
 Changes = tuple[tuple[date, Network], ...]

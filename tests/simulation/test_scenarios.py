@@ -98,6 +98,18 @@ def test_a_full_file_parses(tmp_path):
     ("[base]\nreplenish_every_days = -1\n[scenarios.a]\n", "base.replenish_every_days"),
     ("[base]\nreplenish_every_days = 400\n[scenarios.a]\n", "base.replenish_every_days"),
     ("[scenarios.a]\nreplenish_every_days = 1.5\n", "scenarios.a.replenish_every_days"),
+    ("[base.returns]\nrate = 1.5\n[scenarios.a]\n", "base.returns.rate"),
+    ("[base.returns]\nrat = 0.1\n[scenarios.a]\n", "base.returns.rat"),
+    ("[base.returns]\ndelay_days = [5, 2]\n[scenarios.a]\n", "base.returns.delay_days"),
+    ("[base.returns]\ndelay_days = 400\n[scenarios.a]\n", "base.returns.delay_days"),
+    ("[base.returns]\ndelay_days = [1, 2, 3]\n[scenarios.a]\n", "base.returns.delay_days"),
+    ("[base.returns]\nconditions = { new = 0.5, opened = 0.2 }\n[scenarios.a]\n", "base.returns.conditions"),
+    ("[base.returns]\nconditions = { broken = 1.0 }\n[scenarios.a]\n", "base.returns.conditions.broken"),
+    ("[base.returns]\nby_channel = { web = -0.1 }\n[scenarios.a]\n", "base.returns.by_channel.web"),
+    ("[base.returns]\nprocessing_days = 100\n[scenarios.a]\n", "base.returns.processing_days"),
+    ("[base.returns]\ndropoff = \"yes\"\n[scenarios.a]\n", "base.returns.dropoff"),
+    ("[base.returns]\n[scenarios.a.returns]\nrouting = \"nearest\"\n", "scenarios.a.returns.routing"),
+    ("[scenarios.a.returns]\nby_sku = { X = 2 }\n", "scenarios.a.returns.by_sku.X"),
 ])
 def test_bad_files_name_the_scenario_and_key(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
@@ -112,3 +124,16 @@ def test_replenishment_is_the_bases_unless_a_scenario_changes_it(tmp_path):
     assert spec.base.replenish_every_days == 7
     assert [s.replenish_every_days for s in spec.scenarios] == [7, 1, 0]
     assert _load(tmp_path, "[scenarios.a]\n").base.replenish_every_days == 0
+
+
+def test_a_scenario_changes_the_bases_returns_key_by_key(tmp_path):
+    spec = _load(tmp_path, "[base.returns]\nrate = 0.2\ndelay_days = 5\nby_channel = { web = 0.3 }\n"
+                           "[scenarios.same]\nrates_scale = 1.1\n"
+                           "[scenarios.to_centre.returns]\nrouting = \"center\"\ncentre = \"ONT6\"\n")
+    same, to_centre = spec.scenarios
+    assert spec.base.returns == same.returns
+    assert spec.base.returns.routing == "optimised" and spec.base.returns.delay_days == (5.0, 5.0)
+    assert to_centre.returns.routing == "centre" and to_centre.returns.centre == "ONT6"
+    assert (to_centre.returns.rate, to_centre.returns.by_channel) == (0.2, {"web": 0.3})
+    assert to_centre.returns.rate_of("SKU-1", "web") == 0.3 and to_centre.returns.rate_of("SKU-1", "") == 0.2
+    assert _load(tmp_path, "[scenarios.a]\n").base.returns is None

@@ -13,7 +13,7 @@ keep the search's costs non-negative. A site is one node: at most one route per 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,74 +64,118 @@ class ReturnOption:
     transit_days: int = 0
 
 
+_ORDER = sorted(Disposition, key=lambda d: d.value)   # ties go to the first in this order
+_CODE = {d: k for k, d in enumerate(_ORDER)}
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """Every (site, route) option of a return as arrays, K options x L lines (ReturnOption per
+    row on indexing or iteration). `disposition` holds codes into _ORDER, -1 where the option's
+    site does not take the line (recovery -inf there)."""
+
+    node: np.ndarray            # (K,) int64
+    route: tuple[str, ...]      # (K,)
+    package: np.ndarray         # (K,)
+    carrier_unit: np.ndarray    # (K, L)
+    handling: np.ndarray        # (K,)
+    recovery: np.ndarray        # (K, L)
+    disposition: np.ndarray     # (K, L) int64
+    transit_days: np.ndarray    # (K,) int64
+
+    def __len__(self) -> int:
+        return len(self.route)
+
+    def __getitem__(self, k: int) -> ReturnOption:
+        return ReturnOption(int(self.node[k]), self.route[k], float(self.package[k]), self.carrier_unit[k],
+                            float(self.handling[k]), self.recovery[k],
+                            tuple(_ORDER[c] if c >= 0 else None for c in self.disposition[k].tolist()),
+                            int(self.transit_days[k]))
+
+    def __iter__(self) -> Iterator[ReturnOption]:
+        return (self[k] for k in range(len(self)))
+
+
 @dataclass
 class ReturnProblem:
     """A return as the optimizer's Problem, its options, and the constant the costs were shifted by."""
 
     request: ReturnRequest
     problem: Problem
-    options: list[ReturnOption]
+    options: OptionTable
     shift: float
 
 
 def return_options(request: ReturnRequest, network: Network, rate_card: RateCard, setup: ReturnSetup,
                    stock_of: Mapping[str, np.ndarray] | None = None,
-                   prices_of: Mapping[str, np.ndarray] | None = None) -> list[ReturnOption]:
-    """Every (site, route) option of `request` with its per-line costs. `stock_of[sku]` (units per
-    node) raises restock recovery at sites short of the SKU; `prices_of[sku]` (opportunity prices
-    per node) replaces that bonus with the site's price of the SKU."""
-    lines = request.lines
-    origin = request.origin
+                   prices_of: Mapping[str, np.ndarray] | None = None) -> OptionTable:
+    """Every (site, route) option of `request` with its per-line costs, site by site (sites in
+    node id order), each site's carrier services in rate card order, then its drop-off.
+    `stock_of[sku]` (units per node) raises restock recovery at sites short of the SKU;
+    `prices_of[sku]` (opportunity prices per node) replaces that bonus with the site's price."""
+    lines, origin, opts = request.lines, request.origin, request.options
     sites = [(network.index_of(nid), site) for nid, site in sorted(setup.sites.items())
-             if network.has(nid) and nid not in request.options.excluded_nodes]
+             if network.has(nid) and nid not in opts.excluded_nodes]
     sites = [(n, s) for n, s in sites if network.enabled[n]]
+    n_lines, n_services = len(lines), len(rate_card.services)
     if not sites:
-        return []
+        none = np.zeros(0, dtype=np.int64)
+        return OptionTable(none, (), np.zeros(0), np.zeros((0, n_lines)), np.zeros(0), np.zeros((0, n_lines)),
+                           np.zeros((0, n_lines), dtype=np.int64), none)
     nodes = np.array([n for n, _ in sites], dtype=np.int64)
-    weights = np.full(len(lines), rate_card.default_unit_weight_kg)
+    weights = np.full(n_lines, rate_card.default_unit_weight_kg)
     km = haversine_km(origin.latitude, origin.longitude, network.latitudes, network.longitudes)
     prices: ServicePrices = price(rate_card, network, nodes, origin.latitude, origin.longitude, weights, km)
-    out: list[ReturnOption] = []
-    for row, (n, site) in enumerate(sites):
-        recovery, disposition = _recovery(request, site, n, setup.recovery, stock_of, prices_of)
-        if request.options.pickup_allowed:
-            for s, service in enumerate(rate_card.services):
-                if prices.available[row, s]:
-                    out.append(ReturnOption(
-                        n, service.name, float(prices.package[row, s] + prices.package_distance[row, s]),
-                        prices.unit[row, s] + prices.unit_distance[row, s], site.handling_per_unit,
-                        recovery, disposition, int(prices.transit_days[row, s])))
-        if request.options.dropoff_allowed and site.dropoff and km[n] <= request.options.dropoff_radius_km:
-            out.append(ReturnOption(n, DROPOFF, 0.0, np.zeros(len(lines)), site.handling_per_unit, recovery,
-                                    disposition))
-    return out
+    recovery, disposition = _recovery(request, sites, nodes, setup.recovery, stock_of, prices_of)
+    pickup = prices.available & opts.pickup_allowed
+    dropoff = np.array([s.dropoff for _, s in sites]) & (km[nodes] <= opts.dropoff_radius_km) & (
+        opts.dropoff_allowed)
+    rows, cols = np.nonzero(np.concatenate([pickup, dropoff[:, None]], axis=1))   # site, then route
+    by_carrier = cols < n_services
+    s = np.where(by_carrier, cols, 0)
+    names = [service.name for service in rate_card.services] + [DROPOFF]
+    handling = np.array([site.handling_per_unit for _, site in sites])
+    return OptionTable(nodes[rows], tuple(names[c] for c in cols.tolist()),
+                  np.where(by_carrier, (prices.package + prices.package_distance)[rows, s], 0.0),
+                  np.where(by_carrier[:, None], (prices.unit + prices.unit_distance)[rows, s], 0.0),
+                  handling[rows], recovery[rows], disposition[rows],
+                  np.where(by_carrier, prices.transit_days[rows, s], 0))
 
 
-def _recovery(request: ReturnRequest, site: ReturnSite, node: int, values: RecoveryValues,
-              stock_of: Mapping[str, np.ndarray] | None, prices_of: Mapping[str, np.ndarray] | None
-              ) -> tuple[np.ndarray, tuple[Disposition | None, ...]]:
-    """Per line: the best recovery per unit the site can give it, and that disposition."""
-    best = np.full(len(request.lines), -np.inf)
-    chosen: list[Disposition | None] = []
-    for i, line in enumerate(request.lines):
-        pick = None
-        if line.condition in site.conditions:
-            for d, v in _values(values, line.sku, line.condition, site.dispositions):
+def _recovery(request: ReturnRequest, sites: Sequence[tuple[int, ReturnSite]], nodes: np.ndarray,
+              values: RecoveryValues, stock_of: Mapping[str, np.ndarray] | None,
+              prices_of: Mapping[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per site (rows) and line: the best recovery per unit the site can give it and that
+    disposition's code (-inf / -1 where the site does not take the line). Sites sharing a profile
+    (conditions, dispositions) are worked out together: only restocking varies by node."""
+    best = np.full((len(sites), len(request.lines)), -np.inf)
+    chosen = np.full(best.shape, -1, dtype=np.int64)
+    profiles: dict[tuple[frozenset, frozenset], list[int]] = {}
+    for row, (_, site) in enumerate(sites):
+        profiles.setdefault((site.conditions, site.dispositions), []).append(row)
+    for (conditions, dispositions), members in profiles.items():
+        rows = np.array(members)
+        for i, line in enumerate(request.lines):
+            if line.condition not in conditions:
+                continue
+            other, other_code, restock = -np.inf, -1, None
+            for d, v in _values(values, line.sku, line.condition, dispositions):
                 if d is Disposition.RESTOCK:
-                    v += _scarcity(line.sku, node, values, stock_of, prices_of)
-                if v > best[i]:
-                    best[i], pick = v, d
-        chosen.append(pick)
-    return best, tuple(chosen)
-
-
-_ORDER = sorted(Disposition, key=lambda d: d.value)   # ties go to the first in this order
+                    restock = v
+                elif v > other:
+                    other, other_code = v, _CODE[d]
+            best[rows, i], chosen[rows, i] = other, other_code
+            if restock is not None:       # last in _ORDER: it wins only when strictly better
+                worth = restock + _scarcity(line.sku, nodes[rows], values, stock_of, prices_of)
+                wins = worth > other
+                best[rows[wins], i], chosen[rows[wins], i] = worth[wins], _CODE[Disposition.RESTOCK]
+    return best, chosen
 
 
 def _values(values: RecoveryValues, sku: str, condition, dispositions: frozenset[Disposition]
             ) -> list[tuple[Disposition, float]]:
-    """(disposition, recovery) the site may give a unit of `sku` in `condition` (memoised per
-    request shape: sites share a few profiles, a return has a few lines)."""
+    """(disposition, recovery) the site may give a unit of `sku` in `condition`, in _ORDER
+    (memoised per request shape: sites share a few profiles, a return has a few lines)."""
     key = (id(values), sku, condition, dispositions)
     got = _MEMO.get(key)
     if got is None or got[0] is not values:
@@ -146,48 +190,47 @@ def _values(values: RecoveryValues, sku: str, condition, dispositions: frozenset
 _MEMO: dict[tuple, tuple[RecoveryValues, list[tuple[Disposition, float]]]] = {}
 
 
-def _scarcity(sku: str, node: int, values: RecoveryValues, stock_of: Mapping[str, np.ndarray] | None,
-              prices_of: Mapping[str, np.ndarray] | None) -> float:
+def _scarcity(sku: str, nodes: np.ndarray, values: RecoveryValues, stock_of: Mapping[str, np.ndarray] | None,
+              prices_of: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """What restocking a unit of `sku` is worth on top of its value, at each of `nodes`."""
     if prices_of is not None and sku in prices_of:
-        return float(prices_of[sku][node])
-    if stock_of is not None and sku in stock_of and stock_of[sku][node] < values.short_below:
-        return values.short_bonus
-    return 0.0
+        return np.asarray(prices_of[sku], dtype=float)[nodes]
+    if stock_of is not None and sku in stock_of:
+        return np.where(np.asarray(stock_of[sku])[nodes] < values.short_below, values.short_bonus, 0.0)
+    return np.zeros(len(nodes))
 
 
-def build_return_problem(request: ReturnRequest, options: Sequence[ReturnOption], network: Network,
+def build_return_problem(request: ReturnRequest, options: OptionTable, network: Network,
                          now: datetime) -> ReturnProblem:
     """The Problem of routing `request` over `options` (PreconditionError naming the line when no
     option takes one of its lines)."""
     n_lines = len(request.lines)
+    taken = options.disposition >= 0
     for i, line in enumerate(request.lines):
-        if not any(o.disposition[i] is not None for o in options):
+        if not taken[:, i].any():
             raise PreconditionError(f"lines[{i}].condition", f"no return site takes {line.sku!r} in "
                                     f"condition {line.condition.value!r} by an allowed route")
-    qty = [line.quantity for line in request.lines]
-    A = np.array([[q if o.disposition[i] is not None else 0 for i, q in enumerate(qty)] for o in options],
-                 dtype=np.int64).reshape(len(options), n_lines)
-    C = np.array([o.carrier_unit + o.handling - np.where(np.isfinite(o.recovery), o.recovery, 0.0)
-                  for o in options]).reshape(len(options), n_lines)
-    least = np.where(A > 0, C, np.inf).min(axis=0)
-    C = np.where(A > 0, C - least, 0.0)
     Q = np.array([line.quantity for line in request.lines], dtype=np.int64)
+    A = np.where(taken, Q, 0).astype(np.int64)
+    C = options.carrier_unit + options.handling[:, None] - np.where(taken, options.recovery, 0.0)
+    least = np.where(taken, C, np.inf).min(axis=0)
+    C = np.where(taken, C - least, 0.0)
     shift = float(least @ Q)
     order = Order(request.return_id, tuple(Line(ln.line_id, ln.sku, ln.quantity) for ln in request.lines),
                   request.origin, options=OrderOptions(allow_backorder=False), created_at=request.created_at)
-    nodes = np.array([o.node for o in options], dtype=np.int64)
+    nodes = options.node
     zeros = np.zeros(len(options))
     problem = Problem(
         order=order, items=[(i,) for i in range(n_lines)], is_kit=np.zeros(n_lines, dtype=bool), Q=Q, A=A,
         C=C,
-        f=np.array([o.package for o in options]), split_credit=0.0, P=np.zeros(n_lines), P0=0.0,
+        f=options.package.copy(), split_credit=0.0, P=np.zeros(n_lines), P0=0.0,
         allow_backorder=False, max_shipments=max(1, len(set(nodes.tolist()))), opt_node=nodes,
         opt_service=np.zeros(len(options), dtype=np.int64), opt_price_row=np.arange(len(options)),
         ship_offset=zeros.astype(np.int64), delivery_offset=zeros.astype(np.int64), prices=None,  # type: ignore[arg-type]
         line_sku_col=np.arange(n_lines), atp=np.zeros((len(network), n_lines), dtype=np.int64),
         shared_skus=False, penalty_money_per_unit=np.zeros(n_lines), penalty_money_per_order=0.0,
         cost_weight=1.0, now=now, stats={"nodes": len(network), "options": len(options)})
-    return ReturnProblem(request, problem, list(options), shift)
+    return ReturnProblem(request, problem, options, shift)
 
 
 def route_return(rp: ReturnProblem, network: Network, stop: Deadline) -> ReturnPlan:
@@ -206,8 +249,8 @@ def plan_of(rp: ReturnProblem, sol: Solution, network: Network, elapsed_ms: floa
     packages = []
     for k, o in enumerate(sol.options.tolist()):
         opt = rp.options[o]
-        lines = tuple(
-            ReturnAllocation(line.line_id, line.sku, int(q), opt.disposition[i],
+        lines = tuple(     # units go only where the site takes the line: its disposition is set
+            ReturnAllocation(line.line_id, line.sku, int(q), _ORDER[int(rp.options.disposition[o, i])],
                              float(opt.carrier_unit[i] * q), float(opt.handling * q),
                              float(opt.recovery[i] * q))
             for i, (line, q) in enumerate(zip(rp.request.lines, sol.x[k].tolist(), strict=True)) if q > 0)

@@ -40,7 +40,8 @@ def _instance(seed: int):
                                              float(rng.uniform(0.2, 3.0)), bool(rng.random() < 0.5))
     if not sites:
         sites[network.nodes[0].node_id] = ReturnSite(network.nodes[0].node_id)
-    recovery = RecoveryValues(per_sku={"S1": {(Condition.NEW, Disposition.RESTOCK): 40.0}})
+    recovery = RecoveryValues(per_sku={"S1": {(Condition.NEW, Disposition.RESTOCK): 40.0}},
+                              short_below=int(rng.integers(0, 4)), short_bonus=float(rng.uniform(0, 15)))
     conditions = list(Condition)
     lines = tuple(ReturnLine(f"L{k}", f"S{int(rng.integers(0, 4))}", int(rng.integers(1, 4)),
                              conditions[int(rng.integers(0, 3))]) for k in range(int(rng.integers(1, 5))))
@@ -51,7 +52,22 @@ def _instance(seed: int):
     return network, ReturnSetup(sites, recovery), request
 
 
-def _brute_force(network, setup, request, options) -> float:
+def _scarcity(seed: int, n_nodes: int):
+    """Stock per SKU and node (raising restock recovery below short_below) and, on every other
+    instance, opportunity prices for some SKUs (which replace that bonus)."""
+    rng = np.random.default_rng([seed, 16])
+    stock_of = {f"S{j}": rng.integers(0, 5, n_nodes) for j in range(4)}
+    prices_of = {f"S{j}": rng.uniform(0, 20, n_nodes) for j in range(4) if rng.random() < 0.5}
+    return stock_of, prices_of if seed % 2 else None
+
+
+def _bonus(setup, stock_of, prices_of, sku: str, node: int) -> float:
+    if prices_of is not None and sku in prices_of:
+        return float(prices_of[sku][node])
+    return setup.recovery.short_bonus if stock_of[sku][node] < setup.recovery.short_below else 0.0
+
+
+def _brute_force(network, setup, request, options, stock_of, prices_of) -> float:
     """Every choice of at most one route per site; each line's units to the cheapest chosen route
     that takes them (recovery worked out here from the values and the sites, not the options)."""
     by_node: dict[int, list] = {}
@@ -67,9 +83,13 @@ def _brute_force(network, setup, request, options) -> float:
                 site = setup.sites[network.nodes[o.node].node_id]
                 if line.condition not in site.conditions:
                     continue
-                values = [setup.recovery.value(line.sku, line.condition, d) for d in site.dispositions
-                          if d in ALLOWED[line.condition]]
-                values = [v for v in values if v is not None]
+                values = []
+                for d in site.dispositions & ALLOWED[line.condition]:
+                    value = setup.recovery.value(line.sku, line.condition, d)
+                    if value is not None and d is Disposition.RESTOCK:
+                        value += _bonus(setup, stock_of, prices_of, line.sku, o.node)
+                    if value is not None:
+                        values.append(value)
                 if values:
                     unit = min(unit, o.carrier_unit[i] + site.handling_per_unit - max(values))
             total += line.quantity * unit
@@ -92,17 +112,18 @@ def _transit_days(rate_card, network, request, option) -> int:
 def test_net_cost_equals_brute_force(seed):
     network, setup, request = _instance(seed)
     rate_card = banded_rate_card()
-    options = return_options(request, network, rate_card, setup)
+    stock_of, prices_of = _scarcity(seed, len(network))
+    options = return_options(request, network, rate_card, setup, stock_of, prices_of)
     assert all(o.transit_days == _transit_days(rate_card, network, request, o) for o in options)
     try:
         rp = build_return_problem(request, options, network, FIXED_NOW)
     except PreconditionError as err:   # some line no site takes: brute force agrees
         assert err.field.startswith("lines[") and err.field.endswith("].condition")
-        assert not np.isfinite(_brute_force(network, setup, request, options))
+        assert not np.isfinite(_brute_force(network, setup, request, options, stock_of, prices_of))
         return
     plan = route_return(rp, network, Deadline.after_ms(5000))
     assert plan.status is PlanStatus.OPTIMAL
-    expected = _brute_force(network, setup, request, options)
+    expected = _brute_force(network, setup, request, options, stock_of, prices_of)
     assert plan.net_cost == pytest.approx(expected, abs=1e-6)
     assert plan.lower_bound == pytest.approx(plan.net_cost, abs=1e-6)
     assert plan.net_cost == pytest.approx(sum(p.net_cost for p in plan.packages), abs=1e-6)

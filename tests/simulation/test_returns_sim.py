@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,12 @@ def test_returns_naming_what_the_base_lacks_are_refused_naming_the_key(tmp_path,
     with pytest.raises(ConfigError) as err:
         prepare(_spec(tmp_path, base_returns=returns))
     assert err.value.field == field
+
+
+def test_the_example_returns_file_runs():
+    """examples/whatif_returns.toml on fewer orders: the centre rule costs more per returned unit."""
+    spec = load_scenarios(Path(__file__).resolve().parents[2] / "examples" / "whatif_returns.toml")
+    res = simulate(replace(spec, demand=replace(spec.demand, orders=200, days=5)), replications=1)
+    base, centre = res.kpis["base"][0], res.kpis["returns_centre"][0]
+    assert base["units_returned"] == centre["units_returned"] > 0
+    assert base["return_cost_per_unit"] < centre["return_cost_per_unit"]

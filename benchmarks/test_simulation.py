@@ -7,7 +7,10 @@
 - the hindsight yardstick (per day, the batch allocator over the day's orders, online incumbent):
   the orders/s it adds to a run;
 - scenario x replication runs over a local process pool of 2 vs one process: same KPIs, the
-  wall-time ratio.
+  wall-time ratio;
+- returns on (12 % of shipped units back after 2-12 days, routed by RouteReturn's optimizer and
+  restocked): orders/s of the replay against the same stream without returns (the fast path) and
+  against Engine.route one by one (the path a replay with returns takes).
 
     python -m pytest benchmarks/test_simulation.py --benchmark-only -s            # 20,000 orders
     DOM_BENCH_QUICK=1 python -m pytest benchmarks/test_simulation.py --benchmark-only -q   # CI
@@ -21,6 +24,7 @@ from __future__ import annotations
 import os
 import time
 import tomllib
+from dataclasses import replace
 
 import pytest
 
@@ -31,6 +35,7 @@ from dom_engine.simulation.demand import generated_stream
 from dom_engine.simulation.executors import LocalPool
 from dom_engine.simulation.policies import HindsightPolicy, OnlinePolicy
 from dom_engine.simulation.replay import replay
+from dom_engine.simulation.return_spec import ReturnsSpec
 from dom_engine.simulation.scenarios import Demand, Scenario
 from dom_engine.simulation.world import Stock, build_world
 from tests.simulation.one_by_one import route_one_by_one
@@ -102,6 +107,25 @@ def test_hindsight_replay(benchmark, world, stream):
                                 hindsight_cost=cost, online_cost=online_cost)
     print(f"\nhindsight over one day ({len(day)} orders): {len(day) / seconds:,.0f} orders/s; "
           f"cost {cost:,.2f} vs online {online_cost:,.2f} (regret {online_cost - cost:,.2f})")
+
+
+def test_replay_with_returns(benchmark, world, stream):
+    returning = replace(world, scenario=replace(world.scenario, returns=ReturnsSpec(rate=0.12,
+                                                                                    delay_days=(2.0, 12.0))))
+    started = time.perf_counter()
+    run = _once(benchmark, lambda: replay(returning, stream, BUDGET_MS))
+    seconds = time.perf_counter() - started
+    assert (run.start.on_hand + run.received - run.shipped == run.end_on_hand).all()
+    assert run.returns and all(r.status == "OPTIMAL" for r in run.returns)
+    assert run.received.sum() == sum(r.units_restocked for r in run.returns)
+    units = sum(r.units for r in run.returns)
+    rate = len(stream) / seconds
+    ratios = {key: rate / (len(stream) / _SECONDS[key]) for key in ("replay", "route") if key in _SECONDS}
+    benchmark.extra_info.update(orders=len(stream), returns=len(run.returns), units_returned=units,
+                                orders_per_s=rate, **{f"ratio_to_{k}": v for k, v in ratios.items()})
+    print(f"\nreplay with returns: {len(stream)} orders, {len(run.returns)} returns ({units} units), "
+          f"{rate:,.0f} orders/s; x{ratios.get('replay', float('nan')):.2f} the fast path without returns, "
+          f"x{ratios.get('route', float('nan')):.2f} Engine.route one by one")
 
 
 SCENARIOS = """

@@ -23,7 +23,14 @@ from dom_engine.domain.returns import (
 )
 from dom_engine.domain.stop import Deadline
 from dom_engine.network.geo import haversine_km
-from dom_engine.optimize.returns import ReturnSetup, build_return_problem, return_options, route_return
+from dom_engine.optimize.cpsat import solve_cpsat
+from dom_engine.optimize.returns import (
+    ReturnSetup,
+    build_return_problem,
+    plan_of,
+    return_options,
+    route_return,
+)
 from dom_engine.testing import FIXED_NOW
 from dom_engine.testing.builders import banded_rate_card, random_network
 
@@ -177,3 +184,21 @@ def test_bad_requests_name_the_field():
                       options=ReturnOptions(pickup_allowed=False, dropoff_allowed=False))
     with pytest.raises(ValidationError, match=r"lines\[1\]\.line_id"):
         ReturnRequest("R", (ReturnLine("a", "S0", 1), ReturnLine("a", "S1", 1)), Destination(40.0, -90.0))
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 4))
+def test_cp_sat_where_the_search_gives_up_finds_the_same_net_cost(seed):
+    """Returns take the outbound fallback too (single.solve hands CP-SAT what the branch and bound
+    leaves): CP-SAT alone solves the return's Problem to the brute-force optimum."""
+    network, setup, request = _instance(seed)
+    stock_of, prices_of = _scarcity(seed, len(network))
+    options = return_options(request, network, banded_rate_card(), setup, stock_of, prices_of)
+    try:
+        rp = build_return_problem(request, options, network, FIXED_NOW)
+    except PreconditionError:
+        return
+    sol = solve_cpsat(rp.problem, stop=Deadline.after_ms(5000))
+    assert sol.proven_optimal
+    plan = plan_of(rp, sol, network, 0.0)
+    assert plan.net_cost == pytest.approx(_brute_force(network, setup, request, options, stock_of, prices_of),
+                                          abs=1e-6)

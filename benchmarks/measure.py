@@ -74,6 +74,19 @@ def time_each(fn: Callable[[int], object], n: int, warmup: int = WARMUP_ORDERS) 
 _MISSING = object()
 
 
+def record_pair(pair: dict[str, tuple[list[float], dict]], key: str, times: list[float], info: dict,
+                baseline: str, other: str, suffix: str = "") -> None:
+    """Keep one side (`key`) of two measured in the same run; once both `baseline` and `other`
+    have timings, add the p50 and p99 ratios other / baseline to both sides' extra_info."""
+    pair[key] = (times, info)
+    if {baseline, other} <= pair.keys() and all(pair[k][0] for k in (baseline, other)):
+        base, then = pair[baseline][0], pair[other][0]
+        ratios = {f"p50_ratio{suffix}": float(np.median(then) / np.median(base)),
+                  f"p99_ratio{suffix}": float(np.percentile(then, 99) / np.percentile(base, 99))}
+        for k in (baseline, other):
+            pair[k][1].update(ratios)
+
+
 def bench_each(benchmark, fn: Callable[[int], Any], n: int) -> tuple[list[float], list]:
     """Benchmark fn(0), fn(1), ..., fn(n-1): one pedantic round per call, each also timed with
     perf_counter for p50/p99. With --benchmark-disable only one round runs; the remaining calls

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks.data import BENCH_NOW, BENCH_SEED, DELIVER_IN_DAYS, demo, order_set
-from benchmarks.measure import bench_each
+from benchmarks.measure import bench_each, record_pair
 from benchmarks.protocol import POLICIES, measure
 from dom_engine.app.engine import Engine
 from dom_engine.domain import Mode
@@ -45,16 +45,6 @@ def _engine(inventory_aware: bool) -> Engine:
                   policies={"default": policy}, clock=lambda: BENCH_NOW)
 
 
-def _pair(key: str, times: list[float], info: dict) -> None:
-    PAIR[key] = (times, info)
-    if len(PAIR) == 2 and all(t for t, _ in PAIR.values()):
-        (plain, _), (priced, _) = PAIR["cost"], PAIR["inventory-aware"]
-        ratios = {"p50_ratio": float(np.median(priced) / np.median(plain)),
-                  "p99_ratio": float(np.percentile(priced, 99) / np.percentile(plain, 99))}
-        for _, extra in PAIR.values():
-            extra.update(ratios)
-
-
 @pytest.mark.parametrize("inventory_aware", [False, True], ids=["cost", "inventory-aware"])
 def test_route_latency_with_prices(benchmark, n_orders, inventory_aware):
     engine = _engine(inventory_aware)
@@ -70,7 +60,8 @@ def test_route_latency_with_prices(benchmark, n_orders, inventory_aware):
     info = benchmark.extra_info
     if times:
         info.update(p50_ms=1000 * float(np.median(times)), p99_ms=1000 * float(np.percentile(times, 99)))
-    _pair("inventory-aware" if inventory_aware else "cost", times, info)
+    key = "inventory-aware" if inventory_aware else "cost"
+    record_pair(PAIR, key, times, info, "cost", "inventory-aware")
 
 
 def test_fluid_lp_on_the_demo(benchmark):

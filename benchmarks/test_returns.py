@@ -12,21 +12,11 @@ import numpy as np
 import pytest
 
 from benchmarks.data import bench_engine, order_set
-from benchmarks.measure import bench_each
+from benchmarks.measure import bench_each, record_pair
 from benchmarks.returns import nearest_centre_cost, returns
 from dom_engine.domain import PlanStatus
 
 PAIR: dict[str, tuple[list[float], dict]] = {}
-
-
-def _pair(key: str, times: list[float], info: dict) -> None:
-    PAIR[key] = (times, info)
-    if len(PAIR) == 2 and all(t for t, _ in PAIR.values()):
-        (outbound, _), (back, _) = PAIR["route-order"], PAIR["route-return"]
-        ratios = {"p50_ratio_to_route_order": float(np.median(back) / np.median(outbound)),
-                  "p99_ratio_to_route_order": float(np.percentile(back, 99) / np.percentile(outbound, 99))}
-        for _, extra in PAIR.values():
-            extra.update(ratios)
 
 
 @pytest.mark.parametrize("kind", ["route-order", "route-return"])
@@ -49,4 +39,4 @@ def test_route_return_latency_against_route_order(benchmark, n_orders, kind):
     info = benchmark.extra_info
     if times:
         info.update(p50_ms=1000 * float(np.median(times)), p99_ms=1000 * float(np.percentile(times, 99)))
-    _pair(kind, times, info)
+    record_pair(PAIR, kind, times, info, "route-order", "route-return", "_to_route_order")

@@ -16,18 +16,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .replay import Outcome
+from .returns import ReturnOutcome
 
 _TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-SCHEMA = pa.schema([("scenario", pa.string())]
-                   + [(f.name, _TYPES[str(f.type)]) for f in dataclasses.fields(Outcome)])
-FIELDS = tuple(f.name for f in dataclasses.fields(Outcome))
 
 
-def outcome_batch(scenario: str, outcomes: Sequence[Outcome]) -> pa.RecordBatch:
-    """Outcomes of one scenario as an Arrow record batch (columns as SCHEMA)."""
+def _schema(record: type) -> pa.Schema:
+    return pa.schema([("scenario", pa.string())]
+                     + [(f.name, _TYPES[str(f.type)]) for f in dataclasses.fields(record)])
+
+
+SCHEMA = _schema(Outcome)
+RETURN_SCHEMA = _schema(ReturnOutcome)       # returns.parquet: one row per return
+FIELDS = tuple(SCHEMA.names[1:])
+
+
+def outcome_batch(scenario: str, outcomes: Sequence[Outcome | ReturnOutcome],
+                  schema: pa.Schema = SCHEMA) -> pa.RecordBatch:
+    """Outcomes (or returns, with RETURN_SCHEMA) of one scenario as an Arrow record batch."""
     columns = [pa.array([scenario] * len(outcomes), pa.string())]
-    columns += [pa.array([getattr(o, name) for o in outcomes], SCHEMA.field(name).type) for name in FIELDS]
-    return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+    columns += [pa.array([getattr(o, name) for o in outcomes], schema.field(name).type)
+                for name in schema.names[1:]]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 class OutcomeFile:

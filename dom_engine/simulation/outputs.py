@@ -1,8 +1,9 @@
 """A simulation's results out: a text table for the terminal, a JSON summary, and files in an
 output folder, written complete or not at all (into a temporary folder, then moved):
 summary.json, report.html (report.py), kpis.parquet / kpis.csv (scenario x replication),
-kpis_by_day, kpis_by_channel, kpis_by_node (.parquet and .csv, first replication) and
-outcomes.parquet (one row per order of the first replication)."""
+kpis_by_day, kpis_by_channel, kpis_by_node (.parquet and .csv, first replication),
+outcomes.parquet (one row per order of the first replication) and, with returns, returns.parquet
+(one row per return of the first replication)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def write_outputs(result: SimulationResult, out: str | Path) -> list[Path]:
         for by in ("day", "channel", "node"):
             _table(tmp / f"kpis_by_{by}", result.rows(by))
         _outcomes(tmp / "outcomes.parquet", result)
+        if result.returns:
+            tables = [result.returns[n] for n in result.scenarios if n in result.returns]
+            pq.write_table(pa.concat_tables(tables), tmp / "returns.parquet")
         written = []
         for f in sorted(tmp.iterdir()):
             os.replace(f, out / f.name)

@@ -24,7 +24,7 @@ from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
 from .kpis import RunTally, capacities, regret_kpis
-from .outcome_file import SCHEMA, OutcomeFile, OutcomeSpool, outcome_batch
+from .outcome_file import RETURN_SCHEMA, SCHEMA, OutcomeFile, OutcomeSpool, outcome_batch
 from .policies import make_policy
 from .receipts import Receipt, read_receipts
 from .replay import Outcome, Run, Sink, replay
@@ -78,6 +78,8 @@ class SimulationResult:
     # first replication, per scenario: shipments per (node, day); orders by shipments 0, 1, 2, 3, 4+
     node_days: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
     shipment_counts: dict[str, list[int]] = field(default_factory=dict)
+    # first replication, per scenario with returns: one row per return (outcome_file.RETURN_SCHEMA)
+    returns: dict[str, pa.Table] = field(default_factory=dict)
 
     def mean(self, scenario: str, kpi: str) -> float:
         return float(np.mean([run[kpi] for run in self.kpis[scenario]]))
@@ -124,7 +126,7 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
         by_run[(done.replication, done.scenario)] = replace(done, outcomes=None)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {"day": {}, "channel": {}, "node": {}}
-    node_days, shipment_counts = {}, {}
+    node_days, shipment_counts, returns = {}, {}, {}
     for done in sorted(by_run.values(), key=lambda d: (d.replication, names.index(d.scenario))):
         runs[done.scenario].append(done.kpis)
         if done.tables is not None:
@@ -132,12 +134,14 @@ def simulate(spec: ScenarioFile, *, orders: Sequence[Order] | None = None, repli
                 tables[by][done.scenario] = table
             node_days[done.scenario] = done.node_days or {}
             shipment_counts[done.scenario] = done.shipment_counts or [0] * 5
+            if done.returns is not None:
+                returns[done.scenario] = done.returns
         if keep_runs is not None and done.run is not None:
             keep_runs.append(done.run)
     return SimulationResult(names, n_reps, runs, tables["day"], _deltas(runs, names), spool.close(names),
                             _meta(spec, n_reps, n_orders), tables["channel"], tables["node"],
                             {w.scenario.name: capacities(w.network) for w in worlds}, node_days,
-                            shipment_counts)
+                            shipment_counts, returns)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ class TaskResult:
     run: Run | None = None
     node_days: dict[tuple[str, str], int] | None = None
     shipment_counts: list[int] | None = None
+    returns: pa.Table | None = None     # first replication, with returns: one row per return
 
 
 def prepare(spec: ScenarioFile, orders: Sequence[Order] | None = None) -> Prepared:
@@ -234,8 +239,11 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
 
     run = _run(world, base_stream, spec, r, progress, prepared.receipts, None, sink)
     values = tally.run_kpis(len(run.stockouts), world.network)
+    returns = None
     if any(s.returns is not None for s in (spec.base, *spec.scenarios)):   # every run has the same KPIs
         values.update(return_kpis(run.returns, values["cost_with_unserved"]))
+        if first:
+            returns = pa.Table.from_batches([outcome_batch(name, run.returns, RETURN_SCHEMA)], RETURN_SCHEMA)
     yardstick = None
     if spec.hindsight:
         yardstick = tally
@@ -252,7 +260,7 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
                 row.update(regret_kpis(row, hindsight_days[day]))
     outcomes = pa.Table.from_batches(batches, SCHEMA) if first else None
     return TaskResult(name, r, values, tables, outcomes, replace(run, outcomes=tuple(kept)) if keep else None,
-                      tally.node_day if first else None, tally.shipment_counts if first else None)
+                      tally.node_day if first else None, tally.shipment_counts if first else None, returns)
 
 
 def _in_process(prepared: Prepared, tasks: Sequence[tuple[int, int]], keep: bool,

@@ -4,13 +4,16 @@ units sellable only once they have travelled and been processed, and a closed ce
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
+from dom_engine.cli import main
 from dom_engine.domain import ConfigError, Destination, Line, Order, OrderOptions, PlanStatus
 from dom_engine.domain.returns import Condition
 from dom_engine.simulation import load_scenarios, simulate
@@ -208,3 +211,20 @@ def test_the_example_returns_file_runs():
     base, centre = res.kpis["base"][0], res.kpis["returns_centre"][0]
     assert base["units_returned"] == centre["units_returned"] > 0
     assert base["return_cost_per_unit"] < centre["return_cost_per_unit"]
+
+
+def test_dom_simulate_writes_one_row_per_return_of_the_first_replication(tmp_path, capsys):
+    spec_path = tmp_path / "whatif.toml"
+    spec_path.write_text(DEMO.format(reps=2, base_returns="[base.returns]\nrate = 0.15\ndelay_days = [1, 4]"))
+    out = tmp_path / "out"
+    assert main(["simulate", str(spec_path), "--out", str(out)]) == 0
+    assert "return_cost_per_unit" in capsys.readouterr().out
+    rows = pq.read_table(out / "returns.parquet").to_pylist()
+    summary = json.loads((out / "summary.json").read_text())
+    first = simulate(load_scenarios(spec_path), replications=1).kpis
+    for name in ("base", "to_centre"):
+        mine = [r for r in rows if r["scenario"] == name]
+        assert sum(r["units"] for r in mine) == first[name][0]["units_returned"] > 0
+        assert sum(r["net_cost"] for r in mine) == pytest.approx(first[name][0]["return_net_cost"])
+        assert name in summary["kpis"] and "units_restocked" in summary["kpis"][name]
+    assert {r["sites"] for r in rows if r["scenario"] == "to_centre"} == {"ONT6"}

@@ -58,10 +58,14 @@ def resolve_returns(spec: ReturnsSpec, network: Network, skus: tuple[str, ...], 
     for sku in spec.by_sku:
         if sku not in known:
             raise ConfigError(f"{where}.returns.by_sku.{sku}", "unknown SKU (not in the base stock)")
-    if spec.routing != CENTRE:
-        return spec
     sites = config.sites_of(network)
     needed = {c for c, share in spec.conditions.items() if share > 0}
+    taken = {c for s in sites.values() if network.has(s.node_id) for c in s.conditions}
+    if needed - taken:
+        raise ConfigError(f"{where}.returns.conditions", f"no return site ([returns.sites]) takes "
+                                                          f"{sorted(c.value for c in needed - taken)} units")
+    if spec.routing != CENTRE:
+        return spec
     if spec.centre is not None:
         if not network.has(spec.centre):
             raise ConfigError(f"{where}.returns.centre", f"unknown node {spec.centre!r}")

@@ -13,9 +13,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from dom_engine.app.returns_config import ReturnsConfig
 from dom_engine.cli import main
 from dom_engine.domain import ConfigError, Destination, Line, Order, OrderOptions, PlanStatus
-from dom_engine.domain.returns import Condition
+from dom_engine.domain.returns import Condition, ReturnSite
 from dom_engine.simulation import load_scenarios, simulate
 from dom_engine.simulation.replay import replay
 from dom_engine.simulation.return_spec import ReturnsSpec
@@ -202,6 +203,18 @@ def test_returns_naming_what_the_base_lacks_are_refused_naming_the_key(tmp_path,
     with pytest.raises(ConfigError) as err:
         prepare(_spec(tmp_path, base_returns=returns))
     assert err.value.field == field
+
+
+def test_a_condition_no_return_site_takes_is_refused_up_front():
+    network, stock = _base(1)
+    only_new = ReturnsConfig(sites=(ReturnSite("DC000", frozenset({Condition.NEW})),))
+    with pytest.raises(ConfigError) as err:
+        build_world(Scenario("r", returns=RETURNS), network, stock, banded_rate_card(), POLICIES, only_new)
+    assert err.value.field == "scenarios.r.returns.conditions" and "damaged" in err.value.message
+    news = replace(RETURNS, conditions={Condition.NEW: 1.0, Condition.OPENED: 0.0, Condition.DAMAGED: 0.0})
+    world = build_world(Scenario("r", returns=news), network, stock, banded_rate_card(), POLICIES, only_new)
+    run = replay(world, _stream(1, 60, days=4), time_budget_ms=200)
+    assert run.returns and {r.sites for r in run.returns} == {"DC000"}
 
 
 def test_the_example_returns_file_runs():

@@ -26,6 +26,10 @@ seed = 5
 rates_scale = 1.3
 [scenarios.fewer_stores]
 channel_node_kinds = { "" = ["warehouse"] }
+[scenarios.returns_to_centre.returns]
+rate = 0.2
+delay_days = [0, 2]
+routing = "centre"
 """
 
 
@@ -48,6 +52,8 @@ def _same(a, b):
     for name in a.scenarios:      # repr: NaN-safe (delivery days of unshipped orders)
         assert repr(a.outcomes[name]) == repr(b.outcomes[name])
     assert a.node_days == b.node_days and a.shipment_counts == b.shipment_counts
+    assert a.returns.keys() == b.returns.keys() and all(a.returns[k].equals(b.returns[k]) for k in a.returns)
+    assert a.returns["returns_to_centre"].num_rows > 0
     def key(result):
         return [(d.scenario, d.kpi, d.delta) for d in result.deltas]
 

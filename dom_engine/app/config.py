@@ -125,8 +125,8 @@ so a typo fails at start-up naming the key. Relative paths are relative to the c
   zoning       orders alike in one zone merge: "exact", "region" or "grid:D" default "grid:0.5"
 [returns]      where returns go (app/returns_config.py): [[returns.sites]] node_id, conditions
                ("new" "opened" "damaged"), dispositions ("restock" "refurbish" "liquidate"),
-               handling_per_unit, dropoff; [returns.recovery] CONDITION.DISPOSITION = money per
-               unit, short_below, short_bonus. Default: warehouses take all, stores new/opened
+               handling_per_unit, dropoff, short_below; [returns.recovery] CONDITION.DISPOSITION =
+               money per unit, short_below, short_bonus. Default: warehouses take all, stores new/opened
 [solver]       tuning of the optimizer, one table per component; every key, its meaning, unit and
                default (today's measured choices) is documented in dom_engine/optimize/params.py:
   [solver.search]   fast_search_max_sets, branch_and_bound_share, min_cpsat_ms,     (single orders)

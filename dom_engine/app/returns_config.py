@@ -42,7 +42,7 @@ def default_sites(network: Network) -> tuple[ReturnSite, ...]:
 
 def parse_returns(t: Table) -> ReturnsConfig:
     """[returns] with [[returns.sites]] (node_id, conditions, dispositions, handling_per_unit,
-    dropoff) and [returns.recovery] (CONDITION.DISPOSITION = money per unit, short_below,
+    dropoff, short_below) and [returns.recovery] (CONDITION.DISPOSITION = money per unit, short_below,
     short_bonus)."""
     raw_sites = t.get("sites", list, None)
     sites = None
@@ -59,7 +59,8 @@ def _site(t: Table) -> ReturnSite:
     conditions = _names(t, "conditions", CONDITIONS)
     dispositions = _names(t, "dispositions", DISPOSITIONS)
     site = ReturnSite(t.get("node_id", str), frozenset(conditions), frozenset(dispositions),
-                      t.get("handling_per_unit", float, 1.0), t.get("dropoff", bool, False))
+                      t.get("handling_per_unit", float, 1.0), t.get("dropoff", bool, False),
+                      t.get("short_below", int, None))
     t.done()
     return site
 

@@ -97,13 +97,16 @@ class ReturnRequest:
 @dataclass(frozen=True)
 class ReturnSite:
     """A node that receives returns: the conditions it accepts, the dispositions it can give, the
-    handling cost per unit received, and whether customers may drop returns off there."""
+    handling cost per unit received, whether customers may drop returns off there, and below how
+    many units of a SKU it counts as short of it (None: RecoveryValues.short_below; a store that
+    keeps 3 units is not short at 3 when a warehouse keeping 30 is)."""
 
     node_id: str
     conditions: frozenset[Condition] = frozenset(Condition)
     dispositions: frozenset[Disposition] = frozenset(Disposition)
     handling_per_unit: float = 1.0
     dropoff: bool = False
+    short_below: int | None = None
 
     def __post_init__(self) -> None:
         where = f"returns.sites[{self.node_id!r}]"
@@ -111,6 +114,8 @@ class ReturnSite:
             raise ConfigError(f"{where}.handling_per_unit", f"must be >= 0, got {self.handling_per_unit}")
         if not self.conditions or not self.dispositions:
             raise ConfigError(where, "needs at least one condition and one disposition")
+        if self.short_below is not None and self.short_below < 0:
+            raise ConfigError(f"{where}.short_below", f"must be >= 0, got {self.short_below}")
 
 
 # Which dispositions a unit in each condition may get (a damaged unit is never restocked).

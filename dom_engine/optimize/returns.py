@@ -150,6 +150,7 @@ def _recovery(request: ReturnRequest, sites: Sequence[tuple[int, ReturnSite]], n
     (conditions, dispositions) are worked out together: only restocking varies by node."""
     best = np.full((len(sites), len(request.lines)), -np.inf)
     chosen = np.full(best.shape, -1, dtype=np.int64)
+    short_below = np.array([values.short_below if s.short_below is None else s.short_below for _, s in sites])
     profiles: dict[tuple[frozenset, frozenset], list[int]] = {}
     for row, (_, site) in enumerate(sites):
         profiles.setdefault((site.conditions, site.dispositions), []).append(row)
@@ -166,7 +167,8 @@ def _recovery(request: ReturnRequest, sites: Sequence[tuple[int, ReturnSite]], n
                     other, other_code = v, _CODE[d]
             best[rows, i], chosen[rows, i] = other, other_code
             if restock is not None:       # last in _ORDER: it wins only when strictly better
-                worth = restock + _scarcity(line.sku, nodes[rows], values, stock_of, prices_of)
+                worth = restock + _scarcity(line.sku, nodes[rows], short_below[rows], values.short_bonus,
+                                            stock_of, prices_of)
                 wins = worth > other
                 best[rows[wins], i], chosen[rows[wins], i] = worth[wins], _CODE[Disposition.RESTOCK]
     return best, chosen
@@ -190,13 +192,15 @@ def _values(values: RecoveryValues, sku: str, condition, dispositions: frozenset
 _MEMO: dict[tuple, tuple[RecoveryValues, list[tuple[Disposition, float]]]] = {}
 
 
-def _scarcity(sku: str, nodes: np.ndarray, values: RecoveryValues, stock_of: Mapping[str, np.ndarray] | None,
+def _scarcity(sku: str, nodes: np.ndarray, short_below: np.ndarray, bonus: float,
+              stock_of: Mapping[str, np.ndarray] | None,
               prices_of: Mapping[str, np.ndarray] | None) -> np.ndarray:
-    """What restocking a unit of `sku` is worth on top of its value, at each of `nodes`."""
+    """What restocking a unit of `sku` is worth on top of its value at each of `nodes`: its
+    opportunity price there, else `bonus` where the node holds fewer than its `short_below`."""
     if prices_of is not None and sku in prices_of:
         return np.asarray(prices_of[sku], dtype=float)[nodes]
     if stock_of is not None and sku in stock_of:
-        return np.where(np.asarray(stock_of[sku])[nodes] < values.short_below, values.short_bonus, 0.0)
+        return np.where(np.asarray(stock_of[sku])[nodes] < short_below, bonus, 0.0)
     return np.zeros(len(nodes))
 
 

@@ -74,10 +74,10 @@ def test_unknown_skus_and_lines_not_in_the_original_order_name_the_field():
 def test_returns_config(tmp_path):
     path = tmp_path / "dom.toml"
     path.write_text('[[returns.sites]]\nnode_id = "IND1"\nconditions = ["new"]\ndispositions = ["restock"]\n'
-                    'handling_per_unit = 2.0\n[returns.recovery]\nnew.restock = 30.0\nshort_below = 3\n'
-                    'short_bonus = 5.0\n')
+                    'handling_per_unit = 2.0\nshort_below = 40\n[returns.recovery]\nnew.restock = 30.0\n'
+                    'short_below = 3\nshort_bonus = 5.0\n')
     config = load_config(path, env={})
-    assert [s.node_id for s in config.returns.sites] == ["IND1"]
+    assert [s.node_id for s in config.returns.sites] == ["IND1"] and config.returns.sites[0].short_below == 40
     assert config.returns.recovery.short_bonus == 5.0
     assert config.returns.sites[0].dispositions == frozenset({Disposition.RESTOCK})
     assert config.returns.recovery.default[(Condition.NEW, Disposition.RESTOCK)] == 30.0
@@ -85,6 +85,10 @@ def test_returns_config(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path, env={})
     assert "conditions" in err.value.field
+    path.write_text('[[returns.sites]]\nnode_id = "IND1"\nshort_below = -1\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert err.value.field == "returns.sites['IND1'].short_below"
 
 
 def test_cli_route_return():

@@ -43,8 +43,10 @@ def _instance(seed: int):
         if rng.random() < 0.7:
             conditions = frozenset(c for c in Condition if rng.random() < 0.8) or frozenset({Condition.NEW})
             dispositions = frozenset(d for d in Disposition if rng.random() < 0.7) or frozenset(Disposition)
+            own_threshold = int(rng.integers(0, 5)) if rng.random() < 0.5 else None
             sites[node.node_id] = ReturnSite(node.node_id, conditions, dispositions,
-                                             float(rng.uniform(0.2, 3.0)), bool(rng.random() < 0.5))
+                                             float(rng.uniform(0.2, 3.0)), bool(rng.random() < 0.5),
+                                             own_threshold)
     if not sites:
         sites[network.nodes[0].node_id] = ReturnSite(network.nodes[0].node_id)
     recovery = RecoveryValues(per_sku={"S1": {(Condition.NEW, Disposition.RESTOCK): 40.0}},
@@ -68,10 +70,13 @@ def _scarcity(seed: int, n_nodes: int):
     return stock_of, prices_of if seed % 2 else None
 
 
-def _bonus(setup, stock_of, prices_of, sku: str, node: int) -> float:
+def _bonus(setup, stock_of, prices_of, sku: str, site, node: int) -> float:
+    """Restock's extra worth at `site` (node index `node`): the price, else the shortage bonus
+    below the site's own threshold (or the global one)."""
     if prices_of is not None and sku in prices_of:
         return float(prices_of[sku][node])
-    return setup.recovery.short_bonus if stock_of[sku][node] < setup.recovery.short_below else 0.0
+    below = setup.recovery.short_below if site.short_below is None else site.short_below
+    return setup.recovery.short_bonus if stock_of[sku][node] < below else 0.0
 
 
 def _brute_force(network, setup, request, options, stock_of, prices_of) -> float:
@@ -94,7 +99,7 @@ def _brute_force(network, setup, request, options, stock_of, prices_of) -> float
                 for d in site.dispositions & ALLOWED[line.condition]:
                     value = setup.recovery.value(line.sku, line.condition, d)
                     if value is not None and d is Disposition.RESTOCK:
-                        value += _bonus(setup, stock_of, prices_of, line.sku, o.node)
+                        value += _bonus(setup, stock_of, prices_of, line.sku, site, o.node)
                     if value is not None:
                         values.append(value)
                 if values:

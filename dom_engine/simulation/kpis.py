@@ -30,7 +30,7 @@ BETTER = {
     "returns": 0, "units_returned": 0, "returns_unrouted": -1, "return_shipping_cost": -1,
     "return_handling_cost": -1, "return_recovery_value": 1, "return_net_cost": -1, "return_cost_per_unit": -1,
     "return_net_cost_per_unit": -1, "units_restocked": 1, "mean_days_to_restock": -1, "dropoff_share": 0,
-    "cost_with_returns": -1,
+    "cost_with_returns": -1, "return_shortage_credit": 0,
 }
 
 

@@ -22,7 +22,15 @@ import numpy as np
 from ..app.engine import Engine
 from ..app.returns_config import ReturnsConfig
 from ..domain import ConfigError, DomainError, Network, NodeKind, Order, Plan
-from ..domain.returns import Disposition, ReturnLine, ReturnOptions, ReturnPlan, ReturnReceipt, ReturnRequest
+from ..domain.returns import (
+    Disposition,
+    RecoveryValues,
+    ReturnLine,
+    ReturnOptions,
+    ReturnPlan,
+    ReturnReceipt,
+    ReturnRequest,
+)
 from ..network.geo import haversine_km
 from .receipts import Receipt
 from .return_spec import CENTRE, ReturnsSpec
@@ -41,12 +49,15 @@ class ReturnOutcome:
     units: int
     shipping_cost: float
     handling_cost: float
-    recovery_value: float
-    net_cost: float
+    recovery_value: float     # money: the dispositions' recovery values, without shortage credit
+    net_cost: float           # shipping + handling - recovery_value
     units_restocked: int
     restock_unit_days: float  # sum over restocked units of the days from sending to sellable
     dropoff_units: int
     sites: str                # receiving nodes, ";"-separated
+    # What the router counted on top of recovery_value for restocking where stock is short (the
+    # shortage bonus or opportunity prices): it steers the choice, but it is not money.
+    shortage_credit: float = 0.0
 
 
 def resolve_returns(spec: ReturnsSpec, network: Network, skus: tuple[str, ...], config: ReturnsConfig,
@@ -170,10 +181,15 @@ class ReturnFlow:
             self.outcomes.append(ReturnOutcome(request.return_id, request.order_id, day, UNROUTED, units,
                                                0.0, 0.0, 0.0, 0.0, 0, 0.0, 0, ""))
             return
-        self.outcomes.append(self._restock(request, plan, day, units))
+        self.outcomes.append(self._restock(request, plan, day, units, engine.returns_config.recovery))
 
-    def _restock(self, request: ReturnRequest, plan: ReturnPlan, day: str, units: int) -> ReturnOutcome:
-        """The outcome of a routed return; its restocked units scheduled to become sellable."""
+    def _restock(self, request: ReturnRequest, plan: ReturnPlan, day: str, units: int,
+                 values: RecoveryValues) -> ReturnOutcome:
+        """The outcome of a routed return (its money recovery from `values`, without the shortage
+        credit the plan's recovery counts); its restocked units scheduled to become sellable."""
+        condition = {line.line_id: line.condition for line in request.lines}
+        money = sum(a.quantity * (values.value(a.sku, condition[a.line_id], a.disposition) or 0.0)
+                    for p in plan.packages for a in p.lines)
         restocked, unit_days, dropped = 0, 0.0, 0
         for p in plan.packages:
             if p.route == "dropoff":
@@ -188,8 +204,9 @@ class ReturnFlow:
             restocked += n
             unit_days += n * days
         return ReturnOutcome(request.return_id, request.order_id, day, plan.status.name, units,
-                             plan.shipping_cost, plan.handling_cost, plan.recovery_value, plan.net_cost,
-                             restocked, unit_days, dropped, ";".join(p.node_id for p in plan.packages))
+                             plan.shipping_cost, plan.handling_cost, money,
+                             plan.shipping_cost + plan.handling_cost - money, restocked, unit_days, dropped,
+                             ";".join(p.node_id for p in plan.packages), plan.recovery_value - money)
 
     def _push(self, at: datetime, event: ReturnRequest | tuple[str, list[ReturnReceipt]]) -> None:
         self.sequence += 1          # ties keep the order they were made in
@@ -200,7 +217,7 @@ def return_kpis(returns: Iterable[ReturnOutcome], cost_with_unserved: float) -> 
     """Return KPIs of a run (zeros without returns): money, units restocked, days to restock, and
     the run's cost with the returns' net cost added (what a planner compares scenarios on)."""
     n = units = restocked = unrouted = dropped = 0
-    shipping = handling = recovery = net = unit_days = 0.0
+    shipping = handling = recovery = net = unit_days = credit = 0.0
     for r in returns:
         n += 1
         units += r.units
@@ -212,10 +229,11 @@ def return_kpis(returns: Iterable[ReturnOutcome], cost_with_unserved: float) -> 
         recovery += r.recovery_value
         net += r.net_cost
         unit_days += r.restock_unit_days
+        credit += r.shortage_credit
     return {
         "returns": float(n), "units_returned": float(units), "returns_unrouted": float(unrouted),
         "return_shipping_cost": shipping, "return_handling_cost": handling, "return_recovery_value": recovery,
-        "return_net_cost": net,
+        "return_net_cost": net, "return_shortage_credit": credit,
         # carrier + handling per returned unit (what receiving it costs), and net of recovery
         "return_cost_per_unit": (shipping + handling) / units if units else 0.0,
         "return_net_cost_per_unit": net / units if units else 0.0,

@@ -16,7 +16,7 @@ import pytest
 from dom_engine.app.returns_config import ReturnsConfig
 from dom_engine.cli import main
 from dom_engine.domain import ConfigError, Destination, Line, Order, OrderOptions, PlanStatus
-from dom_engine.domain.returns import Condition, ReturnSite
+from dom_engine.domain.returns import Condition, RecoveryValues, ReturnSite
 from dom_engine.simulation import load_scenarios, simulate
 from dom_engine.simulation.replay import replay
 from dom_engine.simulation.return_spec import ReturnsSpec
@@ -241,3 +241,18 @@ def test_dom_simulate_writes_one_row_per_return_of_the_first_replication(tmp_pat
         assert sum(r["net_cost"] for r in mine) == pytest.approx(first[name][0]["return_net_cost"])
         assert name in summary["kpis"] and "units_restocked" in summary["kpis"][name]
     assert {r["sites"] for r in rows if r["scenario"] == "to_centre"} == {"ONT6"}
+
+
+def test_shortage_credit_steers_the_router_but_is_not_counted_as_money():
+    """With every site short of every SKU, each restocked unit carries the bonus in the router's
+    objective; the outcome's recovery and net cost are money, the bonus is its shortage_credit."""
+    network, stock = _base(6, depth=30)
+    short = ReturnsConfig(recovery=RecoveryValues(short_below=10**6, short_bonus=7.0))
+    world = build_world(Scenario("r", returns=RETURNS), network, stock, banded_rate_card(), POLICIES, short)
+    run = replay(world, _stream(6, 150, days=6), time_budget_ms=200)
+    assert sum(r.units_restocked for r in run.returns) > 0
+    for r in run.returns:
+        assert r.shortage_credit == pytest.approx(7.0 * r.units_restocked)
+        assert r.net_cost == pytest.approx(r.shipping_cost + r.handling_cost - r.recovery_value)
+    kpis = return_kpis(run.returns, 0.0)
+    assert kpis["return_shortage_credit"] == pytest.approx(7.0 * kpis["units_restocked"])

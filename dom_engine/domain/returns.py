@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .errors import ConfigError, ValidationError
+from .errors import ConfigError, require
 from .order import Destination
 from .plan import PlanStatus
 
@@ -42,12 +42,11 @@ class ReturnLine:
     condition: Condition = Condition.NEW
 
     def validate(self, where: str) -> None:
-        if not self.line_id:
-            raise ValidationError(f"{where}.line_id", "must not be empty")
-        if not self.sku:
-            raise ValidationError(f"{where}.sku", "must not be empty")
-        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity < 1:
-            raise ValidationError(f"{where}.quantity", f"must be an integer >= 1, got {self.quantity!r}")
+        require(bool(self.line_id), f"{where}.line_id", "must not be empty")
+        require(bool(self.sku), f"{where}.sku", "must not be empty")
+        q = self.quantity
+        require(not isinstance(q, bool) and isinstance(q, int) and q >= 1, f"{where}.quantity",
+                f"must be an integer >= 1, got {q!r}")
 
 
 @dataclass(frozen=True)
@@ -76,22 +75,19 @@ class ReturnRequest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
-        if not self.return_id:
-            raise ValidationError("return_id", "must not be empty")
-        if not self.lines:
-            raise ValidationError("lines", "a return needs at least one line")
+        require(bool(self.return_id), "return_id", "must not be empty")
+        require(len(self.lines) > 0, "lines", "a return needs at least one line")
         seen: set[str] = set()
         for i, line in enumerate(self.lines):
             line.validate(f"lines[{i}]")
-            if line.line_id in seen:
-                raise ValidationError(f"lines[{i}].line_id", f"duplicate line id {line.line_id!r}")
+            require(line.line_id not in seen, f"lines[{i}].line_id", f"duplicate line id {line.line_id!r}")
             seen.add(line.line_id)
         self.origin.validate("origin")
-        if not self.options.pickup_allowed and not self.options.dropoff_allowed:
-            raise ValidationError("options", "allow carrier pickup, store drop-off, or both")
+        require(self.options.pickup_allowed or self.options.dropoff_allowed, "options",
+                "allow carrier pickup, store drop-off, or both")
         radius = self.options.dropoff_radius_km
-        if not (math.isfinite(radius) and radius >= 0):
-            raise ValidationError("options.dropoff_radius_km", f"must be >= 0, got {radius}")
+        require(math.isfinite(radius) and radius >= 0, "options.dropoff_radius_km",
+                f"must be >= 0, got {radius}")
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class ReturnOutcome:
     # What the router counted on top of recovery_value for restocking where stock is short (the
     # shortage bonus or opportunity prices): it steers the choice, but it is not money.
     shortage_credit: float = 0.0
+    channel: str = ""         # the original order's sales channel
 
 
 def resolve_returns(spec: ReturnsSpec, network: Network, skus: tuple[str, ...], config: ReturnsConfig,
@@ -115,6 +116,7 @@ class ReturnFlow:
         self.events: list[tuple[datetime, int, ReturnRequest | tuple[str, list[ReturnReceipt]]]] = []
         self.sequence = 0
         self.outcomes: list[ReturnOutcome] = []
+        self.channel_of: dict[str, str] = {}      # return id -> its order's channel, until routed
         self.options = ReturnOptions(dropoff_allowed=spec.dropoff, dropoff_radius_km=spec.dropoff_radius_km)
         if spec.routing == CENTRE:     # by carrier to the centre, nowhere else
             others = frozenset(n.node_id for n in network.nodes if n.node_id != spec.centre)
@@ -146,6 +148,7 @@ class ReturnFlow:
             return
         delivered = max(s.delivery_date for s in plan.shipments)
         at = datetime.combine(delivered, order.created_at.timetz()) + timedelta(days=delay)
+        self.channel_of[f"RET-{order.order_id}"] = order.channel
         self._push(at, ReturnRequest(f"RET-{order.order_id}", tuple(lines), order.destination,
                                      order_id=order.order_id, reason="simulated", options=self.options,
                                      created_at=at))
@@ -171,6 +174,10 @@ class ReturnFlow:
             self.until(max(e[0] for e in self.events), engine)
 
     def _route(self, request: ReturnRequest, engine: Engine) -> None:
+        outcome = self._routed(request, engine)
+        self.outcomes.append(replace(outcome, channel=self.channel_of.pop(request.return_id, "")))
+
+    def _routed(self, request: ReturnRequest, engine: Engine) -> ReturnOutcome:
         units = sum(line.quantity for line in request.lines)
         day = request.created_at.date().isoformat()
         try:
@@ -178,10 +185,9 @@ class ReturnFlow:
         except DomainError:
             plan = None
         if plan is None or not plan.status.has_plan:
-            self.outcomes.append(ReturnOutcome(request.return_id, request.order_id, day, UNROUTED, units,
-                                               0.0, 0.0, 0.0, 0.0, 0, 0.0, 0, ""))
-            return
-        self.outcomes.append(self._restock(request, plan, day, units, engine.returns_config.recovery))
+            return ReturnOutcome(request.return_id, request.order_id, day, UNROUTED, units, 0.0, 0.0, 0.0,
+                                 0.0, 0, 0.0, 0, "")
+        return self._restock(request, plan, day, units, engine.returns_config.recovery)
 
     def _restock(self, request: ReturnRequest, plan: ReturnPlan, day: str, units: int,
                  values: RecoveryValues) -> ReturnOutcome:

@@ -240,7 +240,8 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
     run = _run(world, base_stream, spec, r, progress, prepared.receipts, None, sink)
     values = tally.run_kpis(len(run.stockouts), world.network)
     returns = None
-    if any(s.returns is not None for s in (spec.base, *spec.scenarios)):   # every run has the same KPIs
+    with_returns = any(s.returns is not None for s in (spec.base, *spec.scenarios))
+    if with_returns:       # every run of the file has the same KPIs
         values.update(return_kpis(run.returns, values["cost_with_unserved"]))
         if first:
             returns = pa.Table.from_batches([outcome_batch(name, run.returns, RETURN_SCHEMA)], RETURN_SCHEMA)
@@ -253,6 +254,10 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
         values.update(regret_kpis(values, yardstick.kpis()))
     tables = {"day": tally.by_day(), "channel": tally.by_channel(),
               "node": tally.by_node(world.network)} if first else None
+    if tables is not None and with_returns:       # the returns of each channel's orders
+        for channel, row in tables["channel"].items():
+            mine = [x for x in run.returns if (x.channel or "(none)") == channel]
+            row.update(return_kpis(mine, row["cost_with_unserved"]))
     if tables is not None and yardstick is not None:     # the regret day by day
         hindsight_days = yardstick.by_day()
         for day, row in tables["day"].items():

@@ -256,3 +256,23 @@ def test_shortage_credit_steers_the_router_but_is_not_counted_as_money():
         assert r.net_cost == pytest.approx(r.shipping_cost + r.handling_cost - r.recovery_value)
     kpis = return_kpis(run.returns, 0.0)
     assert kpis["return_shortage_credit"] == pytest.approx(7.0 * kpis["units_restocked"])
+
+
+def test_each_channel_row_carries_the_returns_of_its_orders(tmp_path):
+    """[base.returns] by_channel: marketplace orders come back more often, and the by-channel
+    table splits the return KPIs along the orders' channels (summing to the run's)."""
+    spec = _spec(tmp_path, base_returns="[base.returns]\nrate = 0.05\nby_channel = { marketplace = 0.6 }\n"
+                                        "delay_days = [1, 4]", reps=1)
+    res = simulate(spec)
+    for name in res.scenarios:
+        rows, run = res.by_channel[name], res.kpis[name][0]
+        assert set(rows) == {"(none)", "marketplace"}
+        for kpi in ("units_returned", "units_restocked", "return_net_cost"):
+            assert sum(row[kpi] for row in rows.values()) == pytest.approx(run[kpi])
+        web = 0.15 if name == "to_centre" else 0.05        # DEMO's to_centre sets its own rate
+        for channel, rate in (("marketplace", 0.6), ("", web)):      # each channel at its own rate
+            shipped = sum(o.units_shipped for o in res.outcomes[name] if o.channel == channel)
+            back = rows[channel or "(none)"]["units_returned"]
+            assert abs(back - rate * shipped) < 4 * np.sqrt(shipped * rate * (1 - rate)) + 1
+    table = res.returns["base"].to_pylist()
+    assert {r["channel"] for r in table} == {"", "marketplace"}

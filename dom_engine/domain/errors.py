@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 # Error texts echo what the caller sent (an unknown SKU, a duplicate order id). A 1 MB value echoed
 # whole would exceed the client's metadata limit (it then sees RESOURCE_EXHAUSTED instead of the
@@ -65,6 +66,23 @@ def require(condition: bool, field: str, message: str) -> None:
     """Raise ValidationError naming `field` unless `condition` holds."""
     if not condition:
         raise ValidationError(field, message)
+
+
+class _Line(Protocol):
+    @property
+    def line_id(self) -> str: ...
+
+    def validate(self, where: str) -> None: ...
+
+
+def require_lines(lines: Sequence[_Line], needs: str) -> None:
+    """At least one line (else "`needs`"), each valid, no line id twice; errors name `lines[i]`."""
+    require(len(lines) > 0, "lines", needs)
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        line.validate(f"lines[{i}]")
+        require(line.line_id not in seen, f"lines[{i}].line_id", f"duplicate line id {line.line_id!r}")
+        seen.add(line.line_id)
 
 
 @contextmanager

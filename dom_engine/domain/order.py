@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from .errors import require
+from .errors import require, require_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +116,7 @@ class Order:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
         require(bool(self.order_id), "order_id", "must not be empty")
-        require(len(self.lines) > 0, "lines", "an order needs at least one line")
-        seen: set[str] = set()
-        for i, line in enumerate(self.lines):
-            line.validate(f"lines[{i}]")
-            require(line.line_id not in seen, f"lines[{i}].line_id", f"duplicate line id {line.line_id!r}")
-            seen.add(line.line_id)
+        require_lines(self.lines, "an order needs at least one line")
         self.destination.validate()
         self.options.validate()
         require(

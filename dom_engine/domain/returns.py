@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .errors import ConfigError, require
+from .errors import ConfigError, require, require_lines
 from .order import Destination
 from .plan import PlanStatus
 
@@ -76,12 +76,7 @@ class ReturnRequest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
         require(bool(self.return_id), "return_id", "must not be empty")
-        require(len(self.lines) > 0, "lines", "a return needs at least one line")
-        seen: set[str] = set()
-        for i, line in enumerate(self.lines):
-            line.validate(f"lines[{i}]")
-            require(line.line_id not in seen, f"lines[{i}].line_id", f"duplicate line id {line.line_id!r}")
-            seen.add(line.line_id)
+        require_lines(self.lines, "a return needs at least one line")
         self.origin.validate("origin")
         require(self.options.pickup_allowed or self.options.dropoff_allowed, "options",
                 "allow carrier pickup, store drop-off, or both")

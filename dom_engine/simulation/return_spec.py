@@ -27,6 +27,7 @@ from typing import Any
 from ..domain import ConfigError
 from ..domain.returns import Condition
 from ..io.tables import Table
+from .scenario_values import positive
 
 OPTIMISED, CENTRE = "optimised", "centre"
 ROUTINGS = {OPTIMISED: OPTIMISED, "optimized": OPTIMISED, CENTRE: CENTRE, "center": CENTRE}
@@ -83,8 +84,10 @@ def parse_returns(t: Table, inherited: dict[str, Any] | None = None) -> tuple[Re
         routing=ROUTINGS[routing_name],
         centre=m.get("centre", str, None),
         dropoff=m.get("dropoff", bool, d.dropoff),
-        dropoff_radius_km=_bounded(m, "dropoff_radius_km", d.dropoff_radius_km, MAX_DROPOFF_RADIUS_KM),
-        processing_days=_bounded(m, "processing_days", d.processing_days, MAX_PROCESSING_DAYS),
+        dropoff_radius_km=positive(m, "dropoff_radius_km", d.dropoff_radius_km, zero=True,
+                                   most=MAX_DROPOFF_RADIUS_KM),
+        processing_days=positive(m, "processing_days", d.processing_days, zero=True,
+                                 most=MAX_PROCESSING_DAYS),
     )
     m.done()
     if spec.centre == "":
@@ -93,23 +96,13 @@ def parse_returns(t: Table, inherited: dict[str, Any] | None = None) -> tuple[Re
 
 
 def _share(t: Table, key: str, default: float) -> float:
-    value = t.get(key, float, default)
-    if not (math.isfinite(value) and 0 <= value <= 1):
-        raise ConfigError(t.key(key), f"must be a share within [0, 1], got {value!r}")
-    return value
+    return positive(t, key, default, zero=True, most=1.0)
 
 
 def _shares(t: Table) -> dict[str, float]:
     out = {key: _share(t, key, 0.0) for key in list(t.data)}
     t.done()
     return out
-
-
-def _bounded(t: Table, key: str, default: float, most: float) -> float:
-    value = t.get(key, float, default)
-    if not (math.isfinite(value) and 0 <= value <= most):
-        raise ConfigError(t.key(key), f"must be within [0, {most:g}], got {value!r}")
-    return value
 
 
 def _delay(t: Table) -> tuple[float, float]:

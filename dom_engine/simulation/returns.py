@@ -102,6 +102,22 @@ def resolve_returns(spec: ReturnsSpec, network: Network, skus: tuple[str, ...], 
     return replace(spec, centre=candidates[int(np.argmin(km))].node_id)
 
 
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """A customer sends a return back (routed then)."""
+
+    request: ReturnRequest
+    channel: str          # the original order's
+
+
+@dataclass(frozen=True, slots=True)
+class _Restock:
+    """Restocked units of a return become sellable at their sites."""
+
+    return_id: str
+    receipts: list[ReturnReceipt]
+
+
 class ReturnFlow:
     """The returns of one replay: drawn as orders ship, routed when sent, restocked when sellable.
     Events are kept in time order and run by `until` (before each step of the stream) and
@@ -113,10 +129,9 @@ class ReturnFlow:
         self.received = received
         self.conditions = list(spec.conditions)
         self.cumulative = np.cumsum([spec.conditions[c] for c in self.conditions])
-        self.events: list[tuple[datetime, int, ReturnRequest | tuple[str, list[ReturnReceipt]]]] = []
+        self.events: list[tuple[datetime, int, _Send | _Restock]] = []
         self.sequence = 0
         self.outcomes: list[ReturnOutcome] = []
-        self.channel_of: dict[str, str] = {}      # return id -> its order's channel, until routed
         self.options = ReturnOptions(dropoff_allowed=spec.dropoff, dropoff_radius_km=spec.dropoff_radius_km)
         if spec.routing == CENTRE:     # by carrier to the centre, nowhere else
             others = frozenset(n.node_id for n in network.nodes if n.node_id != spec.centre)
@@ -148,10 +163,9 @@ class ReturnFlow:
             return
         delivered = max(s.delivery_date for s in plan.shipments)
         at = datetime.combine(delivered, order.created_at.timetz()) + timedelta(days=delay)
-        self.channel_of[f"RET-{order.order_id}"] = order.channel
-        self._push(at, ReturnRequest(f"RET-{order.order_id}", tuple(lines), order.destination,
-                                     order_id=order.order_id, reason="simulated", options=self.options,
-                                     created_at=at))
+        self._push(at, _Send(ReturnRequest(f"RET-{order.order_id}", tuple(lines), order.destination,
+                                           order_id=order.order_id, reason="simulated", options=self.options,
+                                           created_at=at), order.channel))
 
     def until(self, at: datetime, engine: Engine) -> None:
         """Run every event due by `at` in time order, the engine's clock at each event's time."""
@@ -159,12 +173,11 @@ class ReturnFlow:
         while self.events and self.events[0][0] <= at:
             when, _, event = heapq.heappop(self.events)
             clock.now = max(when, clock.now)        # type: ignore[attr-defined]
-            if isinstance(event, ReturnRequest):
-                self._route(event, engine)
+            if isinstance(event, _Send):
+                self.outcomes.append(self._route(event.request, event.channel, engine))
             else:
-                return_id, receipts = event
-                engine.commit_return(return_id, receipts)
-                for r in receipts:
+                engine.commit_return(event.return_id, event.receipts)
+                for r in event.receipts:
                     self.received(Receipt(when, r.node_id, r.sku, r.quantity))
         clock.now = max(at, clock.now)             # type: ignore[attr-defined]
 
@@ -173,11 +186,7 @@ class ReturnFlow:
         while self.events:      # routing schedules restocks later than every event left
             self.until(max(e[0] for e in self.events), engine)
 
-    def _route(self, request: ReturnRequest, engine: Engine) -> None:
-        outcome = self._routed(request, engine)
-        self.outcomes.append(replace(outcome, channel=self.channel_of.pop(request.return_id, "")))
-
-    def _routed(self, request: ReturnRequest, engine: Engine) -> ReturnOutcome:
+    def _route(self, request: ReturnRequest, channel: str, engine: Engine) -> ReturnOutcome:
         units = sum(line.quantity for line in request.lines)
         day = request.created_at.date().isoformat()
         try:
@@ -186,11 +195,11 @@ class ReturnFlow:
             plan = None
         if plan is None or not plan.status.has_plan:
             return ReturnOutcome(request.return_id, request.order_id, day, UNROUTED, units, 0.0, 0.0, 0.0,
-                                 0.0, 0, 0.0, 0, "")
-        return self._restock(request, plan, day, units, engine.returns_config.recovery)
+                                 0.0, 0, 0.0, 0, "", channel=channel)
+        return self._restock(request, plan, day, units, engine.returns_config.recovery, channel)
 
     def _restock(self, request: ReturnRequest, plan: ReturnPlan, day: str, units: int,
-                 values: RecoveryValues) -> ReturnOutcome:
+                 values: RecoveryValues, channel: str) -> ReturnOutcome:
         """The outcome of a routed return (its money recovery from `values`, without the shortage
         credit the plan's recovery counts); its restocked units scheduled to become sellable."""
         condition = {line.line_id: line.condition for line in request.lines}
@@ -205,16 +214,16 @@ class ReturnFlow:
             if not receipts:
                 continue
             days = p.transit_days + self.spec.processing_days
-            self._push(request.created_at + timedelta(days=days), (request.return_id, receipts))
+            self._push(request.created_at + timedelta(days=days), _Restock(request.return_id, receipts))
             n = sum(r.quantity for r in receipts)
             restocked += n
             unit_days += n * days
         return ReturnOutcome(request.return_id, request.order_id, day, plan.status.name, units,
                              plan.shipping_cost, plan.handling_cost, money,
                              plan.shipping_cost + plan.handling_cost - money, restocked, unit_days, dropped,
-                             ";".join(p.node_id for p in plan.packages), plan.recovery_value - money)
+                             ";".join(p.node_id for p in plan.packages), plan.recovery_value - money, channel)
 
-    def _push(self, at: datetime, event: ReturnRequest | tuple[str, list[ReturnReceipt]]) -> None:
+    def _push(self, at: datetime, event: _Send | _Restock) -> None:
         self.sequence += 1          # ties keep the order they were made in
         heapq.heappush(self.events, (at, self.sequence, event))
 

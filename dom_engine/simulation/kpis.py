@@ -123,7 +123,7 @@ class RunTally:
             if day is None:
                 day = self.day[o.day] = KpiSums()
             day.add(o)
-            channel = o.channel or "(none)"
+            channel = channel_key(o.channel)
             group = self.channel.get(channel)
             if group is None:
                 group = self.channel[channel] = KpiSums()
@@ -170,6 +170,11 @@ class RunTally:
         out["capped_node_utilisation"] = (sum(n / caps[node] for (node, _), n in self.node_day.items()
                                               if node in caps) / cells if cells else 0.0)
         return out
+
+
+def channel_key(channel: str) -> str:
+    """A sales channel as the by-channel tables name it ("" is "(none)")."""
+    return channel or "(none)"
 
 
 def kpis(outcomes: Iterable[Outcome]) -> dict[str, float]:

@@ -23,7 +23,7 @@ from ..domain import ConfigError, Order
 from ..inventory.memory import MemoryStore
 from ..io.order_files import read_orders
 from .demand import generated_stream, replication, scenario_stream
-from .kpis import RunTally, capacities, regret_kpis
+from .kpis import RunTally, capacities, channel_key, regret_kpis
 from .outcome_file import RETURN_SCHEMA, SCHEMA, OutcomeFile, OutcomeSpool, outcome_batch
 from .policies import make_policy
 from .receipts import Receipt, read_receipts
@@ -256,7 +256,7 @@ def run_task(prepared: Prepared, k: int, r: int, keep: bool = False,
               "node": tally.by_node(world.network)} if first else None
     if tables is not None and with_returns:       # the returns of each channel's orders
         for channel, row in tables["channel"].items():
-            mine = [x for x in run.returns if (x.channel or "(none)") == channel]
+            mine = [x for x in run.returns if channel_key(x.channel) == channel]
             row.update(return_kpis(mine, row["cost_with_unserved"]))
     if tables is not None and yardstick is not None:     # the regret day by day
         hindsight_days = yardstick.by_day()
